@@ -1,0 +1,82 @@
+//! The command line as clap parses it. Nothing below [`crate::command`] sees clap types.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "boss",
+    version,
+    about = "Start, stop and reload groups of dependent Docker services described in Rhai scripts"
+)]
+pub struct Arguments {
+    /// Show debug logs (-vv for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the network and start every service in dependency order.
+    Start {
+        /// The services script.
+        #[arg(default_value = "services.rhai")]
+        file: PathBuf,
+        /// Services not to start (comma-separated, may be repeated).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Seconds each service's readiness check (and each hook) may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Use this network instead of `boss-<group>`.
+        #[arg(long)]
+        network_name: Option<String>,
+    },
+    /// Stop services in reverse dependency order.
+    Stop {
+        /// The services script.
+        #[arg(default_value = "services.rhai")]
+        file: PathBuf,
+        /// Services to leave running (comma-separated, may be repeated).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Also remove the containers, and (when nothing is excluded) the network and the
+        /// context file.
+        #[arg(long)]
+        remove: bool,
+        /// Seconds to wait after the stop signal before SIGKILL.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+}
+
+/// `--exclude` values, trimmed, without empty entries.
+pub fn clean_names(names: &[String]) -> Vec<String> {
+    names.iter().map(|name| name.trim().to_string()).filter(|name| !name.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclude_is_split_repeated_and_trimmed() {
+        let arguments =
+            Arguments::try_parse_from(["boss", "stop", "--exclude", "a, b", "--exclude", " c ,", "--remove"]).unwrap();
+        let Command::Stop { exclude, remove, timeout, file } = arguments.command else { panic!("not stop") };
+        assert_eq!(clean_names(&exclude), ["a", "b", "c"]);
+        assert!(remove);
+        assert_eq!(timeout, 10);
+        assert_eq!(file, PathBuf::from("services.rhai"));
+    }
+
+    #[test]
+    fn start_defaults() {
+        let arguments = Arguments::try_parse_from(["boss", "start", "x.rhai"]).unwrap();
+        let Command::Start { timeout, file, network_name, .. } = arguments.command else { panic!("not start") };
+        assert_eq!((timeout, file, network_name), (300, PathBuf::from("x.rhai"), None));
+    }
+}

@@ -1,0 +1,141 @@
+//! The small interface the lifecycle engine needs from a container engine, in boss's own
+//! types. The Docker implementation lives in `docker.rs`; tests and future backends (a remote
+//! engine, Swarm) implement the same trait. Nothing here names bollard.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+/// Label keys boss puts on everything it creates. boss recognises its own resources only by
+/// these labels, never by name.
+pub mod label {
+    pub const GROUP: &str = "boss.group";
+    pub const SERVICE: &str = "boss.service";
+    pub const CONFIG_HASH: &str = "boss.config-hash";
+    pub const PROJECT_DIR: &str = "boss.project-dir";
+}
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendErrorKind {
+    /// The engine does not answer.
+    Unreachable,
+    /// The object (image, container, network) does not exist.
+    NotFound,
+    /// A name is taken.
+    Conflict,
+    Other,
+}
+
+/// A failed engine call, with the engine's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    pub kind: BackendErrorKind,
+    pub message: String,
+}
+
+impl BackendError {
+    pub fn other(message: impl Into<String>) -> BackendError {
+        BackendError { kind: BackendErrorKind::Other, message: message.into() }
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Running,
+    /// Created, exited or dead: not running, can be started or removed.
+    Stopped,
+    /// Paused or restarting: neither usable as is nor cleanly startable.
+    Other,
+}
+
+/// A container as listed by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    pub state: ContainerState,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: Labels,
+}
+
+/// Everything needed to create one service container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `KEY=value` lines.
+    pub env: Vec<String>,
+    pub ports: Vec<crate::service::PortMapping>,
+    /// `host:container:mode` lines.
+    pub binds: Vec<String>,
+    pub stop_signal: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub labels: Labels,
+    pub network: String,
+    /// The DNS name of the container on `network`.
+    pub alias: String,
+}
+
+/// What the lifecycle engine asks of a container engine.
+pub trait Backend: Send + Sync + 'static {
+    /// A human-readable address, for messages ("unix:///var/run/docker.sock").
+    fn address(&self) -> String;
+
+    fn ping(&self) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Networks whose name is exactly `name`, whoever created them.
+    fn networks_named(&self, name: &str) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
+
+    /// Networks carrying every one of `labels`.
+    fn networks_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
+
+    fn create_network(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<String>> + Send;
+
+    fn remove_network(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Containers (running or not) carrying every one of `labels`, newest first.
+    fn containers_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ContainerInfo>>> + Send;
+
+    /// The container with exactly this name, whoever created it.
+    fn container_named(&self, name: &str) -> impl Future<Output = BackendResult<Option<ContainerInfo>>> + Send;
+
+    fn image_exists(&self, image: &str) -> impl Future<Output = BackendResult<bool>> + Send;
+
+    fn pull_image(&self, image: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    fn create_container(&self, spec: &ContainerSpec) -> impl Future<Output = BackendResult<String>> + Send;
+
+    fn start_container(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Sends the container's stop signal, then SIGKILL after `grace`. Stopping a stopped
+    /// container succeeds.
+    fn stop_container(&self, id: &str, grace: Duration) -> impl Future<Output = BackendResult<()>> + Send;
+
+    fn remove_container(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Resolves when the container is no longer running, with its exit code when known.
+    fn wait_for_exit(&self, id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;
+
+    /// The last `lines` lines of the container's output (stdout and stderr).
+    fn logs_tail(&self, id: &str, lines: usize) -> impl Future<Output = BackendResult<String>> + Send;
+}

@@ -1,0 +1,121 @@
+//! The context: one JSON object shared by every hook of a run, persisted in `.boss-context`
+//! next to the script. Loading, atomic saving and thread-safe access live here; how Rhai
+//! values map onto JSON is the script layer's business.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// The name of the context file, next to the services script.
+pub const FILE_NAME: &str = ".boss-context";
+
+/// A handle on the shared context; clones see the same values.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    values: Arc<Mutex<Map<String, Value>>>,
+}
+
+impl Context {
+    pub fn from_map(values: Map<String, Value>) -> Context {
+        Context { values: Arc::new(Mutex::new(values)) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Map<String, Value>> {
+        // A hook that panicked while holding the lock cannot leave a half-written JSON value,
+        // so the data is still usable.
+        self.values.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.lock().get(key).cloned()
+    }
+
+    pub fn set(&self, key: &str, value: Value) {
+        self.lock().insert(key.to_string(), value);
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock().contains_key(key)
+    }
+
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.lock().remove(key)
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.lock().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// A copy of every value, e.g. for interpolation.
+    pub fn snapshot(&self) -> Map<String, Value> {
+        self.lock().clone()
+    }
+
+    /// Reads the context file; a missing file is an empty context.
+    pub fn load(path: &Path) -> Result<Context, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Context::default()),
+            Err(error) => return Err(Error::ContextLoad { path: path.to_path_buf(), reason: error.to_string() }),
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(values)) => Ok(Context::from_map(values)),
+            Ok(_) => {
+                Err(Error::ContextLoad { path: path.to_path_buf(), reason: "it does not hold a JSON object".into() })
+            }
+            Err(error) => {
+                Err(Error::ContextLoad { path: path.to_path_buf(), reason: format!("invalid JSON: {error}") })
+            }
+        }
+    }
+
+    /// Writes the context file atomically: a temporary file in the same directory, then a
+    /// rename, so a crash never leaves a half-written file.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let fail = |reason: String| Error::ContextSave { path: path.to_path_buf(), reason };
+        let text = serde_json::to_string_pretty(&Value::Object(self.snapshot())).map_err(|e| fail(e.to_string()))?;
+        let directory = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let mut file = tempfile::NamedTempFile::new_in(&directory).map_err(|e| fail(e.to_string()))?;
+        file.write_all(text.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| fail(e.to_string()))?;
+        file.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+        file.persist(path).map_err(|e| fail(e.error.to_string()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(FILE_NAME);
+        let context = Context::default();
+        context.set("admin_id", Value::from(7));
+        context.set("url", Value::from("http://x"));
+        context.save(&path).unwrap();
+        let loaded = Context::load(&path).unwrap();
+        assert_eq!(loaded.snapshot(), context.snapshot());
+        assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_bad_json_is_an_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(FILE_NAME);
+        assert!(Context::load(&path).unwrap().keys().is_empty());
+        std::fs::write(&path, "[1, 2]").unwrap();
+        let error = Context::load(&path).unwrap_err();
+        assert!(error.render().contains("does not hold a JSON object"), "{}", error.render());
+        std::fs::write(&path, "{").unwrap();
+        assert!(Context::load(&path).unwrap_err().render().contains("invalid JSON"));
+    }
+}

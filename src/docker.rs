@@ -1,0 +1,296 @@
+//! The Docker Engine backend: implements [`Backend`] with bollard. This is the only file that
+//! names bollard types; everything it returns is in `backend.rs` terms.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use futures_util::StreamExt as _;
+
+use crate::backend::{
+    Backend, BackendError, BackendErrorKind, BackendResult, ContainerInfo, ContainerSpec, ContainerState, Labels,
+    NetworkInfo,
+};
+
+/// A connection to one Docker daemon.
+#[derive(Clone)]
+pub struct DockerBackend {
+    docker: Docker,
+    address: String,
+}
+
+impl DockerBackend {
+    /// Connects to `$DOCKER_HOST` (or the default socket). `request_timeout` must exceed the
+    /// longest stop grace: Docker answers `POST /stop` only once the container has stopped.
+    pub fn connect(request_timeout: Duration) -> Result<DockerBackend, BackendError> {
+        let address = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|host| !host.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        let docker = Docker::connect_with_defaults().map_err(|error| convert(&error))?.with_timeout(request_timeout);
+        Ok(DockerBackend { docker, address })
+    }
+}
+
+fn label_filter(labels: &Labels) -> HashMap<String, Vec<String>> {
+    let values = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    HashMap::from([("label".to_string(), values)])
+}
+
+/// Turns a bollard error into boss's terms, keeping the innermost useful message.
+fn convert(error: &BollardError) -> BackendError {
+    match error {
+        BollardError::DockerResponseServerError { status_code, message } => {
+            let kind = match status_code {
+                404 => BackendErrorKind::NotFound,
+                409 => BackendErrorKind::Conflict,
+                _ => BackendErrorKind::Other,
+            };
+            BackendError { kind, message: message.clone() }
+        }
+        BollardError::DockerStreamError { error } => BackendError::other(error.clone()),
+        BollardError::SocketNotFoundError(path) => {
+            BackendError { kind: BackendErrorKind::Unreachable, message: format!("socket `{path}` does not exist") }
+        }
+        BollardError::HyperLegacyError { .. } | BollardError::IOError { .. } => {
+            // The top-level text is only "client error (Connect)"; the cause is deeper.
+            let mut message = error.to_string();
+            let mut source = error.source();
+            while let Some(inner) = source {
+                message = inner.to_string();
+                source = inner.source();
+            }
+            BackendError { kind: BackendErrorKind::Unreachable, message }
+        }
+        BollardError::RequestTimeoutError => BackendError::other("the Docker daemon did not answer in time"),
+        other => BackendError::other(other.to_string()),
+    }
+}
+
+fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
+    let state = match summary.state {
+        Some(ContainerSummaryStateEnum::RUNNING) => ContainerState::Running,
+        Some(
+            ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD,
+        ) => ContainerState::Stopped,
+        _ => ContainerState::Other,
+    };
+    let name = summary
+        .names
+        .unwrap_or_default()
+        .first()
+        .map(|name| name.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    ContainerInfo {
+        id: summary.id.unwrap_or_default(),
+        name,
+        state,
+        labels: summary.labels.unwrap_or_default().into_iter().collect(),
+    }
+}
+
+fn network_info(network: bollard::models::Network) -> NetworkInfo {
+    NetworkInfo {
+        id: network.id.unwrap_or_default(),
+        name: network.name.unwrap_or_default(),
+        labels: network.labels.unwrap_or_default().into_iter().collect(),
+    }
+}
+
+/// Splits `repo[:tag]` so that a pull never asks for every tag of a repository.
+fn split_reference(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    let last_slash = image.rfind('/').map_or(0, |index| index + 1);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => (&image[..last_slash + colon], &image[last_slash + colon + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+impl Backend for DockerBackend {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    async fn ping(&self) -> BackendResult<()> {
+        self.docker.ping().await.map(|_| ()).map_err(|error| {
+            let mut converted = convert(&error);
+            converted.kind = BackendErrorKind::Unreachable;
+            converted
+        })
+    }
+
+    async fn networks_named(&self, name: &str) -> BackendResult<Vec<NetworkInfo>> {
+        // Docker's name filter matches substrings, so compare exactly here.
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
+        let networks = self.docker.list_networks(Some(options)).await.map_err(|e| convert(&e))?;
+        Ok(networks.into_iter().map(network_info).filter(|network| network.name == name).collect())
+    }
+
+    async fn networks_labelled(&self, labels: &Labels) -> BackendResult<Vec<NetworkInfo>> {
+        let options = ListNetworksOptionsBuilder::new().filters(&label_filter(labels)).build();
+        let networks = self.docker.list_networks(Some(options)).await.map_err(|e| convert(&e))?;
+        Ok(networks.into_iter().map(network_info).collect())
+    }
+
+    async fn create_network(&self, name: &str, labels: &Labels) -> BackendResult<String> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        let response = self.docker.create_network(request).await.map_err(|e| convert(&e))?;
+        Ok(response.id)
+    }
+
+    async fn remove_network(&self, id: &str) -> BackendResult<()> {
+        self.docker.remove_network(id).await.map_err(|e| convert(&e))
+    }
+
+    async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&label_filter(labels)).build();
+        let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
+        Ok(containers.into_iter().map(container_info).collect())
+    }
+
+    async fn container_named(&self, name: &str) -> BackendResult<Option<ContainerInfo>> {
+        let filters = HashMap::from([("name".to_string(), vec![format!("^/{name}$")])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
+        Ok(containers.into_iter().map(container_info).find(|container| container.name == name))
+    }
+
+    async fn image_exists(&self, image: &str) -> BackendResult<bool> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let converted = convert(&error);
+                if converted.kind == BackendErrorKind::NotFound { Ok(false) } else { Err(converted) }
+            }
+        }
+    }
+
+    async fn pull_image(&self, image: &str) -> BackendResult<()> {
+        let (repository, tag) = split_reference(image);
+        let options = CreateImageOptionsBuilder::new().from_image(repository).tag(tag).build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = progress.next().await {
+            let info = item.map_err(|e| convert(&e))?;
+            if let Some(detail) = info.error_detail.and_then(|detail| detail.message) {
+                return Err(BackendError::other(detail));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> BackendResult<String> {
+        let port_bindings = spec
+            .ports
+            .iter()
+            .map(|port| {
+                let binding =
+                    PortBinding { host_ip: Some(port.host_ip.clone()), host_port: Some(port.host_port.to_string()) };
+                (port.container_key(), Some(vec![binding]))
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.clone()),
+            cmd: spec.cmd.clone(),
+            entrypoint: spec.entrypoint.clone(),
+            user: spec.user.clone(),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            exposed_ports: Some(spec.ports.iter().map(|port| port.container_key()).collect()),
+            stop_signal: Some(spec.stop_signal.clone()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings),
+                binds: Some(spec.binds.clone()),
+                network_mode: Some(spec.network.clone()),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.clone(),
+                    EndpointSettings { aliases: Some(vec![spec.alias.clone()]), ..Default::default() },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&spec.name).build();
+        let response = self.docker.create_container(Some(options), body).await.map_err(|e| convert(&e))?;
+        Ok(response.id)
+    }
+
+    async fn start_container(&self, id: &str) -> BackendResult<()> {
+        self.docker.start_container(id, None).await.map_err(|e| convert(&e))
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> BackendResult<()> {
+        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::new().t(seconds).build();
+        self.docker.stop_container(id, Some(options)).await.map_err(|e| convert(&e))
+    }
+
+    async fn remove_container(&self, id: &str) -> BackendResult<()> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let converted = convert(&error);
+                // Already gone is what we wanted.
+                if converted.kind == BackendErrorKind::NotFound { Ok(()) } else { Err(converted) }
+            }
+        }
+    }
+
+    async fn wait_for_exit(&self, id: &str) -> BackendResult<Option<i64>> {
+        let options = WaitContainerOptionsBuilder::new().condition("not-running").build();
+        let mut stream = self.docker.wait_container(id, Some(options));
+        match stream.next().await {
+            Some(Ok(response)) => Ok(Some(response.status_code)),
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(Some(code)),
+            Some(Err(error)) => Err(convert(&error)),
+            None => Ok(None),
+        }
+    }
+
+    async fn logs_tail(&self, id: &str, lines: usize) -> BackendResult<String> {
+        let tail = lines.to_string();
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&tail).build();
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| convert(&e))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn references_always_get_a_tag() {
+        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(split_reference("busybox:1.36"), ("busybox", "1.36"));
+        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
+        assert_eq!(split_reference("localhost:5000/app:2"), ("localhost:5000/app", "2"));
+        assert_eq!(split_reference("app@sha256:abc"), ("app@sha256:abc", ""));
+    }
+}

@@ -1,0 +1,387 @@
+//! Every error boss reports, as data, and the one renderer that turns it into text.
+//!
+//! Code elsewhere builds variants with structured fields; only this file decides wording,
+//! hints and the exit status ([`exit_code`]). Messages are lowercase fragments with names in
+//! backticks, followed by an optional source snippet, `caused by:` and `hint:` lines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::backend::{BackendError, BackendErrorKind};
+use crate::source::Span;
+use crate::text::{and_ticked, count};
+
+/// Named process exit statuses (listed in the README).
+pub mod exit_code {
+    /// Everything asked for succeeded.
+    pub const SUCCESS: i32 = 0;
+    /// A service failed to start or stop, or a runtime error happened.
+    pub const FAILURE: i32 = 1;
+    /// Usage error or invalid input, refused before Docker was touched.
+    pub const INVALID_INPUT: i32 = 2;
+    /// The Docker daemon could not be reached.
+    pub const DOCKER_UNREACHABLE: i32 = 3;
+}
+
+/// An error that ends a command.
+#[derive(Debug)]
+pub enum Error {
+    /// Something is wrong in the services script.
+    Script(Box<ScriptError>),
+    /// A command-line value breaks a rule (exclusions, unknown service names, missing file).
+    Usage { message: String, hint: Option<String> },
+    /// The context file exists but cannot be used.
+    ContextLoad { path: PathBuf, reason: String },
+    /// The context could not be written.
+    ContextSave { path: PathBuf, reason: String },
+    /// No Docker daemon answers at `address`.
+    DockerUnreachable { address: String, cause: String },
+    /// A Docker call outside any single service failed (network set-up, listing).
+    Backend { action: String, error: BackendError },
+    /// A network with the name boss needs exists but was not created by boss for this group.
+    ForeignNetwork { name: String },
+    /// Some services did not reach the requested state; each was reported when it failed.
+    ServicesFailed { verb: &'static str, failed: Vec<String> },
+}
+
+/// A mistake in the script, with where it is.
+#[derive(Debug)]
+pub struct ScriptError {
+    pub kind: ScriptErrorKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptErrorKind {
+    /// The script file could not be read.
+    Unreadable {
+        path: PathBuf,
+        reason: String,
+    },
+    /// Rhai could not parse the script.
+    Syntax {
+        message: String,
+    },
+    /// Evaluating the script's top level failed (a `throw`, a runtime error).
+    Evaluation {
+        message: String,
+    },
+    /// `service(...)` was given something other than a map.
+    ServiceNotAMap {
+        got: String,
+    },
+    UnknownField {
+        field: String,
+        suggestion: Option<String>,
+    },
+    MissingField {
+        field: &'static str,
+    },
+    WrongType {
+        field: String,
+        expected: &'static str,
+        got: String,
+    },
+    InvalidName {
+        what: &'static str,
+        name: String,
+    },
+    BadStopSignal {
+        value: String,
+    },
+    BadPort {
+        entry: String,
+        reason: String,
+    },
+    BadVolume {
+        entry: String,
+        reason: String,
+    },
+    BadEnv {
+        key: String,
+        reason: String,
+    },
+    BadHook {
+        hook: String,
+        reason: String,
+    },
+    DuplicateService {
+        name: String,
+        first: Span,
+    },
+    UnknownDependency {
+        service: String,
+        dependency: String,
+        suggestion: Option<String>,
+    },
+    Cycle {
+        path: Vec<String>,
+    },
+    NoServices,
+    GroupSetTwice {
+        first: Span,
+    },
+}
+
+/// Why one service failed; reported under the service's name when it happens.
+#[derive(Debug, Clone)]
+pub enum ServiceFailure {
+    /// A hook threw, returned the wrong type or ran out of time.
+    Hook { hook: &'static str, message: String, span: Option<Span> },
+    /// `ping` never returned true before the deadline.
+    PingTimeout { timeout: Duration, attempts: u64 },
+    /// The container stopped while the service was starting.
+    ContainerExited { exit_code: Option<i64>, logs: String },
+    /// An env value refers to the context in a way that cannot be filled in.
+    Interpolation { key: String, value: String, reason: String },
+    /// The image is not present and could not be pulled.
+    Pull { image: String, error: BackendError },
+    /// A container with the name boss needs exists but has no boss labels.
+    ForeignContainer { name: String },
+    /// Another Docker call failed.
+    Backend { action: String, error: BackendError },
+    /// The run was interrupted before the service was up.
+    Cancelled,
+}
+
+impl Error {
+    pub fn script(kind: ScriptErrorKind, span: Span) -> Error {
+        Error::Script(Box::new(ScriptError { kind, span }))
+    }
+
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage { message: message.into(), hint: None }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Script(_) | Error::Usage { .. } | Error::ContextLoad { .. } => exit_code::INVALID_INPUT,
+            Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
+            Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
+                exit_code::DOCKER_UNREACHABLE
+            }
+            Error::ContextSave { .. }
+            | Error::Backend { .. }
+            | Error::ForeignNetwork { .. }
+            | Error::ServicesFailed { .. } => exit_code::FAILURE,
+        }
+    }
+
+    /// The full text shown to the user: `error: ...` plus snippet, causes and hints.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Error::Script(error) => out.push_str(&error.render()),
+            Error::Usage { message, hint } => {
+                let _ = writeln!(out, "error: {message}");
+                if let Some(hint) = hint {
+                    let _ = writeln!(out, "hint: {hint}");
+                }
+            }
+            Error::ContextLoad { path, reason } => {
+                let _ = writeln!(out, "error: cannot use the context file `{}`: {reason}", path.display());
+                let _ =
+                    writeln!(out, "hint: fix the JSON object in it, or delete the file to start from an empty context");
+            }
+            Error::ContextSave { path, reason } => {
+                let _ = writeln!(out, "error: cannot save the context to `{}`: {reason}", path.display());
+            }
+            Error::DockerUnreachable { address, cause } => {
+                let _ = writeln!(out, "error: cannot reach Docker at `{address}`");
+                let _ = writeln!(out, "caused by: {cause}");
+                let _ = writeln!(out, "hint: is the Docker daemon running? set DOCKER_HOST to use another address");
+            }
+            Error::Backend { action, error } => {
+                let _ = writeln!(out, "error: failed to {action}");
+                out.push_str(&render_backend_cause(error));
+            }
+            Error::ForeignNetwork { name } => {
+                let _ = writeln!(out, "error: network `{name}` exists but was not created by boss for this group");
+                let _ = writeln!(
+                    out,
+                    "hint: boss never reuses what it did not create; pass `--network-name` to use another name, or remove the network with `docker network rm {name}`"
+                );
+            }
+            Error::ServicesFailed { verb, failed } => {
+                let _ =
+                    writeln!(out, "error: failed to {verb} {}: {}", count(failed.len(), "service"), and_ticked(failed));
+            }
+        }
+        out
+    }
+}
+
+impl ScriptError {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "error: {}", self.kind.message());
+        out.push_str(&self.span.snippet());
+        match &self.kind {
+            ScriptErrorKind::DuplicateService { first, .. } | ScriptErrorKind::GroupSetTwice { first } => {
+                let _ = writeln!(out, "note: first declared at {}", first.location());
+            }
+            _ => {}
+        }
+        if let Some(hint) = self.kind.hint() {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        out
+    }
+}
+
+impl ScriptErrorKind {
+    pub fn message(&self) -> String {
+        match self {
+            ScriptErrorKind::Unreadable { path, reason } => {
+                format!("cannot read script `{}`: {reason}", path.display())
+            }
+            ScriptErrorKind::Syntax { message } => format!("syntax error: {message}"),
+            ScriptErrorKind::Evaluation { message } => format!("script failed: {message}"),
+            ScriptErrorKind::ServiceNotAMap { got } => {
+                format!("`service` takes a map like `#{{ name: \"web\", image: \"nginx\" }}`, got {got}")
+            }
+            ScriptErrorKind::UnknownField { field, .. } => format!("unknown field `{field}`"),
+            ScriptErrorKind::MissingField { field } => format!("field `{field}` is required"),
+            ScriptErrorKind::WrongType { field, expected, got } => {
+                format!("field `{field}` must be {expected}, got {got}")
+            }
+            ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
+            ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
+            ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
+            ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
+            ScriptErrorKind::BadEnv { key, reason } => format!("invalid env entry `{key}`: {reason}"),
+            ScriptErrorKind::BadHook { hook, reason } => format!("invalid hook `{hook}`: {reason}"),
+            ScriptErrorKind::DuplicateService { name, .. } => format!("service `{name}` is declared twice"),
+            ScriptErrorKind::UnknownDependency { service, dependency, .. } => {
+                format!("service `{service}` depends on unknown service `{dependency}`")
+            }
+            ScriptErrorKind::Cycle { path } => format!(
+                "circular dependency: {}",
+                path.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" -> ")
+            ),
+            ScriptErrorKind::NoServices => "no services defined".to_string(),
+            ScriptErrorKind::GroupSetTwice { .. } => {
+                "the group name is already set; `group` may be called once".to_string()
+            }
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ScriptErrorKind::UnknownField { suggestion: Some(suggestion), .. }
+            | ScriptErrorKind::UnknownDependency { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            ScriptErrorKind::UnknownField { suggestion: None, .. } => Some(format!(
+                "the fields are {}",
+                and_ticked(&crate::script::FIELDS)
+            )),
+            ScriptErrorKind::InvalidName { .. } => Some(
+                "use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
+            ),
+            ScriptErrorKind::BadStopSignal { .. } => {
+                Some(format!("use one of {}", and_ticked(&crate::service::STOP_SIGNALS)))
+            }
+            ScriptErrorKind::BadVolume { .. } => Some(
+                "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
+            ),
+            ScriptErrorKind::BadPort { .. } => Some(
+                "write `#{ \"8080\": 8080 }` (container port to host port); `0` picks a free host port; `\"0.0.0.0:8080\"` publishes on every address".into(),
+            ),
+            ScriptErrorKind::Cycle { .. } => Some("remove one of these dependencies".into()),
+            ScriptErrorKind::NoServices => Some("declare one with `service(#{ name: \"web\", image: \"nginx:1.27\" });`".into()),
+            _ => None,
+        }
+    }
+}
+
+impl ServiceFailure {
+    /// The failure as a message (first line) plus indented detail lines.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        match self {
+            ServiceFailure::Hook { hook, message, span } => {
+                let _ = writeln!(out, "hook `{hook}` failed: {message}");
+                if let Some(span) = span {
+                    out.push_str(&span.snippet());
+                }
+            }
+            ServiceFailure::PingTimeout { timeout, attempts } => {
+                let _ = writeln!(
+                    out,
+                    "`ping` did not return true within {} s ({})",
+                    timeout.as_secs_f64(),
+                    count(usize::try_from(*attempts).unwrap_or(usize::MAX), "attempt")
+                );
+                let _ = writeln!(out, "hint: raise `--timeout`, or check what `ping` waits for");
+            }
+            ServiceFailure::ContainerExited { exit_code, logs } => {
+                match exit_code {
+                    Some(code) => {
+                        let _ = writeln!(out, "container exited with status {code} while starting");
+                    }
+                    None => {
+                        let _ = writeln!(out, "container stopped while starting");
+                    }
+                }
+                if logs.trim().is_empty() {
+                    let _ = writeln!(out, "(the container printed nothing)");
+                } else {
+                    let _ = writeln!(out, "last lines of its log:");
+                    for line in logs.trim_end().lines() {
+                        let _ = writeln!(out, "  | {line}");
+                    }
+                }
+            }
+            ServiceFailure::Interpolation { key, value, reason } => {
+                let _ = writeln!(out, "cannot fill in env `{key}` = `{value}`: {reason}");
+            }
+            ServiceFailure::Pull { image, error } => {
+                let _ = writeln!(out, "cannot pull image `{image}`");
+                out.push_str(&render_backend_cause(error));
+                let _ = writeln!(
+                    out,
+                    "hint: check the image name and your registry access, or build the image locally with that tag"
+                );
+            }
+            ServiceFailure::ForeignContainer { name } => {
+                let _ = writeln!(out, "a container named `{name}` exists but was not created by boss");
+                let _ = writeln!(
+                    out,
+                    "hint: boss never touches containers it did not create; rename or remove it with `docker rm -f {name}`"
+                );
+            }
+            ServiceFailure::Backend { action, error } => {
+                let _ = writeln!(out, "failed to {action}");
+                out.push_str(&render_backend_cause(error));
+            }
+            ServiceFailure::Cancelled => {
+                let _ = writeln!(out, "interrupted");
+            }
+        }
+        out
+    }
+}
+
+fn render_backend_cause(error: &BackendError) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "caused by: {}", error.message);
+    let hint = match error.kind {
+        BackendErrorKind::Unreachable => Some("is the Docker daemon running?"),
+        BackendErrorKind::NotFound => None,
+        BackendErrorKind::Conflict => Some("the name is in use; remove the other container or network first"),
+        BackendErrorKind::Other => {
+            let message = error.message.to_lowercase();
+            if message.contains("port is already allocated") || message.contains("address already in use") {
+                Some("a host port in `ports` is taken; stop what uses it or choose another port (0 picks a free one)")
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(hint) = hint {
+        let _ = writeln!(out, "hint: {hint}");
+    }
+    out
+}

@@ -1,0 +1,106 @@
+//! Every state change of a run, as a value. The lifecycle engine emits events; output (human
+//! lines today, NDJSON and live progress later) is drawn only from them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::ServiceFailure;
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The group's network was created, or an existing one is used.
+    Network {
+        name: String,
+        created: bool,
+    },
+    NetworkRemoved {
+        name: String,
+    },
+    ContextSaved,
+    ContextRemoved,
+    Service {
+        service: String,
+        change: ServiceChange,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum ServiceChange {
+    /// A running container was found and left alone; `outdated` when its definition changed.
+    AlreadyRunning {
+        container: String,
+        outdated: bool,
+    },
+    /// An older container of the service is removed before a new one is created.
+    RemovingOld {
+        container: String,
+        reason: &'static str,
+    },
+    Pulling {
+        image: String,
+    },
+    Creating {
+        container: String,
+        image: String,
+    },
+    /// A stopped container with the same definition is started again.
+    Restarting {
+        container: String,
+    },
+    Pinging,
+    Started {
+        elapsed: Duration,
+    },
+    Failed {
+        failure: ServiceFailure,
+    },
+    /// Not attempted because a dependency failed.
+    Skipped {
+        dependency: String,
+    },
+    /// A container that failed to start is stopped and removed.
+    TearingDown {
+        container: String,
+    },
+    Stopping {
+        container: String,
+    },
+    Stopped {
+        container: String,
+    },
+    Removed {
+        container: String,
+    },
+    NoContainer,
+    StopFailed {
+        failure: ServiceFailure,
+    },
+    /// A message from the script's `log(...)`.
+    Log {
+        message: String,
+    },
+}
+
+/// Where events go. Cloning shares the destination.
+#[derive(Clone)]
+pub struct EventSink(Arc<dyn Fn(&Event) + Send + Sync>);
+
+impl EventSink {
+    pub fn new(receiver: impl Fn(&Event) + Send + Sync + 'static) -> EventSink {
+        EventSink(Arc::new(receiver))
+    }
+
+    pub fn emit(&self, event: Event) {
+        (self.0)(&event);
+    }
+
+    pub fn service(&self, service: &str, change: ServiceChange) {
+        self.emit(Event::Service { service: service.to_string(), change });
+    }
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}

@@ -1,0 +1,237 @@
+//! The dependency graph of a group: checking it (unknown names, cycles), the exclusion rules of
+//! `start` and `stop`, and transitive dependants. Pure; no I/O.
+
+use indexmap::{IndexMap, IndexSet};
+
+use crate::error::{Error, ScriptErrorKind};
+use crate::service::Service;
+use crate::text::{and_ticked, suggest};
+
+/// Checks that every dependency names a declared service and that there is no cycle.
+pub fn check(services: &IndexMap<String, Service>) -> Result<(), Error> {
+    for service in services.values() {
+        for dependency in &service.dependencies {
+            if !services.contains_key(dependency) {
+                let suggestion = suggest(dependency, services.keys().map(String::as_str)).map(String::from);
+                return Err(Error::script(
+                    ScriptErrorKind::UnknownDependency {
+                        service: service.name.clone(),
+                        dependency: dependency.clone(),
+                        suggestion,
+                    },
+                    service.dependencies_span.clone(),
+                ));
+            }
+        }
+    }
+    if let Some(path) = find_cycle(services) {
+        let span = services[&path[0]].dependencies_span.clone();
+        return Err(Error::script(ScriptErrorKind::Cycle { path }, span));
+    }
+    Ok(())
+}
+
+/// A dependency cycle as a path that starts and ends with the same service, if there is one.
+fn find_cycle(services: &IndexMap<String, Service>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    fn visit(
+        name: &str,
+        services: &IndexMap<String, Service>,
+        marks: &mut IndexMap<String, Mark>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        marks.insert(name.to_string(), Mark::OnStack);
+        stack.push(name.to_string());
+        for dependency in &services[name].dependencies {
+            match marks.get(dependency.as_str()).copied().unwrap_or(Mark::New) {
+                Mark::OnStack => {
+                    let start = stack.iter().position(|entry| entry == dependency).unwrap_or(0);
+                    let mut path = stack[start..].to_vec();
+                    path.push(dependency.clone());
+                    return Some(path);
+                }
+                Mark::New => {
+                    if let Some(path) = visit(dependency, services, marks, stack) {
+                        return Some(path);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        marks.insert(name.to_string(), Mark::Done);
+        None
+    }
+    let mut marks: IndexMap<String, Mark> = services.keys().map(|name| (name.clone(), Mark::New)).collect();
+    for name in services.keys() {
+        if marks[name.as_str()] == Mark::New {
+            let mut stack = Vec::new();
+            if let Some(path) = visit(name, services, &mut marks, &mut stack) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+/// Every service that depends on `name`, directly or not, in declaration order.
+pub fn transitive_dependants(services: &IndexMap<String, Service>, name: &str) -> IndexSet<String> {
+    let mut found: IndexSet<String> = IndexSet::new();
+    let mut frontier = vec![name.to_string()];
+    while let Some(current) = frontier.pop() {
+        for service in services.values() {
+            if service.dependencies.contains(&current) && found.insert(service.name.clone()) {
+                frontier.push(service.name.clone());
+            }
+        }
+    }
+    services.keys().filter(|candidate| found.contains(*candidate)).cloned().collect()
+}
+
+/// Checks that every excluded name is a service.
+fn check_known(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
+    let unknown: Vec<&String> = excluded.iter().filter(|name| !services.contains_key(*name)).collect();
+    let Some(first) = unknown.first() else { return Ok(()) };
+    let noun = if unknown.len() == 1 { "service" } else { "services" };
+    let hint = suggest(first, services.keys().map(String::as_str))
+        .map(|suggestion| format!("did you mean `{suggestion}`?"))
+        .or_else(|| Some(format!("the services are {}", and_ticked(&services.keys().collect::<Vec<_>>()))));
+    Err(Error::Usage { message: format!("cannot exclude unknown {noun} {}", and_ticked(&unknown)), hint })
+}
+
+/// `start --exclude`: a service that is started needs all its dependencies started too.
+pub fn check_start_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
+    check_known(services, excluded)?;
+    for service in services.values().filter(|service| !excluded.contains(&service.name)) {
+        if let Some(dependency) = service.dependencies.iter().find(|dependency| excluded.contains(dependency)) {
+            return Err(Error::Usage {
+                message: format!(
+                    "cannot exclude `{dependency}`: `{}` depends on it and would be started",
+                    service.name
+                ),
+                hint: Some(format!("exclude `{}` too", service.name)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `stop --exclude`: a service that keeps running needs all its dependencies running too.
+pub fn check_stop_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
+    check_known(services, excluded)?;
+    for name in excluded {
+        let service = &services[name.as_str()];
+        if let Some(dependency) = service.dependencies.iter().find(|dependency| !excluded.contains(dependency)) {
+            return Err(Error::Usage {
+                message: format!("cannot exclude `{name}`: it depends on `{dependency}`, which would be stopped"),
+                hint: Some(format!("exclude `{dependency}` too")),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::service::Hooks;
+    use crate::source::{SourceFile, Span};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    /// Services from a compact description: `"web -> api db, api -> db, db"`.
+    pub(crate) fn services(description: &str) -> IndexMap<String, Service> {
+        let file = Arc::new(SourceFile { path: PathBuf::from("services.rhai"), text: String::new() });
+        description
+            .split(',')
+            .map(|entry| {
+                let (name, dependencies) = entry.split_once("->").unwrap_or((entry, ""));
+                let name = name.trim().to_string();
+                let service = Service {
+                    name: name.clone(),
+                    image: "img".into(),
+                    dependencies: dependencies.split_whitespace().map(String::from).collect(),
+                    env: Vec::new(),
+                    ports: Vec::new(),
+                    volumes: Vec::new(),
+                    always_start_new: false,
+                    stop_signal: "SIGTERM".into(),
+                    build_from: None,
+                    dockerfile: "Dockerfile".into(),
+                    entrypoint: None,
+                    cmd: None,
+                    user: None,
+                    hooks: Hooks::default(),
+                    span: Span::file_only(&file),
+                    dependencies_span: Span::file_only(&file),
+                };
+                (name, service)
+            })
+            .collect()
+    }
+
+    fn message(result: Result<(), Error>) -> String {
+        match result {
+            Ok(()) => "ok".into(),
+            Err(Error::Script(error)) => error.kind.message(),
+            Err(error) => error.render().trim_end().to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_dependency_names_both_services() {
+        assert_eq!(message(check(&services("web -> apdb, appdb"))), "service `web` depends on unknown service `apdb`");
+    }
+
+    #[test]
+    fn cycles_show_their_path() {
+        assert_eq!(
+            message(check(&services("a -> b, b -> c, c -> a"))),
+            "circular dependency: `a` -> `b` -> `c` -> `a`"
+        );
+        assert_eq!(message(check(&services("a -> a"))), "circular dependency: `a` -> `a`");
+        assert_eq!(message(check(&services("x, a -> b, b -> x a"))), "circular dependency: `a` -> `b` -> `a`");
+        assert_eq!(message(check(&services("a -> b c, b -> c, c"))), "ok");
+    }
+
+    #[test]
+    fn dependants_are_transitive_and_ordered() {
+        let graph = services("db, api -> db, web -> api, worker -> db, other");
+        let dependants: Vec<String> = transitive_dependants(&graph, "db").into_iter().collect();
+        assert_eq!(dependants, ["api", "web", "worker"]);
+        assert!(transitive_dependants(&graph, "web").is_empty());
+    }
+
+    #[test]
+    fn start_exclusions() {
+        let graph = services("db, api -> db, web -> api");
+        let excluded = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+        assert_eq!(message(check_start_exclusions(&graph, &excluded(&["web"]))), "ok");
+        assert_eq!(message(check_start_exclusions(&graph, &excluded(&["db", "api", "web"]))), "ok");
+        assert_eq!(
+            message(check_start_exclusions(&graph, &excluded(&["db"]))),
+            "error: cannot exclude `db`: `api` depends on it and would be started\nhint: exclude `api` too"
+        );
+        assert_eq!(
+            message(check_start_exclusions(&graph, &excluded(&["dbb"]))),
+            "error: cannot exclude unknown service `dbb`\nhint: did you mean `db`?"
+        );
+    }
+
+    #[test]
+    fn stop_exclusions() {
+        let graph = services("db, api -> db, web -> api");
+        let excluded = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+        assert_eq!(message(check_stop_exclusions(&graph, &excluded(&["db"]))), "ok");
+        assert_eq!(message(check_stop_exclusions(&graph, &excluded(&["db", "api"]))), "ok");
+        assert_eq!(
+            message(check_stop_exclusions(&graph, &excluded(&["api"]))),
+            "error: cannot exclude `api`: it depends on `db`, which would be stopped\nhint: exclude `db` too"
+        );
+    }
+}

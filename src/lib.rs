@@ -1,0 +1,72 @@
+//! boss: start, stop and reload groups of dependent Docker services described in Rhai scripts.
+//!
+//! The binary is a thin shell over [`run`]. See ARCHITECTURE.md for the map of modules.
+
+pub mod arguments;
+pub mod backend;
+pub mod command;
+pub mod context;
+pub mod docker;
+pub mod error;
+pub mod event;
+pub mod graph;
+pub mod hook;
+pub mod interpolate;
+pub mod output;
+pub mod ownership;
+pub mod ping;
+pub mod project;
+pub mod script;
+pub mod service;
+pub mod source;
+pub mod start;
+pub mod stop;
+pub mod text;
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::Parser as _;
+
+use crate::error::exit_code;
+
+/// Runs boss with the given command line and returns the process exit status. Errors are
+/// printed here, once.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    let arguments = match arguments::Arguments::try_parse_from(args) {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { exit_code::INVALID_INPUT } else { exit_code::SUCCESS };
+        }
+    };
+    init_logging(arguments.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            output::line(&format!("error: cannot start the async runtime: {error}"));
+            return exit_code::FAILURE;
+        }
+    };
+    let result = runtime.block_on(command::execute(arguments.command));
+    // A hook stuck in native code must not keep the process alive after the command ended.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => exit_code::SUCCESS,
+        Err(error) => {
+            eprint!("{}", error.render());
+            error.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "boss=debug,script=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOSS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).without_time().try_init();
+}

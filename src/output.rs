@@ -1,0 +1,101 @@
+//! Human-readable output: one stderr line per event, and the end-of-run summary. This is the
+//! only place that prints progress; debug logs go through `tracing` instead.
+
+use std::io::Write as _;
+
+use crate::event::{Event, EventSink, ServiceChange};
+
+/// Formats an event as the lines shown to the user (without trailing newline), or `None` for
+/// events that are not shown.
+pub fn describe(event: &Event) -> Option<String> {
+    let text = match event {
+        Event::Network { name, created: true } => format!("created network `{name}`"),
+        Event::Network { created: false, .. } | Event::ContextSaved => return None,
+        Event::NetworkRemoved { name } => format!("removed network `{name}`"),
+        Event::ContextRemoved => "removed the context file".to_string(),
+        Event::Service { service, change } => {
+            let body = match change {
+                ServiceChange::AlreadyRunning { container, outdated: false } => {
+                    format!("already running ({container})")
+                }
+                ServiceChange::AlreadyRunning { container, outdated: true } => format!(
+                    "already running ({container}), but its definition changed since it was created; run `boss stop` then `boss start` to recreate it"
+                ),
+                ServiceChange::RemovingOld { container, reason } => {
+                    format!("removing old container {container} ({reason})")
+                }
+                ServiceChange::Pulling { image } => format!("pulling image {image}"),
+                ServiceChange::Creating { container, image } => format!("creating container {container} from {image}"),
+                ServiceChange::Restarting { container } => format!("restarting stopped container {container}"),
+                ServiceChange::Pinging => "pinging".to_string(),
+                ServiceChange::Started { elapsed } => format!("started in {:.1} s", elapsed.as_secs_f64()),
+                ServiceChange::Failed { failure } => indent_after_first(&format!("failed: {}", failure.render())),
+                ServiceChange::Skipped { dependency } => format!("not started: dependency `{dependency}` failed"),
+                ServiceChange::TearingDown { container } => format!("stopping and removing {container}"),
+                ServiceChange::Stopping { container } => format!("stopping {container}"),
+                ServiceChange::Stopped { container } => format!("stopped {container}"),
+                ServiceChange::Removed { container } => format!("removed {container}"),
+                ServiceChange::NoContainer => "no container".to_string(),
+                ServiceChange::StopFailed { failure } => {
+                    indent_after_first(&format!("failed to stop: {}", failure.render()))
+                }
+                ServiceChange::Log { message } => return Some(format!("{service} | {message}")),
+            };
+            format!("{service}: {body}")
+        }
+    };
+    Some(text)
+}
+
+/// Indents every line after the first by four spaces, so details stay under their service.
+fn indent_after_first(text: &str) -> String {
+    let mut lines = text.trim_end().lines();
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// A sink that prints every shown event to stderr.
+pub fn stderr_sink() -> EventSink {
+    EventSink::new(|event| {
+        if let Some(text) = describe(event) {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{text}");
+        }
+    })
+}
+
+/// Prints a line that is not an event (summaries).
+pub fn line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ServiceFailure;
+    use std::time::Duration;
+
+    fn service(change: ServiceChange) -> Option<String> {
+        describe(&Event::Service { service: "web".into(), change })
+    }
+
+    #[test]
+    fn service_lines() {
+        assert_eq!(
+            service(ServiceChange::Started { elapsed: Duration::from_millis(1234) }).unwrap(),
+            "web: started in 1.2 s"
+        );
+        assert_eq!(service(ServiceChange::Log { message: "hi".into() }).unwrap(), "web | hi");
+        assert_eq!(
+            service(ServiceChange::Failed {
+                failure: ServiceFailure::ContainerExited { exit_code: Some(3), logs: "boom\n".into() }
+            })
+            .unwrap(),
+            "web: failed: container exited with status 3 while starting\n    last lines of its log:\n      | boom"
+        );
+    }
+}

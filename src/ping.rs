@@ -1,0 +1,161 @@
+//! The readiness loop: call `ping` until it returns true, every `interval`, until `timeout`.
+//! Synchronous and clock-injected so its timing is unit-tested without sleeping.
+
+use std::time::{Duration, Instant};
+
+use crate::hook::{CancelFlag, HookError};
+
+/// Time as the ping loop sees it.
+pub trait Clock {
+    fn now(&self) -> Instant;
+    /// Sleeps `duration`, returning early if `cancel` is set.
+    fn sleep(&self, duration: Duration, cancel: &CancelFlag);
+}
+
+/// The real clock; sleeps in short slices so a cancel is noticed within milliseconds.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration, cancel: &CancelFlag) {
+        let end = Instant::now() + duration;
+        while !cancel.is_cancelled() {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(10)));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingOutcome {
+    Ready { attempts: u64 },
+    TimedOut { attempts: u64 },
+    Cancelled,
+}
+
+/// Calls `ping` (given the deadline) until it returns true, the deadline passes, or `cancel`
+/// is set. No call starts once `timeout` has elapsed; an error from `ping` ends the loop.
+pub fn ping_until_ready(
+    clock: &dyn Clock,
+    timeout: Duration,
+    interval: Duration,
+    cancel: &CancelFlag,
+    mut ping: impl FnMut(Instant) -> Result<bool, HookError>,
+) -> Result<PingOutcome, HookError> {
+    let start = clock.now();
+    let deadline = start + timeout;
+    let mut attempts = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return Ok(PingOutcome::Cancelled);
+        }
+        if clock.now().duration_since(start) >= timeout {
+            return Ok(PingOutcome::TimedOut { attempts });
+        }
+        attempts += 1;
+        if ping(deadline)? {
+            return Ok(PingOutcome::Ready { attempts });
+        }
+        clock.sleep(interval, cancel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    /// A clock that returns scripted readings (seconds after a fixed start) and records sleeps.
+    struct ScriptedClock {
+        base: Instant,
+        readings: RefCell<Vec<f64>>,
+        sleeps: Cell<usize>,
+    }
+
+    impl ScriptedClock {
+        fn new(readings: &[f64]) -> ScriptedClock {
+            ScriptedClock { base: Instant::now(), readings: RefCell::new(readings.to_vec()), sleeps: Cell::new(0) }
+        }
+    }
+
+    impl Clock for ScriptedClock {
+        fn now(&self) -> Instant {
+            let reading = self.readings.borrow_mut().remove(0);
+            self.base + Duration::from_secs_f64(reading)
+        }
+
+        fn sleep(&self, _: Duration, _: &CancelFlag) {
+            self.sleeps.set(self.sleeps.get() + 1);
+        }
+    }
+
+    #[test]
+    fn stops_pinging_at_the_timeout() {
+        let clock = ScriptedClock::new(&[0.0, 0.2, 0.6, 0.8, 1.0]);
+        let mut calls = 0;
+        let outcome = ping_until_ready(
+            &clock,
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+            &CancelFlag::default(),
+            |_| {
+                calls += 1;
+                Ok(false)
+            },
+        );
+        assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 3 }));
+        assert_eq!(calls, 3);
+        assert_eq!(clock.sleeps.get(), 3);
+    }
+
+    #[test]
+    fn zero_timeout_never_pings() {
+        let clock = ScriptedClock::new(&[0.0, 0.0]);
+        let outcome =
+            ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancelFlag::default(), |_| {
+                panic!("ping must not be called")
+            });
+        assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 0 }));
+    }
+
+    #[test]
+    fn first_true_is_ready_and_errors_end_the_loop() {
+        let clock = ScriptedClock::new(&[0.0, 0.1, 0.2]);
+        let mut answers = vec![false, true].into_iter();
+        let outcome = ping_until_ready(
+            &clock,
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+            &CancelFlag::default(),
+            |_| Ok(answers.next().unwrap()),
+        );
+        assert_eq!(outcome, Ok(PingOutcome::Ready { attempts: 2 }));
+
+        let clock = ScriptedClock::new(&[0.0, 0.1]);
+        let error = HookError { message: "boom".into(), span: None };
+        let outcome = ping_until_ready(
+            &clock,
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+            &CancelFlag::default(),
+            |_| Err(error.clone()),
+        );
+        assert_eq!(outcome, Err(error));
+        assert_eq!(clock.sleeps.get(), 0, "an error is not retried");
+    }
+
+    #[test]
+    fn cancel_stops_the_loop() {
+        let cancel = CancelFlag::default();
+        cancel.cancel();
+        let outcome =
+            ping_until_ready(&SystemClock, Duration::from_secs(60), Duration::from_millis(100), &cancel, |_| Ok(false));
+        assert_eq!(outcome, Ok(PingOutcome::Cancelled));
+    }
+}

@@ -1,0 +1,34 @@
+//! A loaded services script: the group, its services and the hooks to call. Produced by the
+//! script layer; consumed by the commands.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::hook::HookRunner;
+use crate::service::Service;
+
+pub struct Project {
+    pub group: String,
+    /// The script's directory, absolute: relative paths and the context file live here.
+    pub directory: PathBuf,
+    pub services: IndexMap<String, Service>,
+    pub hooks: Arc<dyn HookRunner>,
+}
+
+impl Project {
+    pub fn context_path(&self) -> PathBuf {
+        self.directory.join(crate::context::FILE_NAME)
+    }
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("group", &self.group)
+            .field("directory", &self.directory)
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}

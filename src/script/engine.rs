@@ -1,0 +1,65 @@
+//! The Rhai engine boss evaluates scripts with: limits that turn runaway scripts into errors,
+//! the progress hook that enforces deadlines, the `Context` type, and the helpers.
+
+use rhai::{Dynamic, Engine, EvalAltResult};
+
+use super::call_state;
+use super::convert;
+use super::helpers;
+use crate::context::Context;
+use crate::text::and_ticked;
+
+pub(super) fn new_engine() -> Engine {
+    let mut engine = Engine::new();
+    // Debug builds of Rhai default to lower limits than release builds; fix them so a script
+    // behaves the same under `cargo test` and in the installed binary.
+    engine
+        .set_max_call_levels(64)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(8 << 20)
+        .set_max_array_size(1_000_000)
+        .set_max_map_size(1_000_000)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+    engine.on_progress(|operations| {
+        // Checking the clock on every operation would slow tight loops down for nothing.
+        if operations % 256 != 0 {
+            return None;
+        }
+        call_state::interruption().map(|interruption| Dynamic::from(interruption.marker()))
+    });
+    engine.on_print(call_state::log);
+    engine.on_debug(|text, _, position| tracing::debug!(target: "script", "{position}: {text}"));
+    register_context(&mut engine);
+    helpers::register(&mut engine);
+    engine
+}
+
+fn register_context(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Context>("Context")
+        .register_indexer_get(|context: &mut Context, key: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            match context.get(key) {
+                Some(value) => Ok(convert::to_dynamic(&value)),
+                None => {
+                    let keys = context.keys();
+                    let existing = if keys.is_empty() { "the context is empty".to_string() } else { format!("existing keys: {}", and_ticked(&keys)) };
+                    Err(format!("the context has no key `{key}` ({existing}); use `\"{key}\" in ctx` to test for it").into())
+                }
+            }
+        })
+        .register_indexer_set(|context: &mut Context, key: &str, value: Dynamic| -> Result<(), Box<EvalAltResult>> {
+            let json = convert::to_json(&value).map_err(|what| {
+                format!("cannot store {what} in the context as `{key}`: only (), booleans, numbers, strings, arrays and maps can be saved")
+            })?;
+            context.set(key, json);
+            Ok(())
+        })
+        .register_fn("contains", |context: &mut Context, key: &str| context.contains(key))
+        .register_fn("get", |context: &mut Context, key: &str| context.get(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value)))
+        .register_fn("remove", |context: &mut Context, key: &str| context.remove(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value)))
+        .register_fn("keys", |context: &mut Context| context.keys().into_iter().map(Dynamic::from).collect::<rhai::Array>())
+        .register_fn("to_string", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string())
+        .register_fn("to_debug", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string());
+}

@@ -1,0 +1,240 @@
+//! Loading a services script: compile, evaluate its top level (which only records `group` and
+//! `service` calls), validate every service and the graph, and keep the hooks for later.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use rhai::{Dynamic, Map, NativeCallContext, Position};
+
+use super::call_state::{self, CallState};
+use super::engine::new_engine;
+use super::fields::{self, describe, is_valid_name};
+use super::hooks::{ScriptHook, ScriptHooks, error_message};
+use crate::error::{Error, ScriptErrorKind};
+use crate::event::EventSink;
+use crate::hook::CancelFlag;
+use crate::project::Project;
+use crate::source::{SourceFile, Span};
+
+/// How long a script's top level may run. It only declares services, so this is generous.
+const EVALUATION_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the script's top level declared.
+#[derive(Default)]
+struct Registry {
+    group: Option<(String, Span)>,
+    services: Vec<(Map, Span)>,
+    /// The first structured error a declaration raised; reported instead of Rhai's wrapper.
+    failure: Option<Error>,
+    /// Set after evaluation: hooks may not declare services.
+    sealed: bool,
+}
+
+fn position_span(file: &Arc<SourceFile>, position: Position) -> Span {
+    match position.line() {
+        Some(line) => Span::new(file, line, position.position().unwrap_or(1)),
+        None => Span::file_only(file),
+    }
+}
+
+/// Loads and validates the script at `path`. Never contacts Docker. `events` receives what
+/// hooks `log` when they run later.
+pub fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        let file = Arc::new(SourceFile { path: path.to_path_buf(), text: String::new() });
+        Error::script(
+            ScriptErrorKind::Unreadable { path: path.to_path_buf(), reason: error.to_string() },
+            Span::file_only(&file),
+        )
+    })?;
+    load_source(path, text, events)
+}
+
+/// Like [`load`], with the script's text already read.
+pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Result<Project, Error> {
+    let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+    let directory = std::path::absolute(path)
+        .ok()
+        .and_then(|absolute| absolute.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+
+    let registry = Arc::new(Mutex::new(Registry::default()));
+    let mut engine = new_engine();
+    register_declarations(&mut engine, &registry, &file);
+
+    let mut ast = engine.compile(&file.text).map_err(|error| {
+        Error::script(
+            ScriptErrorKind::Syntax { message: error.err_type().to_string() },
+            position_span(&file, error.position()),
+        )
+    })?;
+    ast.set_source(path.display().to_string());
+
+    let state = CallState {
+        deadline: Instant::now() + EVALUATION_LIMIT,
+        cancel: CancelFlag::default(),
+        service: None,
+        events: None,
+    };
+    let evaluation = call_state::with_call(state, || engine.run_ast(&ast));
+    let mut registry = {
+        let mut shared = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let taken = std::mem::take(&mut *shared);
+        shared.sealed = true;
+        taken
+    };
+    if let Some(failure) = registry.failure.take() {
+        return Err(failure);
+    }
+    if let Err(error) = evaluation {
+        let hook_error = super::hooks::hook_error(&error, &file);
+        let message = if matches!(error.unwrap_inner(), rhai::EvalAltResult::ErrorTerminated(..)) {
+            format!("the script did not finish within {} s", EVALUATION_LIMIT.as_secs())
+        } else {
+            error_message(error.unwrap_inner())
+        };
+        let span = hook_error.span.unwrap_or_else(|| Span::file_only(&file));
+        return Err(Error::script(ScriptErrorKind::Evaluation { message }, span));
+    }
+
+    let mut services = IndexMap::new();
+    let mut hooks = HashMap::new();
+    for (map, span) in &registry.services {
+        let declared = fields::service_from_map(map, span, &directory)?;
+        let name = declared.service.name.clone();
+        if let Some(first) = services.get(&name) {
+            let first: &crate::service::Service = first;
+            let name_span = fields::locate_field(span, "name").unwrap_or_else(|| span.clone());
+            return Err(Error::script(
+                ScriptErrorKind::DuplicateService { name, first: first.span.clone() },
+                name_span,
+            ));
+        }
+        for (kind, function) in declared.hooks {
+            let takes_context = match declared_parameters(&ast, &function) {
+                Some(0) => false,
+                Some(1) => true,
+                Some(_) => {
+                    let hook_span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
+                    return Err(Error::script(
+                        ScriptErrorKind::BadHook {
+                            hook: kind.name().into(),
+                            reason: "a hook takes no parameter or one (the context), like `|ctx| { ... }`".into(),
+                        },
+                        hook_span,
+                    ));
+                }
+                None => {
+                    let hook_span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
+                    return Err(Error::script(
+                        ScriptErrorKind::BadHook {
+                            hook: kind.name().into(),
+                            reason: format!(
+                                "`{}` is not a closure or function written in this script",
+                                function.fn_name()
+                            ),
+                        },
+                        hook_span,
+                    ));
+                }
+            };
+            hooks.insert((name.clone(), kind), ScriptHook { function, takes_context });
+        }
+        services.insert(name, declared.service);
+    }
+    if services.is_empty() {
+        return Err(Error::script(ScriptErrorKind::NoServices, Span::file_only(&file)));
+    }
+    crate::graph::check(&services)?;
+
+    let group = match registry.group.take() {
+        Some((group, _)) => group,
+        None => default_group(&directory),
+    };
+    let hooks = ScriptHooks { engine: Arc::new(engine), ast: Arc::new(ast), file, hooks, events };
+    Ok(Project { group, directory, services, hooks: Arc::new(hooks) })
+}
+
+/// The number of parameters a hook declares (captured variables excluded), if it is a script
+/// function.
+fn declared_parameters(ast: &rhai::AST, function: &rhai::FnPtr) -> Option<usize> {
+    let total = ast.iter_functions().find(|metadata| metadata.name == function.fn_name())?.params.len();
+    Some(total.saturating_sub(function.curry().len()))
+}
+
+/// The default group: the script directory's name, slugified (`My App` → `my-app`).
+pub(super) fn default_group(directory: &Path) -> String {
+    let name = directory.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() { "default".to_string() } else { slug.to_string() }
+}
+
+fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registry>>, file: &Arc<SourceFile>) {
+    let sealed_message = "`group` and `service` can only be called while the script is loaded, not from a hook";
+    let (for_group, group_file) = (Arc::clone(registry), Arc::clone(file));
+    engine.register_fn(
+        "group",
+        move |context: NativeCallContext, name: Dynamic| -> Result<(), Box<rhai::EvalAltResult>> {
+            let mut registry = for_group.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if registry.sealed {
+                return Err(sealed_message.into());
+            }
+            let span = position_span(&group_file, context.call_position());
+            let failure = if !name.is_string() {
+                Some(ScriptErrorKind::WrongType { field: "group".into(), expected: "a string", got: describe(&name) })
+            } else if let Some((_, first)) = &registry.group {
+                Some(ScriptErrorKind::GroupSetTwice { first: first.clone() })
+            } else {
+                let name = name.clone().into_string().unwrap_or_default();
+                if is_valid_name(&name) {
+                    registry.group = Some((name, span.clone()));
+                    None
+                } else {
+                    Some(ScriptErrorKind::InvalidName { what: "group", name })
+                }
+            };
+            match failure {
+                None => Ok(()),
+                Some(kind) => {
+                    registry.failure.get_or_insert(Error::script(kind, span));
+                    Err("invalid `group` call".into())
+                }
+            }
+        },
+    );
+    let (for_service, service_file) = (Arc::clone(registry), Arc::clone(file));
+    engine.register_fn(
+        "service",
+        move |context: NativeCallContext, map: Dynamic| -> Result<(), Box<rhai::EvalAltResult>> {
+            let mut registry = for_service.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if registry.sealed {
+                return Err(sealed_message.into());
+            }
+            let span = position_span(&service_file, context.call_position());
+            if !map.is_map() {
+                registry
+                    .failure
+                    .get_or_insert(Error::script(ScriptErrorKind::ServiceNotAMap { got: describe(&map) }, span));
+                return Err("invalid `service` call".into());
+            }
+            registry.services.push((map.cast::<Map>(), span));
+            Ok(())
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests;

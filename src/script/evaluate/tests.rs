@@ -1,0 +1,405 @@
+//! Script → model, and the exact text of every validation error.
+
+use std::path::Path;
+
+use super::*;
+use crate::context::Context;
+use crate::hook::{CallLimits, HookKind, HookValue};
+
+fn load_text(text: &str) -> Result<Project, Error> {
+    load_source(Path::new("services.rhai"), text.to_string(), EventSink::new(|_| {}))
+}
+
+fn project(text: &str) -> Project {
+    match load_text(text) {
+        Ok(project) => project,
+        Err(error) => panic!("script failed to load:\n{}", error.render()),
+    }
+}
+
+/// Asserts the whole rendered error, after trimming the expected text's indentation.
+#[track_caller]
+fn check_error(text: &str, expected: &str) {
+    let error = match load_text(text) {
+        Ok(project) => panic!("expected an error, got {project:?}"),
+        Err(error) => error,
+    };
+    assert_eq!(error.exit_code(), crate::error::exit_code::INVALID_INPUT);
+    let expected: String =
+        expected.lines().map(|line| format!("{}\n", line.strip_prefix("        ").unwrap_or(line))).collect();
+    assert_eq!(error.render().trim_end(), expected.trim(), "\n--- actual ---\n{}", error.render());
+}
+
+#[test]
+fn a_full_service_becomes_the_model() {
+    let project = project(
+        r#"
+group("shop");
+let base = 5400;
+for i in 0..2 { service(#{ name: `db${i}`, image: "postgres:16", ports: #{ "5432": base + i } }); }
+service(#{
+    name: "web",
+    image: "nginx:1.27",
+    dependencies: ["db0", "db1"],
+    env: #{ B: 2, A: "x", FLAG: true, RATIO: 1.5 },
+    ports: #{ "80": 0, "53/udp": "0.0.0.0:5353" },
+    volumes: ["./data:/data:ro", "/abs:/abs"],
+    always_start_new: true,
+    stop_signal: "SIGINT",
+    entrypoint: "/bin/sh -c",
+    cmd: ["echo", "hi there"],
+    user: "1000",
+    build_from: "./app",
+    ping: || true,
+    post_start: |ctx| { ctx.x = 1; },
+});
+"#,
+    );
+    assert_eq!(project.group, "shop");
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["db0", "db1", "web"]);
+    assert_eq!(project.services["db1"].ports[0].host_port, 5401);
+    let web = &project.services["web"];
+    assert_eq!(web.dependencies, ["db0", "db1"]);
+    let env: Vec<String> = web.env.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    assert_eq!(env, ["A=x", "B=2", "FLAG=true", "RATIO=1.5"]);
+    let ports: Vec<String> =
+        web.ports.iter().map(|port| format!("{}->{}:{}", port.container_key(), port.host_ip, port.host_port)).collect();
+    assert_eq!(ports, ["53/udp->0.0.0.0:5353", "80/tcp->127.0.0.1:0"]);
+    assert_eq!(web.volumes[0].host, project.directory.join("data"));
+    assert!(web.volumes[0].read_only);
+    assert_eq!(web.volumes[1].bind_string(), "/abs:/abs:rw");
+    assert!(web.always_start_new);
+    assert_eq!(web.stop_signal, "SIGINT");
+    assert_eq!(web.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".to_string()][..]));
+    assert_eq!(web.cmd.as_deref(), Some(&["echo".to_string(), "hi there".to_string()][..]));
+    assert_eq!(web.user.as_deref(), Some("1000"));
+    assert_eq!(web.build_from, Some(project.directory.join("app")));
+    assert_eq!((web.hooks.pre_start, web.hooks.ping, web.hooks.post_start), (false, true, true));
+    assert_eq!(web.span.line, 5);
+}
+
+#[test]
+fn default_group_is_the_directory_slug() {
+    assert_eq!(default_group(Path::new("/tmp/x/My Project_1")), "my-project-1");
+    assert_eq!(default_group(Path::new("/tmp/x/--")), "default");
+}
+
+#[test]
+fn hooks_run_with_the_shared_context() {
+    let project = project(
+        r#"
+let calls = 0;
+service(#{ name: "a", image: "i",
+    ping: || { calls += 1; calls >= 2 },
+    post_start: |ctx| { ctx.url = "http://a"; ctx.list = [1, #{ b: true }]; },
+});
+service(#{ name: "b", image: "i", pre_start: |ctx| { if !("url" in ctx) { throw "no url"; } ctx.seen = ctx.url; } });
+"#,
+    );
+    let context = Context::default();
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let hooks = &project.hooks;
+    assert_eq!(hooks.call("a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(false)));
+    assert_eq!(hooks.call("a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(true)));
+    let error = hooks.call("b", HookKind::PreStart, &context, &limits).unwrap_err();
+    assert_eq!(error.message, "no url");
+    assert_eq!(error.span.map(|span| (span.line, span.column)), Some((7, 75)));
+    hooks.call("a", HookKind::PostStart, &context, &limits).unwrap();
+    hooks.call("b", HookKind::PreStart, &context, &limits).unwrap();
+    assert_eq!(context.get("seen"), Some(serde_json::json!("http://a")));
+    assert_eq!(context.get("list"), Some(serde_json::json!([1, { "b": true }])));
+    assert_eq!(
+        hooks.call("b", HookKind::Ping, &context, &limits),
+        Ok(HookValue::Bool(true)),
+        "a missing hook is a no-op"
+    );
+}
+
+#[test]
+fn hook_errors_point_inside_the_hook_and_runaway_hooks_are_cut_off() {
+    let project = project(
+        r#"
+fn helper(x) {
+    x.missing_field
+}
+service(#{ name: "a", image: "i",
+    pre_start: || helper(#{}),
+    ping: || { loop { } },
+    post_start: |ctx| { ctx.f = || 1; },
+});
+"#,
+    );
+    let context = Context::default();
+    let limits =
+        |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancelFlag::default() };
+    let error = project.hooks.call("a", HookKind::PreStart, &context, &limits(5000)).unwrap_err();
+    assert_eq!(error.message, "Property not found: missing_field");
+    assert_eq!(error.span.map(|span| (span.line, span.column)), Some((3, 7)));
+
+    let started = Instant::now();
+    let error = project.hooks.call("a", HookKind::Ping, &context, &limits(200)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(error.message, "ran past its time limit and was cut off");
+
+    let error = project.hooks.call("a", HookKind::PostStart, &context, &limits(5000)).unwrap_err();
+    assert_eq!(
+        error.message,
+        "cannot store a value of type `Fn` in the context as `f`: only (), booleans, numbers, strings, arrays and maps can be saved"
+    );
+}
+
+#[test]
+fn syntax_error() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\" }\nlet x = 1;\n",
+        r#"
+        error: syntax error: Expecting ',' to separate the arguments to function call 'service'
+         --> services.rhai:2:1
+          |
+        2 | let x = 1;
+          | ^
+        "#,
+    );
+}
+
+#[test]
+fn undefined_variable_is_caught_before_running() {
+    check_error(
+        "let port = 1;\nservice(#{ name: \"a\", image: \"i\", ping: || tcp_open(\"h\", prot) });\n",
+        r#"
+        error: syntax error: Undefined variable: prot
+         --> services.rhai:2:58
+          |
+        2 | service(#{ name: "a", image: "i", ping: || tcp_open("h", prot) });
+          |                                                          ^
+        "#,
+    );
+}
+
+#[test]
+fn unknown_field_suggests_the_right_one() {
+    check_error(
+        "service(#{\n    name: \"web\",\n    image: \"nginx\",\n    prots: #{ \"80\": 8080 },\n});\n",
+        r#"
+        error: unknown field `prots`
+         --> services.rhai:4:5
+          |
+        4 |     prots: #{ "80": 8080 },
+          |     ^
+        hint: did you mean `ports`?
+        "#,
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    check_error(
+        "service(#{ name: \"web\", image: 34.56 });",
+        r#"
+        error: field `image` must be a string, got `34.56`
+         --> services.rhai:1:25
+          |
+        1 | service(#{ name: "web", image: 34.56 });
+          |                         ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"web\", image: \"i\", always_start_new: 123 });",
+        r#"
+        error: field `always_start_new` must be `true` or `false`, got `123`
+         --> services.rhai:1:37
+          |
+        1 | service(#{ name: "web", image: "i", always_start_new: 123 });
+          |                                     ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"web\", image: \"i\", cmd: [\"ls\", 10] });",
+        r#"
+        error: field `cmd` must be a string or an array of strings, got `10`
+         --> services.rhai:1:37
+          |
+        1 | service(#{ name: "web", image: "i", cmd: ["ls", 10] });
+          |                                     ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"web\", image: \"i\", ping: true });",
+        r#"
+        error: field `ping` must be a closure like `|ctx| { ... }` or `|| true`, got `true`
+         --> services.rhai:1:37
+          |
+        1 | service(#{ name: "web", image: "i", ping: true });
+          |                                     ^
+        "#,
+    );
+}
+
+#[test]
+fn names_must_be_hostnames_and_present() {
+    check_error(
+        "service(#{ name: \"my web\", image: \"i\" });",
+        r#"
+        error: service name `my web` is not a valid hostname
+         --> services.rhai:1:12
+          |
+        1 | service(#{ name: "my web", image: "i" });
+          |            ^
+        hint: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"\", image: \"i\" });",
+        r#"
+        error: field `name` must be a non-empty string, got the string ""
+         --> services.rhai:1:12
+          |
+        1 | service(#{ name: "", image: "i" });
+          |            ^
+        "#,
+    );
+    check_error(
+        "service(#{ image: \"i\" });",
+        r#"
+        error: field `name` is required
+         --> services.rhai:1:1
+          |
+        1 | service(#{ image: "i" });
+          | ^
+        "#,
+    );
+}
+
+#[test]
+fn bad_stop_signal_volume_and_port() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", stop_signal: \"SIGHUP\" });",
+        r#"
+        error: stop signal `SIGHUP` is not allowed
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", stop_signal: "SIGHUP" });
+          |                                   ^
+        hint: use one of `SIGINT`, `SIGTERM`, `SIGKILL`, and `SIGQUIT`
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", volumes: [\"./data\"] });",
+        r#"
+        error: invalid volume `./data`: expected `host:container` or `host:container:mode`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: ["./data"] });
+          |                                   ^
+        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", volumes: #{ \"./d\": #{ bind: \"/d\", mode: \"rx\" } } });",
+        r#"
+        error: invalid volume `./d: #{"bind": "/d", "mode": "rx"}`: the mode must be `ro` or `rw`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: #{ "./d": #{ bind: "/d", mode: "rx" } } });
+          |                                   ^
+        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", ports: #{ \"http\": 80 } });",
+        r#"
+        error: invalid port mapping `http: 80`: the container port must be a number from 1 to 65535
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", ports: #{ "http": 80 } });
+          |                                   ^
+        hint: write `#{ "8080": 8080 }` (container port to host port); `0` picks a free host port; `"0.0.0.0:8080"` publishes on every address
+        "#,
+    );
+}
+
+#[test]
+fn duplicates_unknown_dependencies_and_cycles() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\" });\nservice(#{ name: \"a\", image: \"j\" });",
+        r#"
+        error: service `a` is declared twice
+         --> services.rhai:2:12
+          |
+        2 | service(#{ name: "a", image: "j" });
+          |            ^
+        note: first declared at services.rhai:1:1
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"appdb\", image: \"i\" });\nservice(#{ name: \"web\", image: \"i\", dependencies: [\"apdb\"] });",
+        r#"
+        error: service `web` depends on unknown service `apdb`
+         --> services.rhai:2:37
+          |
+        2 | service(#{ name: "web", image: "i", dependencies: ["apdb"] });
+          |                                     ^
+        hint: did you mean `appdb`?
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", dependencies: [\"b\"] });\nservice(#{ name: \"b\", image: \"i\", dependencies: [\"a\"] });",
+        r#"
+        error: circular dependency: `a` -> `b` -> `a`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", dependencies: ["b"] });
+          |                                   ^
+        hint: remove one of these dependencies
+        "#,
+    );
+}
+
+#[test]
+fn empty_scripts_groups_and_runtime_errors() {
+    check_error(
+        "let x = 1;\n",
+        r#"
+        error: no services defined
+         --> services.rhai
+        hint: declare one with `service(#{ name: "web", image: "nginx:1.27" });`
+        "#,
+    );
+    check_error(
+        "group(\"a\");\ngroup(\"b\");\nservice(#{ name: \"a\", image: \"i\" });",
+        r#"
+        error: the group name is already set; `group` may be called once
+         --> services.rhai:2:1
+          |
+        2 | group("b");
+          | ^
+        note: first declared at services.rhai:1:1
+        "#,
+    );
+    check_error(
+        "service(\"web\");",
+        r#"
+        error: `service` takes a map like `#{ name: "web", image: "nginx" }`, got the string "web"
+         --> services.rhai:1:1
+          |
+        1 | service("web");
+          | ^
+        "#,
+    );
+    check_error(
+        "let ports = [1];\nlet p = ports[3];\nservice(#{ name: \"a\", image: \"i\" });",
+        r#"
+        error: script failed: Array index 3 out of bounds: only 1 element in array
+         --> services.rhai:2:15
+          |
+        2 | let p = ports[3];
+          |               ^
+        "#,
+    );
+}
+
+#[test]
+fn eval_is_disabled() {
+    let error = load_text("eval(\"1\");\nservice(#{ name: \"a\", image: \"i\" });").unwrap_err();
+    assert!(error.render().contains("services.rhai:1:1"), "{}", error.render());
+}

@@ -1,0 +1,511 @@
+//! Turns one `service(#{...})` map into a validated [`Service`], pointing every mistake at the
+//! offending field in the source.
+
+use std::path::{Path, PathBuf};
+
+use rhai::{Array, Dynamic, FnPtr, Map};
+
+use crate::error::{Error, ScriptErrorKind};
+use crate::hook::HookKind;
+use crate::service::{Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
+use crate::source::Span;
+use crate::text::suggest;
+
+/// Every field a service map may have.
+pub const FIELDS: [&str; 16] = [
+    "name",
+    "image",
+    "dependencies",
+    "env",
+    "ports",
+    "volumes",
+    "always_start_new",
+    "stop_signal",
+    "build_from",
+    "dockerfile",
+    "entrypoint",
+    "cmd",
+    "user",
+    "pre_start",
+    "ping",
+    "post_start",
+];
+
+/// A service and the hook closures its map held.
+pub(super) struct Declared {
+    pub(super) service: Service,
+    pub(super) hooks: Vec<(HookKind, FnPtr)>,
+}
+
+/// Checks a name used as a hostname and a Docker name part.
+pub(super) fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A short description of a value for "expected X, got Y" messages.
+pub(super) fn describe(value: &Dynamic) -> String {
+    let value = value.flatten_clone();
+    if value.is_unit() {
+        "`()`".into()
+    } else if value.is_string() {
+        format!("the string {:?}", value.into_string().unwrap_or_default())
+    } else if value.is_int() || value.is_float() || value.is_bool() {
+        format!("`{value}`")
+    } else if value.is_array() {
+        "an array".into()
+    } else if value.is_map() {
+        "a map".into()
+    } else if value.is::<FnPtr>() {
+        "a function".into()
+    } else {
+        format!("a value of type `{}`", value.type_name())
+    }
+}
+
+struct Fields<'a> {
+    map: &'a Map,
+    call: &'a Span,
+}
+
+impl Fields<'_> {
+    fn span(&self, field: &str) -> Span {
+        locate_field(self.call, field).unwrap_or_else(|| self.call.clone())
+    }
+
+    fn error(&self, field: &str, kind: ScriptErrorKind) -> Error {
+        Error::script(kind, self.span(field))
+    }
+
+    fn wrong_type(&self, field: &str, expected: &'static str, value: &Dynamic) -> Error {
+        self.error(field, ScriptErrorKind::WrongType { field: field.to_string(), expected, got: describe(value) })
+    }
+
+    fn get(&self, field: &str) -> Option<Dynamic> {
+        self.map.get(field).map(Dynamic::flatten_clone)
+    }
+
+    fn string(&self, field: &str) -> Result<Option<String>, Error> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(value) if value.is_string() => Ok(Some(value.into_string().unwrap_or_default())),
+            Some(value) => Err(self.wrong_type(field, "a string", &value)),
+        }
+    }
+
+    fn non_empty_string(&self, field: &str) -> Result<Option<String>, Error> {
+        match self.string(field)? {
+            Some(text) if text.trim().is_empty() => {
+                Err(self.wrong_type(field, "a non-empty string", &Dynamic::from(text)))
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn required_string(&self, field: &'static str) -> Result<String, Error> {
+        self.non_empty_string(field)?
+            .ok_or_else(|| Error::script(ScriptErrorKind::MissingField { field }, self.call.clone()))
+    }
+
+    fn string_list(&self, field: &str) -> Result<Option<Vec<String>>, Error> {
+        let Some(value) = self.get(field) else { return Ok(None) };
+        let expected = "a string or an array of strings";
+        if value.is_string() {
+            let text = value.into_string().unwrap_or_default();
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            return shlex::split(&text).map(Some).ok_or_else(|| {
+                self.wrong_type(field, "a string with balanced quotes, or an array of strings", &Dynamic::from(text))
+            });
+        }
+        if !value.is_array() {
+            return Err(self.wrong_type(field, expected, &value));
+        }
+        let items = value.cast::<Array>();
+        let mut strings = Vec::with_capacity(items.len());
+        for item in &items {
+            if !item.is_string() {
+                return Err(self.wrong_type(field, expected, item));
+            }
+            strings.push(item.clone().into_string().unwrap_or_default());
+        }
+        Ok(if strings.is_empty() { None } else { Some(strings) })
+    }
+}
+
+/// Validates one service map. `directory` is the script's directory, for relative paths.
+pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Result<Declared, Error> {
+    let fields = Fields { map, call };
+    for key in map.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            let suggestion = suggest(key, FIELDS).map(String::from);
+            return Err(fields.error(key, ScriptErrorKind::UnknownField { field: key.to_string(), suggestion }));
+        }
+    }
+
+    let name = fields.required_string("name")?;
+    if !is_valid_name(&name) {
+        return Err(fields.error("name", ScriptErrorKind::InvalidName { what: "service", name }));
+    }
+    let image = fields.required_string("image")?;
+
+    let dependencies = match fields.get("dependencies") {
+        None => Vec::new(),
+        Some(value) if value.is_array() => {
+            let mut names = Vec::new();
+            for item in &value.clone().cast::<Array>() {
+                if !item.is_string() {
+                    return Err(fields.wrong_type("dependencies", "an array of service names", item));
+                }
+                names.push(item.clone().into_string().unwrap_or_default());
+            }
+            names
+        }
+        Some(value) => return Err(fields.wrong_type("dependencies", "an array of service names", &value)),
+    };
+
+    let env = env(&fields)?;
+    let ports = ports(&fields)?;
+    let volumes = volumes(&fields, directory)?;
+
+    let always_start_new = match fields.get("always_start_new") {
+        None => false,
+        Some(value) => {
+            value.as_bool().map_err(|_| fields.wrong_type("always_start_new", "`true` or `false`", &value))?
+        }
+    };
+
+    let stop_signal = match fields.get("stop_signal") {
+        None => "SIGTERM".to_string(),
+        Some(value) => {
+            let text =
+                if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };
+            if !value.is_string() || !STOP_SIGNALS.contains(&text.as_str()) {
+                return Err(fields.error("stop_signal", ScriptErrorKind::BadStopSignal { value: text }));
+            }
+            text
+        }
+    };
+
+    let build_from = fields.non_empty_string("build_from")?.map(|path| resolve(directory, &path));
+    let dockerfile = fields.non_empty_string("dockerfile")?.unwrap_or_else(|| "Dockerfile".to_string());
+    let entrypoint = fields.string_list("entrypoint")?;
+    let cmd = fields.string_list("cmd")?;
+    let user = fields.string("user")?.filter(|user| !user.is_empty());
+
+    let mut hooks = Vec::new();
+    let mut present = Hooks::default();
+    for kind in HookKind::ALL {
+        let Some(value) = fields.get(kind.name()) else { continue };
+        if !value.is::<FnPtr>() {
+            return Err(fields.wrong_type(kind.name(), "a closure like `|ctx| { ... }` or `|| true`", &value));
+        }
+        match kind {
+            HookKind::PreStart => present.pre_start = true,
+            HookKind::Ping => present.ping = true,
+            HookKind::PostStart => present.post_start = true,
+        }
+        hooks.push((kind, value.cast::<FnPtr>()));
+    }
+
+    let service = Service {
+        name,
+        image,
+        dependencies,
+        env,
+        ports,
+        volumes,
+        always_start_new,
+        stop_signal,
+        build_from,
+        dockerfile,
+        entrypoint,
+        cmd,
+        user,
+        hooks: present,
+        span: call.clone(),
+        dependencies_span: fields.span("dependencies"),
+    };
+    Ok(Declared { service, hooks })
+}
+
+fn resolve(directory: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    let joined = if path.is_absolute() { path.to_path_buf() } else { directory.join(path) };
+    // Drop `.` components so labels and messages show clean paths.
+    joined.components().filter(|component| *component != std::path::Component::CurDir).collect()
+}
+
+fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
+    let Some(value) = fields.get("env") else { return Ok(Vec::new()) };
+    if !value.is_map() {
+        return Err(fields.wrong_type("env", "a map of names to values", &value));
+    }
+    let mut env = Vec::new();
+    for (key, item) in &value.cast::<Map>() {
+        let item = item.flatten_clone();
+        if key.is_empty() || key.contains('=') {
+            return Err(fields.error(
+                "env",
+                ScriptErrorKind::BadEnv {
+                    key: key.to_string(),
+                    reason: "a name must be non-empty and must not contain `=`".into(),
+                },
+            ));
+        }
+        let text = if item.is_string() {
+            item.into_string().unwrap_or_default()
+        } else if item.is_int() || item.is_float() || item.is_bool() {
+            // `PORT: 8080` and `PORT: "8080"` are the same definition.
+            item.to_string()
+        } else {
+            return Err(fields.error(
+                "env",
+                ScriptErrorKind::BadEnv {
+                    key: key.to_string(),
+                    reason: format!("values must be strings, numbers or booleans, got {}", describe(&item)),
+                },
+            ));
+        };
+        env.push((key.to_string(), text));
+    }
+    Ok(env)
+}
+
+fn ports(fields: &Fields<'_>) -> Result<Vec<PortMapping>, Error> {
+    let Some(value) = fields.get("ports") else { return Ok(Vec::new()) };
+    if !value.is_map() {
+        return Err(fields.wrong_type("ports", "a map of container ports to host ports", &value));
+    }
+    let mut ports = Vec::new();
+    for (key, item) in &value.cast::<Map>() {
+        let item = item.flatten_clone();
+        let bad = |reason: &str| {
+            fields.error(
+                "ports",
+                ScriptErrorKind::BadPort { entry: format!("{key}: {item}"), reason: reason.to_string() },
+            )
+        };
+        let (port, protocol) = match key.split_once('/') {
+            None => (key.as_str(), Protocol::Tcp),
+            Some((port, "tcp")) => (port, Protocol::Tcp),
+            Some((port, "udp")) => (port, Protocol::Udp),
+            Some(_) => return Err(bad("the protocol must be `tcp` or `udp`")),
+        };
+        let container_port = match port.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => return Err(bad("the container port must be a number from 1 to 65535")),
+        };
+        let (host_ip, host_port) = if let Ok(number) = item.as_int() {
+            ("127.0.0.1".to_string(), number.to_string())
+        } else if item.is_string() {
+            let text = item.clone().into_string().unwrap_or_default();
+            match text.rsplit_once(':') {
+                Some((ip, port)) => (ip.trim_start_matches('[').trim_end_matches(']').to_string(), port.to_string()),
+                None => ("127.0.0.1".to_string(), text),
+            }
+        } else {
+            return Err(bad("the host port must be a number or a string like \"0.0.0.0:8080\""));
+        };
+        if host_ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad("the host address must be an IP address"));
+        }
+        let Ok(host_port) = host_port.parse::<u16>() else {
+            return Err(bad("the host port must be a number from 0 to 65535"));
+        };
+        ports.push(PortMapping { container_port, protocol, host_ip, host_port });
+    }
+    Ok(ports)
+}
+
+fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> {
+    let Some(value) = fields.get("volumes") else { return Ok(Vec::new()) };
+    let bad = |entry: String, reason: &str| {
+        fields.error("volumes", ScriptErrorKind::BadVolume { entry, reason: reason.to_string() })
+    };
+    let mode = |entry: &str, mode: Option<&str>| match mode {
+        None | Some("rw") => Ok(false),
+        Some("ro") => Ok(true),
+        Some(_) => Err(bad(entry.to_string(), "the mode must be `ro` or `rw`")),
+    };
+    let check_paths = |entry: &str, host: &str, container: &str| {
+        if host.is_empty() {
+            return Err(bad(entry.to_string(), "the host path is empty"));
+        }
+        if !container.starts_with('/') {
+            return Err(bad(entry.to_string(), "the container path must be absolute"));
+        }
+        Ok(())
+    };
+    let mut volumes = Vec::new();
+    if value.is_array() {
+        for item in &value.cast::<Array>() {
+            if !item.is_string() {
+                return Err(bad(item.to_string(), "list entries must be strings like \"./data:/data:ro\""));
+            }
+            let entry = item.clone().into_string().unwrap_or_default();
+            let parts: Vec<&str> = entry.split(':').collect();
+            let (host, container, read_only) = match parts.as_slice() {
+                [host, container] => (*host, *container, false),
+                [host, container, flag] => (*host, *container, mode(&entry, Some(flag))?),
+                _ => return Err(bad(entry.clone(), "expected `host:container` or `host:container:mode`")),
+            };
+            check_paths(&entry, host, container)?;
+            volumes.push(Volume { host: resolve(directory, host), container: container.to_string(), read_only });
+        }
+    } else if value.is_map() {
+        for (host, spec) in &value.cast::<Map>() {
+            let spec = spec.flatten_clone();
+            let entry = format!("{host}: {spec}");
+            if !spec.is_map() {
+                return Err(bad(entry, "map values must be maps like `#{ bind: \"/data\", mode: \"ro\" }`"));
+            }
+            let spec = spec.cast::<Map>();
+            let Some(container) = spec.get("bind").filter(|bind| bind.is_string()) else {
+                return Err(bad(entry, "a string `bind` (the container path) is required"));
+            };
+            let container = container.clone().into_string().unwrap_or_default();
+            let flag = match spec.get("mode") {
+                None => None,
+                Some(flag) if flag.is_string() => Some(flag.clone().into_string().unwrap_or_default()),
+                Some(_) => return Err(bad(entry, "`mode` must be \"ro\" or \"rw\"")),
+            };
+            let read_only = mode(&entry, flag.as_deref())?;
+            check_paths(&entry, host, &container)?;
+            volumes.push(Volume { host: resolve(directory, host), container, read_only });
+        }
+    } else {
+        return Err(bad(value.to_string(), "expected an array of strings or a map"));
+    }
+    Ok(volumes)
+}
+
+/// Finds `field:` among the top-level keys of the map literal passed to the call at `call`.
+/// Returns `None` when the map is not written inline (e.g. `service(m)`).
+pub(super) fn locate_field(call: &Span, field: &str) -> Option<Span> {
+    let text = &call.file.text;
+    let start = offset_of(text, call.line, call.column)?;
+    let rest = &text[start..];
+    let open = rest.find('(')?;
+    let after = rest[open + 1..].trim_start();
+    if !after.starts_with("#{") {
+        return None;
+    }
+    let map_start = start + open + 1 + (rest[open + 1..].len() - after.len()) + 2;
+    let bytes = text.as_bytes();
+    let mut index = map_start;
+    let mut depth = 1usize;
+    let mut expect_key = true;
+    while index < bytes.len() && depth > 0 {
+        let c = bytes[index];
+        match c {
+            b'/' if bytes.get(index + 1) == Some(&b'/') => {
+                index = text[index..].find('\n').map_or(bytes.len(), |n| index + n);
+                continue;
+            }
+            b'/' if bytes.get(index + 1) == Some(&b'*') => {
+                index = text[index + 2..].find("*/").map_or(bytes.len(), |n| index + 2 + n + 2);
+                continue;
+            }
+            b'"' | b'`' | b'\'' => {
+                let quote = c;
+                let token_start = index;
+                index += 1;
+                while index < bytes.len() && bytes[index] != quote {
+                    index += if bytes[index] == b'\\' { 2 } else { 1 };
+                }
+                index += 1;
+                if depth == 1 && expect_key {
+                    let key = &text[token_start + 1..index.saturating_sub(1).max(token_start + 1)];
+                    expect_key = false;
+                    if key == field && followed_by_colon(text, index) {
+                        return Some(span_at(call, text, token_start));
+                    }
+                }
+                continue;
+            }
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth -= 1,
+            b',' if depth == 1 => expect_key = true,
+            c if depth == 1 && expect_key && (c.is_ascii_alphabetic() || c == b'_') => {
+                let token_start = index;
+                while index < bytes.len() && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_') {
+                    index += 1;
+                }
+                expect_key = false;
+                if &text[token_start..index] == field && followed_by_colon(text, index) {
+                    return Some(span_at(call, text, token_start));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+fn followed_by_colon(text: &str, index: usize) -> bool {
+    text[index..].trim_start().starts_with(':')
+}
+
+/// The byte offset of a 1-based line and character column.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = if line <= 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)? };
+    let column_offset: usize = text[line_start..].chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+    Some(line_start + column_offset)
+}
+
+fn span_at(call: &Span, text: &str, offset: usize) -> Span {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    Span::new(&call.file, line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+    use std::sync::Arc;
+
+    fn call_span(text: &str) -> Span {
+        let file = Arc::new(SourceFile { path: PathBuf::from("s.rhai"), text: text.to_string() });
+        let offset = text.find("service").unwrap();
+        span_at(&Span::file_only(&file), text, offset)
+    }
+
+    #[test]
+    fn finds_top_level_keys_only() {
+        let text =
+            "let x = 1;\nservice(#{\n  name: \"a\", // ports: here\n  env: #{ ports: 1 },\n  \"ports\": #{},\n});";
+        let call = call_span(text);
+        let ports = locate_field(&call, "ports").unwrap();
+        assert_eq!((ports.line, ports.column), (5, 3));
+        let env = locate_field(&call, "env").unwrap();
+        assert_eq!((env.line, env.column), (4, 3));
+        assert!(locate_field(&call, "image").is_none());
+    }
+
+    #[test]
+    fn map_in_a_variable_has_no_field_positions() {
+        let call = call_span("let m = #{ name: \"a\" };\nservice(m);");
+        assert!(locate_field(&call, "name").is_none());
+    }
+
+    #[test]
+    fn names_are_hostnames() {
+        for good in ["a", "web", "service_one", "db-2", "A1"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "a b", "a.b", "ä", &"x".repeat(64)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

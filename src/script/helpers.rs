@@ -1,0 +1,190 @@
+//! Host functions scripts and hooks call: `tcp_open`, `http_get`, `http_post`, `sleep`, `log`,
+//! `env_var`. Each one is bounded by its own timeout and by the calling hook's deadline, so a
+//! helper can never hold a hook past its limit.
+
+use std::io::Read as _;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
+
+use super::call_state::{self, Interruption};
+use super::convert;
+
+type HelperResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// How long one TCP connect may take.
+const TCP_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one HTTP request may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest HTTP body a helper reads.
+const HTTP_BODY_LIMIT: u64 = 4 << 20;
+
+pub(super) fn register(engine: &mut Engine) {
+    engine.register_fn("tcp_open", tcp_open);
+    engine.register_fn("http_get", http_get);
+    engine.register_fn("http_post", http_post);
+    engine.register_fn("sleep", sleep);
+    engine.register_fn("log", |message: &str| call_state::log(message));
+    engine.register_fn("log", |message: Dynamic| call_state::log(&message.to_string()));
+    engine.register_fn("env_var", |name: &str| std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from));
+    engine.register_fn("env_var", |name: &str, default: Dynamic| std::env::var(name).map_or(default, Dynamic::from));
+}
+
+/// An error that stops the hook because its time is up or it was cancelled.
+fn interrupted(interruption: Interruption) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorTerminated(Dynamic::from(interruption.marker()), rhai::Position::NONE))
+}
+
+fn check_interruption() -> HelperResult<()> {
+    match call_state::interruption() {
+        Some(interruption) => Err(interrupted(interruption)),
+        None => Ok(()),
+    }
+}
+
+/// `limit`, shortened to what is left of the hook's time (at least a millisecond).
+fn bounded(limit: Duration) -> Duration {
+    limit.min(call_state::remaining()).max(Duration::from_millis(1))
+}
+
+fn sleep(milliseconds: rhai::INT) -> HelperResult<()> {
+    let milliseconds = u64::try_from(milliseconds).map_err(|_| "sleep takes a number of milliseconds >= 0")?;
+    let end = Instant::now() + Duration::from_millis(milliseconds);
+    loop {
+        check_interruption()?;
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(10)));
+    }
+}
+
+fn tcp_open(host: &str, port: rhai::INT) -> HelperResult<bool> {
+    check_interruption()?;
+    let port = u16::try_from(port).map_err(|_| format!("tcp_open: `{port}` is not a port number"))?;
+    let Ok(addresses) = (host, port).to_socket_addrs() else { return Ok(false) };
+    let timeout = bounded(TCP_TIMEOUT);
+    Ok(addresses.into_iter().any(|address| TcpStream::connect_timeout(&address, timeout).is_ok()))
+}
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // Readiness checks talk to local ports; a proxy from the environment would only
+            // get in the way.
+            .proxy(None)
+            .build()
+            .into()
+    })
+}
+
+fn http_get(url: &str) -> HelperResult<Map> {
+    check_interruption()?;
+    let request = agent().get(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
+    Ok(response_map(request.call()))
+}
+
+fn http_post(url: &str, body: Dynamic) -> HelperResult<Map> {
+    check_interruption()?;
+    let request = agent().post(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
+    let result = if body.is_string() {
+        request.header("content-type", "text/plain; charset=utf-8").send(body.into_string().unwrap_or_default())
+    } else {
+        let json = convert::to_json(&body).map_err(|what| format!("http_post cannot send {what} as JSON"))?;
+        request.send_json(json)
+    };
+    Ok(response_map(result))
+}
+
+/// `#{ status, ok, body, headers, json }`; a transport failure is `status: 0` with `error`, so
+/// that `ping` can treat "not listening yet" as "not ready".
+fn response_map(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Map {
+    let mut map = Map::new();
+    match result {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let mut headers = Map::new();
+            for (name, value) in response.headers() {
+                headers.insert(name.as_str().into(), Dynamic::from(value.to_str().unwrap_or_default().to_string()));
+            }
+            let mut body = String::new();
+            let read = response.body_mut().as_reader().take(HTTP_BODY_LIMIT).read_to_string(&mut body);
+            let json = serde_json::from_str::<serde_json::Value>(&body)
+                .map_or(Dynamic::UNIT, |json| convert::to_dynamic(&json));
+            map.insert("status".into(), Dynamic::from(rhai::INT::from(status)));
+            map.insert("ok".into(), Dynamic::from((200..300).contains(&status)));
+            map.insert("body".into(), Dynamic::from(body));
+            map.insert("headers".into(), Dynamic::from_map(headers));
+            map.insert("json".into(), json);
+            if let Err(error) = read {
+                map.insert("error".into(), Dynamic::from(error.to_string()));
+            }
+        }
+        Err(error) => {
+            map.insert("status".into(), Dynamic::from(rhai::INT::from(0)));
+            map.insert("ok".into(), Dynamic::from(false));
+            map.insert("body".into(), Dynamic::from(String::new()));
+            map.insert("headers".into(), Dynamic::from_map(Map::new()));
+            map.insert("json".into(), Dynamic::UNIT);
+            map.insert("error".into(), Dynamic::from(error.to_string()));
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    /// Serves one canned HTTP response on a local port and returns the port.
+    fn serve_once(response: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buffer = [0; 4096];
+            let _ = stream.read(&mut buffer);
+            stream.write_all(response.as_bytes()).unwrap();
+        });
+        port
+    }
+
+    #[test]
+    fn http_get_returns_status_body_and_json() {
+        let port = serve_once(
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"id\": 42}\n",
+        );
+        let map = http_get(&format!("http://127.0.0.1:{port}/x")).unwrap();
+        assert_eq!(map["status"].as_int().unwrap(), 404);
+        assert!(!map["ok"].as_bool().unwrap());
+        assert_eq!(map["json"].clone().cast::<Map>()["id"].as_int().unwrap(), 42);
+        assert_eq!(
+            map["headers"].clone().cast::<Map>()["content-type"].clone().into_string().unwrap(),
+            "application/json"
+        );
+    }
+
+    #[test]
+    fn refused_connection_is_not_ready_rather_than_an_error() {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let map = http_get(&format!("http://127.0.0.1:{port}/")).unwrap();
+        assert_eq!(map["status"].as_int().unwrap(), 0);
+        assert!(map.contains_key("error"));
+        assert!(!tcp_open("127.0.0.1", rhai::INT::from(port)).unwrap());
+    }
+
+    #[test]
+    fn tcp_open_sees_a_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(tcp_open("127.0.0.1", rhai::INT::from(port)).unwrap());
+        assert!(tcp_open("127.0.0.1", 70_000).is_err());
+    }
+}

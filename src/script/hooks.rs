@@ -1,0 +1,108 @@
+//! Calling a script's hook closures: [`ScriptHooks`] implements [`HookRunner`] on top of the
+//! engine and AST kept from evaluation, and turns Rhai errors into messages that point at the
+//! innermost script line.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr};
+
+use super::call_state::{self, CallState, Interruption};
+use super::fields::describe;
+use crate::context::Context;
+use crate::event::EventSink;
+use crate::hook::{CallLimits, HookError, HookKind, HookRunner, HookValue};
+use crate::source::{SourceFile, Span};
+
+pub(super) struct ScriptHook {
+    pub(super) function: FnPtr,
+    /// Whether the closure declares a parameter (the context).
+    pub(super) takes_context: bool,
+}
+
+pub(super) struct ScriptHooks {
+    pub(super) engine: Arc<Engine>,
+    pub(super) ast: Arc<AST>,
+    pub(super) file: Arc<SourceFile>,
+    pub(super) hooks: HashMap<(String, HookKind), ScriptHook>,
+    pub(super) events: EventSink,
+}
+
+impl HookRunner for ScriptHooks {
+    fn call(
+        &self,
+        service: &str,
+        kind: HookKind,
+        context: &Context,
+        limits: &CallLimits,
+    ) -> Result<HookValue, HookError> {
+        let Some(hook) = self.hooks.get(&(service.to_string(), kind)) else {
+            return Ok(HookValue::Bool(true));
+        };
+        let state = CallState {
+            deadline: limits.deadline,
+            cancel: limits.cancel.clone(),
+            service: Some(service.to_string()),
+            events: Some(self.events.clone()),
+        };
+        let result = call_state::with_call(state, || {
+            if hook.takes_context {
+                hook.function.call::<Dynamic>(&self.engine, &self.ast, (context.clone(),))
+            } else {
+                hook.function.call::<Dynamic>(&self.engine, &self.ast, ())
+            }
+        });
+        match result {
+            Ok(value) => match value.as_bool() {
+                Ok(flag) => Ok(HookValue::Bool(flag)),
+                Err(_) => Ok(HookValue::Other(describe(&value))),
+            },
+            Err(error) => Err(hook_error(&error, &self.file)),
+        }
+    }
+}
+
+/// The message and innermost script position of a Rhai error.
+pub(super) fn hook_error(error: &EvalAltResult, file: &Arc<SourceFile>) -> HookError {
+    let inner = error.unwrap_inner();
+    let mut position = inner.position();
+    if position.is_none() {
+        // Fall back to the innermost frame that has a position.
+        let mut current = error;
+        loop {
+            if !current.position().is_none() {
+                position = current.position();
+            }
+            match current {
+                EvalAltResult::ErrorInFunctionCall(.., next, _) | EvalAltResult::ErrorInModule(_, next, _) => {
+                    current = next
+                }
+                _ => break,
+            }
+        }
+    }
+    let span = position.line().map(|line| Span::new(file, line, position.position().unwrap_or(1)));
+    HookError { message: error_message(inner), span }
+}
+
+/// The text of one Rhai error, without Rhai's own position suffix.
+pub(super) fn error_message(error: &EvalAltResult) -> String {
+    match error {
+        EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.clone().into_string().unwrap_or_default(),
+        EvalAltResult::ErrorRuntime(value, _) => format!("thrown: {value}"),
+        EvalAltResult::ErrorTerminated(marker, _) => match Interruption::from_marker(&marker.to_string()) {
+            Some(Interruption::TimedOut) => "ran past its time limit and was cut off".to_string(),
+            Some(Interruption::Cancelled) => "cancelled".to_string(),
+            None => format!("terminated: {marker}"),
+        },
+        EvalAltResult::ErrorMismatchOutputType(..) => error.to_string(),
+        other => {
+            let text = other.to_string();
+            // Rhai appends ` (line L, position C)`; the snippet shows that already.
+            match text.rfind(" (line ") {
+                Some(index) if text.ends_with(')') => text[..index].to_string(),
+                _ => text,
+            }
+        }
+    }
+}

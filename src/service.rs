@@ -1,0 +1,92 @@
+//! The service model: what one `service(#{...})` call in a script declares, after validation.
+//!
+//! Pure data. It knows nothing about Rhai (the script layer builds it) or Docker (the backend
+//! turns it into a container). Hooks are represented only by which of them exist; calling them
+//! goes through [`crate::hook::HookRunner`].
+
+use std::path::PathBuf;
+
+use crate::source::Span;
+
+/// The signals a container may be stopped with, as the user spells them.
+pub const STOP_SIGNALS: [&str; 4] = ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"];
+
+/// One service of a group, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub image: String,
+    pub dependencies: Vec<String>,
+    /// Environment in declaration order; values are strings that may hold `{key}` placeholders.
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<PortMapping>,
+    pub volumes: Vec<Volume>,
+    pub always_start_new: bool,
+    pub stop_signal: String,
+    pub build_from: Option<PathBuf>,
+    pub dockerfile: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub hooks: Hooks,
+    /// Where the `service(...)` call is, for messages about the service as a whole.
+    pub span: Span,
+    /// Where `dependencies` is written, for messages about one dependency.
+    pub dependencies_span: Span,
+}
+
+/// Which lifecycle hooks a service defines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub pre_start: bool,
+    pub ping: bool,
+    pub post_start: bool,
+}
+
+/// A published port: container port (with protocol) to a host address and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortMapping {
+    pub container_port: u16,
+    pub protocol: Protocol,
+    pub host_ip: String,
+    /// 0 lets Docker choose a free port.
+    pub host_port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl PortMapping {
+    /// The key Docker uses for the container side, e.g. `8080/tcp`.
+    pub fn container_key(&self) -> String {
+        format!("{}/{}", self.container_port, self.protocol.as_str())
+    }
+}
+
+/// A bind mount of a host path (absolute, resolved against the script's directory).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Volume {
+    pub host: PathBuf,
+    pub container: String,
+    pub read_only: bool,
+}
+
+impl Volume {
+    /// The `host:container:mode` form Docker's `Binds` takes.
+    pub fn bind_string(&self) -> String {
+        let mode = if self.read_only { "ro" } else { "rw" };
+        format!("{}:{}:{mode}", self.host.display(), self.container)
+    }
+}

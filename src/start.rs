@@ -1,0 +1,434 @@
+//! The start lifecycle: bring every selected service up in dependency order, independent
+//! services in parallel, each through reuse-or-create, hooks and readiness. Talks to the
+//! container engine only through [`Backend`] and to the script only through [`HookRunner`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use tokio::task::JoinSet;
+
+use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, label};
+use crate::context::Context;
+use crate::error::{Error, ServiceFailure};
+use crate::event::{Event, EventSink, ServiceChange};
+use crate::hook::{CallLimits, CancelFlag, HookKind, HookRunner, HookValue};
+use crate::interpolate::interpolate;
+use crate::ownership;
+use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
+use crate::project::Project;
+use crate::service::Service;
+
+/// How often `ping` is called until it returns true.
+const PING_INTERVAL: Duration = Duration::from_millis(100);
+/// A service without `ping` must keep its container running this long to count as started,
+/// so that a container that exits at once is reported rather than called "started".
+const SETTLE_WITHOUT_PING: Duration = Duration::from_millis(500);
+/// How many log lines a failure shows.
+const LOG_LINES: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// How long each service's readiness check (and each other hook) may take.
+    pub timeout: Duration,
+    pub network: String,
+    /// Services not to start (already checked against the exclusion rules).
+    pub excluded: Vec<String>,
+    /// Grace before SIGKILL when a failed service's container is stopped.
+    pub stop_grace: Duration,
+}
+
+/// Which services ended up running and which did not.
+#[derive(Debug, Default)]
+pub struct StartReport {
+    pub started: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+struct Run<B> {
+    backend: Arc<B>,
+    group: String,
+    project_dir: String,
+    hooks: Arc<dyn HookRunner>,
+    context: Context,
+    events: EventSink,
+    options: StartOptions,
+    cancel: CancelFlag,
+}
+
+/// Gets or creates the group's network. Only a network with boss's label for this group is
+/// used; any other network with that name is an error.
+pub async fn ensure_network<B: Backend>(
+    backend: &B,
+    group: &str,
+    project_dir: &str,
+    name: &str,
+    events: &EventSink,
+) -> Result<(), Error> {
+    let existing = backend
+        .networks_named(name)
+        .await
+        .map_err(|error| Error::Backend { action: format!("list networks named `{name}`"), error })?;
+    if !existing.is_empty() {
+        if existing.iter().any(|network| network.labels.get(label::GROUP).map(String::as_str) == Some(group)) {
+            events.emit(Event::Network { name: name.to_string(), created: false });
+            return Ok(());
+        }
+        return Err(Error::ForeignNetwork { name: name.to_string() });
+    }
+    let mut labels = ownership::group_labels(group);
+    labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
+    backend
+        .create_network(name, &labels)
+        .await
+        .map_err(|error| Error::Backend { action: format!("create network `{name}`"), error })?;
+    events.emit(Event::Network { name: name.to_string(), created: true });
+    Ok(())
+}
+
+/// Starts the project's services (minus exclusions). Returns which started and which failed;
+/// a failed service never stops unrelated ones.
+pub async fn start<B: Backend>(
+    backend: Arc<B>,
+    project: &Project,
+    context: Context,
+    options: StartOptions,
+    events: EventSink,
+) -> Result<StartReport, Error> {
+    let project_dir = project.directory.display().to_string();
+    ensure_network(&*backend, &project.group, &project_dir, &options.network, &events).await?;
+    let selected: IndexMap<String, Service> = project
+        .services
+        .iter()
+        .filter(|(name, _)| !options.excluded.contains(name))
+        .map(|(name, service)| (name.clone(), service.clone()))
+        .collect();
+    let run = Arc::new(Run {
+        backend,
+        group: project.group.clone(),
+        project_dir,
+        hooks: Arc::clone(&project.hooks),
+        context,
+        events,
+        options,
+        cancel: CancelFlag::default(),
+    });
+    Ok(schedule(&run, &selected).await)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Running,
+    Started,
+    Failed,
+}
+
+/// Runs every service as soon as its dependencies have started. A failure marks the whole set
+/// of transitive dependants failed at once, so no shape of graph can leave a service waiting.
+async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Service>) -> StartReport {
+    let mut status: IndexMap<String, Status> = services.keys().map(|name| (name.clone(), Status::Pending)).collect();
+    let mut tasks = JoinSet::new();
+    let mut task_names = std::collections::HashMap::new();
+    loop {
+        for (name, service) in services {
+            let ready = status[name] == Status::Pending
+                && service.dependencies.iter().all(|dependency| {
+                    // Dependencies outside the selection are not started by this run.
+                    status.get(dependency).is_none_or(|state| *state == Status::Started)
+                });
+            if ready {
+                status[name] = Status::Running;
+                let (task_run, task_service) = (Arc::clone(run), service.clone());
+                let handle = tasks.spawn(async move { start_service(&task_run, &task_service).await });
+                task_names.insert(handle.id(), name.clone());
+            }
+        }
+        let Some(joined) = tasks.join_next_with_id().await else { break };
+        let (name, result) = match joined {
+            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result),
+            Err(error) => {
+                let name = task_names.remove(&error.id()).unwrap_or_default();
+                let failure = ServiceFailure::Backend {
+                    action: "run the start task".into(),
+                    error: BackendError::other(format!("internal error: {error}")),
+                };
+                run.events.service(&name, ServiceChange::Failed { failure: failure.clone() });
+                (name, Err(failure))
+            }
+        };
+        match result {
+            Ok(()) => status[&name] = Status::Started,
+            Err(_) => {
+                status[&name] = Status::Failed;
+                for dependant in crate::graph::transitive_dependants(services, &name) {
+                    if status.get(&dependant) == Some(&Status::Pending) {
+                        status[&dependant] = Status::Failed;
+                        run.events.service(&dependant, ServiceChange::Skipped { dependency: name.clone() });
+                    }
+                }
+            }
+        }
+    }
+    let mut report = StartReport::default();
+    for (name, state) in status {
+        match state {
+            Status::Started => report.started.push(name),
+            // Pending can only remain if the graph were cyclic, which validation rules out;
+            // count it as failed rather than hang.
+            Status::Pending | Status::Running | Status::Failed => report.failed.push(name),
+        }
+    }
+    report
+}
+
+/// The container spec for a service, with env filled in from the context.
+fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<ContainerSpec, ServiceFailure> {
+    let values = run.context.snapshot();
+    let mut env = Vec::with_capacity(service.env.len());
+    for (key, value) in &service.env {
+        let filled = interpolate(value, &values).map_err(|error| ServiceFailure::Interpolation {
+            key: key.clone(),
+            value: value.clone(),
+            reason: error.describe(),
+        })?;
+        env.push(format!("{key}={filled}"));
+    }
+    let mut spec = ContainerSpec {
+        name: ownership::container_name(&run.group, &service.name),
+        image: service.image.clone(),
+        env,
+        ports: service.ports.clone(),
+        binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
+        stop_signal: service.stop_signal.clone(),
+        entrypoint: service.entrypoint.clone(),
+        cmd: service.cmd.clone(),
+        user: service.user.clone(),
+        labels: ownership::service_labels(&run.group, &service.name),
+        network: run.options.network.clone(),
+        alias: service.name.clone(),
+    };
+    let hash = ownership::config_hash(&spec);
+    spec.labels.insert(label::CONFIG_HASH.to_string(), hash);
+    spec.labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
+    Ok(spec)
+}
+
+fn backend_failure(action: String) -> impl FnOnce(BackendError) -> ServiceFailure {
+    move |error| ServiceFailure::Backend { action, error }
+}
+
+/// Brings one service up; reports every step as an event.
+async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Result<(), ServiceFailure> {
+    let began = Instant::now();
+    let result = start_service_inner(run, service, began).await;
+    if let Err(failure) = &result {
+        run.events.service(&service.name, ServiceChange::Failed { failure: failure.clone() });
+    }
+    result
+}
+
+async fn start_service_inner<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    began: Instant,
+) -> Result<(), ServiceFailure> {
+    let name = &service.name;
+    let spec = container_spec(run, service)?;
+    let hash = spec.labels[label::CONFIG_HASH].clone();
+    let existing = run
+        .backend
+        .containers_labelled(&ownership::service_labels(&run.group, name))
+        .await
+        .map_err(backend_failure(format!("list the containers of `{name}`")))?;
+
+    if let Some(running) = existing.iter().find(|container| container.state == ContainerState::Running) {
+        let outdated = running.labels.get(label::CONFIG_HASH) != Some(&hash);
+        run.events.service(name, ServiceChange::AlreadyRunning { container: running.name.clone(), outdated });
+        return Ok(());
+    }
+
+    let reusable = existing.iter().find(|container| {
+        !service.always_start_new
+            && container.state == ContainerState::Stopped
+            && container.labels.get(label::CONFIG_HASH) == Some(&hash)
+    });
+    if let Some(container) = reusable {
+        remove_containers(run, name, existing.iter().filter(|other| other.id != container.id), "an older duplicate")
+            .await?;
+        run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
+        run.backend
+            .start_container(&container.id)
+            .await
+            .map_err(backend_failure(format!("start container `{}`", container.name)))?;
+        return match wait_until_ready(run, service, &container.id).await {
+            Ok(()) => {
+                run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+                Ok(())
+            }
+            Err(failure) => {
+                tear_down(run, name, &container.id, &container.name).await;
+                Err(failure)
+            }
+        };
+    }
+
+    let reason = if service.always_start_new { "`always_start_new` is set" } else { "its definition changed" };
+    remove_containers(run, name, existing.iter(), reason).await?;
+    if let Some(other) = run
+        .backend
+        .container_named(&spec.name)
+        .await
+        .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
+    {
+        // Everything of ours for this service was just removed, so this one is not ours.
+        return Err(ServiceFailure::ForeignContainer { name: other.name });
+    }
+
+    call_hook(run, service, HookKind::PreStart).await?;
+    ensure_image(run, service).await?;
+
+    run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
+    let id = run.backend.create_container(&spec).await.map_err(|error| {
+        if error.kind == crate::backend::BackendErrorKind::Conflict {
+            ServiceFailure::ForeignContainer { name: spec.name.clone() }
+        } else {
+            ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }
+        }
+    })?;
+    let outcome = async {
+        run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
+        wait_until_ready(run, service, &id).await?;
+        call_hook(run, service, HookKind::PostStart).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+            Ok(())
+        }
+        Err(failure) => {
+            tear_down(run, name, &id, &spec.name).await;
+            Err(failure)
+        }
+    }
+}
+
+async fn remove_containers<'a, B: Backend>(
+    run: &Run<B>,
+    name: &str,
+    containers: impl Iterator<Item = &'a ContainerInfo>,
+    reason: &'static str,
+) -> Result<(), ServiceFailure> {
+    for container in containers {
+        run.events.service(name, ServiceChange::RemovingOld { container: container.name.clone(), reason });
+        run.backend
+            .remove_container(&container.id)
+            .await
+            .map_err(backend_failure(format!("remove old container `{}`", container.name)))?;
+    }
+    Ok(())
+}
+
+/// Stops and removes the container of a service that failed to start. Errors are only logged:
+/// the service's own failure is what the user needs to see.
+async fn tear_down<B: Backend>(run: &Run<B>, name: &str, id: &str, container: &str) {
+    run.events.service(name, ServiceChange::TearingDown { container: container.to_string() });
+    if let Err(error) = run.backend.stop_container(id, run.options.stop_grace).await {
+        tracing::warn!(service = name, %error, "stopping a failed container");
+    }
+    if let Err(error) = run.backend.remove_container(id).await {
+        tracing::warn!(service = name, %error, "removing a failed container");
+    }
+}
+
+async fn ensure_image<B: Backend>(run: &Run<B>, service: &Service) -> Result<(), ServiceFailure> {
+    let image = &service.image;
+    let present = run.backend.image_exists(image).await.map_err(backend_failure(format!("look up image `{image}`")))?;
+    if !present {
+        run.events.service(&service.name, ServiceChange::Pulling { image: image.clone() });
+        run.backend.pull_image(image).await.map_err(|error| ServiceFailure::Pull { image: image.clone(), error })?;
+    }
+    Ok(())
+}
+
+/// Runs `pre_start` or `post_start` on a blocking thread.
+async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookKind) -> Result<(), ServiceFailure> {
+    let defined = match kind {
+        HookKind::PreStart => service.hooks.pre_start,
+        HookKind::Ping => service.hooks.ping,
+        HookKind::PostStart => service.hooks.post_start,
+    };
+    if !defined {
+        return Ok(());
+    }
+    let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
+    let limits = CallLimits { deadline: Instant::now() + run.options.timeout, cancel: run.cancel.clone() };
+    let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits)).await;
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(ServiceFailure::Hook { hook: kind.name(), message: error.message, span: error.span }),
+        Err(error) => {
+            Err(ServiceFailure::Hook { hook: kind.name(), message: format!("the hook crashed: {error}"), span: None })
+        }
+    }
+}
+
+/// Pings until ready, failing at once if the container exits meanwhile.
+async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
+    let cancel = CancelFlag::default();
+    let exited = {
+        let backend = Arc::clone(&run.backend);
+        let id = id.to_string();
+        async move {
+            match backend.wait_for_exit(&id).await {
+                Ok(code) => code,
+                // If the engine cannot tell us, rely on the ping loop alone.
+                Err(_) => std::future::pending().await,
+            }
+        }
+    };
+    tokio::pin!(exited);
+
+    let readiness = async {
+        if !service.hooks.ping {
+            tokio::time::sleep(SETTLE_WITHOUT_PING).await;
+            return Ok(());
+        }
+        run.events.service(&service.name, ServiceChange::Pinging);
+        let (hooks, context, name, timeout) =
+            (Arc::clone(&run.hooks), run.context.clone(), service.name.clone(), run.options.timeout);
+        let loop_cancel = cancel.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            ping_until_ready(&SystemClock, timeout, PING_INTERVAL, &loop_cancel, |deadline| {
+                let limits = CallLimits { deadline, cancel: loop_cancel.clone() };
+                match hooks.call(&name, HookKind::Ping, &context, &limits)? {
+                    HookValue::Bool(ready) => Ok(ready),
+                    HookValue::Other(what) => Err(crate::hook::HookError {
+                        message: format!("`ping` must return `true` or `false`, got {what}"),
+                        span: None,
+                    }),
+                }
+            })
+        })
+        .await;
+        match outcome {
+            Ok(Ok(PingOutcome::Ready { .. })) => Ok(()),
+            Ok(Ok(PingOutcome::TimedOut { attempts })) => Err(ServiceFailure::PingTimeout { timeout, attempts }),
+            Ok(Ok(PingOutcome::Cancelled)) => Err(ServiceFailure::Cancelled),
+            Ok(Err(error)) => Err(ServiceFailure::Hook { hook: "ping", message: error.message, span: error.span }),
+            Err(error) => {
+                Err(ServiceFailure::Hook { hook: "ping", message: format!("the hook crashed: {error}"), span: None })
+            }
+        }
+    };
+
+    tokio::select! {
+        result = readiness => result,
+        exit_code = &mut exited => {
+            cancel.cancel();
+            let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
+            Err(ServiceFailure::ContainerExited { exit_code, logs })
+        }
+    }
+}

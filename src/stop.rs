@@ -1,0 +1,159 @@
+//! The stop lifecycle: stop services in reverse dependency order (dependants first,
+//! independent services in parallel), optionally removing containers, the network and the
+//! context file. Only containers and networks carrying this group's labels are touched.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::task::JoinSet;
+
+use crate::backend::{Backend, BackendError, ContainerState};
+use crate::error::{Error, ServiceFailure};
+use crate::event::{Event, EventSink, ServiceChange};
+use crate::ownership;
+use crate::project::Project;
+use crate::service::Service;
+
+#[derive(Debug, Clone)]
+pub struct StopOptions {
+    /// Grace before SIGKILL.
+    pub grace: Duration,
+    pub remove: bool,
+    /// Services to leave running (already checked against the exclusion rules).
+    pub excluded: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct StopReport {
+    pub stopped: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Stops the selected services of a group, dependants before their dependencies.
+pub async fn stop_services<B: Backend>(
+    backend: Arc<B>,
+    group: &str,
+    services: &IndexMap<String, Service>,
+    options: &StopOptions,
+    events: &EventSink,
+) -> StopReport {
+    let selected: Vec<&Service> =
+        services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
+    let mut done: HashMap<String, bool> = HashMap::new();
+    let mut launched: Vec<String> = Vec::new();
+    let mut tasks = JoinSet::new();
+    let mut task_names = HashMap::new();
+    loop {
+        for service in &selected {
+            if launched.contains(&service.name) {
+                continue;
+            }
+            // Eligible once every selected service that depends on it is done.
+            let waiting = selected
+                .iter()
+                .any(|other| other.dependencies.contains(&service.name) && !done.contains_key(&other.name));
+            if !waiting {
+                launched.push(service.name.clone());
+                let (task_backend, task_events) = (Arc::clone(&backend), events.clone());
+                let (task_group, task_name, task_options) = (group.to_string(), service.name.clone(), options.clone());
+                let handle = tasks.spawn(async move {
+                    stop_service(&*task_backend, &task_group, &task_name, &task_options, &task_events).await
+                });
+                task_names.insert(handle.id(), service.name.clone());
+            }
+        }
+        let Some(joined) = tasks.join_next_with_id().await else { break };
+        let (name, ok) = match joined {
+            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result.is_ok()),
+            Err(error) => (task_names.remove(&error.id()).unwrap_or_default(), false),
+        };
+        done.insert(name, ok);
+    }
+    let mut report = StopReport::default();
+    for name in launched {
+        if done.get(&name) == Some(&true) {
+            report.stopped.push(name);
+        } else {
+            report.failed.push(name);
+        }
+    }
+    report
+}
+
+async fn stop_service<B: Backend>(
+    backend: &B,
+    group: &str,
+    name: &str,
+    options: &StopOptions,
+    events: &EventSink,
+) -> Result<(), ServiceFailure> {
+    let result = async {
+        let containers = backend
+            .containers_labelled(&ownership::service_labels(group, name))
+            .await
+            .map_err(|error| ServiceFailure::Backend { action: format!("list the containers of `{name}`"), error })?;
+        if containers.is_empty() {
+            events.service(name, ServiceChange::NoContainer);
+        }
+        for container in containers {
+            if container.state != ContainerState::Stopped {
+                events.service(name, ServiceChange::Stopping { container: container.name.clone() });
+                backend.stop_container(&container.id, options.grace).await.map_err(|error| {
+                    ServiceFailure::Backend { action: format!("stop container `{}`", container.name), error }
+                })?;
+                events.service(name, ServiceChange::Stopped { container: container.name.clone() });
+            }
+            if options.remove {
+                backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
+                    action: format!("remove container `{}`", container.name),
+                    error,
+                })?;
+                events.service(name, ServiceChange::Removed { container: container.name.clone() });
+            }
+        }
+        Ok::<(), ServiceFailure>(())
+    }
+    .await;
+    if let Err(failure) = &result {
+        events.service(name, ServiceChange::StopFailed { failure: failure.clone() });
+    }
+    result
+}
+
+/// Removes every network labelled for this group (whatever its name).
+pub async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &EventSink) -> Result<(), Error> {
+    let networks = backend
+        .networks_labelled(&ownership::group_labels(group))
+        .await
+        .map_err(|error| Error::Backend { action: "list the group's networks".into(), error })?;
+    for network in networks {
+        backend.remove_network(&network.id).await.map_err(|error: BackendError| Error::Backend {
+            action: format!("remove network `{}`", network.name),
+            error,
+        })?;
+        events.emit(Event::NetworkRemoved { name: network.name });
+    }
+    Ok(())
+}
+
+/// `boss stop`: stop (and with `remove`, clean up) the project's services.
+pub async fn stop<B: Backend>(
+    backend: Arc<B>,
+    project: &Project,
+    options: &StopOptions,
+    events: &EventSink,
+) -> Result<StopReport, Error> {
+    let report = stop_services(Arc::clone(&backend), &project.group, &project.services, options, events).await;
+    if options.remove && options.excluded.is_empty() && report.failed.is_empty() {
+        remove_networks(&*backend, &project.group, events).await?;
+        let path = project.context_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => events.emit(Event::ContextRemoved),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::ContextSave { path, reason: format!("cannot delete it: {error}") }),
+        }
+    }
+    Ok(report)
+}

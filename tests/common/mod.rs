@@ -1,0 +1,21 @@
+//! The integration-test harness: runs the real `boss` binary in a temporary project and
+//! inspects Docker through its CLI. Only re-exports; each file below owns one concern.
+
+#![allow(dead_code, unused_imports, reason = "each test module uses a different subset of the harness")]
+
+mod docker;
+mod fixture;
+mod group;
+mod port;
+mod process;
+mod project;
+
+pub(crate) use docker::{
+    ContainerRow, FOREIGN_LABEL, GROUP_LABEL, check_docker, container, container_env, container_labels, containers,
+    docker, docker_required, foreign_container, foreign_network, inspect, networks, try_docker,
+};
+pub(crate) use fixture::fixture_image;
+pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique_group};
+pub(crate) use port::free_port;
+pub(crate) use process::{Captured, RunError, run_captured};
+pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};

@@ -1,0 +1,6 @@
+//! Integration tests for `boss`: one module per feature area, all compiled into the single
+//! `integration` test binary and sharing the harness in `common`. Tests that need Docker
+//! run against the real daemon and fail, never skip, when it is unreachable.
+
+mod common;
+mod smoke;
