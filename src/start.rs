@@ -221,18 +221,42 @@ fn backend_failure(action: String) -> impl FnOnce(BackendError) -> ServiceFailur
 /// Brings one service up; reports every step as an event.
 async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Result<(), ServiceFailure> {
     let began = Instant::now();
-    let result = start_service_inner(run, service, began).await;
-    if let Err(failure) = &result {
-        run.events.service(&service.name, ServiceChange::Failed { failure: failure.clone() });
+    match start_service_inner(run, service, began).await {
+        Ok(()) => Ok(()),
+        Err(Failed { failure, container }) => {
+            run.events.service(&service.name, ServiceChange::Failed { failure: failure.clone() });
+            // A service that failed after its container was created leaves nothing behind.
+            if let Some((id, name)) = container {
+                tear_down(run, &service.name, &id, &name).await;
+            }
+            Err(failure)
+        }
     }
-    result
+}
+
+/// A failed start, with the container to tear down if one was created or restarted.
+struct Failed {
+    failure: ServiceFailure,
+    container: Option<(String, String)>,
+}
+
+impl From<ServiceFailure> for Failed {
+    fn from(failure: ServiceFailure) -> Failed {
+        Failed { failure, container: None }
+    }
+}
+
+impl ServiceFailure {
+    fn with_container(self, id: &str, name: &str) -> Failed {
+        Failed { failure: self, container: Some((id.to_string(), name.to_string())) }
+    }
 }
 
 async fn start_service_inner<B: Backend>(
     run: &Arc<Run<B>>,
     service: &Service,
     began: Instant,
-) -> Result<(), ServiceFailure> {
+) -> Result<(), Failed> {
     let name = &service.name;
     let spec = container_spec(run, service)?;
     let hash = spec.labels[label::CONFIG_HASH].clone();
@@ -261,16 +285,11 @@ async fn start_service_inner<B: Backend>(
             .start_container(&container.id)
             .await
             .map_err(backend_failure(format!("start container `{}`", container.name)))?;
-        return match wait_until_ready(run, service, &container.id).await {
-            Ok(()) => {
-                run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
-                Ok(())
-            }
-            Err(failure) => {
-                tear_down(run, name, &container.id, &container.name).await;
-                Err(failure)
-            }
-        };
+        wait_until_ready(run, service, &container.id)
+            .await
+            .map_err(|failure| failure.with_container(&container.id, &container.name))?;
+        run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+        return Ok(());
     }
 
     let reason = if service.always_start_new { "`always_start_new` is set" } else { "its definition changed" };
@@ -282,7 +301,7 @@ async fn start_service_inner<B: Backend>(
         .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
     {
         // Everything of ours for this service was just removed, so this one is not ours.
-        return Err(ServiceFailure::ForeignContainer { name: other.name });
+        return Err(ServiceFailure::ForeignContainer { name: other.name }.into());
     }
 
     call_hook(run, service, HookKind::PreStart).await?;
@@ -302,16 +321,9 @@ async fn start_service_inner<B: Backend>(
         call_hook(run, service, HookKind::PostStart).await
     }
     .await;
-    match outcome {
-        Ok(()) => {
-            run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
-            Ok(())
-        }
-        Err(failure) => {
-            tear_down(run, name, &id, &spec.name).await;
-            Err(failure)
-        }
-    }
+    outcome.map_err(|failure| failure.with_container(&id, &spec.name))?;
+    run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+    Ok(())
 }
 
 async fn remove_containers<'a, B: Backend>(
