@@ -21,6 +21,8 @@ pub mod service;
 pub mod source;
 pub mod start;
 pub mod stop;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 use std::ffi::OsString;

@@ -252,11 +252,7 @@ impl ServiceFailure {
     }
 }
 
-async fn start_service_inner<B: Backend>(
-    run: &Arc<Run<B>>,
-    service: &Service,
-    began: Instant,
-) -> Result<(), Failed> {
+async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, began: Instant) -> Result<(), Failed> {
     let name = &service.name;
     let spec = container_spec(run, service)?;
     let hash = spec.labels[label::CONFIG_HASH].clone();
@@ -442,5 +438,105 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
             Err(ServiceFailure::ContainerExited { exit_code, logs })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hook::HookError;
+    use crate::testing::{FakeBackend, FakeHooks, project, recording_sink, service_changes};
+
+    fn options() -> StartOptions {
+        StartOptions {
+            timeout: Duration::from_secs(5),
+            network: "boss-g".into(),
+            excluded: Vec::new(),
+            stop_grace: Duration::from_secs(1),
+        }
+    }
+
+    fn failing(_: &Context) -> Result<HookValue, HookError> {
+        Err(HookError { message: "boom".into(), span: None })
+    }
+
+    // The diamond that made miniboss hang: `a` fails, `b` depends on `a`, `d` on both.
+    #[tokio::test]
+    async fn a_failure_marks_every_dependant_once_and_never_hangs() {
+        let hooks = FakeHooks::default().with("a", HookKind::PreStart, failing);
+        let project = project("a, b -> a, d -> a b, e -> d, x", hooks);
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let run = start(Arc::clone(&backend), &project, Context::default(), options(), events);
+        let report = tokio::time::timeout(Duration::from_secs(10), run).await.expect("start hung").unwrap();
+        assert_eq!(report.started, ["x"]);
+        assert_eq!(report.failed, ["a", "b", "d", "e"]);
+        let changes = service_changes(&recorded);
+        for skipped in ["b", "d", "e"] {
+            assert_eq!(
+                changes.iter().filter(|change| **change == format!("{skipped}: Skipped")).count(),
+                1,
+                "{changes:?}"
+            );
+        }
+        assert!(backend.container_of("a").is_none() && backend.container_of("b").is_none());
+    }
+
+    #[tokio::test]
+    async fn dependencies_start_first_and_the_context_flows_to_env() {
+        let hooks = FakeHooks::default().with("db", HookKind::PostStart, |context| {
+            context.set("token", serde_json::json!("t0k"));
+            Ok(HookValue::Bool(true))
+        });
+        let mut project = project("web -> db, db", hooks);
+        project.services["web"].env.push(("TOKEN".into(), "{token}".into()));
+        let (events, _) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.started, ["web", "db"], "reported in declaration order");
+        let calls = backend.calls();
+        assert_eq!(calls, ["create db", "start db", "create web", "start web"]);
+        let web =
+            backend.state.lock().unwrap().containers.iter().find(|(_, spec)| spec.alias == "web").unwrap().1.clone();
+        assert_eq!(web.env, ["TOKEN=t0k"]);
+    }
+
+    #[tokio::test]
+    async fn a_crashing_container_fails_at_once_and_is_removed() {
+        // The ping would wait the whole timeout; the exit must cut it short.
+        let hooks = FakeHooks::default().with("a", HookKind::Ping, |_| Ok(HookValue::Bool(false)));
+        let mut project = project("a", hooks);
+        project.services["a"].image = "crashing".into();
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().crashing_images.insert("crashing".into());
+        let began = Instant::now();
+        let options = StartOptions { timeout: Duration::from_secs(60), ..options() };
+        let report = start(Arc::clone(&backend), &project, Context::default(), options, events).await.unwrap();
+        assert!(began.elapsed() < Duration::from_secs(5));
+        assert_eq!(report.failed, ["a"]);
+        assert!(backend.container_of("a").is_none());
+        assert!(service_changes(&recorded).contains(&"a: Failed".to_string()));
+    }
+
+    #[tokio::test]
+    async fn running_containers_are_left_alone_and_stopped_ones_reused() {
+        let hooks = FakeHooks::default().with("a", HookKind::PostStart, |context| {
+            let runs = context.get("runs").and_then(|value| value.as_i64()).unwrap_or(0);
+            context.set("runs", serde_json::json!(runs + 1));
+            Ok(HookValue::Bool(true))
+        });
+        let project = project("a", hooks);
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::default();
+        let (events, _) = recording_sink();
+        start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
+        let first = backend.container_of("a").unwrap();
+        start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
+        backend.stop_container(&first.id, Duration::ZERO).await.unwrap();
+        let report = start(Arc::clone(&backend), &project, context.clone(), options(), events).await.unwrap();
+        assert_eq!(report.started, ["a"]);
+        assert_eq!(backend.container_of("a").unwrap().id, first.id, "the stopped container is reused");
+        assert_eq!(context.get("runs"), Some(serde_json::json!(1)), "post_start ran only for the new container");
     }
 }

@@ -1,0 +1,245 @@
+//! Test doubles for the lifecycle engine: an in-memory [`Backend`] and scripted hooks, so
+//! scheduling is unit-tested without Docker or Rhai. Compiled for tests only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::backend::{
+    Backend, BackendError, BackendResult, ContainerInfo, ContainerSpec, ContainerState, Labels, NetworkInfo,
+};
+use crate::context::Context;
+use crate::event::{Event, EventSink, ServiceChange};
+use crate::hook::{CallLimits, HookError, HookKind, HookRunner, HookValue};
+use crate::project::Project;
+use crate::service::Service;
+
+#[derive(Default)]
+pub(crate) struct FakeState {
+    pub(crate) containers: Vec<(ContainerInfo, ContainerSpec)>,
+    pub(crate) networks: Vec<NetworkInfo>,
+    pub(crate) next_id: u64,
+    /// Images whose containers exit as soon as they start.
+    pub(crate) crashing_images: HashSet<String>,
+    pub(crate) calls: Vec<String>,
+}
+
+/// An in-memory container engine.
+#[derive(Default, Clone)]
+pub(crate) struct FakeBackend {
+    pub(crate) state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeBackend {
+    fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.with(|state| state.calls.clone())
+    }
+
+    pub(crate) fn container_of(&self, service: &str) -> Option<ContainerInfo> {
+        self.with(|state| {
+            state
+                .containers
+                .iter()
+                .find(|(info, _)| info.labels.get(crate::backend::label::SERVICE).map(String::as_str) == Some(service))
+                .map(|(info, _)| info.clone())
+        })
+    }
+}
+
+fn matches(labels: &Labels, wanted: &Labels) -> bool {
+    wanted.iter().all(|(key, value)| labels.get(key) == Some(value))
+}
+
+impl Backend for FakeBackend {
+    fn address(&self) -> String {
+        "fake://".into()
+    }
+
+    async fn ping(&self) -> BackendResult<()> {
+        Ok(())
+    }
+
+    async fn networks_named(&self, name: &str) -> BackendResult<Vec<NetworkInfo>> {
+        Ok(self.with(|state| state.networks.iter().filter(|network| network.name == name).cloned().collect()))
+    }
+
+    async fn networks_labelled(&self, labels: &Labels) -> BackendResult<Vec<NetworkInfo>> {
+        Ok(self
+            .with(|state| state.networks.iter().filter(|network| matches(&network.labels, labels)).cloned().collect()))
+    }
+
+    async fn create_network(&self, name: &str, labels: &Labels) -> BackendResult<String> {
+        Ok(self.with(|state| {
+            state.next_id += 1;
+            let id = format!("net{}", state.next_id);
+            state.networks.push(NetworkInfo { id: id.clone(), name: name.into(), labels: labels.clone() });
+            id
+        }))
+    }
+
+    async fn remove_network(&self, id: &str) -> BackendResult<()> {
+        self.with(|state| state.networks.retain(|network| network.id != id));
+        Ok(())
+    }
+
+    async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
+        Ok(self.with(|state| {
+            state
+                .containers
+                .iter()
+                .filter(|(info, _)| matches(&info.labels, labels))
+                .map(|(info, _)| info.clone())
+                .collect()
+        }))
+    }
+
+    async fn container_named(&self, name: &str) -> BackendResult<Option<ContainerInfo>> {
+        Ok(self.with(|state| state.containers.iter().find(|(info, _)| info.name == name).map(|(info, _)| info.clone())))
+    }
+
+    async fn image_exists(&self, _: &str) -> BackendResult<bool> {
+        Ok(true)
+    }
+
+    async fn pull_image(&self, image: &str) -> BackendResult<()> {
+        Err(BackendError::other(format!("no registry for {image}")))
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> BackendResult<String> {
+        Ok(self.with(|state| {
+            state.next_id += 1;
+            let id = format!("c{}", state.next_id);
+            state.calls.push(format!("create {}", spec.alias));
+            let info = ContainerInfo {
+                id: id.clone(),
+                name: spec.name.clone(),
+                state: ContainerState::Stopped,
+                labels: spec.labels.clone(),
+            };
+            state.containers.push((info, spec.clone()));
+            id
+        }))
+    }
+
+    async fn start_container(&self, id: &str) -> BackendResult<()> {
+        self.with(|state| {
+            let crashing = state.crashing_images.clone();
+            for (info, spec) in &mut state.containers {
+                if info.id == id {
+                    info.state =
+                        if crashing.contains(&spec.image) { ContainerState::Stopped } else { ContainerState::Running };
+                    state.calls.push(format!("start {}", spec.alias));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn stop_container(&self, id: &str, _: Duration) -> BackendResult<()> {
+        self.with(|state| {
+            for (info, spec) in &mut state.containers {
+                if info.id == id {
+                    info.state = ContainerState::Stopped;
+                    state.calls.push(format!("stop {}", spec.alias));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &str) -> BackendResult<()> {
+        self.with(|state| {
+            if let Some((_, spec)) = state.containers.iter().find(|(info, _)| info.id == id) {
+                let alias = spec.alias.clone();
+                state.calls.push(format!("remove {alias}"));
+            }
+            state.containers.retain(|(info, _)| info.id != id);
+        });
+        Ok(())
+    }
+
+    async fn wait_for_exit(&self, id: &str) -> BackendResult<Option<i64>> {
+        let crashed = self.with(|state| {
+            state.containers.iter().any(|(info, spec)| info.id == id && state.crashing_images.contains(&spec.image))
+        });
+        if crashed { Ok(Some(1)) } else { std::future::pending().await }
+    }
+
+    async fn logs_tail(&self, _: &str, _: usize) -> BackendResult<String> {
+        Ok("crashed\n".into())
+    }
+}
+
+type ScriptedHook = Box<dyn Fn(&Context) -> Result<HookValue, HookError> + Send + Sync>;
+
+/// Hooks given as Rust closures.
+#[derive(Default)]
+pub(crate) struct FakeHooks {
+    pub(crate) hooks: HashMap<(String, HookKind), ScriptedHook>,
+}
+
+impl FakeHooks {
+    pub(crate) fn with(
+        mut self,
+        service: &str,
+        kind: HookKind,
+        hook: impl Fn(&Context) -> Result<HookValue, HookError> + Send + Sync + 'static,
+    ) -> FakeHooks {
+        self.hooks.insert((service.to_string(), kind), Box::new(hook));
+        self
+    }
+}
+
+impl HookRunner for FakeHooks {
+    fn call(&self, service: &str, kind: HookKind, context: &Context, _: &CallLimits) -> Result<HookValue, HookError> {
+        match self.hooks.get(&(service.to_string(), kind)) {
+            Some(hook) => hook(context),
+            None => Ok(HookValue::Bool(true)),
+        }
+    }
+}
+
+/// A project from a compact graph description (see `graph::tests::services`), with the
+/// hook flags set for every hook `hooks` defines.
+pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
+    let mut services: IndexMap<String, Service> = crate::graph::tests::services(description);
+    for (service, kind) in hooks.hooks.keys() {
+        let flags = &mut services.get_mut(service).expect("hook for an unknown service").hooks;
+        match kind {
+            HookKind::PreStart => flags.pre_start = true,
+            HookKind::Ping => flags.ping = true,
+            HookKind::PostStart => flags.post_start = true,
+        }
+    }
+    Project { group: "g".into(), directory: std::env::temp_dir(), services, hooks: Arc::new(hooks) }
+}
+
+/// A sink that records events, and a way to read them back.
+pub(crate) fn recording_sink() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink_events = Arc::clone(&events);
+    (EventSink::new(move |event| sink_events.lock().unwrap().push(event.clone())), events)
+}
+
+/// `service: change-name` lines for the recorded service events, e.g. `"a: Started"`.
+pub(crate) fn service_changes(events: &Mutex<Vec<Event>>) -> Vec<String> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Service { service, change } => {
+                let name = format!("{change:?}");
+                let name = name.split([' ', '{', '(']).next().unwrap_or_default().to_string();
+                if matches!(change, ServiceChange::Log { .. }) { None } else { Some(format!("{service}: {name}")) }
+            }
+            _ => None,
+        })
+        .collect()
+}
