@@ -4,6 +4,7 @@
 
 pub mod arguments;
 pub mod backend;
+pub mod build_context;
 pub mod command;
 pub mod context;
 pub mod docker;
