@@ -3,4 +3,12 @@
 //! run against the real daemon and fail, never skip, when it is unreachable.
 
 mod common;
+mod context;
+mod errors;
+mod exclude;
+mod failures;
+mod ownership;
+mod reuse;
 mod smoke;
+mod start;
+mod stop;

@@ -231,6 +231,25 @@ impl Output {
         self
     }
 
+    /// The index of the first stderr line that starts with `prefix`; panics (showing the
+    /// output) if there is none. Comparing indices asserts on the order of events.
+    #[track_caller]
+    pub(crate) fn line_index(&self, prefix: &str) -> usize {
+        self.stderr
+            .lines()
+            .position(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("expected a stderr line starting with {prefix:?}\n{self}"))
+    }
+
+    /// Asserts that stderr's first line starting with `earlier` comes before its first line
+    /// starting with `later`.
+    #[track_caller]
+    pub(crate) fn lines_in_order(&self, earlier: &str, later: &str) -> &Self {
+        let (first, second) = (self.line_index(earlier), self.line_index(later));
+        assert!(first < second, "expected a line starting with {earlier:?} before one starting with {later:?}\n{self}");
+        self
+    }
+
     /// Asserts that stdout contains `needle`.
     #[track_caller]
     pub(crate) fn stdout_contains(&self, needle: &str) -> &Self {
