@@ -5,6 +5,7 @@
 mod common;
 mod context;
 mod errors;
+mod examples;
 mod exclude;
 mod failures;
 mod ownership;
