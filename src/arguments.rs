@@ -51,6 +51,21 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
+    /// Rebuild one service's image and recreate it; restart its dependants.
+    Reload {
+        /// `SERVICE`, or `FILE SERVICE` (the file defaults to `services.rhai`).
+        #[arg(required = true, num_args = 1..=2, value_names = ["FILE", "SERVICE"])]
+        targets: Vec<String>,
+        /// Remove the stopped containers, so the service's dependants are recreated too.
+        #[arg(long)]
+        remove: bool,
+        /// Seconds each service's readiness check (and each hook) may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// The network the group was started with, if not `boss-<group>`.
+        #[arg(long)]
+        network_name: Option<String>,
+    },
 }
 
 /// `--exclude` values, trimmed, without empty entries.
@@ -71,6 +86,19 @@ mod tests {
         assert!(remove);
         assert_eq!(timeout, 10);
         assert_eq!(file, PathBuf::from("services.rhai"));
+    }
+
+    #[test]
+    fn reload_takes_a_service_or_a_file_and_a_service() {
+        let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
+            Ok(Command::Reload { targets, .. }) => Ok(targets),
+            Ok(other) => panic!("not reload: {other:?}"),
+            Err(error) => Err(error.kind()),
+        };
+        assert_eq!(parse(&["boss", "reload", "api"]), Ok(vec!["api".to_string()]));
+        assert_eq!(parse(&["boss", "reload", "x.rhai", "api"]), Ok(vec!["x.rhai".to_string(), "api".to_string()]));
+        assert!(parse(&["boss", "reload"]).is_err());
+        assert!(parse(&["boss", "reload", "a", "b", "c"]).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod label {
     pub const GROUP: &str = "boss.group";
     pub const SERVICE: &str = "boss.service";
     pub const CONFIG_HASH: &str = "boss.config-hash";
+    /// The container's [`crate::ownership::Definition`] as JSON, to say what changed.
+    pub const DEFINITION: &str = "boss.definition";
     pub const PROJECT_DIR: &str = "boss.project-dir";
 }
 
@@ -96,6 +98,16 @@ pub struct ContainerSpec {
     pub alias: String,
 }
 
+/// How to build one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// The first tag is the one the build is made under; the others are added after.
+    pub tags: Vec<String>,
+    pub labels: Labels,
+}
+
 /// What the lifecycle engine asks of a container engine.
 pub trait Backend: Send + Sync + 'static {
     /// A human-readable address, for messages ("unix:///var/run/docker.sock").
@@ -119,7 +131,17 @@ pub trait Backend: Send + Sync + 'static {
     /// The container with exactly this name, whoever created it.
     fn container_named(&self, name: &str) -> impl Future<Output = BackendResult<Option<ContainerInfo>>> + Send;
 
-    fn image_exists(&self, image: &str) -> impl Future<Output = BackendResult<bool>> + Send;
+    /// The id of the local image `image`, or `None` when it is not present.
+    fn image_id(&self, image: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
+
+    /// Builds an image from a tar build context, tags it with every one of `tags`, and returns
+    /// its id. Each line of builder output goes to `output` as it arrives.
+    fn build_image(
+        &self,
+        context: Vec<u8>,
+        build: &BuildSpec,
+        output: &(dyn Fn(&str) + Send + Sync),
+    ) -> impl Future<Output = BackendResult<String>> + Send;
 
     fn pull_image(&self, image: &str) -> impl Future<Output = BackendResult<()>> + Send;
 

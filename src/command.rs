@@ -1,7 +1,7 @@
 //! Running a parsed command: load and check the script, connect to Docker, drive the lifecycle
 //! and summarise. Everything that can be refused is refused before Docker is contacted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,13 +11,15 @@ use crate::context::Context;
 use crate::docker::DockerBackend;
 use crate::error::Error;
 use crate::project::Project;
-use crate::start::{StartOptions, start};
+use crate::reload::{ReloadOptions, reload};
+use crate::start::{StartOptions, StartReport, start};
 use crate::stop::{StopOptions, stop};
-use crate::text::{and_ticked, count};
-use crate::{graph, output, ownership, script};
+use crate::text::{and_ticked, count, suggest};
+use crate::{claim, graph, output, ownership, script};
 
-/// Grace before SIGKILL when tearing down a service that failed to start.
-const FAILED_SERVICE_GRACE: Duration = Duration::from_secs(10);
+/// Grace before SIGKILL when tearing down a service that failed to start, and when `reload`
+/// stops services.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn execute(command: Command) -> Result<(), Error> {
     match command {
@@ -25,43 +27,29 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let project = load(&file)?;
             let excluded = clean_names(&exclude);
             graph::check_start_exclusions(&project.services, &excluded)?;
-            if let Some(name) = &network_name {
-                check_network_name(name)?;
-            }
+            let network = network(&project, network_name)?;
             let context = Context::load(&project.context_path())?;
-            let backend = connect(FAILED_SERVICE_GRACE).await?;
+            let backend = Arc::new(connect(STOP_GRACE).await?);
+            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
             let options = StartOptions {
                 timeout: Duration::from_secs(timeout),
-                network: network_name.unwrap_or_else(|| ownership::default_network_name(&project.group)),
+                network,
                 excluded,
-                stop_grace: FAILED_SERVICE_GRACE,
+                stop_grace: STOP_GRACE,
+                fresh: Vec::new(),
             };
-            let events = output::stderr_sink();
-            let report = start(Arc::new(backend), &project, context.clone(), options, events).await;
-            // The context is saved even when services failed: what succeeded stays usable.
-            context.save(&project.context_path())?;
-            let report = report?;
-            if !report.started.is_empty() {
-                output::line(&format!(
-                    "started {}: {}",
-                    count(report.started.len(), "service"),
-                    and_ticked(&report.started)
-                ));
-            }
-            if report.failed.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::ServicesFailed { verb: "start", failed: report.failed })
-            }
+            let report = start(backend, &project, context.clone(), options, output::stderr_sink()).await;
+            finish_start(&project, &context, report, "start")
         }
         Command::Stop { file, exclude, remove, timeout } => {
             let project = load(&file)?;
             let excluded = clean_names(&exclude);
             graph::check_stop_exclusions(&project.services, &excluded)?;
             let grace = Duration::from_secs(timeout);
-            let backend = connect(grace).await?;
+            let backend = Arc::new(connect(grace).await?);
+            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
             let options = StopOptions { grace, remove, excluded };
-            let report = stop(Arc::new(backend), &project, &options, &output::stderr_sink()).await?;
+            let report = stop(backend, &project, &options, &output::stderr_sink()).await?;
             if !report.stopped.is_empty() {
                 output::line(&format!(
                     "stopped {}: {}",
@@ -75,7 +63,44 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
             }
         }
+        Command::Reload { targets, remove, timeout, network_name } => {
+            let (file, service) = match targets.as_slice() {
+                [service] => (PathBuf::from("services.rhai"), service.clone()),
+                [file, service] => (PathBuf::from(file), service.clone()),
+                _ => return Err(Error::usage("`reload` takes `SERVICE` or `FILE SERVICE`")),
+            };
+            let project = load(&file)?;
+            check_reloadable(&project, &service)?;
+            let network = network(&project, network_name)?;
+            let context = Context::load(&project.context_path())?;
+            let backend = Arc::new(connect(STOP_GRACE).await?);
+            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            let options = ReloadOptions {
+                service,
+                remove,
+                timeout: Duration::from_secs(timeout),
+                stop_grace: STOP_GRACE,
+                network,
+            };
+            let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
+            finish_start(&project, &context, report, "start")
+        }
     }
+}
+
+/// Saves the context (also after failures: what succeeded stays usable) and summarises.
+fn finish_start(
+    project: &Project,
+    context: &Context,
+    report: Result<StartReport, Error>,
+    verb: &'static str,
+) -> Result<(), Error> {
+    context.save(&project.context_path())?;
+    let report = report?;
+    if !report.started.is_empty() {
+        output::line(&format!("started {}: {}", count(report.started.len(), "service"), and_ticked(&report.started)));
+    }
+    if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb, failed: report.failed }) }
 }
 
 fn load(file: &Path) -> Result<Project, Error> {
@@ -88,11 +113,35 @@ fn load(file: &Path) -> Result<Project, Error> {
     script::load(file, output::stderr_sink())
 }
 
-fn check_network_name(name: &str) -> Result<(), Error> {
+fn project_dir(project: &Project) -> String {
+    project.directory.display().to_string()
+}
+
+/// `reload` needs a known service with `build_from`.
+fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
+    let Some(service) = project.services.get(name) else {
+        let hint = suggest(name, project.services.keys().map(String::as_str))
+            .map(|suggestion| format!("did you mean `{suggestion}`?"))
+            .unwrap_or_else(|| {
+                format!("the services are {}", and_ticked(&project.services.keys().collect::<Vec<_>>()))
+            });
+        return Err(Error::Usage { message: format!("unknown service `{name}`"), hint: Some(hint) });
+    };
+    if service.build_from.is_none() {
+        return Err(Error::Usage {
+            message: format!("service `{name}` cannot be reloaded: it has no `build_from`"),
+            hint: Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into()),
+        });
+    }
+    Ok(())
+}
+
+fn network(project: &Project, network_name: Option<String>) -> Result<String, Error> {
+    let Some(name) = network_name else { return Ok(ownership::default_network_name(&project.group)) };
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if valid { Ok(()) } else { Err(Error::usage(format!("`{name}` is not a valid network name"))) }
+    if valid { Ok(name) } else { Err(Error::usage(format!("`{name}` is not a valid network name"))) }
 }
 
 /// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the

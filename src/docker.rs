@@ -8,19 +8,21 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, HostConfig, NetworkCreateRequest,
+    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, HostConfig, ImageId, NetworkCreateRequest,
     NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    TagImageOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
 use crate::backend::{
-    Backend, BackendError, BackendErrorKind, BackendResult, ContainerInfo, ContainerSpec, ContainerState, Labels,
-    NetworkInfo,
+    Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerInfo, ContainerSpec, ContainerState,
+    Labels, NetworkInfo,
 };
+use crate::image::split_reference;
 
 /// A connection to one Docker daemon.
 #[derive(Clone)]
@@ -107,18 +109,6 @@ fn network_info(network: bollard::models::Network) -> NetworkInfo {
     }
 }
 
-/// Splits `repo[:tag]` so that a pull never asks for every tag of a repository.
-fn split_reference(image: &str) -> (&str, &str) {
-    if image.contains('@') {
-        return (image, "");
-    }
-    let last_slash = image.rfind('/').map_or(0, |index| index + 1);
-    match image[last_slash..].rfind(':') {
-        Some(colon) => (&image[..last_slash + colon], &image[last_slash + colon + 1..]),
-        None => (image, "latest"),
-    }
-}
-
 impl Backend for DockerBackend {
     fn address(&self) -> String {
         self.address.clone()
@@ -174,14 +164,67 @@ impl Backend for DockerBackend {
         Ok(containers.into_iter().map(container_info).find(|container| container.name == name))
     }
 
-    async fn image_exists(&self, image: &str) -> BackendResult<bool> {
+    async fn image_id(&self, image: &str) -> BackendResult<Option<String>> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
+            Ok(inspect) => Ok(inspect.id),
             Err(error) => {
                 let converted = convert(&error);
-                if converted.kind == BackendErrorKind::NotFound { Ok(false) } else { Err(converted) }
+                if converted.kind == BackendErrorKind::NotFound { Ok(None) } else { Err(converted) }
             }
         }
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        build: &BuildSpec,
+        output: &(dyn Fn(&str) + Send + Sync),
+    ) -> BackendResult<String> {
+        let (first, others) = build.tags.split_first().ok_or_else(|| BackendError::other("a build needs a tag"))?;
+        let labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
+        // The classic builder (the default on engines before 23) needs no BuildKit session.
+        let options = BuildImageOptionsBuilder::new()
+            .dockerfile(&build.dockerfile)
+            .t(first)
+            .rm(true)
+            .forcerm(true)
+            .labels(&labels)
+            .build();
+        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        let mut image_id = None;
+        let mut pending = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| convert(&e))?;
+            if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
+                return Err(BackendError::other(message.trim_end().to_string()));
+            }
+            if let Some(text) = info.stream {
+                pending.push_str(&text);
+                while let Some(newline) = pending.find('\n') {
+                    let line: String = pending.drain(..=newline).collect();
+                    let line = line.trim_end();
+                    if !line.is_empty() {
+                        output(line);
+                    }
+                }
+            }
+            if let Some(ImageId { id: Some(id) }) = info.aux {
+                image_id = Some(id);
+            }
+        }
+        if !pending.trim().is_empty() {
+            output(pending.trim_end());
+        }
+        let id = match image_id {
+            Some(id) => id,
+            None => self.image_id(first).await?.ok_or_else(|| BackendError::other("the build produced no image"))?,
+        };
+        for tag in others {
+            let (repository, tag) = split_reference(tag);
+            let options = TagImageOptionsBuilder::new().repo(repository).tag(tag).build();
+            self.docker.tag_image(&id, Some(options)).await.map_err(|e| convert(&e))?;
+        }
+        Ok(id)
     }
 
     async fn pull_image(&self, image: &str) -> BackendResult<()> {
@@ -278,19 +321,5 @@ impl Backend for DockerBackend {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_reference;
-
-    #[test]
-    fn references_always_get_a_tag() {
-        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
-        assert_eq!(split_reference("busybox:1.36"), ("busybox", "1.36"));
-        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
-        assert_eq!(split_reference("localhost:5000/app:2"), ("localhost:5000/app", "2"));
-        assert_eq!(split_reference("app@sha256:abc"), ("app@sha256:abc", ""));
     }
 }

@@ -41,6 +41,8 @@ pub enum Error {
     Backend { action: String, error: BackendError },
     /// A network with the name boss needs exists but was not created by boss for this group.
     ForeignNetwork { name: String },
+    /// The group's containers or network were created by a script in another directory.
+    GroupClaimed { group: String, directory: String },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
 }
@@ -135,6 +137,10 @@ pub enum ServiceFailure {
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in.
     Interpolation { key: String, value: String, reason: String },
+    /// The build context could not be read.
+    BuildContext { directory: String, reason: String },
+    /// The image build failed.
+    Build { message: String, last_lines: Vec<String> },
     /// The image is not present and could not be pulled.
     Pull { image: String, error: BackendError },
     /// A container with the name boss needs exists but has no boss labels.
@@ -156,7 +162,9 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Script(_) | Error::Usage { .. } | Error::ContextLoad { .. } => exit_code::INVALID_INPUT,
+            Error::Script(_) | Error::Usage { .. } | Error::ContextLoad { .. } | Error::GroupClaimed { .. } => {
+                exit_code::INVALID_INPUT
+            }
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
                 exit_code::DOCKER_UNREACHABLE
@@ -201,6 +209,13 @@ impl Error {
                 let _ = writeln!(
                     out,
                     "hint: boss never reuses what it did not create; pass `--network-name` to use another name, or remove the network with `docker network rm {name}`"
+                );
+            }
+            Error::GroupClaimed { group, directory } => {
+                let _ = writeln!(out, "error: group `{group}` belongs to the script in `{directory}`");
+                let _ = writeln!(
+                    out,
+                    "hint: give this script its own group with `group(\"...\")`, or stop that group from its own script first"
                 );
             }
             Error::ServicesFailed { verb, failed } => {
@@ -336,6 +351,18 @@ impl ServiceFailure {
             }
             ServiceFailure::Interpolation { key, value, reason } => {
                 let _ = writeln!(out, "cannot fill in env `{key}` = `{value}`: {reason}");
+            }
+            ServiceFailure::BuildContext { directory, reason } => {
+                let _ = writeln!(out, "cannot use build context `{directory}`: {reason}");
+            }
+            ServiceFailure::Build { message, last_lines } => {
+                let _ = writeln!(out, "image build failed: {message}");
+                if !last_lines.is_empty() {
+                    let _ = writeln!(out, "last lines of the build:");
+                    for line in last_lines {
+                        let _ = writeln!(out, "  | {line}");
+                    }
+                }
             }
             ServiceFailure::Pull { image, error } => {
                 let _ = writeln!(out, "cannot pull image `{image}`");

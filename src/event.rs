@@ -26,15 +26,26 @@ pub enum Event {
 
 #[derive(Debug, Clone)]
 pub enum ServiceChange {
-    /// A running container was found and left alone; `outdated` when its definition changed.
+    /// A running container was found and left alone; `outdated` says what changed since it
+    /// was created, and `reloadable` whether `boss reload` can refresh it.
     AlreadyRunning {
         container: String,
-        outdated: bool,
+        outdated: Option<String>,
+        reloadable: bool,
     },
-    /// An older container of the service is removed before a new one is created.
-    RemovingOld {
+    /// The service's container no longer matches its definition and is replaced.
+    Recreating {
         container: String,
-        reason: &'static str,
+        reason: String,
+    },
+    /// An image is built from `build_from`, tagged `image` and `tag`.
+    Building {
+        image: String,
+        tag: String,
+    },
+    /// One line of builder output.
+    BuildOutput {
+        line: String,
     },
     Pulling {
         image: String,

@@ -15,15 +15,22 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::ContextRemoved => "removed the context file".to_string(),
         Event::Service { service, change } => {
             let body = match change {
-                ServiceChange::AlreadyRunning { container, outdated: false } => {
+                ServiceChange::AlreadyRunning { container, outdated: None, .. } => {
                     format!("already running ({container})")
                 }
-                ServiceChange::AlreadyRunning { container, outdated: true } => format!(
-                    "already running ({container}), but its definition changed since it was created; run `boss stop` then `boss start` to recreate it"
-                ),
-                ServiceChange::RemovingOld { container, reason } => {
-                    format!("removing old container {container} ({reason})")
+                ServiceChange::AlreadyRunning { container, outdated: Some(changes), reloadable } => {
+                    let refresh = if *reloadable {
+                        format!("`boss reload {service}`")
+                    } else {
+                        "`boss stop` then `boss start`".to_string()
+                    };
+                    format!("already running ({container}) but outdated: {changes}; run {refresh} to recreate it")
                 }
+                ServiceChange::Recreating { container, reason } => {
+                    format!("recreating: {reason} (removing {container})")
+                }
+                ServiceChange::Building { image, tag } => format!("building image {image} (also tagged {tag})"),
+                ServiceChange::BuildOutput { line } => return Some(format!("{service} (build) | {line}")),
                 ServiceChange::Pulling { image } => format!("pulling image {image}"),
                 ServiceChange::Creating { container, image } => format!("creating container {container} from {image}"),
                 ServiceChange::Restarting { container } => format!("restarting stopped container {container}"),

@@ -1,6 +1,9 @@
 //! How boss names and labels what it creates, and the hash that tells whether a container
 //! still matches its service's definition. Pure; no I/O.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{ContainerSpec, Labels, label};
@@ -25,26 +28,112 @@ pub fn service_labels(group: &str, service: &str) -> Labels {
     labels
 }
 
-/// A short hash of everything that defines a container. Env order does not matter.
-pub fn config_hash(spec: &ContainerSpec) -> String {
-    let mut env = spec.env.clone();
-    env.sort();
-    let mut ports: Vec<String> =
-        spec.ports.iter().map(|port| format!("{}={}:{}", port.container_key(), port.host_ip, port.host_port)).collect();
-    ports.sort();
-    let canonical = serde_json::json!({
-        "image": spec.image,
-        "env": env,
-        "ports": ports,
-        "binds": spec.binds,
-        "stop_signal": spec.stop_signal,
-        "entrypoint": spec.entrypoint,
-        "cmd": spec.cmd,
-        "user": spec.user,
-        "network": spec.network,
-    });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+/// Everything that defines a container, as stored in its `boss.definition` label. Env values
+/// are kept as hashes: the label says which variable changed without copying its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Definition {
+    pub image: String,
+    /// The id of the image the container was created from; `None` when it was not present yet.
+    pub image_id: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub stop_signal: String,
+    pub network: String,
+}
+
+fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl Definition {
+    pub fn of(spec: &ContainerSpec, image_id: Option<&str>) -> Definition {
+        let env = spec
+            .env
+            .iter()
+            .map(|line| {
+                let (key, value) = line.split_once('=').unwrap_or((line, ""));
+                (key.to_string(), short_hash(value))
+            })
+            .collect();
+        let mut ports: Vec<String> = spec
+            .ports
+            .iter()
+            .map(|port| format!("{}={}:{}", port.container_key(), port.host_ip, port.host_port))
+            .collect();
+        ports.sort();
+        let mut volumes = spec.binds.clone();
+        volumes.sort();
+        Definition {
+            image: spec.image.clone(),
+            image_id: image_id.map(String::from),
+            env,
+            ports,
+            volumes,
+            cmd: spec.cmd.clone(),
+            entrypoint: spec.entrypoint.clone(),
+            user: spec.user.clone(),
+            stop_signal: spec.stop_signal.clone(),
+            network: spec.network.clone(),
+        }
+    }
+
+    /// The label text.
+    pub fn to_label(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_label(text: &str) -> Option<Definition> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// A short hash of the whole definition.
+    pub fn hash(&self) -> String {
+        short_hash(&self.to_label())
+    }
+
+    /// What differs from `old`, one phrase per change, e.g. "env `DB_URL` changed".
+    pub fn changes_from(&self, old: &Definition) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.image != old.image {
+            changes.push(format!("image changed from `{}` to `{}`", old.image, self.image));
+        } else if self.image_id != old.image_id {
+            changes.push(format!("image `{}` was rebuilt or pulled again", self.image));
+        }
+        for (key, value) in &self.env {
+            match old.env.get(key) {
+                None => changes.push(format!("env `{key}` was added")),
+                Some(old_value) if old_value != value => changes.push(format!("env `{key}` changed")),
+                Some(_) => {}
+            }
+        }
+        for key in old.env.keys().filter(|key| !self.env.contains_key(*key)) {
+            changes.push(format!("env `{key}` was removed"));
+        }
+        let fields: [(&str, bool); 7] = [
+            ("ports", self.ports != old.ports),
+            ("volumes", self.volumes != old.volumes),
+            ("cmd", self.cmd != old.cmd),
+            ("entrypoint", self.entrypoint != old.entrypoint),
+            ("user", self.user != old.user),
+            ("stop_signal", self.stop_signal != old.stop_signal),
+            ("network", self.network != old.network),
+        ];
+        changes.extend(fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| format!("`{field}` changed")));
+        changes
+    }
+}
+
+/// Why a container with the label text `old` does not match `new` (`None` when it does).
+pub fn mismatch(new: &Definition, old: Option<&str>) -> Option<String> {
+    let Some(old) = old.and_then(Definition::from_label) else {
+        return Some("it was created without a recorded definition".into());
+    };
+    let changes = new.changes_from(&old);
+    if changes.is_empty() { None } else { Some(changes.join(", ")) }
 }
 
 #[cfg(test)]
@@ -70,8 +159,25 @@ mod tests {
 
     #[test]
     fn hash_ignores_env_order_but_not_values() {
-        assert_eq!(config_hash(&spec(&["A=1", "B=2"])), config_hash(&spec(&["B=2", "A=1"])));
-        assert_ne!(config_hash(&spec(&["A=1"])), config_hash(&spec(&["A=2"])));
-        assert_eq!(config_hash(&spec(&[])).len(), 16);
+        let hash = |env: &[&str], id| Definition::of(&spec(env), id).hash();
+        assert_eq!(hash(&["A=1", "B=2"], None), hash(&["B=2", "A=1"], None));
+        assert_ne!(hash(&["A=1"], None), hash(&["A=2"], None));
+        assert_ne!(hash(&["A=1"], Some("sha256:1")), hash(&["A=1"], Some("sha256:2")));
+        assert_eq!(hash(&[], None).len(), 16);
+    }
+
+    #[test]
+    fn changes_are_named() {
+        let old = Definition::of(&spec(&["DB_URL=a", "GONE=1", "SAME=x"]), Some("sha256:1"));
+        let mut new_spec = spec(&["DB_URL=b", "NEW=1", "SAME=x"]);
+        new_spec.cmd = Some(vec!["run".into()]);
+        let new = Definition::of(&new_spec, Some("sha256:2"));
+        assert_eq!(
+            mismatch(&new, Some(&old.to_label())).unwrap(),
+            "image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed"
+        );
+        assert_eq!(mismatch(&old, Some(&old.to_label())), None);
+        assert!(!old.to_label().contains("DB_URL\":\"a"), "env values are not copied into labels");
+        assert_eq!(mismatch(&old, None).unwrap(), "it was created without a recorded definition");
     }
 }

@@ -13,8 +13,9 @@ use crate::context::Context;
 use crate::error::{Error, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::hook::{CallLimits, CancelFlag, HookKind, HookRunner, HookValue};
+use crate::image;
 use crate::interpolate::interpolate;
-use crate::ownership;
+use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::project::Project;
 use crate::service::Service;
@@ -36,6 +37,9 @@ pub struct StartOptions {
     pub excluded: Vec<String>,
     /// Grace before SIGKILL when a failed service's container is stopped.
     pub stop_grace: Duration,
+    /// Services that get a new container whatever they have (the target of `reload`, whose
+    /// image was just built).
+    pub fresh: Vec<String>,
 }
 
 /// Which services ended up running and which did not.
@@ -208,10 +212,16 @@ fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<Containe
         network: run.options.network.clone(),
         alias: service.name.clone(),
     };
-    let hash = ownership::config_hash(&spec);
-    spec.labels.insert(label::CONFIG_HASH.to_string(), hash);
     spec.labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
     Ok(spec)
+}
+
+/// Records the definition (with the image id) in the spec's labels and returns it.
+fn label_definition(spec: &mut ContainerSpec, image_id: Option<&str>) -> Definition {
+    let definition = Definition::of(spec, image_id);
+    spec.labels.insert(label::CONFIG_HASH.to_string(), definition.hash());
+    spec.labels.insert(label::DEFINITION.to_string(), definition.to_label());
+    definition
 }
 
 fn backend_failure(action: String) -> impl FnOnce(BackendError) -> ServiceFailure {
@@ -254,8 +264,7 @@ impl ServiceFailure {
 
 async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, began: Instant) -> Result<(), Failed> {
     let name = &service.name;
-    let spec = container_spec(run, service)?;
-    let hash = spec.labels[label::CONFIG_HASH].clone();
+    let mut spec = container_spec(run, service)?;
     let existing = run
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
@@ -263,33 +272,48 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .map_err(backend_failure(format!("list the containers of `{name}`")))?;
 
     if let Some(running) = existing.iter().find(|container| container.state == ContainerState::Running) {
-        let outdated = running.labels.get(label::CONFIG_HASH) != Some(&hash);
-        run.events.service(name, ServiceChange::AlreadyRunning { container: running.name.clone(), outdated });
+        // Compared with the image as it is now; nothing is built or pulled for a running service.
+        let image_id = image_id(run, &spec.image).await?;
+        let definition = Definition::of(&spec, image_id.as_deref());
+        let outdated = ownership::mismatch(&definition, running.labels.get(label::DEFINITION).map(String::as_str));
+        let reloadable = service.build_from.is_some();
+        run.events
+            .service(name, ServiceChange::AlreadyRunning { container: running.name.clone(), outdated, reloadable });
         return Ok(());
     }
 
-    let reusable = existing.iter().find(|container| {
-        !service.always_start_new
-            && container.state == ContainerState::Stopped
-            && container.labels.get(label::CONFIG_HASH) == Some(&hash)
-    });
-    if let Some(container) = reusable {
-        remove_containers(run, name, existing.iter().filter(|other| other.id != container.id), "an older duplicate")
-            .await?;
-        run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
+    let fresh = service.always_start_new || run.options.fresh.contains(name);
+    let mut image_id = image_id(run, &spec.image).await?;
+    if image::builds_on_every_start(service) && !run.options.fresh.contains(name) {
+        // A `latest` build is part of the definition: the build decides whether a stopped
+        // container still matches. Unchanged sources give the same image id from the cache.
+        image_id = Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?);
+    }
+    let definition = label_definition(&mut spec, image_id.as_deref());
+
+    let mut reason = None;
+    if let Some(container) = existing.iter().find(|container| container.state == ContainerState::Stopped) {
+        let mismatch = ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str));
+        if !fresh && mismatch.is_none() {
+            return restart(run, service, &existing, container, began).await;
+        }
+        reason = mismatch;
+    }
+    let reason = if service.always_start_new {
+        "`always_start_new` is set".to_string()
+    } else if run.options.fresh.contains(name) {
+        "reloading".to_string()
+    } else {
+        reason.unwrap_or_else(|| "the old container is not usable".to_string())
+    };
+    for container in &existing {
+        run.events
+            .service(name, ServiceChange::Recreating { container: container.name.clone(), reason: reason.clone() });
         run.backend
-            .start_container(&container.id)
+            .remove_container(&container.id)
             .await
-            .map_err(backend_failure(format!("start container `{}`", container.name)))?;
-        wait_until_ready(run, service, &container.id)
-            .await
-            .map_err(|failure| failure.with_container(&container.id, &container.name))?;
-        run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
-        return Ok(());
+            .map_err(backend_failure(format!("remove old container `{}`", container.name)))?;
     }
-
-    let reason = if service.always_start_new { "`always_start_new` is set" } else { "its definition changed" };
-    remove_containers(run, name, existing.iter(), reason).await?;
     if let Some(other) = run
         .backend
         .container_named(&spec.name)
@@ -301,7 +325,15 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     }
 
     call_hook(run, service, HookKind::PreStart).await?;
-    ensure_image(run, service).await?;
+    if image_id.is_none() {
+        let new_id = if service.build_from.is_some() {
+            image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?
+        } else {
+            image::pull(&*run.backend, service, &run.events).await?;
+            self::image_id(run, &spec.image).await?.unwrap_or_default()
+        };
+        label_definition(&mut spec, Some(&new_id));
+    }
 
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
     let id = run.backend.create_container(&spec).await.map_err(|error| {
@@ -322,20 +354,36 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     Ok(())
 }
 
-async fn remove_containers<'a, B: Backend>(
-    run: &Run<B>,
-    name: &str,
-    containers: impl Iterator<Item = &'a ContainerInfo>,
-    reason: &'static str,
-) -> Result<(), ServiceFailure> {
-    for container in containers {
-        run.events.service(name, ServiceChange::RemovingOld { container: container.name.clone(), reason });
+/// Starts a stopped container that still matches its definition, then pings it. Other
+/// containers of the service (there should be none) are removed so they never pile up.
+async fn restart<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    existing: &[ContainerInfo],
+    container: &ContainerInfo,
+    began: Instant,
+) -> Result<(), Failed> {
+    let name = &service.name;
+    for other in existing.iter().filter(|other| other.id != container.id) {
         run.backend
-            .remove_container(&container.id)
+            .remove_container(&other.id)
             .await
-            .map_err(backend_failure(format!("remove old container `{}`", container.name)))?;
+            .map_err(backend_failure(format!("remove old container `{}`", other.name)))?;
     }
+    run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
+    run.backend
+        .start_container(&container.id)
+        .await
+        .map_err(backend_failure(format!("start container `{}`", container.name)))?;
+    wait_until_ready(run, service, &container.id)
+        .await
+        .map_err(|failure| failure.with_container(&container.id, &container.name))?;
+    run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
     Ok(())
+}
+
+async fn image_id<B: Backend>(run: &Run<B>, image: &str) -> Result<Option<String>, ServiceFailure> {
+    run.backend.image_id(image).await.map_err(backend_failure(format!("look up image `{image}`")))
 }
 
 /// Stops and removes the container of a service that failed to start. Errors are only logged:
@@ -348,16 +396,6 @@ async fn tear_down<B: Backend>(run: &Run<B>, name: &str, id: &str, container: &s
     if let Err(error) = run.backend.remove_container(id).await {
         tracing::warn!(service = name, %error, "removing a failed container");
     }
-}
-
-async fn ensure_image<B: Backend>(run: &Run<B>, service: &Service) -> Result<(), ServiceFailure> {
-    let image = &service.image;
-    let present = run.backend.image_exists(image).await.map_err(backend_failure(format!("look up image `{image}`")))?;
-    if !present {
-        run.events.service(&service.name, ServiceChange::Pulling { image: image.clone() });
-        run.backend.pull_image(image).await.map_err(|error| ServiceFailure::Pull { image: image.clone(), error })?;
-    }
-    Ok(())
 }
 
 /// Runs `pre_start` or `post_start` on a blocking thread.
@@ -453,6 +491,7 @@ mod tests {
             network: "boss-g".into(),
             excluded: Vec::new(),
             stop_grace: Duration::from_secs(1),
+            fresh: Vec::new(),
         }
     }
 

@@ -103,8 +103,18 @@ impl Backend for FakeBackend {
         Ok(self.with(|state| state.containers.iter().find(|(info, _)| info.name == name).map(|(info, _)| info.clone())))
     }
 
-    async fn image_exists(&self, _: &str) -> BackendResult<bool> {
-        Ok(true)
+    async fn image_id(&self, image: &str) -> BackendResult<Option<String>> {
+        Ok(Some(format!("sha256:{image}")))
+    }
+
+    async fn build_image(
+        &self,
+        _: Vec<u8>,
+        build: &crate::backend::BuildSpec,
+        output: &(dyn Fn(&str) + Send + Sync),
+    ) -> BackendResult<String> {
+        output("Step 1/1 : FROM scratch");
+        Ok(format!("sha256:built-{}", build.tags[0]))
     }
 
     async fn pull_image(&self, image: &str) -> BackendResult<()> {

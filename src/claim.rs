@@ -1,0 +1,30 @@
+//! Which script owns a group. Every container and network boss creates records the directory
+//! of the script it came from, so two scripts that claim the same group name are told so
+//! instead of silently sharing (or stopping) each other's containers.
+
+use crate::backend::{Backend, label};
+use crate::error::Error;
+use crate::ownership;
+
+/// Fails if anything of `group` on the engine was created by a script in another directory.
+pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> Result<(), Error> {
+    let labels = ownership::group_labels(group);
+    let containers = backend
+        .containers_labelled(&labels)
+        .await
+        .map_err(|error| Error::Backend { action: format!("list the containers of group `{group}`"), error })?;
+    let networks = backend
+        .networks_labelled(&labels)
+        .await
+        .map_err(|error| Error::Backend { action: format!("list the networks of group `{group}`"), error })?;
+    let other = containers
+        .iter()
+        .map(|container| &container.labels)
+        .chain(networks.iter().map(|network| &network.labels))
+        .filter_map(|labels| labels.get(label::PROJECT_DIR))
+        .find(|directory| directory.as_str() != project_dir);
+    match other {
+        Some(directory) => Err(Error::GroupClaimed { group: group.to_string(), directory: directory.clone() }),
+        None => Ok(()),
+    }
+}

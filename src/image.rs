@@ -1,0 +1,155 @@
+//! Getting a service's image: reference parsing, when to build, building from `build_from`
+//! (with the tags that tell builds apart) and pulling. Engine-level; Docker is reached only
+//! through [`Backend`].
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::backend::{Backend, BuildSpec, label};
+use crate::error::ServiceFailure;
+use crate::event::{EventSink, ServiceChange};
+use crate::service::Service;
+
+/// How many lines of builder output a failed build shows.
+const BUILD_LINES: usize = 10;
+
+/// Splits `repo[:tag]` (a digest reference has no tag); a reference without a tag means
+/// `latest`.
+pub fn split_reference(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    let last_slash = image.rfind('/').map_or(0, |index| index + 1);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => (&image[..last_slash + colon], &image[last_slash + colon + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+/// Whether `start` builds this service's image even when it is present: `build_from` is set and
+/// the tag is `latest` (written or implied), which says "whatever the source is now".
+pub fn builds_on_every_start(service: &Service) -> bool {
+    service.build_from.is_some() && split_reference(&service.image).1 == "latest"
+}
+
+/// The tags of a build: the image reference the service declares, so later starts use the new
+/// build, and `<repository>:boss-<UTC time>`, so builds can be told apart.
+pub fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
+    let (repository, tag) = split_reference(image);
+    let stamp: String =
+        humantime::format_rfc3339_seconds(now).to_string().chars().filter(char::is_ascii_digit).collect();
+    let stamp = format!("{}-{}", &stamp[..8], &stamp[8..]);
+    vec![format!("{repository}:{tag}"), format!("{repository}:boss-{stamp}")]
+}
+
+/// Builds the service's image from `build_from`, showing the builder's output under the
+/// service's name. Returns the new image id.
+pub async fn build<B: Backend>(
+    backend: &B,
+    group: &str,
+    project_dir: &str,
+    service: &Service,
+    events: &EventSink,
+) -> Result<String, ServiceFailure> {
+    let Some(directory) = &service.build_from else {
+        return Err(ServiceFailure::BuildContext { directory: String::new(), reason: "no `build_from` is set".into() });
+    };
+    let context_failure =
+        |reason: String| ServiceFailure::BuildContext { directory: directory.display().to_string(), reason };
+    if !directory.is_dir() {
+        return Err(context_failure("it is not a directory".into()));
+    }
+    if !directory.join(&service.dockerfile).is_file() {
+        return Err(context_failure(format!("it has no `{}`", service.dockerfile)));
+    }
+    let (context_directory, dockerfile) = (directory.clone(), service.dockerfile.clone());
+    let context = tokio::task::spawn_blocking(move || crate::build_context::pack(&context_directory, &dockerfile))
+        .await
+        .map_err(|error| context_failure(error.to_string()))?
+        .map_err(context_failure)?;
+
+    let tags = build_tags(&service.image, SystemTime::now());
+    events.service(&service.name, ServiceChange::Building { image: tags[0].clone(), tag: tags[1].clone() });
+    let mut labels = crate::ownership::service_labels(group, &service.name);
+    labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
+    let spec = BuildSpec { dockerfile: service.dockerfile.clone(), tags, labels };
+    let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
+    let output = |line: &str| {
+        let line = &strip_escapes(line);
+        events.service(&service.name, ServiceChange::BuildOutput { line: line.to_string() });
+        let mut last_lines = last_lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last_lines.len() == BUILD_LINES {
+            last_lines.pop_front();
+        }
+        last_lines.push_back(line.to_string());
+    };
+    let result = backend.build_image(context, &spec, &output).await;
+    result.map_err(|error| ServiceFailure::Build {
+        message: error.message,
+        last_lines: last_lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into(),
+    })
+}
+
+/// Removes terminal escape sequences (the builder colours a failing command's output), which
+/// would otherwise garble messages and logs.
+fn strip_escapes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // CSI sequences (`ESC [ ... final`) end with a letter; other escapes are two characters.
+        if chars.clone().next() == Some('[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// Pulls the service's image.
+pub async fn pull<B: Backend>(backend: &B, service: &Service, events: &EventSink) -> Result<(), ServiceFailure> {
+    events.service(&service.name, ServiceChange::Pulling { image: service.image.clone() });
+    backend
+        .pull_image(&service.image)
+        .await
+        .map_err(|error| ServiceFailure::Pull { image: service.image.clone(), error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn references_always_get_a_tag() {
+        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(split_reference("busybox:1.36"), ("busybox", "1.36"));
+        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
+        assert_eq!(split_reference("localhost:5000/app:2"), ("localhost:5000/app", "2"));
+        assert_eq!(split_reference("app@sha256:abc"), ("app@sha256:abc", ""));
+    }
+
+    #[test]
+    fn escapes_are_stripped() {
+        assert_eq!(strip_escapes("\u{1b}[91m/bin/sh: x: not found"), "/bin/sh: x: not found");
+        assert_eq!(strip_escapes("\u{1b}[0mRemoving \u{1b}[1;31mred\u{1b}[0m"), "Removing red");
+        assert_eq!(strip_escapes("plain"), "plain");
+    }
+
+    #[test]
+    fn builds_are_tagged_with_the_declared_reference_and_the_time() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(build_tags("shop/api", now), ["shop/api:latest", "shop/api:boss-20261118-110640"]);
+        assert_eq!(build_tags("api:dev", now), ["api:dev", "api:boss-20261118-110640"]);
+    }
+}

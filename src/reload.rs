@@ -1,0 +1,69 @@
+//! `reload SERVICE`: build the service's image, stop it and its transitive dependants
+//! (dependants first), then start the whole group with a fresh container for the service.
+//! Dependencies are untouched and the network is never removed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::backend::Backend;
+use crate::context::Context;
+use crate::error::Error;
+use crate::event::{EventSink, ServiceChange};
+use crate::project::Project;
+use crate::service::Service;
+use crate::start::{StartOptions, StartReport, start};
+use crate::stop::{StopOptions, stop_services};
+
+#[derive(Debug, Clone)]
+pub struct ReloadOptions {
+    pub service: String,
+    /// Remove the stopped containers, so dependants are recreated too.
+    pub remove: bool,
+    /// How long each readiness check and hook may take.
+    pub timeout: Duration,
+    pub stop_grace: Duration,
+    pub network: String,
+}
+
+/// Reloads `options.service` (which has `build_from`; the caller checked). The context is the
+/// one loaded before the reload; the caller saves it after.
+pub async fn reload<B: Backend>(
+    backend: Arc<B>,
+    project: &Project,
+    context: Context,
+    options: ReloadOptions,
+    events: EventSink,
+) -> Result<StartReport, Error> {
+    let service = &project.services[&options.service];
+    // Build first: a broken build leaves the running version alone.
+    if let Err(failure) =
+        crate::image::build(&*backend, &project.group, &project.directory.display().to_string(), service, &events).await
+    {
+        events.service(&service.name, ServiceChange::Failed { failure });
+        return Err(Error::ServicesFailed { verb: "reload", failed: vec![service.name.clone()] });
+    }
+
+    let dependants = crate::graph::transitive_dependants(&project.services, &service.name);
+    let to_stop: IndexMap<String, Service> = project
+        .services
+        .iter()
+        .filter(|(name, _)| **name == service.name || dependants.contains(*name))
+        .map(|(name, service)| (name.clone(), service.clone()))
+        .collect();
+    let stop_options = StopOptions { grace: options.stop_grace, remove: options.remove, excluded: Vec::new() };
+    let stopped = stop_services(Arc::clone(&backend), &project.group, &to_stop, &stop_options, &events).await;
+    if !stopped.failed.is_empty() {
+        return Err(Error::ServicesFailed { verb: "stop", failed: stopped.failed });
+    }
+
+    let start_options = StartOptions {
+        timeout: options.timeout,
+        network: options.network,
+        excluded: Vec::new(),
+        stop_grace: options.stop_grace,
+        fresh: vec![service.name.clone()],
+    };
+    start(backend, project, context, start_options, events).await
+}
