@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The longest `--timeout` accepted: a day.
+const MAX_TIMEOUT: u64 = 86_400;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "boss",
@@ -29,7 +32,7 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
         /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
         timeout: u64,
         /// Use this network instead of `boss-<group>`.
         #[arg(long)]
@@ -48,7 +51,7 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
         /// Seconds to wait after the stop signal before SIGKILL.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
         timeout: u64,
     },
     /// Rebuild one service's image and recreate it; restart its dependants.
@@ -60,7 +63,7 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
         /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
         timeout: u64,
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]

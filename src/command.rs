@@ -10,6 +10,7 @@ use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
 use crate::error::Error;
+use crate::hook::CancelFlag;
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::{StartOptions, StartReport, start};
@@ -31,15 +32,17 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            let cancel = watch_signals();
             let options = StartOptions {
                 timeout: Duration::from_secs(timeout),
                 network,
                 excluded,
                 stop_grace: STOP_GRACE,
                 fresh: Vec::new(),
+                cancel: cancel.clone(),
             };
             let report = start(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&project, &context, report, "start")
+            finish_start(&project, &context, report, &cancel)
         }
         Command::Stop { file, exclude, remove, timeout } => {
             let project = load(&file)?;
@@ -75,15 +78,17 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            let cancel = watch_signals();
             let options = ReloadOptions {
                 service,
                 remove,
                 timeout: Duration::from_secs(timeout),
                 stop_grace: STOP_GRACE,
                 network,
+                cancel: cancel.clone(),
             };
             let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&project, &context, report, "start")
+            finish_start(&project, &context, report, &cancel)
         }
     }
 }
@@ -93,21 +98,51 @@ fn finish_start(
     project: &Project,
     context: &Context,
     report: Result<StartReport, Error>,
-    verb: &'static str,
+    cancel: &CancelFlag,
 ) -> Result<(), Error> {
     context.save(&project.context_path())?;
     let report = report?;
-    if !report.started.is_empty() {
-        output::line(&format!("started {}: {}", count(report.started.len(), "service"), and_ticked(&report.started)));
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
     }
-    if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb, failed: report.failed }) }
+    if report.started.is_empty() && report.failed.is_empty() {
+        output::line("nothing to start: every service is excluded");
+    } else if !report.started.is_empty() {
+        output::line(&format!("{} up: {}", count(report.started.len(), "service"), and_ticked(&report.started)));
+    }
+    if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb: "start", failed: report.failed }) }
+}
+
+/// Turns the first Ctrl-C or SIGTERM into a cancel request (no new service starts, running
+/// hooks stop, starting services are torn down, the context is saved); a second one exits at
+/// once.
+fn watch_signals() -> CancelFlag {
+    let cancel = CancelFlag::default();
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        flag.cancel();
+        output::line("interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        std::process::exit(crate::error::exit_code::INTERRUPTED);
+    });
+    cancel
 }
 
 fn load(file: &Path) -> Result<Project, Error> {
     if !file.exists() {
         return Err(Error::Usage {
             message: format!("no services script at `{}`", file.display()),
-            hint: Some("pass the script's path, e.g. `boss start examples/quickstart/services.rhai`".into()),
+            hint: Some("pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`".into()),
         });
     }
     script::load(file, output::stderr_sink())
@@ -148,10 +183,8 @@ fn network(project: &Project, network_name: Option<String>) -> Result<String, Er
 /// command will ask for: Docker answers a stop request only once the container has stopped.
 async fn connect(longest_stop: Duration) -> Result<DockerBackend, Error> {
     let request_timeout = longest_stop + Duration::from_secs(60);
-    let backend = DockerBackend::connect(request_timeout).map_err(|error| Error::DockerUnreachable {
-        address: std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
-        cause: error.message,
-    })?;
+    let backend = DockerBackend::connect(request_timeout)
+        .map_err(|error| Error::DockerUnreachable { address: crate::docker::address(), cause: error.message })?;
     backend
         .ping()
         .await

@@ -35,13 +35,19 @@ impl DockerBackend {
     /// Connects to `$DOCKER_HOST` (or the default socket). `request_timeout` must exceed the
     /// longest stop grace: Docker answers `POST /stop` only once the container has stopped.
     pub fn connect(request_timeout: Duration) -> Result<DockerBackend, BackendError> {
-        let address = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|host| !host.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        let docker = Docker::connect_with_defaults().map_err(|error| convert(&error))?.with_timeout(request_timeout);
+        let address = address();
+        let docker =
+            Docker::connect_with_host(&address).map_err(|error| convert(&error))?.with_timeout(request_timeout);
         Ok(DockerBackend { docker, address })
     }
+}
+
+/// `$DOCKER_HOST`, or the default socket when it is unset or empty (as the docker CLI does).
+pub fn address() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| !host.trim().is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
 }
 
 fn label_filter(labels: &Labels) -> HashMap<String, Vec<String>> {
@@ -69,11 +75,18 @@ fn convert(error: &BollardError) -> BackendError {
             let mut message = error.to_string();
             let mut source = error.source();
             while let Some(inner) = source {
-                message = inner.to_string();
+                let text = inner.to_string();
+                if !text.trim().is_empty() {
+                    message = text;
+                }
                 source = inner.source();
             }
             BackendError { kind: BackendErrorKind::Unreachable, message }
         }
+        BollardError::UnsupportedURISchemeError { uri } => BackendError {
+            kind: BackendErrorKind::Unreachable,
+            message: format!("`{uri}` is not an address boss can use (expected unix://, tcp:// or http://)"),
+        },
         BollardError::RequestTimeoutError => BackendError::other("the Docker daemon did not answer in time"),
         other => BackendError::other(other.to_string()),
     }

@@ -22,6 +22,8 @@ pub mod exit_code {
     pub const INVALID_INPUT: i32 = 2;
     /// The Docker daemon could not be reached.
     pub const DOCKER_UNREACHABLE: i32 = 3;
+    /// Interrupted by Ctrl-C (SIGINT) or SIGTERM, after cleaning up.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// An error that ends a command.
@@ -43,6 +45,8 @@ pub enum Error {
     ForeignNetwork { name: String },
     /// The group's containers or network were created by a script in another directory.
     GroupClaimed { group: String, directory: String },
+    /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
+    Interrupted,
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
 }
@@ -69,9 +73,15 @@ pub enum ScriptErrorKind {
     Evaluation {
         message: String,
     },
-    /// `service(...)` was given something other than a map.
-    ServiceNotAMap {
+    /// A declaration function was given the wrong kind of argument.
+    BadArgument {
+        function: &'static str,
+        expected: &'static str,
         got: String,
+    },
+    /// A variable that is not defined where it is used.
+    UndefinedVariable {
+        name: String,
     },
     UnknownField {
         field: String,
@@ -91,6 +101,15 @@ pub enum ScriptErrorKind {
     },
     BadStopSignal {
         value: String,
+    },
+    BadImage {
+        image: String,
+    },
+    /// Two services publish the same host port.
+    PortTaken {
+        port: String,
+        service: String,
+        other: String,
     },
     BadPort {
         entry: String,
@@ -166,6 +185,7 @@ impl Error {
                 exit_code::INVALID_INPUT
             }
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
+            Error::Interrupted => exit_code::INTERRUPTED,
             Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
                 exit_code::DOCKER_UNREACHABLE
             }
@@ -206,10 +226,17 @@ impl Error {
             }
             Error::ForeignNetwork { name } => {
                 let _ = writeln!(out, "error: network `{name}` exists but was not created by boss for this group");
-                let _ = writeln!(
-                    out,
-                    "hint: boss never reuses what it did not create; pass `--network-name` to use another name, or remove the network with `docker network rm {name}`"
-                );
+                if matches!(name.as_str(), "bridge" | "host" | "none") {
+                    let _ = writeln!(
+                        out,
+                        "hint: `{name}` is one of Docker's built-in networks; pass another `--network-name`"
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "hint: boss never reuses what it did not create; pass another `--network-name`, or remove the network with `docker network rm {name}`"
+                    );
+                }
             }
             Error::GroupClaimed { group, directory } => {
                 let _ = writeln!(out, "error: group `{group}` belongs to the script in `{directory}`");
@@ -217,6 +244,9 @@ impl Error {
                     out,
                     "hint: give this script its own group with `group(\"...\")`, or stop that group from its own script first"
                 );
+            }
+            Error::Interrupted => {
+                let _ = writeln!(out, "error: interrupted; services that were starting were stopped and removed");
             }
             Error::ServicesFailed { verb, failed } => {
                 let _ =
@@ -253,9 +283,10 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::Syntax { message } => format!("syntax error: {message}"),
             ScriptErrorKind::Evaluation { message } => format!("script failed: {message}"),
-            ScriptErrorKind::ServiceNotAMap { got } => {
-                format!("`service` takes a map like `#{{ name: \"web\", image: \"nginx\" }}`, got {got}")
+            ScriptErrorKind::BadArgument { function, expected, got } => {
+                format!("`{function}` takes {expected}, got {got}")
             }
+            ScriptErrorKind::UndefinedVariable { name } => format!("undefined variable `{name}`"),
             ScriptErrorKind::UnknownField { field, .. } => format!("unknown field `{field}`"),
             ScriptErrorKind::MissingField { field } => format!("field `{field}` is required"),
             ScriptErrorKind::WrongType { field, expected, got } => {
@@ -263,6 +294,10 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
+            ScriptErrorKind::BadImage { image } => format!("`{image}` is not a valid image reference"),
+            ScriptErrorKind::PortTaken { port, service, other } => {
+                format!("service `{service}` publishes host port {port}, which `{other}` publishes too")
+            }
             ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
             ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
             ScriptErrorKind::BadEnv { key, reason } => format!("invalid env entry `{key}`: {reason}"),
@@ -305,6 +340,9 @@ impl ScriptErrorKind {
                 "write `#{ \"8080\": 8080 }` (container port to host port); `0` picks a free host port; `\"0.0.0.0:8080\"` publishes on every address".into(),
             ),
             ScriptErrorKind::Cycle { .. } => Some("remove one of these dependencies".into()),
+            ScriptErrorKind::UndefinedVariable { name } if name == "ctx" => {
+                Some("a hook gets the context as its parameter: write `|ctx| ...`".into())
+            }
             ScriptErrorKind::NoServices => Some("declare one with `service(#{ name: \"web\", image: \"nginx:1.27\" });`".into()),
             _ => None,
         }

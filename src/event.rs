@@ -83,6 +83,10 @@ pub enum ServiceChange {
         container: String,
     },
     NoContainer,
+    /// A container of the group whose service the script no longer declares.
+    Orphan {
+        container: String,
+    },
     StopFailed {
         failure: ServiceFailure,
     },

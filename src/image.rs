@@ -27,6 +27,38 @@ pub fn split_reference(image: &str) -> (&str, &str) {
     }
 }
 
+/// Whether `image` looks like a reference Docker accepts: `[registry[:port]/]path[:tag][@digest]`
+/// with a lowercase path and no spaces. The engine has the last word; this catches typos early.
+pub fn is_valid_reference(image: &str) -> bool {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    if digest.is_some_and(|digest| !digest.contains(':') || digest.chars().any(char::is_whitespace)) {
+        return false;
+    }
+    let (path, tag) = if digest.is_some() { (name, "latest") } else { split_reference(name) };
+    let tag_ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && !tag.starts_with(['.', '-']);
+    let mut components: Vec<&str> = path.split('/').collect();
+    // A first component with a dot or a colon, or `localhost`, is a registry host.
+    if components.len() > 1 && (components[0].contains(['.', ':']) || components[0] == "localhost") {
+        let host = components.remove(0);
+        if host.is_empty() || host.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))) {
+            return false;
+        }
+    }
+    let path_ok = components.iter().all(|component| {
+        !component.is_empty()
+            && component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && component.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && component.ends_with(|c: char| c.is_ascii_alphanumeric())
+    });
+    tag_ok && path_ok
+}
+
 /// Whether `start` builds this service's image even when it is present: `build_from` is set and
 /// the tag is `latest` (written or implied), which says "whatever the source is now".
 pub fn builds_on_every_start(service: &Service) -> bool {
@@ -137,6 +169,24 @@ mod tests {
         assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
         assert_eq!(split_reference("localhost:5000/app:2"), ("localhost:5000/app", "2"));
         assert_eq!(split_reference("app@sha256:abc"), ("app@sha256:abc", ""));
+    }
+
+    #[test]
+    fn references_are_checked() {
+        for good in [
+            "busybox",
+            "busybox:1.36",
+            "library/busybox:latest",
+            "localhost:5000/a/b:2",
+            "ghcr.io/o/r:v1.0",
+            "a@sha256:abc",
+            "my_app-x.y:tag_1",
+        ] {
+            assert!(is_valid_reference(good), "{good}");
+        }
+        for bad in ["", "Bad Image!!", "Busybox", "a:", "a::b", "a/", "/a", "a b:1", "a:-x"] {
+            assert!(!is_valid_reference(bad), "{bad}");
+        }
     }
 
     #[test]

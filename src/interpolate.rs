@@ -19,7 +19,10 @@ impl InterpolationError {
                 format!("the context has no key `{key}` (the context is empty)")
             }
             InterpolationError::UnknownKey { key, existing } => {
-                format!("the context has no key `{key}` (existing keys: {})", crate::text::and_ticked(existing))
+                let hint = crate::text::suggest(key, existing.iter().map(String::as_str))
+                    .map(|suggestion| format!("; did you mean `{suggestion}`?"))
+                    .unwrap_or_default();
+                format!("the context has no key `{key}` (existing keys: {}){hint}", crate::text::and_ticked(existing))
             }
             InterpolationError::EmptyPlaceholder => {
                 "`{}` names no key; write `{key}`, or `{{}}` for literal braces".into()
@@ -30,20 +33,28 @@ impl InterpolationError {
     }
 }
 
-/// Replaces every `{key}` in `text` with the context value (strings as they are, other
-/// values as JSON text).
-pub fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, InterpolationError> {
-    let mut out = String::with_capacity(text.len());
+/// A piece of a definition string: literal text or a `{key}` placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Key(String),
+}
+
+/// Splits `text` into literal text and placeholders, checking the brace syntax. Used to report
+/// malformed placeholders when the script is loaded, before any context exists.
+fn parse(text: &str) -> Result<Vec<Piece>, InterpolationError> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
-                out.push('{');
+                literal.push('{');
             }
             '}' if chars.peek() == Some(&'}') => {
                 chars.next();
-                out.push('}');
+                literal.push('}');
             }
             '}' => return Err(InterpolationError::StrayClosingBrace),
             '{' => {
@@ -59,17 +70,37 @@ pub fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, I
                 if key.is_empty() {
                     return Err(InterpolationError::EmptyPlaceholder);
                 }
-                match context.get(key) {
-                    Some(Value::String(value)) => out.push_str(value),
-                    Some(value) => out.push_str(&value.to_string()),
-                    None => {
-                        let mut existing: Vec<String> = context.keys().cloned().collect();
-                        existing.sort();
-                        return Err(InterpolationError::UnknownKey { key: key.to_string(), existing });
-                    }
-                }
+                pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                pieces.push(Piece::Key(key.to_string()));
             }
-            c => out.push(c),
+            c => literal.push(c),
+        }
+    }
+    pieces.push(Piece::Text(literal));
+    Ok(pieces)
+}
+
+/// Checks the placeholder syntax of `text` without filling anything in.
+pub fn check(text: &str) -> Result<(), InterpolationError> {
+    parse(text).map(|_| ())
+}
+
+/// Replaces every `{key}` in `text` with the context value (strings as they are, other
+/// values as JSON text).
+pub fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, InterpolationError> {
+    let mut out = String::with_capacity(text.len());
+    for piece in parse(text)? {
+        match piece {
+            Piece::Text(literal) => out.push_str(&literal),
+            Piece::Key(key) => match context.get(&key) {
+                Some(Value::String(value)) => out.push_str(value),
+                Some(value) => out.push_str(&value.to_string()),
+                None => {
+                    let mut existing: Vec<String> = context.keys().cloned().collect();
+                    existing.sort();
+                    return Err(InterpolationError::UnknownKey { key, existing });
+                }
+            },
         }
     }
     Ok(out)
@@ -104,6 +135,15 @@ mod tests {
         check("{}", Err(InterpolationError::EmptyPlaceholder));
         check("{host", Err(InterpolationError::Unclosed));
         check("host}", Err(InterpolationError::StrayClosingBrace));
+    }
+
+    #[test]
+    fn close_keys_are_suggested_and_syntax_is_checked_alone() {
+        let context = json!({ "token": "t" }).as_object().unwrap().clone();
+        let error = interpolate("{tokne}", &context).unwrap_err();
+        assert_eq!(error.describe(), "the context has no key `tokne` (existing keys: `token`); did you mean `token`?");
+        assert_eq!(super::check("{a} {{b}}"), Ok(()));
+        assert_eq!(super::check("{oops"), Err(InterpolationError::Unclosed));
     }
 
     #[test]

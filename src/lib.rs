@@ -60,7 +60,8 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
     match result {
         Ok(()) => exit_code::SUCCESS,
         Err(error) => {
-            eprint!("{}", error.render());
+            // A closed stderr must not turn an error into a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), error.render().as_bytes());
             error.exit_code()
         }
     }
@@ -74,5 +75,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
+        .without_time()
+        .try_init();
 }

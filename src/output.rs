@@ -43,10 +43,16 @@ pub fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Stopped { container } => format!("stopped {container}"),
                 ServiceChange::Removed { container } => format!("removed {container}"),
                 ServiceChange::NoContainer => "no container".to_string(),
+                ServiceChange::Orphan { container } => {
+                    format!("{container} belongs to a service the script no longer declares; `boss stop` stops it")
+                }
                 ServiceChange::StopFailed { failure } => {
                     indent_after_first(&format!("failed to stop: {}", failure.render()))
                 }
-                ServiceChange::Log { message } => return Some(format!("{service} | {message}")),
+                ServiceChange::Log { message } => {
+                    let lines: Vec<String> = message.lines().map(|line| format!("{service} | {line}")).collect();
+                    return Some(lines.join("\n"));
+                }
             };
             format!("{service}: {body}")
         }

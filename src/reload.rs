@@ -25,6 +25,7 @@ pub struct ReloadOptions {
     pub timeout: Duration,
     pub stop_grace: Duration,
     pub network: String,
+    pub cancel: crate::hook::CancelFlag,
 }
 
 /// Reloads `options.service` (which has `build_from`; the caller checked). The context is the
@@ -64,6 +65,7 @@ pub async fn reload<B: Backend>(
         excluded: Vec::new(),
         stop_grace: options.stop_grace,
         fresh: vec![service.name.clone()],
+        cancel: options.cancel,
     };
     start(backend, project, context, start_options, events).await
 }

@@ -40,6 +40,8 @@ pub struct StartOptions {
     /// Services that get a new container whatever they have (the target of `reload`, whose
     /// image was just built).
     pub fresh: Vec<String>,
+    /// Set on Ctrl-C: no new service starts, hooks stop, starting services are torn down.
+    pub cancel: CancelFlag,
 }
 
 /// Which services ended up running and which did not.
@@ -101,6 +103,10 @@ pub async fn start<B: Backend>(
 ) -> Result<StartReport, Error> {
     let project_dir = project.directory.display().to_string();
     ensure_network(&*backend, &project.group, &project_dir, &options.network, &events).await?;
+    for orphan in crate::stop::orphans(&*backend, &project.group, &project.services).await? {
+        let service = orphan.labels.get(label::SERVICE).cloned().unwrap_or_default();
+        events.service(&service, ServiceChange::Orphan { container: orphan.name });
+    }
     let selected: IndexMap<String, Service> = project
         .services
         .iter()
@@ -114,8 +120,8 @@ pub async fn start<B: Backend>(
         hooks: Arc::clone(&project.hooks),
         context,
         events,
+        cancel: options.cancel.clone(),
         options,
-        cancel: CancelFlag::default(),
     });
     Ok(schedule(&run, &selected).await)
 }
@@ -137,6 +143,7 @@ async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Ser
     loop {
         for (name, service) in services {
             let ready = status[name] == Status::Pending
+                && !run.cancel.is_cancelled()
                 && service.dependencies.iter().all(|dependency| {
                     // Dependencies outside the selection are not started by this run.
                     status.get(dependency).is_none_or(|state| *state == Status::Started)
@@ -175,6 +182,11 @@ async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Ser
         }
     }
     let mut report = StartReport::default();
+    for (name, state) in &status {
+        if *state == Status::Pending {
+            run.events.service(name, ServiceChange::Failed { failure: ServiceFailure::Cancelled });
+        }
+    }
     for (name, state) in status {
         match state {
             Status::Started => report.started.push(name),
@@ -324,6 +336,9 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         return Err(ServiceFailure::ForeignContainer { name: other.name }.into());
     }
 
+    if run.cancel.is_cancelled() {
+        return Err(ServiceFailure::Cancelled.into());
+    }
     call_hook(run, service, HookKind::PreStart).await?;
     if image_id.is_none() {
         let new_id = if service.build_from.is_some() {
@@ -335,6 +350,9 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         label_definition(&mut spec, Some(&new_id));
     }
 
+    if run.cancel.is_cancelled() {
+        return Err(ServiceFailure::Cancelled.into());
+    }
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
     let id = run.backend.create_container(&spec).await.map_err(|error| {
         if error.kind == crate::backend::BackendErrorKind::Conflict {
@@ -420,6 +438,14 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     }
 }
 
+/// Resolves once `flag` is set. Polling keeps `CancelFlag` a plain atomic that blocking hook
+/// threads can read; 20 ms is well within the second the user waits after Ctrl-C.
+async fn cancelled(flag: &CancelFlag) {
+    while !flag.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Pings until ready, failing at once if the container exits meanwhile.
 async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
     let cancel = CancelFlag::default();
@@ -469,8 +495,13 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         }
     };
 
+    let interrupted = cancelled(&run.cancel);
     tokio::select! {
         result = readiness => result,
+        () = interrupted => {
+            cancel.cancel();
+            Err(ServiceFailure::Cancelled)
+        }
         exit_code = &mut exited => {
             cancel.cancel();
             let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
@@ -492,6 +523,7 @@ mod tests {
             excluded: Vec::new(),
             stop_grace: Duration::from_secs(1),
             fresh: Vec::new(),
+            cancel: CancelFlag::default(),
         }
     }
 

@@ -98,20 +98,7 @@ async fn stop_service<B: Backend>(
             events.service(name, ServiceChange::NoContainer);
         }
         for container in containers {
-            if container.state != ContainerState::Stopped {
-                events.service(name, ServiceChange::Stopping { container: container.name.clone() });
-                backend.stop_container(&container.id, options.grace).await.map_err(|error| {
-                    ServiceFailure::Backend { action: format!("stop container `{}`", container.name), error }
-                })?;
-                events.service(name, ServiceChange::Stopped { container: container.name.clone() });
-            }
-            if options.remove {
-                backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
-                    action: format!("remove container `{}`", container.name),
-                    error,
-                })?;
-                events.service(name, ServiceChange::Removed { container: container.name.clone() });
-            }
+            stop_container(backend, name, &container, options, events).await?;
         }
         Ok::<(), ServiceFailure>(())
     }
@@ -120,6 +107,50 @@ async fn stop_service<B: Backend>(
         events.service(name, ServiceChange::StopFailed { failure: failure.clone() });
     }
     result
+}
+
+/// Stops one container (unless it is stopped already) and, with `remove`, removes it.
+async fn stop_container<B: Backend>(
+    backend: &B,
+    name: &str,
+    container: &crate::backend::ContainerInfo,
+    options: &StopOptions,
+    events: &EventSink,
+) -> Result<(), ServiceFailure> {
+    if container.state != ContainerState::Stopped {
+        events.service(name, ServiceChange::Stopping { container: container.name.clone() });
+        backend.stop_container(&container.id, options.grace).await.map_err(|error| ServiceFailure::Backend {
+            action: format!("stop container `{}`", container.name),
+            error,
+        })?;
+        events.service(name, ServiceChange::Stopped { container: container.name.clone() });
+    }
+    if options.remove {
+        backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
+            action: format!("remove container `{}`", container.name),
+            error,
+        })?;
+        events.service(name, ServiceChange::Removed { container: container.name.clone() });
+    }
+    Ok(())
+}
+
+/// The group's containers whose service the script does not declare (renamed or removed).
+pub async fn orphans<B: Backend>(
+    backend: &B,
+    group: &str,
+    services: &IndexMap<String, Service>,
+) -> Result<Vec<crate::backend::ContainerInfo>, Error> {
+    let containers = backend
+        .containers_labelled(&ownership::group_labels(group))
+        .await
+        .map_err(|error| Error::Backend { action: format!("list the containers of group `{group}`"), error })?;
+    Ok(containers
+        .into_iter()
+        .filter(|container| {
+            container.labels.get(crate::backend::label::SERVICE).is_none_or(|service| !services.contains_key(service))
+        })
+        .collect())
 }
 
 /// Removes every network labelled for this group (whatever its name).
@@ -145,7 +176,19 @@ pub async fn stop<B: Backend>(
     options: &StopOptions,
     events: &EventSink,
 ) -> Result<StopReport, Error> {
-    let report = stop_services(Arc::clone(&backend), &project.group, &project.services, options, events).await;
+    // Containers of services the script no longer declares go first: nothing can depend on them
+    // any more, and leaving them would keep the network busy.
+    let mut orphans_failed = Vec::new();
+    for orphan in orphans(&*backend, &project.group, &project.services).await? {
+        let service = orphan.labels.get(crate::backend::label::SERVICE).cloned().unwrap_or_default();
+        events.service(&service, ServiceChange::Orphan { container: orphan.name.clone() });
+        if let Err(failure) = stop_container(&*backend, &service, &orphan, options, events).await {
+            events.service(&service, ServiceChange::StopFailed { failure });
+            orphans_failed.push(service);
+        }
+    }
+    let mut report = stop_services(Arc::clone(&backend), &project.group, &project.services, options, events).await;
+    report.failed.extend(orphans_failed);
     if options.remove && options.excluded.is_empty() && report.failed.is_empty() {
         remove_networks(&*backend, &project.group, events).await?;
         let path = project.context_path();

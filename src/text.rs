@@ -2,6 +2,11 @@
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    if let Some(same) = candidates.iter().find(|candidate| candidate.eq_ignore_ascii_case(word) && **candidate != word)
+    {
+        return Some(same);
+    }
     candidates
         .into_iter()
         .map(|candidate| (edit_distance(word, candidate), candidate))
@@ -52,6 +57,7 @@ mod tests {
         assert_eq!(suggest("imgae", keys), Some("image"));
         assert_eq!(suggest("zzzzzzzz", keys), None);
         assert_eq!(suggest("ports", keys), None);
+        assert_eq!(suggest("VOLUMES", keys), Some("volumes"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::error::{Error, ScriptErrorKind};
 use crate::event::EventSink;
 use crate::hook::CancelFlag;
 use crate::project::Project;
+use crate::service::Service;
 use crate::source::{SourceFile, Span};
 
 /// How long a script's top level may run. It only declares services, so this is generous.
@@ -35,7 +36,18 @@ struct Registry {
 
 fn position_span(file: &Arc<SourceFile>, position: Position) -> Span {
     match position.line() {
+        // Rhai puts errors at the end of the input on the line after the last one.
+        Some(line) if line > file.text.lines().count() => end_of(file),
         Some(line) => Span::new(file, line, position.position().unwrap_or(1)),
+        None => Span::file_only(file),
+    }
+}
+
+/// The position just after the last character of the file.
+fn end_of(file: &Arc<SourceFile>) -> Span {
+    let lines: Vec<&str> = file.text.lines().collect();
+    match lines.last() {
+        Some(last) => Span::new(file, lines.len(), last.chars().count() + 1),
         None => Span::file_only(file),
     }
 }
@@ -56,9 +68,12 @@ pub fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
 /// Like [`load`], with the script's text already read.
 pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Result<Project, Error> {
     let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+    // The directory is canonical (no `..`, no symlinked directories): it identifies the
+    // project in labels, so `../services.rhai` and `services.rhai` must name the same one.
     let directory = std::path::absolute(path)
         .ok()
         .and_then(|absolute| absolute.parent().map(Path::to_path_buf))
+        .map(|parent| std::fs::canonicalize(&parent).unwrap_or(parent))
         .unwrap_or_else(|| PathBuf::from("."));
 
     let registry = Arc::new(Mutex::new(Registry::default()));
@@ -66,10 +81,13 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     register_declarations(&mut engine, &registry, &file);
 
     let mut ast = engine.compile(&file.text).map_err(|error| {
-        Error::script(
-            ScriptErrorKind::Syntax { message: error.err_type().to_string() },
-            position_span(&file, error.position()),
-        )
+        let kind = match error.err_type() {
+            rhai::ParseErrorType::VariableUndefined(name) => ScriptErrorKind::UndefinedVariable { name: name.clone() },
+            other => ScriptErrorKind::Syntax { message: other.to_string() },
+        };
+        // An error at the end of the input (an unclosed call, say) has no position.
+        let span = if error.position().is_none() { end_of(&file) } else { position_span(&file, error.position()) };
+        Error::script(kind, span)
     })?;
     ast.set_source(path.display().to_string());
 
@@ -105,11 +123,14 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     for (map, span) in &registry.services {
         let declared = fields::service_from_map(map, span, &directory)?;
         let name = declared.service.name.clone();
-        if let Some(first) = services.get(&name) {
-            let first: &crate::service::Service = first;
+        // Hostnames ignore case, so `Web` and `web` would be the same name on the network.
+        if let Some(first) = services.values().find(|other: &&Service| other.name.eq_ignore_ascii_case(&name)) {
             let name_span = fields::locate_field(span, "name").unwrap_or_else(|| span.clone());
             return Err(Error::script(
-                ScriptErrorKind::DuplicateService { name, first: first.span.clone() },
+                ScriptErrorKind::DuplicateService {
+                    name,
+                    first: fields::locate_field(&first.span, "name").unwrap_or_else(|| first.span.clone()),
+                },
                 name_span,
             ));
         }
@@ -148,6 +169,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     if services.is_empty() {
         return Err(Error::script(ScriptErrorKind::NoServices, Span::file_only(&file)));
     }
+    check_host_ports(&services)?;
     crate::graph::check(&services)?;
 
     let group = match registry.group.take() {
@@ -156,6 +178,29 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     };
     let hooks = ScriptHooks { engine: Arc::new(engine), ast: Arc::new(ast), file, hooks, events };
     Ok(Project { group, directory, services, hooks: Arc::new(hooks) })
+}
+
+/// Two services (or two mappings of one) cannot publish the same fixed host port.
+fn check_host_ports(services: &IndexMap<String, Service>) -> Result<(), Error> {
+    let mut published: Vec<(u16, crate::service::Protocol, &str)> = Vec::new();
+    for service in services.values() {
+        for port in service.ports.iter().filter(|port| port.host_port != 0) {
+            if let Some((_, _, other)) = published
+                .iter()
+                .find(|(host_port, protocol, _)| *host_port == port.host_port && *protocol == port.protocol)
+            {
+                let span = fields::locate_field(&service.span, "ports").unwrap_or_else(|| service.span.clone());
+                let kind = ScriptErrorKind::PortTaken {
+                    port: format!("{}/{}", port.host_port, port.protocol.as_str()),
+                    service: service.name.clone(),
+                    other: (*other).to_string(),
+                };
+                return Err(Error::script(kind, span));
+            }
+            published.push((port.host_port, port.protocol, &service.name));
+        }
+    }
+    Ok(())
 }
 
 /// The number of parameters a hook declares (captured variables excluded), if it is a script
@@ -194,7 +239,11 @@ fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registr
             }
             let span = position_span(&group_file, context.call_position());
             let failure = if !name.is_string() {
-                Some(ScriptErrorKind::WrongType { field: "group".into(), expected: "a string", got: describe(&name) })
+                Some(ScriptErrorKind::BadArgument {
+                    function: "group",
+                    expected: "a name like `group(\"shop\")`",
+                    got: describe(&name),
+                })
             } else if let Some((_, first)) = &registry.group {
                 Some(ScriptErrorKind::GroupSetTwice { first: first.clone() })
             } else {
@@ -225,9 +274,14 @@ fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registr
             }
             let span = position_span(&service_file, context.call_position());
             if !map.is_map() {
-                registry
-                    .failure
-                    .get_or_insert(Error::script(ScriptErrorKind::ServiceNotAMap { got: describe(&map) }, span));
+                registry.failure.get_or_insert(Error::script(
+                    ScriptErrorKind::BadArgument {
+                        function: "service",
+                        expected: "a map like `#{ name: \"web\", image: \"nginx\" }`",
+                        got: describe(&map),
+                    },
+                    span,
+                ));
                 return Err("invalid `service` call".into());
             }
             registry.services.push((map.cast::<Map>(), span));

@@ -153,6 +153,9 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         return Err(fields.error("name", ScriptErrorKind::InvalidName { what: "service", name }));
     }
     let image = fields.required_string("image")?;
+    if !crate::image::is_valid_reference(&image) {
+        return Err(fields.error("image", ScriptErrorKind::BadImage { image }));
+    }
 
     let dependencies = match fields.get("dependencies") {
         None => Vec::new(),
@@ -172,6 +175,17 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     let env = env(&fields)?;
     let ports = ports(&fields)?;
     let volumes = volumes(&fields, directory)?;
+    for (index, volume) in volumes.iter().enumerate() {
+        if volumes[..index].iter().any(|earlier| earlier.container == volume.container) {
+            return Err(fields.error(
+                "volumes",
+                ScriptErrorKind::BadVolume {
+                    entry: volume.container.clone(),
+                    reason: "this container path is mounted twice".into(),
+                },
+            ));
+        }
+    }
 
     let always_start_new = match fields.get("always_start_new") {
         None => false,
@@ -272,6 +286,9 @@ fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
                 },
             ));
         };
+        if let Err(error) = crate::interpolate::check(&text) {
+            return Err(fields.error("env", ScriptErrorKind::BadEnv { key: key.to_string(), reason: error.describe() }));
+        }
         env.push((key.to_string(), text));
     }
     Ok(env)
@@ -318,6 +335,9 @@ fn ports(fields: &Fields<'_>) -> Result<Vec<PortMapping>, Error> {
         let Ok(host_port) = host_port.parse::<u16>() else {
             return Err(bad("the host port must be a number from 0 to 65535"));
         };
+        if ports.iter().any(|port: &PortMapping| port.container_port == container_port && port.protocol == protocol) {
+            return Err(bad("this container port is mapped twice"));
+        }
         ports.push(PortMapping { container_port, protocol, host_ip, host_port });
     }
     Ok(ports)

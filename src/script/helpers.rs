@@ -21,6 +21,10 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest HTTP body a helper reads.
 const HTTP_BODY_LIMIT: u64 = 4 << 20;
 
+/// The functions boss adds to Rhai, for "did you mean" on a misspelt call.
+pub(super) const KNOWN_FUNCTIONS: [&str; 8] =
+    ["service", "group", "tcp_open", "http_get", "http_post", "sleep", "log", "env_var"];
+
 pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("tcp_open", tcp_open);
     engine.register_fn("http_get", http_get);
@@ -83,14 +87,25 @@ fn agent() -> &'static ureq::Agent {
     })
 }
 
+/// A malformed URL is a mistake in the script, not "not ready yet": it throws, so the hook
+/// fails at once instead of retrying until the timeout.
+fn check_url(helper: &str, url: &str) -> HelperResult<()> {
+    let valid = url.parse::<ureq::http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|host| !host.is_empty())
+    });
+    if valid { Ok(()) } else { Err(format!("{helper}: `{url}` is not an http:// or https:// URL").into()) }
+}
+
 fn http_get(url: &str) -> HelperResult<Map> {
     check_interruption()?;
+    check_url("http_get", url)?;
     let request = agent().get(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
     Ok(response_map(request.call()))
 }
 
 fn http_post(url: &str, body: Dynamic) -> HelperResult<Map> {
     check_interruption()?;
+    check_url("http_post", url)?;
     let request = agent().post(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
     let result = if body.is_string() {
         request.header("content-type", "text/plain; charset=utf-8").send(body.into_string().unwrap_or_default())
@@ -178,6 +193,14 @@ mod tests {
         assert_eq!(map["status"].as_int().unwrap(), 0);
         assert!(map.contains_key("error"));
         assert!(!tcp_open("127.0.0.1", rhai::INT::from(port)).unwrap());
+    }
+
+    #[test]
+    fn a_malformed_url_throws() {
+        for url in ["htp://127.0.0.1:1/", "not a url", "http://", "/relative"] {
+            let error = http_get(url).unwrap_err().to_string();
+            assert!(error.contains("is not an http:// or https:// URL"), "{url}: {error}");
+        }
     }
 
     #[test]

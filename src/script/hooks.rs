@@ -90,6 +90,13 @@ pub(super) fn error_message(error: &EvalAltResult) -> String {
     match error {
         EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.clone().into_string().unwrap_or_default(),
         EvalAltResult::ErrorRuntime(value, _) => format!("thrown: {value}"),
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => {
+            let name = signature.split([' ', '(']).next().unwrap_or_default();
+            let suggestion = crate::text::suggest(name, super::helpers::KNOWN_FUNCTIONS)
+                .map(|suggestion| format!("; did you mean `{suggestion}`?"))
+                .unwrap_or_default();
+            format!("function not found: {signature}{suggestion}")
+        }
         EvalAltResult::ErrorTerminated(marker, _) => match Interruption::from_marker(&marker.to_string()) {
             Some(Interruption::TimedOut) => "ran past its time limit and was cut off".to_string(),
             Some(Interruption::Cancelled) => "cancelled".to_string(),

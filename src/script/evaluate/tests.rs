@@ -167,7 +167,7 @@ fn undefined_variable_is_caught_before_running() {
     check_error(
         "let port = 1;\nservice(#{ name: \"a\", image: \"i\", ping: || tcp_open(\"h\", prot) });\n",
         r#"
-        error: syntax error: Undefined variable: prot
+        error: undefined variable `prot`
          --> services.rhai:2:58
           |
         2 | service(#{ name: "a", image: "i", ping: || tcp_open("h", prot) });
@@ -328,7 +328,7 @@ fn duplicates_unknown_dependencies_and_cycles() {
           |
         2 | service(#{ name: "a", image: "j" });
           |            ^
-        note: first declared at services.rhai:1:1
+        note: first declared at services.rhai:1:12
         "#,
     );
     check_error(
@@ -402,4 +402,130 @@ fn empty_scripts_groups_and_runtime_errors() {
 fn eval_is_disabled() {
     let error = load_text("eval(\"1\");\nservice(#{ name: \"a\", image: \"i\" });").unwrap_err();
     assert!(error.render().contains("services.rhai:1:1"), "{}", error.render());
+}
+
+#[test]
+fn mistakes_docker_would_only_find_later_are_caught_at_load() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", env: #{ URL: \"{oops\" } });",
+        r#"
+        error: invalid env entry `URL`: a `{` is not closed; write `{{` for a literal brace
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", env: #{ URL: "{oops" } });
+          |                                   ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", ports: #{ \"80\": 8080 } });\nservice(#{ name: \"b\", image: \"i\", ports: #{ \"81\": 8080 } });",
+        r#"
+        error: service `b` publishes host port 8080/tcp, which `a` publishes too
+         --> services.rhai:2:35
+          |
+        2 | service(#{ name: "b", image: "i", ports: #{ "81": 8080 } });
+          |                                   ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", ports: #{ \"80\": 1, \"80/tcp\": 2 } });",
+        r#"
+        error: invalid port mapping `80/tcp: 2`: this container port is mapped twice
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", ports: #{ "80": 1, "80/tcp": 2 } });
+          |                                   ^
+        hint: write `#{ "8080": 8080 }` (container port to host port); `0` picks a free host port; `"0.0.0.0:8080"` publishes on every address
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", volumes: [\"./x:/y\", \"./z:/y\"] });",
+        r#"
+        error: invalid volume `/y`: this container path is mounted twice
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: ["./x:/y", "./z:/y"] });
+          |                                   ^
+        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"Bad Image!!\" });",
+        r#"
+        error: `Bad Image!!` is not a valid image reference
+         --> services.rhai:1:23
+          |
+        1 | service(#{ name: "a", image: "Bad Image!!" });
+          |                       ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"web\", image: \"i\" });\nservice(#{ name: \"Web\", image: \"i\" });",
+        r#"
+        error: service `Web` is declared twice
+         --> services.rhai:2:12
+          |
+        2 | service(#{ name: "Web", image: "i" });
+          |            ^
+        note: first declared at services.rhai:1:12
+        "#,
+    );
+    // Host port 0 means "any free port", so it may appear any number of times.
+    project(
+        "service(#{ name: \"a\", image: \"i\", ports: #{ \"80\": 0 } });\nservice(#{ name: \"b\", image: \"i\", ports: #{ \"80\": 0 } });",
+    );
+}
+
+#[test]
+fn common_slips_get_hints() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", ping: || ctx.ready });",
+        r#"
+        error: undefined variable `ctx`
+         --> services.rhai:1:44
+          |
+        1 | service(#{ name: "a", image: "i", ping: || ctx.ready });
+          |                                            ^
+        hint: a hook gets the context as its parameter: write `|ctx| ...`
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\",\n  image: \"i\"",
+        r#"
+        error: syntax error: Expecting '}' to end this object map literal
+         --> services.rhai:2:13
+          |
+        2 |   image: "i"
+          |             ^
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\" }\n",
+        r#"
+        error: syntax error: Expecting ')' to close the arguments list of this function call 'service'
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i" }
+          |                                   ^
+        "#,
+    );
+    check_error(
+        "servce(#{ name: \"a\", image: \"i\" });",
+        r#"
+        error: script failed: function not found: servce (map); did you mean `service`?
+         --> services.rhai:1:1
+          |
+        1 | servce(#{ name: "a", image: "i" });
+          | ^
+        "#,
+    );
+    check_error(
+        "group(42);\nservice(#{ name: \"a\", image: \"i\" });",
+        r#"
+        error: `group` takes a name like `group("shop")`, got `42`
+         --> services.rhai:1:1
+          |
+        1 | group(42);
+          | ^
+        "#,
+    );
 }
