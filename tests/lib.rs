@@ -2,13 +2,18 @@
 //! `integration` test binary and sharing the harness in `common`. Tests that need Docker
 //! run against the real daemon and fail, never skip, when it is unreachable.
 
+mod build;
+mod changes;
 mod common;
 mod context;
 mod errors;
 mod examples;
 mod exclude;
 mod failures;
+mod interrupt;
+mod isolation;
 mod ownership;
+mod reload;
 mod reuse;
 mod smoke;
 mod start;
