@@ -150,6 +150,7 @@ impl Backend for DockerBackend {
     }
 
     async fn create_network(&self, name: &str, labels: &Labels) -> BackendResult<String> {
+        tracing::debug!(name, ?labels, "creating network");
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".into()),
@@ -161,10 +162,12 @@ impl Backend for DockerBackend {
     }
 
     async fn remove_network(&self, id: &str) -> BackendResult<()> {
+        tracing::debug!(id, "removing network");
         self.docker.remove_network(id).await.map_err(|e| convert(&e))
     }
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
+        tracing::debug!(?labels, "listing containers");
         let options = ListContainersOptionsBuilder::new().all(true).filters(&label_filter(labels)).build();
         let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
         Ok(containers.into_iter().map(container_info).collect())
@@ -193,6 +196,7 @@ impl Backend for DockerBackend {
         build: &BuildSpec,
         output: &(dyn Fn(&str) + Send + Sync),
     ) -> BackendResult<String> {
+        tracing::debug!(?build, context_bytes = context.len(), "building image");
         let (first, others) = build.tags.split_first().ok_or_else(|| BackendError::other("a build needs a tag"))?;
         let labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
         // The classic builder (the default on engines before 23) needs no BuildKit session.
@@ -241,6 +245,7 @@ impl Backend for DockerBackend {
     }
 
     async fn pull_image(&self, image: &str) -> BackendResult<()> {
+        tracing::debug!(image, "pulling image");
         let (repository, tag) = split_reference(image);
         let options = CreateImageOptionsBuilder::new().from_image(repository).tag(tag).build();
         let mut progress = self.docker.create_image(Some(options), None, None);
@@ -254,6 +259,7 @@ impl Backend for DockerBackend {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> BackendResult<String> {
+        tracing::debug!(?spec, "creating container");
         let port_bindings = spec
             .ports
             .iter()
@@ -292,16 +298,19 @@ impl Backend for DockerBackend {
     }
 
     async fn start_container(&self, id: &str) -> BackendResult<()> {
+        tracing::debug!(id, "starting container");
         self.docker.start_container(id, None).await.map_err(|e| convert(&e))
     }
 
     async fn stop_container(&self, id: &str, grace: Duration) -> BackendResult<()> {
+        tracing::debug!(id, ?grace, "stopping container");
         let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::new().t(seconds).build();
         self.docker.stop_container(id, Some(options)).await.map_err(|e| convert(&e))
     }
 
     async fn remove_container(&self, id: &str) -> BackendResult<()> {
+        tracing::debug!(id, "removing container");
         let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
@@ -314,6 +323,7 @@ impl Backend for DockerBackend {
     }
 
     async fn wait_for_exit(&self, id: &str) -> BackendResult<Option<i64>> {
+        tracing::debug!(id, "waiting for the container to exit");
         let options = WaitContainerOptionsBuilder::new().condition("not-running").build();
         let mut stream = self.docker.wait_container(id, Some(options));
         match stream.next().await {

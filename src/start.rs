@@ -303,6 +303,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     }
     let definition = label_definition(&mut spec, image_id.as_deref());
 
+    tracing::debug!(service = %name, hash = %definition.hash(), image_id = ?image_id, "definition");
     let mut reason = None;
     if let Some(container) = existing.iter().find(|container| container.state == ContainerState::Stopped) {
         let mismatch = ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str));
