@@ -98,6 +98,33 @@ pub struct ContainerSpec {
     pub alias: String,
 }
 
+/// What `exec` in a container returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A published port as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    pub container_port: u16,
+    pub protocol: String,
+    pub host_port: u16,
+}
+
+/// The live state of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerDetails {
+    pub running: bool,
+    pub ports: Vec<PublishedPort>,
+    /// Its address on each network it is attached to.
+    pub addresses: Labels,
+    /// `healthy`, `unhealthy`, `starting`, or `none` without a HEALTHCHECK.
+    pub health: String,
+}
+
 /// How to build one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSpec {
@@ -157,6 +184,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Resolves when the container is no longer running, with its exit code when known.
     fn wait_for_exit(&self, id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;
+
+    fn inspect_container(&self, id: &str) -> impl Future<Output = BackendResult<ContainerDetails>> + Send;
+
+    /// Runs `cmd` in the running container and waits for it to finish.
+    fn exec(&self, id: &str, cmd: &[String]) -> impl Future<Output = BackendResult<ExecOutput>> + Send;
+
+    /// The container's output (stdout and stderr), from its first line, as it is written; the
+    /// stream ends when the container stops.
+    fn follow_logs(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// Resolves at the next health status change of the container, with the new status.
+    fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<String>> + Send;
 
     /// The last `lines` lines of the container's output (stdout and stderr).
     fn logs_tail(&self, id: &str, lines: usize) -> impl Future<Output = BackendResult<String>> + Send;

@@ -6,21 +6,24 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
+use bollard::exec::StartExecResults;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, HostConfig, ImageId, NetworkCreateRequest,
-    NetworkingConfig, PortBinding,
+    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HostConfig, ImageId,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-    TagImageOptionsBuilder, WaitContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 
 use crate::backend::{
-    Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerInfo, ContainerSpec, ContainerState,
-    Labels, NetworkInfo,
+    Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
+    ContainerState, ExecOutput, Labels, NetworkInfo, PublishedPort,
 };
 use crate::image::split_reference;
 
@@ -112,6 +115,12 @@ fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
         state,
         labels: summary.labels.unwrap_or_default().into_iter().collect(),
     }
+}
+
+/// Health as one lowercase word (`healthy`, `unhealthy`, `starting`, `none`).
+fn normalise_health(status: &str) -> String {
+    let status = status.trim().trim_end_matches(':').to_lowercase();
+    if status.is_empty() { "none".to_string() } else { status }
 }
 
 fn network_info(network: bollard::models::Network) -> NetworkInfo {
@@ -331,6 +340,87 @@ impl Backend for DockerBackend {
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(Some(code)),
             Some(Err(error)) => Err(convert(&error)),
             None => Ok(None),
+        }
+    }
+
+    async fn inspect_container(&self, id: &str) -> BackendResult<ContainerDetails> {
+        let inspect = self.docker.inspect_container(id, None).await.map_err(|e| convert(&e))?;
+        let state = inspect.state.unwrap_or_default();
+        let health = state
+            .health
+            .and_then(|health| health.status)
+            .map_or_else(|| "none".to_string(), |status| status.to_string());
+        let settings = inspect.network_settings.unwrap_or_default();
+        let mut ports = Vec::new();
+        for (key, bindings) in settings.ports.unwrap_or_default() {
+            let (port, protocol) = key.split_once('/').unwrap_or((&key, "tcp"));
+            let Ok(container_port) = port.parse::<u16>() else { continue };
+            for binding in bindings.unwrap_or_default() {
+                if let Some(host_port) = binding.host_port.and_then(|port| port.parse::<u16>().ok()) {
+                    ports.push(PublishedPort { container_port, protocol: protocol.to_string(), host_port });
+                }
+            }
+        }
+        let addresses = settings
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(network, endpoint)| endpoint.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (network, ip)))
+            .collect();
+        Ok(ContainerDetails {
+            running: state.running == Some(true),
+            ports,
+            addresses,
+            health: normalise_health(&health),
+        })
+    }
+
+    async fn exec(&self, id: &str, cmd: &[String]) -> BackendResult<ExecOutput> {
+        tracing::debug!(id, ?cmd, "exec");
+        let config = ExecConfig {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let created = self.docker.create_exec(id, config).await.map_err(|e| convert(&e))?;
+        let mut output = ExecOutput::default();
+        if let StartExecResults::Attached { output: mut stream, .. } =
+            self.docker.start_exec(&created.id, None).await.map_err(|e| convert(&e))?
+        {
+            // Drain the whole stream before asking for the exit code.
+            while let Some(item) = stream.next().await {
+                match item.map_err(|e| convert(&e))? {
+                    LogOutput::StdErr { message } => output.stderr.push_str(&String::from_utf8_lossy(&message)),
+                    other => output.stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        output.code = self.docker.inspect_exec(&created.id).await.map_err(|e| convert(&e))?.exit_code;
+        Ok(output)
+    }
+
+    fn follow_logs(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
+        self.docker
+            .logs(id, Some(options))
+            .map(|item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e)))
+            .boxed()
+    }
+
+    async fn next_health_change(&self, id: &str) -> BackendResult<String> {
+        let filters = HashMap::from([
+            ("container".to_string(), vec![id.to_string()]),
+            ("event".to_string(), vec!["health_status".to_string()]),
+        ]);
+        let mut events = self.docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
+        match events.next().await {
+            // The action reads `health_status: healthy`.
+            Some(Ok(event)) => {
+                Ok(normalise_health(event.action.unwrap_or_default().rsplit(' ').next().unwrap_or_default()))
+            }
+            Some(Err(error)) => Err(convert(&error)),
+            None => Err(BackendError::other("the event stream ended")),
         }
     }
 

@@ -167,6 +167,7 @@ pub(crate) mod tests {
                     cmd: None,
                     user: None,
                     hooks: Hooks::default(),
+                    ping_interval: crate::service::DEFAULT_PING_INTERVAL,
                     span: Span::file_only(&file),
                     dependencies_span: Span::file_only(&file),
                 };

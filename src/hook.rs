@@ -66,14 +66,71 @@ pub struct HookError {
     pub span: Option<Span>,
 }
 
+/// What `exec` in a service's container returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    pub code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What hooks may ask about the group's running containers. Implemented by the engine on top
+/// of the backend; called from hook threads, so every method blocks, and each one that waits
+/// honours `limits`. Errors are messages for the script.
+pub trait ContainerAccess: Send + Sync {
+    /// The host port published for `container_port` (`protocol` is `tcp` or `udp`).
+    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String>;
+    /// The container's address on the group network.
+    fn address(&self, service: &str) -> Result<String, String>;
+    fn exec(&self, service: &str, cmd: &[String], limits: &CallLimits) -> Result<ExecResult, String>;
+    /// Everything the container printed since it last started.
+    fn logs(&self, service: &str) -> Result<String, String>;
+    /// `healthy`, `unhealthy`, `starting`, or `none`.
+    fn health(&self, service: &str) -> Result<String, String>;
+    /// Waits until the container's output (since it last started) contains `text`. Streams
+    /// the output once; returns false at the deadline.
+    fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String>;
+    /// Waits until the container's HEALTHCHECK reports healthy; false at the deadline.
+    fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String>;
+}
+
+/// Access for when there are no containers to reach (evaluating the script, unit tests).
+pub struct NoContainers;
+
+impl ContainerAccess for NoContainers {
+    fn host_port(&self, service: &str, _: u16, _: &str) -> Result<u16, String> {
+        Err(format!("service `{service}` has no running container"))
+    }
+    fn address(&self, service: &str) -> Result<String, String> {
+        self.host_port(service, 0, "").map(|_| String::new())
+    }
+    fn exec(&self, service: &str, _: &[String], _: &CallLimits) -> Result<ExecResult, String> {
+        self.host_port(service, 0, "").map(|_| ExecResult::default())
+    }
+    fn logs(&self, service: &str) -> Result<String, String> {
+        self.address(service)
+    }
+    fn health(&self, service: &str) -> Result<String, String> {
+        self.address(service)
+    }
+    fn wait_for_output(&self, service: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
+        self.host_port(service, 0, "").map(|_| false)
+    }
+    fn wait_healthy(&self, service: &str, _: &CallLimits) -> Result<bool, String> {
+        self.host_port(service, 0, "").map(|_| false)
+    }
+}
+
 /// Calls the hooks a script defined. Implemented by the script layer.
 pub trait HookRunner: Send + Sync + 'static {
-    /// Calls `kind` of `service`. A service without that hook returns `Bool(true)`.
+    /// Calls `kind` of `service`. A service without that hook returns `Bool(true)`. Helpers
+    /// that reach containers go through `access`.
     fn call(
         &self,
         service: &str,
         kind: HookKind,
         context: &Context,
         limits: &CallLimits,
+        access: &Arc<dyn ContainerAccess>,
     ) -> Result<HookValue, HookError>;
 }

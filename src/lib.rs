@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin shell over [`run`]. See ARCHITECTURE.md for the map of modules.
 
+pub mod access;
 pub mod arguments;
 pub mod backend;
 pub mod build_context;

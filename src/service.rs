@@ -5,8 +5,12 @@
 //! goes through [`crate::hook::HookRunner`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::source::Span;
+
+/// How long to wait between two calls of `ping` unless the service says otherwise.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The signals a container may be stopped with, as the user spells them.
 pub const STOP_SIGNALS: [&str; 4] = ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"];
@@ -29,6 +33,8 @@ pub struct Service {
     pub cmd: Option<Vec<String>>,
     pub user: Option<String>,
     pub hooks: Hooks,
+    /// How long to wait between two calls of `ping`.
+    pub ping_interval: Duration,
     /// Where the `service(...)` call is, for messages about the service as a whole.
     pub span: Span,
     /// Where `dependencies` is written, for messages about one dependency.

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use tokio::task::JoinSet;
 
+use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, label};
 use crate::context::Context;
 use crate::error::{Error, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, HookKind, HookRunner, HookValue};
+use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookKind, HookRunner, HookValue};
 use crate::image;
 use crate::interpolate::interpolate;
 use crate::ownership::{self, Definition};
@@ -20,8 +21,6 @@ use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::project::Project;
 use crate::service::Service;
 
-/// How often `ping` is called until it returns true.
-const PING_INTERVAL: Duration = Duration::from_millis(100);
 /// A service without `ping` must keep its container running this long to count as started,
 /// so that a container that exits at once is reported rather than called "started".
 const SETTLE_WITHOUT_PING: Duration = Duration::from_millis(500);
@@ -60,6 +59,7 @@ struct Run<B> {
     events: EventSink,
     options: StartOptions,
     cancel: CancelFlag,
+    access: Arc<dyn ContainerAccess>,
 }
 
 /// Gets or creates the group's network. Only a network with boss's label for this group is
@@ -113,7 +113,14 @@ pub async fn start<B: Backend>(
         .filter(|(name, _)| !options.excluded.contains(name))
         .map(|(name, service)| (name.clone(), service.clone()))
         .collect();
+    let access: Arc<dyn ContainerAccess> = Arc::new(Access::new(
+        Arc::clone(&backend),
+        tokio::runtime::Handle::current(),
+        &project.group,
+        &options.network,
+    ));
     let run = Arc::new(Run {
+        access,
         backend,
         group: project.group.clone(),
         project_dir,
@@ -289,6 +296,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         let definition = Definition::of(&spec, image_id.as_deref());
         let outdated = ownership::mismatch(&definition, running.labels.get(label::DEFINITION).map(String::as_str));
         let reloadable = service.build_from.is_some();
+        record_ports(run, service, &running.id).await?;
         run.events
             .service(name, ServiceChange::AlreadyRunning { container: running.name.clone(), outdated, reloadable });
         return Ok(());
@@ -364,6 +372,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     })?;
     let outcome = async {
         run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
+        record_ports(run, service, &id).await?;
         wait_until_ready(run, service, &id).await?;
         call_hook(run, service, HookKind::PostStart).await
     }
@@ -394,10 +403,32 @@ async fn restart<B: Backend>(
         .start_container(&container.id)
         .await
         .map_err(backend_failure(format!("start container `{}`", container.name)))?;
+    record_ports(run, service, &container.id)
+        .await
+        .map_err(|failure| failure.with_container(&container.id, &container.name))?;
     wait_until_ready(run, service, &container.id)
         .await
         .map_err(|failure| failure.with_container(&container.id, &container.name))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+    Ok(())
+}
+
+/// Puts the host ports the container got into the context as `<service>_port_<port>` (and
+/// `..._udp` for UDP), so that hooks and `{key}` in dependants' env can use ports Docker chose.
+async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
+    if service.ports.is_empty() {
+        return Ok(());
+    }
+    let details = run
+        .backend
+        .inspect_container(id)
+        .await
+        .map_err(backend_failure(format!("inspect the container of `{}`", service.name)))?;
+    for port in details.ports {
+        let suffix = if port.protocol == "udp" { "_udp" } else { "" };
+        let key = format!("{}_port_{}{suffix}", service.name, port.container_port);
+        run.context.set(&key, serde_json::Value::from(port.host_port));
+    }
     Ok(())
 }
 
@@ -429,7 +460,8 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     }
     let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
     let limits = CallLimits { deadline: Instant::now() + run.options.timeout, cancel: run.cancel.clone() };
-    let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits)).await;
+    let access = Arc::clone(&run.access);
+    let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
     match result {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(ServiceFailure::Hook { hook: kind.name(), message: error.message, span: error.span }),
@@ -469,13 +501,19 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             return Ok(());
         }
         run.events.service(&service.name, ServiceChange::Pinging);
-        let (hooks, context, name, timeout) =
-            (Arc::clone(&run.hooks), run.context.clone(), service.name.clone(), run.options.timeout);
+        let (hooks, context, name, timeout, interval) = (
+            Arc::clone(&run.hooks),
+            run.context.clone(),
+            service.name.clone(),
+            run.options.timeout,
+            service.ping_interval,
+        );
         let loop_cancel = cancel.clone();
+        let access = Arc::clone(&run.access);
         let outcome = tokio::task::spawn_blocking(move || {
-            ping_until_ready(&SystemClock, timeout, PING_INTERVAL, &loop_cancel, |deadline| {
+            ping_until_ready(&SystemClock, timeout, interval, &loop_cancel, |deadline| {
                 let limits = CallLimits { deadline, cancel: loop_cancel.clone() };
-                match hooks.call(&name, HookKind::Ping, &context, &limits)? {
+                match hooks.call(&name, HookKind::Ping, &context, &limits, &access)? {
                     HookValue::Bool(ready) => Ok(ready),
                     HookValue::Other(what) => Err(crate::hook::HookError {
                         message: format!("`ping` must return `true` or `false`, got {what}"),

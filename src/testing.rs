@@ -181,6 +181,26 @@ impl Backend for FakeBackend {
         if crashed { Ok(Some(1)) } else { std::future::pending().await }
     }
 
+    async fn inspect_container(&self, id: &str) -> BackendResult<crate::backend::ContainerDetails> {
+        let running = self.with(|state| {
+            state.containers.iter().any(|(info, _)| info.id == id && info.state == ContainerState::Running)
+        });
+        Ok(crate::backend::ContainerDetails { running, health: "none".into(), ..Default::default() })
+    }
+
+    async fn exec(&self, _: &str, cmd: &[String]) -> BackendResult<crate::backend::ExecOutput> {
+        Ok(crate::backend::ExecOutput { code: Some(0), stdout: cmd.join(" "), stderr: String::new() })
+    }
+
+    fn follow_logs(&self, _: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter([Ok(b"crashed\n".to_vec())]).boxed()
+    }
+
+    async fn next_health_change(&self, _: &str) -> BackendResult<String> {
+        std::future::pending().await
+    }
+
     async fn logs_tail(&self, _: &str, _: usize) -> BackendResult<String> {
         Ok("crashed\n".into())
     }
@@ -207,7 +227,14 @@ impl FakeHooks {
 }
 
 impl HookRunner for FakeHooks {
-    fn call(&self, service: &str, kind: HookKind, context: &Context, _: &CallLimits) -> Result<HookValue, HookError> {
+    fn call(
+        &self,
+        service: &str,
+        kind: HookKind,
+        context: &Context,
+        _: &CallLimits,
+        _: &Arc<dyn crate::hook::ContainerAccess>,
+    ) -> Result<HookValue, HookError> {
         match self.hooks.get(&(service.to_string(), kind)) {
             Some(hook) => hook(context),
             None => Ok(HookValue::Bool(true)),

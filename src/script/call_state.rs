@@ -4,8 +4,11 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use crate::event::{EventSink, ServiceChange};
-use crate::hook::CancelFlag;
+use crate::hook::{CallLimits, CancelFlag, ContainerAccess};
 
 pub(super) struct CallState {
     pub(super) deadline: Instant,
@@ -13,6 +16,10 @@ pub(super) struct CallState {
     /// The service whose hook runs; `None` while the script's top level is evaluated.
     pub(super) service: Option<String>,
     pub(super) events: Option<EventSink>,
+    /// The group's containers, for helpers such as `exec` and `port`; `None` at the top level.
+    pub(super) access: Option<Arc<dyn ContainerAccess>>,
+    /// The script's directory, for relative paths in helpers.
+    pub(super) directory: PathBuf,
 }
 
 thread_local! {
@@ -97,4 +104,42 @@ pub(super) fn log(message: &str) {
     if !shown {
         crate::output::line(&format!("script | {message}"));
     }
+}
+
+/// The container access of the running hook and the hook's own service.
+pub(super) fn access() -> Result<(Arc<dyn ContainerAccess>, String), String> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        match current.as_ref() {
+            Some(CallState { access: Some(access), service: Some(service), .. }) => {
+                Ok((Arc::clone(access), service.clone()))
+            }
+            _ => Err("containers can only be reached from a hook, while boss runs the group".to_string()),
+        }
+    })
+}
+
+/// Limits for a helper: the hook's cancel flag and the earlier of the hook's deadline and
+/// `timeout` from now.
+pub(super) fn limits(timeout: Duration) -> CallLimits {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let deadline = Instant::now().checked_add(timeout).unwrap_or(far);
+        match current.as_ref() {
+            Some(state) => CallLimits { deadline: deadline.min(state.deadline), cancel: state.cancel.clone() },
+            None => CallLimits { deadline, cancel: CancelFlag::default() },
+        }
+    })
+}
+
+/// `path`, resolved against the script's directory when it is relative.
+pub(super) fn resolve(path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    CURRENT.with(|current| {
+        current.borrow().as_ref().map_or_else(|| path.to_path_buf(), |state| state.directory.join(path))
+    })
 }

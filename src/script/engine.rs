@@ -33,6 +33,7 @@ pub(super) fn new_engine() -> Engine {
     engine.on_debug(|text, _, position| tracing::debug!(target: "script", "{position}: {text}"));
     register_context(&mut engine);
     helpers::register(&mut engine);
+    super::readiness::register(&mut engine);
     engine
 }
 

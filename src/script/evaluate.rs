@@ -92,6 +92,8 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     ast.set_source(path.display().to_string());
 
     let state = CallState {
+        access: None,
+        directory: directory.clone(),
         deadline: Instant::now() + EVALUATION_LIMIT,
         cancel: CancelFlag::default(),
         service: None,
@@ -162,7 +164,8 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                     ));
                 }
             };
-            hooks.insert((name.clone(), kind), ScriptHook { function, takes_context });
+            let span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
+            hooks.insert((name.clone(), kind), ScriptHook { function, takes_context, span });
         }
         services.insert(name, declared.service);
     }
@@ -176,7 +179,8 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         Some((group, _)) => group,
         None => default_group(&directory),
     };
-    let hooks = ScriptHooks { engine: Arc::new(engine), ast: Arc::new(ast), file, hooks, events };
+    let hooks =
+        ScriptHooks { engine: Arc::new(engine), ast: Arc::new(ast), file, hooks, events, directory: directory.clone() };
     Ok(Project { group, directory, services, hooks: Arc::new(hooks) })
 }
 

@@ -2,17 +2,18 @@
 //! offending field in the source.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
 use crate::error::{Error, ScriptErrorKind};
 use crate::hook::HookKind;
-use crate::service::{Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
+use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
 use crate::source::Span;
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub const FIELDS: [&str; 16] = [
+pub const FIELDS: [&str; 17] = [
     "name",
     "image",
     "dependencies",
@@ -28,6 +29,7 @@ pub const FIELDS: [&str; 16] = [
     "user",
     "pre_start",
     "ping",
+    "ping_interval",
     "post_start",
 ];
 
@@ -212,6 +214,16 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     let cmd = fields.string_list("cmd")?;
     let user = fields.string("user")?.filter(|user| !user.is_empty());
 
+    let ping_interval = match fields.get("ping_interval") {
+        None => DEFAULT_PING_INTERVAL,
+        Some(value) => {
+            match value.as_int().ok().and_then(|ms| u64::try_from(ms).ok()).filter(|ms| (1..=60_000).contains(ms)) {
+                Some(ms) => Duration::from_millis(ms),
+                None => return Err(fields.wrong_type("ping_interval", "milliseconds from 1 to 60000", &value)),
+            }
+        }
+    };
+
     let mut hooks = Vec::new();
     let mut present = Hooks::default();
     for kind in HookKind::ALL {
@@ -242,6 +254,7 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         cmd,
         user,
         hooks: present,
+        ping_interval,
         span: call.clone(),
         dependencies_span: fields.span("dependencies"),
     };

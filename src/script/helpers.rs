@@ -22,8 +22,28 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 const HTTP_BODY_LIMIT: u64 = 4 << 20;
 
 /// The functions boss adds to Rhai, for "did you mean" on a misspelt call.
-pub(super) const KNOWN_FUNCTIONS: [&str; 8] =
-    ["service", "group", "tcp_open", "http_get", "http_post", "sleep", "log", "env_var"];
+pub(super) const KNOWN_FUNCTIONS: [&str; 20] = [
+    "service",
+    "group",
+    "tcp_open",
+    "http_get",
+    "http_post",
+    "sleep",
+    "log",
+    "env_var",
+    "port",
+    "address",
+    "exec",
+    "exec_ok",
+    "logs",
+    "health",
+    "wait_for_log",
+    "wait_healthy",
+    "tcp_ready",
+    "http_ready",
+    "unix_open",
+    "file_exists",
+];
 
 pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("tcp_open", tcp_open);
@@ -97,23 +117,44 @@ fn check_url(helper: &str, url: &str) -> HelperResult<()> {
 }
 
 fn http_get(url: &str) -> HelperResult<Map> {
+    http_request("GET", url, None)
+}
+
+/// One HTTP request with any method; `body` (for methods that take one) is sent as text when
+/// it is a string and as JSON otherwise.
+pub(super) fn http_request(method: &str, url: &str, body: Option<Dynamic>) -> HelperResult<Map> {
     check_interruption()?;
-    check_url("http_get", url)?;
-    let request = agent().get(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
-    Ok(response_map(request.call()))
+    check_url(&format!("http {method}"), url)?;
+    let method =
+        ureq::http::Method::from_bytes(method.as_bytes()).map_err(|_| format!("`{method}` is not an HTTP method"))?;
+    let request = ureq::http::Request::builder().method(method).uri(url);
+    let timeout = Some(bounded(HTTP_TIMEOUT));
+    let result = match body {
+        None => {
+            let request = request.body(()).map_err(|error| error.to_string())?;
+            agent().run(agent().configure_request(request).timeout_global(timeout).build())
+        }
+        Some(body) if body.is_string() => {
+            let request = request
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(body.into_string().unwrap_or_default())
+                .map_err(|error| error.to_string())?;
+            agent().run(agent().configure_request(request).timeout_global(timeout).build())
+        }
+        Some(body) => {
+            let json = convert::to_json(&body).map_err(|what| format!("cannot send {what} as JSON"))?;
+            let request = request
+                .header("content-type", "application/json")
+                .body(json.to_string())
+                .map_err(|error| error.to_string())?;
+            agent().run(agent().configure_request(request).timeout_global(timeout).build())
+        }
+    };
+    Ok(response_map(result))
 }
 
 fn http_post(url: &str, body: Dynamic) -> HelperResult<Map> {
-    check_interruption()?;
-    check_url("http_post", url)?;
-    let request = agent().post(url).config().timeout_global(Some(bounded(HTTP_TIMEOUT))).build();
-    let result = if body.is_string() {
-        request.header("content-type", "text/plain; charset=utf-8").send(body.into_string().unwrap_or_default())
-    } else {
-        let json = convert::to_json(&body).map_err(|what| format!("http_post cannot send {what} as JSON"))?;
-        request.send_json(json)
-    };
-    Ok(response_map(result))
+    http_request("POST", url, Some(body))
 }
 
 /// `#{ status, ok, body, headers, json }`; a transport failure is `status: 0` with `error`, so

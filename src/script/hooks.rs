@@ -3,6 +3,7 @@
 //! innermost script line.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr};
@@ -11,13 +12,15 @@ use super::call_state::{self, CallState, Interruption};
 use super::fields::describe;
 use crate::context::Context;
 use crate::event::EventSink;
-use crate::hook::{CallLimits, HookError, HookKind, HookRunner, HookValue};
+use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
 use crate::source::{SourceFile, Span};
 
 pub(super) struct ScriptHook {
     pub(super) function: FnPtr,
     /// Whether the closure declares a parameter (the context).
     pub(super) takes_context: bool,
+    /// Where the hook is written in the service map.
+    pub(super) span: Span,
 }
 
 pub(super) struct ScriptHooks {
@@ -26,6 +29,7 @@ pub(super) struct ScriptHooks {
     pub(super) file: Arc<SourceFile>,
     pub(super) hooks: HashMap<(String, HookKind), ScriptHook>,
     pub(super) events: EventSink,
+    pub(super) directory: PathBuf,
 }
 
 impl HookRunner for ScriptHooks {
@@ -35,6 +39,7 @@ impl HookRunner for ScriptHooks {
         kind: HookKind,
         context: &Context,
         limits: &CallLimits,
+        access: &Arc<dyn ContainerAccess>,
     ) -> Result<HookValue, HookError> {
         let Some(hook) = self.hooks.get(&(service.to_string(), kind)) else {
             return Ok(HookValue::Bool(true));
@@ -44,6 +49,8 @@ impl HookRunner for ScriptHooks {
             cancel: limits.cancel.clone(),
             service: Some(service.to_string()),
             events: Some(self.events.clone()),
+            access: Some(Arc::clone(access)),
+            directory: self.directory.clone(),
         };
         let result = call_state::with_call(state, || {
             if hook.takes_context {
@@ -57,7 +64,14 @@ impl HookRunner for ScriptHooks {
                 Ok(flag) => Ok(HookValue::Bool(flag)),
                 Err(_) => Ok(HookValue::Other(describe(&value))),
             },
-            Err(error) => Err(hook_error(&error, &self.file)),
+            Err(error) => {
+                let mut error = hook_error(&error, &self.file);
+                // A hook cut off by its time limit has no position of its own; point at it.
+                if error.span.is_none() {
+                    error.span = Some(hook.span.clone());
+                }
+                Err(error)
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ mod evaluate;
 mod fields;
 mod helpers;
 mod hooks;
+mod readiness;
 
 pub use evaluate::load;
 pub use fields::FIELDS;

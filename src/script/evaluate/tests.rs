@@ -6,6 +6,18 @@ use super::*;
 use crate::context::Context;
 use crate::hook::{CallLimits, HookKind, HookValue};
 
+/// Calls a hook with no containers to reach.
+fn hooks_call(
+    hooks: &Arc<dyn crate::hook::HookRunner>,
+    service: &str,
+    kind: HookKind,
+    context: &Context,
+    limits: &CallLimits,
+) -> Result<HookValue, crate::hook::HookError> {
+    let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(crate::hook::NoContainers);
+    hooks.call(service, kind, context, limits, &access)
+}
+
 fn load_text(text: &str) -> Result<Project, Error> {
     load_source(Path::new("services.rhai"), text.to_string(), EventSink::new(|_| {}))
 }
@@ -99,17 +111,17 @@ service(#{ name: "b", image: "i", pre_start: |ctx| { if !("url" in ctx) { throw 
     let context = Context::default();
     let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
     let hooks = &project.hooks;
-    assert_eq!(hooks.call("a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(false)));
-    assert_eq!(hooks.call("a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(true)));
-    let error = hooks.call("b", HookKind::PreStart, &context, &limits).unwrap_err();
+    assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(false)));
+    assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(true)));
+    let error = hooks_call(hooks, "b", HookKind::PreStart, &context, &limits).unwrap_err();
     assert_eq!(error.message, "no url");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((7, 75)));
-    hooks.call("a", HookKind::PostStart, &context, &limits).unwrap();
-    hooks.call("b", HookKind::PreStart, &context, &limits).unwrap();
+    hooks_call(hooks, "a", HookKind::PostStart, &context, &limits).unwrap();
+    hooks_call(hooks, "b", HookKind::PreStart, &context, &limits).unwrap();
     assert_eq!(context.get("seen"), Some(serde_json::json!("http://a")));
     assert_eq!(context.get("list"), Some(serde_json::json!([1, { "b": true }])));
     assert_eq!(
-        hooks.call("b", HookKind::Ping, &context, &limits),
+        hooks_call(hooks, "b", HookKind::Ping, &context, &limits),
         Ok(HookValue::Bool(true)),
         "a missing hook is a no-op"
     );
@@ -132,16 +144,17 @@ service(#{ name: "a", image: "i",
     let context = Context::default();
     let limits =
         |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancelFlag::default() };
-    let error = project.hooks.call("a", HookKind::PreStart, &context, &limits(5000)).unwrap_err();
+    let error = hooks_call(&project.hooks, "a", HookKind::PreStart, &context, &limits(5000)).unwrap_err();
     assert_eq!(error.message, "Property not found: missing_field");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((3, 7)));
 
     let started = Instant::now();
-    let error = project.hooks.call("a", HookKind::Ping, &context, &limits(200)).unwrap_err();
+    let error = hooks_call(&project.hooks, "a", HookKind::Ping, &context, &limits(200)).unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(error.message, "ran past its time limit and was cut off");
+    assert_eq!(error.span.map(|span| span.line), Some(7), "a hook cut off points at the hook");
 
-    let error = project.hooks.call("a", HookKind::PostStart, &context, &limits(5000)).unwrap_err();
+    let error = hooks_call(&project.hooks, "a", HookKind::PostStart, &context, &limits(5000)).unwrap_err();
     assert_eq!(
         error.message,
         "cannot store a value of type `Fn` in the context as `f`: only (), booleans, numbers, strings, arrays and maps can be saved"

@@ -1,0 +1,193 @@
+//! What hooks can reach of the group's containers: published ports, addresses, `exec`, logs,
+//! health, and waiting for a line of output or a healthy status. Implements
+//! [`ContainerAccess`] on top of any [`Backend`], bridging the synchronous hook threads to the
+//! async engine with the runtime handle.
+//!
+//! Output is streamed once per container into a shared buffer, so waiting for a banner sees
+//! each new line as it arrives instead of re-reading the log on every poll.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use tokio::runtime::Handle;
+
+use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState};
+use crate::hook::{CallLimits, ContainerAccess, ExecResult};
+use crate::ownership;
+
+/// How often a waiting hook thread wakes up to check its deadline and cancel flag.
+const WAKE: Duration = Duration::from_millis(25);
+
+/// A container's output since it started, filled by one follower task.
+#[derive(Default)]
+struct Output {
+    state: Mutex<OutputState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct OutputState {
+    text: String,
+    ended: bool,
+}
+
+/// The largest amount of output kept per container; older output is dropped from the front.
+const OUTPUT_LIMIT: usize = 4 << 20;
+
+pub struct Access<B> {
+    backend: Arc<B>,
+    runtime: Handle,
+    group: String,
+    network: String,
+    outputs: Mutex<HashMap<String, Arc<Output>>>,
+}
+
+impl<B: Backend> Access<B> {
+    pub fn new(backend: Arc<B>, runtime: Handle, group: &str, network: &str) -> Access<B> {
+        Access { backend, runtime, group: group.to_string(), network: network.to_string(), outputs: Mutex::default() }
+    }
+
+    /// The service's container: the running one if there is one.
+    fn container(&self, service: &str) -> Result<ContainerInfo, String> {
+        let labels = ownership::service_labels(&self.group, service);
+        let containers = self.runtime.block_on(self.backend.containers_labelled(&labels)).map_err(|e| e.message)?;
+        let running = containers.iter().find(|container| container.state == ContainerState::Running);
+        running.or(containers.first()).cloned().ok_or_else(|| format!("service `{service}` has no container"))
+    }
+
+    fn details(&self, service: &str) -> Result<(ContainerInfo, ContainerDetails), String> {
+        let container = self.container(service)?;
+        let details = self.runtime.block_on(self.backend.inspect_container(&container.id)).map_err(|e| e.message)?;
+        Ok((container, details))
+    }
+
+    /// The output buffer of a container, starting its follower on first use.
+    fn output(&self, id: &str) -> Arc<Output> {
+        let mut outputs = self.outputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(output) = outputs.get(id) {
+            return Arc::clone(output);
+        }
+        let output = Arc::new(Output::default());
+        outputs.insert(id.to_string(), Arc::clone(&output));
+        let mut stream = self.backend.follow_logs(id);
+        let follower = Arc::clone(&output);
+        self.runtime.spawn(async move {
+            while let Some(Ok(chunk)) = stream.next().await {
+                let mut state = follower.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.text.push_str(&String::from_utf8_lossy(&chunk));
+                if state.text.len() > OUTPUT_LIMIT {
+                    let cut = state.text.len() - OUTPUT_LIMIT / 2;
+                    let cut = (cut..state.text.len()).find(|index| state.text.is_char_boundary(*index)).unwrap_or(0);
+                    state.text.drain(..cut);
+                }
+                follower.changed.notify_all();
+            }
+            follower.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ended = true;
+            follower.changed.notify_all();
+        });
+        output
+    }
+
+    /// Runs `future` on the runtime from a hook thread, giving up at the call's deadline or
+    /// when it is cancelled.
+    fn block_on_bounded<T>(
+        &self,
+        limits: &CallLimits,
+        future: impl std::future::Future<Output = T>,
+    ) -> Result<Option<T>, String> {
+        let cancel = limits.cancel.clone();
+        let deadline = tokio::time::Instant::from_std(limits.deadline);
+        Ok(self.runtime.block_on(async move {
+            tokio::select! {
+                value = future => Some(value),
+                () = tokio::time::sleep_until(deadline) => None,
+                () = async { while !cancel.is_cancelled() { tokio::time::sleep(WAKE).await; } } => None,
+            }
+        }))
+    }
+}
+
+impl<B: Backend> ContainerAccess for Access<B> {
+    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String> {
+        let (_, details) = self.details(service)?;
+        details
+            .ports
+            .iter()
+            .find(|port| port.container_port == container_port && port.protocol == protocol)
+            .map(|port| port.host_port)
+            .ok_or_else(|| format!("service `{service}` publishes no port {container_port}/{protocol}"))
+    }
+
+    fn address(&self, service: &str) -> Result<String, String> {
+        let (_, details) = self.details(service)?;
+        details
+            .addresses
+            .get(&self.network)
+            .cloned()
+            .ok_or_else(|| format!("service `{service}` has no address on network `{}`", self.network))
+    }
+
+    fn exec(&self, service: &str, cmd: &[String], limits: &CallLimits) -> Result<ExecResult, String> {
+        let container = self.container(service)?;
+        if container.state != ContainerState::Running {
+            return Err(format!("service `{service}` is not running"));
+        }
+        match self.block_on_bounded(limits, self.backend.exec(&container.id, cmd))? {
+            Some(Ok(output)) => Ok(ExecResult { code: output.code, stdout: output.stdout, stderr: output.stderr }),
+            Some(Err(error)) => Err(format!("exec in `{service}` failed: {}", error.message)),
+            None => Err(format!("exec in `{service}` did not finish before the hook's time ran out")),
+        }
+    }
+
+    fn logs(&self, service: &str) -> Result<String, String> {
+        let container = self.container(service)?;
+        let output = self.output(&container.id);
+        // Give the follower a moment to catch up with what was printed before it started.
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(output.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).text.clone())
+    }
+
+    fn health(&self, service: &str) -> Result<String, String> {
+        Ok(self.details(service)?.1.health)
+    }
+
+    fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String> {
+        let container = self.container(service)?;
+        let output = self.output(&container.id);
+        let mut state = output.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if state.text.contains(text) {
+                return Ok(true);
+            }
+            if state.ended || limits.cancel.is_cancelled() || Instant::now() >= limits.deadline {
+                return Ok(false);
+            }
+            let wait = limits.deadline.saturating_duration_since(Instant::now()).min(WAKE);
+            state = output.changed.wait_timeout(state, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+    }
+
+    fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String> {
+        loop {
+            let (container, details) = self.details(service)?;
+            match details.health.as_str() {
+                "healthy" => return Ok(true),
+                "none" => return Err(format!("service `{service}` has no HEALTHCHECK")),
+                _ => {}
+            }
+            if !details.running {
+                return Err(format!("service `{service}` is not running"));
+            }
+            // Woken by the engine's health event; the periodic re-check covers a change that
+            // happened between the inspection and the subscription.
+            let mut check = limits.clone();
+            check.deadline = limits.deadline.min(Instant::now() + Duration::from_secs(1));
+            let changed = self.block_on_bounded(&check, self.backend.next_health_change(&container.id))?;
+            if changed.is_none() && (limits.cancel.is_cancelled() || Instant::now() >= limits.deadline) {
+                return Ok(false);
+            }
+        }
+    }
+}
