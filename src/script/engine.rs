@@ -1,13 +1,42 @@
 //! The Rhai engine boss evaluates scripts with: limits that turn runaway scripts into errors,
 //! the progress hook that enforces deadlines, the `Context` type, and the helpers.
 
-use rhai::{Dynamic, Engine, EvalAltResult};
+use std::path::Path;
+
+use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection, StaticModuleResolver};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope};
 
 use super::call_state;
 use super::convert;
 use super::helpers;
 use crate::context::Context;
 use crate::text::and_ticked;
+
+/// The built-in library (`scripts/boss.rhai`), available as `boss::...` in every script.
+const LIBRARY: &str = include_str!("../../scripts/boss.rhai");
+
+/// The built-in library as a module, compiled with `engine` (so it can call the helpers).
+fn library(engine: &Engine) -> Module {
+    let ast = engine.compile(LIBRARY).expect("the built-in library compiles (a unit test checks it)");
+    Module::eval_ast_as_new(Scope::new(), &ast, engine).expect("the built-in library evaluates (a unit test checks it)")
+}
+
+/// An engine for the script at `directory`: `import "x"` loads `directory/x.rhai`, and
+/// `boss::...` is the built-in library (also importable as `import "boss"`).
+pub(super) fn engine_for(directory: &Path) -> Engine {
+    let mut engine = new_engine();
+    let library = library(&engine);
+    let mut builtin = StaticModuleResolver::new();
+    builtin.insert("boss", library.clone());
+    let mut resolvers = ModuleResolversCollection::new();
+    resolvers.push(builtin);
+    resolvers.push(FileModuleResolver::new_with_path(directory));
+    engine.set_module_resolver(resolvers);
+    // A static module resolves through the engine at any time, so hooks called long after
+    // evaluation can still use `boss::...`.
+    engine.register_static_module("boss", library.into());
+    engine
+}
 
 pub(super) fn new_engine() -> Engine {
     let mut engine = Engine::new();
@@ -63,4 +92,16 @@ fn register_context(engine: &mut Engine) {
         .register_fn("keys", |context: &mut Context| context.keys().into_iter().map(Dynamic::from).collect::<rhai::Array>())
         .register_fn("to_string", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string())
         .register_fn("to_debug", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_compiles_and_is_reachable() {
+        let engine = engine_for(Path::new("."));
+        let text: String = engine.eval("boss::wait_until(|| true, 1, 10).to_string()").unwrap();
+        assert_eq!(text, "true");
+    }
 }

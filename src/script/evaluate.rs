@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use rhai::{Dynamic, Map, NativeCallContext, Position};
 
 use super::call_state::{self, CallState};
-use super::engine::new_engine;
+use super::engine::engine_for;
 use super::fields::{self, describe, is_valid_name};
 use super::hooks::{ScriptHook, ScriptHooks, error_message};
 use crate::error::{Error, ScriptErrorKind};
@@ -27,7 +27,9 @@ const EVALUATION_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Default)]
 struct Registry {
     group: Option<(String, Span)>,
-    services: Vec<(Map, Span)>,
+    /// Each declared map, where it was declared, and the script's state at that moment (its
+    /// imports), which hooks are later called within.
+    services: Vec<(Map, Span, Arc<super::hooks::CallContextStore>)>,
     /// The first structured error a declaration raised; reported instead of Rhai's wrapper.
     failure: Option<Error>,
     /// Set after evaluation: hooks may not declare services.
@@ -77,7 +79,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         .unwrap_or_else(|| PathBuf::from("."));
 
     let registry = Arc::new(Mutex::new(Registry::default()));
-    let mut engine = new_engine();
+    let mut engine = engine_for(&directory);
     register_declarations(&mut engine, &registry, &file);
 
     let mut ast = engine.compile(&file.text).map_err(|error| {
@@ -122,7 +124,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
 
     let mut services = IndexMap::new();
     let mut hooks = HashMap::new();
-    for (map, span) in &registry.services {
+    for (map, span, call_context) in &registry.services {
         let declared = fields::service_from_map(map, span, &directory)?;
         let name = declared.service.name.clone();
         // Hostnames ignore case, so `Web` and `web` would be the same name on the network.
@@ -156,7 +158,9 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                         ScriptErrorKind::BadHook {
                             hook: kind.name().into(),
                             reason: format!(
-                                "`{}` is not a closure or function written in this script",
+                                "`{}` is not a closure or function written in this script; a closure made inside \
+                                 a module cannot be called later, so write hooks in the main script (they may call \
+                                 a module's `fn`s)",
                                 function.fn_name()
                             ),
                         },
@@ -165,7 +169,10 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                 }
             };
             let span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
-            hooks.insert((name.clone(), kind), ScriptHook { function, takes_context, span });
+            hooks.insert(
+                (name.clone(), kind),
+                ScriptHook { function, takes_context, span, call_context: Arc::clone(call_context) },
+            );
         }
         services.insert(name, declared.service);
     }
@@ -179,8 +186,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         Some((group, _)) => group,
         None => default_group(&directory),
     };
-    let hooks =
-        ScriptHooks { engine: Arc::new(engine), ast: Arc::new(ast), file, hooks, events, directory: directory.clone() };
+    let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
     Ok(Project { group, directory, services, hooks: Arc::new(hooks) })
 }
 
@@ -288,7 +294,10 @@ fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registr
                 ));
                 return Err("invalid `service` call".into());
             }
-            registry.services.push((map.cast::<Map>(), span));
+            // Keeping the caller's state lets hooks use the script's top-level `import`s.
+            #[allow(deprecated, reason = "rhai marks this internals API volatile, not deprecated")]
+            let call_context = Arc::new(context.store_data());
+            registry.services.push((map.cast::<Map>(), span, call_context));
             Ok(())
         },
     );

@@ -6,7 +6,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr};
+use rhai::{Dynamic, Engine, EvalAltResult, FnPtr};
+
+/// The script's state captured at a `service(...)` call. Rhai marks this `internals` API as
+/// volatile (with a deprecation attribute that says it is not deprecated); it is pinned by the
+/// rhai version in Cargo.lock.
+#[allow(deprecated, reason = "rhai marks this internals API volatile, not deprecated")]
+pub(super) type CallContextStore = rhai::NativeCallContextStore;
 
 use super::call_state::{self, CallState, Interruption};
 use super::fields::describe;
@@ -21,11 +27,12 @@ pub(super) struct ScriptHook {
     pub(super) takes_context: bool,
     /// Where the hook is written in the service map.
     pub(super) span: Span,
+    /// The script's state when the service was declared, so the hook sees top-level imports.
+    pub(super) call_context: Arc<CallContextStore>,
 }
 
 pub(super) struct ScriptHooks {
     pub(super) engine: Arc<Engine>,
-    pub(super) ast: Arc<AST>,
     pub(super) file: Arc<SourceFile>,
     pub(super) hooks: HashMap<(String, HookKind), ScriptHook>,
     pub(super) events: EventSink,
@@ -53,10 +60,12 @@ impl HookRunner for ScriptHooks {
             directory: self.directory.clone(),
         };
         let result = call_state::with_call(state, || {
+            #[allow(deprecated, reason = "rhai marks this internals API volatile, not deprecated")]
+            let call_context = hook.call_context.create_context(&self.engine);
             if hook.takes_context {
-                hook.function.call::<Dynamic>(&self.engine, &self.ast, (context.clone(),))
+                hook.function.call_within_context::<Dynamic>(&call_context, (context.clone(),))
             } else {
-                hook.function.call::<Dynamic>(&self.engine, &self.ast, ())
+                hook.function.call_within_context::<Dynamic>(&call_context, ())
             }
         });
         match result {
@@ -79,22 +88,13 @@ impl HookRunner for ScriptHooks {
 /// The message and innermost script position of a Rhai error.
 pub(super) fn hook_error(error: &EvalAltResult, file: &Arc<SourceFile>) -> HookError {
     let inner = error.unwrap_inner();
-    let mut position = inner.position();
-    if position.is_none() {
-        // Fall back to the innermost frame that has a position.
-        let mut current = error;
-        loop {
-            if !current.position().is_none() {
-                position = current.position();
-            }
-            match current {
-                EvalAltResult::ErrorInFunctionCall(.., next, _) | EvalAltResult::ErrorInModule(_, next, _) => {
-                    current = next
-                }
-                _ => break,
-            }
-        }
-    }
+    // Only the innermost position is the script's own; outer frames point at the call site
+    // (for hooks, the `service(...)` call), which would mislead. Callers fall back to the hook.
+    let position = match inner {
+        // A cut-off carries no position of its own (Rhai reports the call site).
+        EvalAltResult::ErrorTerminated(..) => rhai::Position::NONE,
+        _ => inner.position(),
+    };
     let span = position.line().map(|line| Span::new(file, line, position.position().unwrap_or(1)));
     HookError { message: error_message(inner), span }
 }

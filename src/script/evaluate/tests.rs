@@ -542,3 +542,85 @@ fn common_slips_get_hints() {
         "#,
     );
 }
+
+/// Container access that publishes every port on host port 4321.
+struct FixedPorts;
+
+impl crate::hook::ContainerAccess for FixedPorts {
+    fn host_port(&self, _: &str, _: u16, _: &str) -> Result<u16, String> {
+        Ok(4321)
+    }
+    fn address(&self, _: &str) -> Result<String, String> {
+        Ok("10.0.0.2".into())
+    }
+    fn exec(&self, _: &str, cmd: &[String], _: &CallLimits) -> Result<crate::hook::ExecResult, String> {
+        Ok(crate::hook::ExecResult { code: Some(0), stdout: cmd.join(" "), stderr: String::new() })
+    }
+    fn logs(&self, _: &str) -> Result<String, String> {
+        Ok(String::new())
+    }
+    fn health(&self, _: &str) -> Result<String, String> {
+        Ok("healthy".into())
+    }
+    fn wait_for_output(&self, _: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
+        Ok(true)
+    }
+    fn wait_healthy(&self, _: &str, _: &CallLimits) -> Result<bool, String> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn hooks_can_use_imported_modules_and_the_built_in_library() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir(directory.path().join("lib")).unwrap();
+    std::fs::write(directory.path().join("lib/checks.rhai"), "fn greeting(name) { `hello ${name}` }\n").unwrap();
+    let script = directory.path().join("services.rhai");
+    std::fs::write(
+        &script,
+        r#"import "lib/checks" as checks;
+service(#{ name: "a", image: "i",
+    ping: || checks::greeting("a") == "hello a",
+    post_start: |ctx| { ctx.url = boss::url("a", 80, "/health"); ctx.exec = boss::redis_ready("a"); },
+});
+"#,
+    )
+    .unwrap();
+    let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
+    let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let context = Context::default();
+    assert_eq!(project.hooks.call("a", HookKind::Ping, &context, &limits, &access), Ok(HookValue::Bool(true)));
+    project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
+    assert_eq!(context.get("url"), Some(serde_json::json!("http://127.0.0.1:4321/health")));
+    assert_eq!(context.get("exec"), Some(serde_json::json!(false)), "the fake exec echoes the command, not PONG");
+}
+
+#[test]
+fn a_missing_module_is_reported_where_it_is_imported() {
+    check_error(
+        "import \"nope/missing\" as m;\nservice(#{ name: \"a\", image: \"i\" });",
+        r#"
+        error: script failed: Module not found: nope/missing
+         --> services.rhai:1:8
+          |
+        1 | import "nope/missing" as m;
+          |        ^
+        "#,
+    );
+}
+
+#[test]
+fn a_hook_made_inside_a_module_is_refused_with_the_reason() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("maker.rhai"), "fn make() { || true }\n").unwrap();
+    let script = directory.path().join("services.rhai");
+    std::fs::write(
+        &script,
+        "import \"maker\" as maker;\nservice(#{ name: \"a\", image: \"i\", ping: maker::make() });\n",
+    )
+    .unwrap();
+    let error = crate::script::load(&script, EventSink::new(|_| {})).unwrap_err().render();
+    assert!(error.contains("a closure made inside a module cannot be called later"), "{error}");
+    assert!(error.contains("services.rhai:2:35"), "{error}");
+}
