@@ -117,6 +117,22 @@ fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
     }
 }
 
+/// The lines of timestamped log text written at or after `since`, without their timestamps.
+fn lines_since(text: &str, since: Option<std::time::SystemTime>) -> String {
+    let mut kept = String::new();
+    for line in text.split_inclusive('\n') {
+        let (stamp, rest) = line.split_once(' ').unwrap_or(("", line));
+        let written = humantime::parse_rfc3339(stamp).ok();
+        if let (Some(written), Some(since)) = (written, since) {
+            if written < since {
+                continue;
+            }
+        }
+        kept.push_str(if written.is_some() { rest } else { line });
+    }
+    kept
+}
+
 /// Health as one lowercase word (`healthy`, `unhealthy`, `starting`, `none`).
 fn normalise_health(status: &str) -> String {
     let status = status.trim().trim_end_matches(':').to_lowercase();
@@ -401,11 +417,32 @@ impl Backend for DockerBackend {
     }
 
     fn follow_logs(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
-        let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
-        self.docker
-            .logs(id, Some(options))
-            .map(|item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e)))
-            .boxed()
+        let docker = self.docker.clone();
+        let id = id.to_string();
+        futures_util::stream::once(async move {
+            // Only output since the container last started counts: a restarted container's
+            // log still holds what earlier runs printed. Docker stamps every line. The cut is
+            // the end of the previous run rather than this run's start, because a process can
+            // print before Docker records that it started.
+            let state = docker.inspect_container(&id, None).await.ok().and_then(|inspect| inspect.state);
+            let time = |text: Option<String>| text.and_then(|text| humantime::parse_rfc3339(&text).ok());
+            let (started, finished) = match state {
+                Some(state) => (time(state.started_at), time(state.finished_at)),
+                None => (None, None),
+            };
+            let started = match (started, finished) {
+                (Some(started), Some(finished)) if finished < started => Some(finished),
+                (Some(started), _) => started.checked_sub(std::time::Duration::from_secs(1)),
+                (None, _) => None,
+            };
+            let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).timestamps(true).build();
+            docker.logs(&id, Some(options)).map(move |item| {
+                let chunk = item.map_err(|e| convert(&e))?.into_bytes();
+                Ok(lines_since(&String::from_utf8_lossy(&chunk), started).into_bytes())
+            })
+        })
+        .flatten()
+        .boxed()
     }
 
     async fn next_health_change(&self, id: &str) -> BackendResult<String> {
@@ -434,5 +471,20 @@ impl Backend for DockerBackend {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines_since;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn only_lines_since_the_start_are_kept() {
+        let text = "2026-11-22T04:00:00.5Z old banner\n2026-11-22T04:00:01.25Z new banner\n";
+        let since = humantime::parse_rfc3339("2026-11-22T04:00:01Z").unwrap();
+        assert_eq!(lines_since(text, Some(since)), "new banner\n");
+        assert_eq!(lines_since(text, None), "old banner\nnew banner\n");
+        assert_eq!(lines_since("no stamp\n", Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1))), "no stamp\n");
     }
 }

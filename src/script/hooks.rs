@@ -73,7 +73,13 @@ impl HookRunner for ScriptHooks {
                 Ok(flag) => Ok(HookValue::Bool(flag)),
                 Err(_) => Ok(HookValue::Other(describe(&value))),
             },
-            Err(error) => {
+            Err(mut error) => {
+                // Rhai gives errors such as a stack overflow or a too-large string the position
+                // of the outermost call, which for a hook is the `service(...)` declaration;
+                // without it they fall back to the hook's own line below.
+                if error.is_system_exception() {
+                    error.clear_position();
+                }
                 let mut error = hook_error(&error, &self.file);
                 // A hook cut off by its time limit has no position of its own; point at it.
                 if error.span.is_none() {
