@@ -123,10 +123,10 @@ fn lines_since(text: &str, since: Option<std::time::SystemTime>) -> String {
     for line in text.split_inclusive('\n') {
         let (stamp, rest) = line.split_once(' ').unwrap_or(("", line));
         let written = humantime::parse_rfc3339(stamp).ok();
-        if let (Some(written), Some(since)) = (written, since) {
-            if written < since {
-                continue;
-            }
+        if let (Some(written), Some(since)) = (written, since)
+            && written < since
+        {
+            continue;
         }
         kept.push_str(if written.is_some() { rest } else { line });
     }
