@@ -257,6 +257,23 @@ pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
     Project { group: "g".into(), directory: std::env::temp_dir(), services, hooks: Arc::new(hooks) }
 }
 
+/// Answers up to `n_requests` HTTP requests on a local port with the raw `response`; returns
+/// the port.
+pub(crate) fn serve_http(response: String, n_requests: usize) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n_requests) {
+            let mut stream = stream.unwrap();
+            let mut buffer = [0; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
 /// A sink that records events, and a way to read them back.
 pub(crate) fn recording_sink() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));

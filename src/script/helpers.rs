@@ -196,20 +196,10 @@ fn response_map(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
     use std::net::TcpListener;
 
-    /// Serves one canned HTTP response on a local port and returns the port.
-    fn serve_once(response: &'static str) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut buffer = [0; 4096];
-            let _ = stream.read(&mut buffer);
-            stream.write_all(response.as_bytes()).unwrap();
-        });
-        port
+    fn serve_once(response: &str) -> u16 {
+        crate::testing::serve_http(response.to_string(), 1)
     }
 
     #[test]

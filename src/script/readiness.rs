@@ -184,23 +184,12 @@ fn unix_open(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read as _, Write as _};
     use std::net::TcpListener;
 
-    fn serve(status: &'static str, body: &'static str) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(8) {
-                let mut stream = stream.unwrap();
-                let mut buffer = [0; 4096];
-                let _ = stream.read(&mut buffer);
-                let reply =
-                    format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-                let _ = stream.write_all(reply.as_bytes());
-            }
-        });
-        port
+    fn serve(status: &str, body: &str) -> u16 {
+        let response =
+            format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        crate::testing::serve_http(response, 8)
     }
 
     fn options(pairs: &[(&str, Dynamic)]) -> Map {
