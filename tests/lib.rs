@@ -5,6 +5,7 @@
 mod build;
 mod changes;
 mod common;
+mod container;
 mod context;
 mod errors;
 mod examples;
