@@ -34,10 +34,14 @@ service(#{ name: "web", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "
 "#,
     );
     let network = format!("{}-net", project.group());
-    project.run(["start", "--network-name", &network]).success().stderr_contains(&format!("created network `{network}`"));
+    project
+        .run(["start", "--network-name", &network])
+        .success()
+        .stderr_contains(&format!("created network `{network}`"));
     assert_eq!(networks(project.group()), [network.clone()]);
     let id = container(project.group(), "web").unwrap().id;
-    let attached = docker(["inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", &id]);
+    let attached =
+        docker(["inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", &id]);
     assert_eq!(attached.trim(), network);
     project.run(["stop", "--remove"]).success().stderr_contains(&format!("removed network `{network}`"));
     assert!(networks(project.group()).is_empty());

@@ -14,6 +14,7 @@ mod failures;
 mod interrupt;
 mod isolation;
 mod ownership;
+mod readiness;
 mod reload;
 mod reuse;
 mod smoke;
