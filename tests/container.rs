@@ -38,7 +38,7 @@ service(#{ name: "web", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "
         .run(["start", "--network-name", &network])
         .success()
         .stderr_contains(&format!("created network `{network}`"));
-    assert_eq!(networks(project.group()), [network.clone()]);
+    assert_eq!(networks(project.group()), std::slice::from_ref(&network));
     let id = container(project.group(), "web").unwrap().id;
     let attached =
         docker(["inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", &id]);
