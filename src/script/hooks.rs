@@ -71,6 +71,11 @@ impl HookRunner for ScriptHooks {
         match result {
             Ok(value) => match value.as_bool() {
                 Ok(flag) => Ok(HookValue::Bool(flag)),
+                // Only `ping`'s value matters; say so where the hook is written.
+                Err(_) if kind == HookKind::Ping => Err(HookError {
+                    message: format!("`ping` must return `true` or `false`, got {}", describe(&value)),
+                    span: Some(hook.span.clone()),
+                }),
                 Err(_) => Ok(HookValue::Other(describe(&value))),
             },
             Err(mut error) => {

@@ -624,3 +624,12 @@ fn a_hook_made_inside_a_module_is_refused_with_the_reason() {
     assert!(error.contains("a closure made inside a module cannot be called later"), "{error}");
     assert!(error.contains("services.rhai:2:35"), "{error}");
 }
+
+#[test]
+fn a_ping_that_returns_something_else_points_at_the_hook() {
+    let project = project("service(#{ name: \"a\", image: \"i\",\n    ping: || 1 });");
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let error = hooks_call(&project.hooks, "a", HookKind::Ping, &Context::default(), &limits).unwrap_err();
+    assert_eq!(error.message, "`ping` must return `true` or `false`, got `1`");
+    assert_eq!(error.span.map(|span| (span.line, span.column)), Some((2, 5)));
+}
