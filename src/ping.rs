@@ -8,8 +8,9 @@ use crate::hook::{CancelFlag, HookError};
 /// Time as the ping loop sees it.
 pub trait Clock {
     fn now(&self) -> Instant;
-    /// Sleeps `duration`, returning early if `cancel` is set.
-    fn sleep(&self, duration: Duration, cancel: &CancelFlag);
+    /// Sleeps `duration`, but not past `deadline` (a long interval must not outlast the
+    /// timeout), returning early if `cancel` is set.
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag);
 }
 
 /// The real clock; sleeps in short slices so a cancel is noticed within milliseconds.
@@ -20,8 +21,8 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
-    fn sleep(&self, duration: Duration, cancel: &CancelFlag) {
-        let end = Instant::now() + duration;
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag) {
+        let end = (Instant::now() + duration).min(deadline);
         while !cancel.is_cancelled() {
             let now = Instant::now();
             if now >= end {
@@ -62,7 +63,7 @@ pub fn ping_until_ready(
         if ping(deadline)? {
             return Ok(PingOutcome::Ready { attempts });
         }
-        clock.sleep(interval, cancel);
+        clock.sleep(interval, deadline, cancel);
     }
 }
 
@@ -90,7 +91,7 @@ mod tests {
             self.base + Duration::from_secs_f64(reading)
         }
 
-        fn sleep(&self, _: Duration, _: &CancelFlag) {
+        fn sleep(&self, _: Duration, _: Instant, _: &CancelFlag) {
             self.sleeps.set(self.sleeps.get() + 1);
         }
     }
@@ -148,6 +149,20 @@ mod tests {
         );
         assert_eq!(outcome, Err(error));
         assert_eq!(clock.sleeps.get(), 0, "an error is not retried");
+    }
+
+    #[test]
+    fn a_long_interval_does_not_outlast_the_timeout() {
+        let started = Instant::now();
+        let outcome = ping_until_ready(
+            &SystemClock,
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+            &CancelFlag::default(),
+            |_| Ok(false),
+        );
+        assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 1 }));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub async fn reload<B: Backend>(
         return Err(Error::ServicesFailed { verb: "reload", failed: vec![service.name.clone()] });
     }
 
+    // Interrupted while building: nothing has been stopped yet, so leave everything running.
+    if options.cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+
     let dependants = crate::graph::transitive_dependants(&project.services, &service.name);
     let to_stop: IndexMap<String, Service> = project
         .services

@@ -309,6 +309,10 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         // container still matches. Unchanged sources give the same image id from the cache.
         image_id = Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?);
     }
+    // A build can take long; an interrupt during it must not go on to replace containers.
+    if run.cancel.is_cancelled() {
+        return Err(ServiceFailure::Cancelled.into());
+    }
     let definition = label_definition(&mut spec, image_id.as_deref());
 
     tracing::debug!(service = %name, hash = %definition.hash(), image_id = ?image_id, "definition");
@@ -357,6 +361,9 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             self::image_id(run, &spec.image).await?.unwrap_or_default()
         };
         label_definition(&mut spec, Some(&new_id));
+        if run.cancel.is_cancelled() {
+            return Err(ServiceFailure::Cancelled.into());
+        }
     }
 
     if run.cancel.is_cancelled() {

@@ -158,10 +158,14 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                         ScriptErrorKind::BadHook {
                             hook: kind.name().into(),
                             reason: format!(
-                                "`{}` is not a closure or function written in this script; a closure made inside \
+                                "{} is not a closure or function written in this script; a closure made inside \
                                  a module cannot be called later, so write hooks in the main script (they may call \
                                  a module's `fn`s)",
-                                function.fn_name()
+                                if function.is_anonymous() {
+                                    "this closure".to_string()
+                                } else {
+                                    format!("`{}`", function.fn_name())
+                                }
                             ),
                         },
                         hook_span,

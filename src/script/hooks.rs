@@ -117,6 +117,11 @@ pub(super) fn error_message(error: &EvalAltResult) -> String {
         EvalAltResult::ErrorRuntime(value, _) => format!("thrown: {value}"),
         EvalAltResult::ErrorFunctionNotFound(signature, _) => {
             let name = signature.split([' ', '(']).next().unwrap_or_default();
+            let bare = name.rsplit("::").next().unwrap_or(name);
+            if super::helpers::KNOWN_FUNCTIONS.contains(&bare) || name.starts_with("boss::") {
+                // The function exists; the arguments do not fit any of its forms.
+                return format!("`{name}` does not take these arguments: {signature}; see the helpers in the README");
+            }
             let suggestion = crate::text::suggest(name, super::helpers::KNOWN_FUNCTIONS)
                 .map(|suggestion| format!("; did you mean `{suggestion}`?"))
                 .unwrap_or_default();

@@ -21,6 +21,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("port", |port: rhai::INT| port_of(None, &Dynamic::from(port)));
+    engine.register_fn("port", |port: &str| port_of(None, &Dynamic::from(port.to_string())));
     engine.register_fn("port", |service: &str, port: Dynamic| port_of(Some(service), &port));
     engine.register_fn("address", || address(None));
     engine.register_fn("address", |service: &str| address(Some(service)));
@@ -152,6 +153,16 @@ fn tcp_ready(service: Option<&str>, port: rhai::INT) -> HelperResult<bool> {
 /// An HTTP check: `method` (default GET), `status` (a number, or a regex matched against the
 /// whole status; default any 2xx), `body` (a regex the body must match).
 fn http_ready(url: &str, options: &Map) -> HelperResult<bool> {
+    const OPTIONS: [&str; 3] = ["method", "status", "body"];
+    if let Some(unknown) = options.keys().find(|key| !OPTIONS.contains(&key.as_str())) {
+        let hint = crate::text::suggest(unknown, OPTIONS)
+            .map(|known| format!("; did you mean `{known}`?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "http_ready: unknown option `{unknown}` (the options are `method`, `status` and `body`){hint}"
+        )
+        .into());
+    }
     let method = options.get("method").map_or_else(|| "GET".to_string(), |method| method.to_string().to_uppercase());
     let status_pattern = match options.get("status") {
         None => "2\\d\\d".to_string(),
@@ -218,6 +229,8 @@ mod tests {
         let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         assert!(!http_ready(&format!("http://127.0.0.1:{refused}/"), &Map::new()).unwrap());
         assert!(http_ready(&url, &options(&[("status", Dynamic::from("(("))])).is_err());
+        let error = http_ready(&url, &options(&[("stauts", Dynamic::from(200_i64))])).unwrap_err().to_string();
+        assert!(error.contains("unknown option `stauts`") && error.contains("did you mean `status`?"), "{error}");
     }
 
     #[test]
