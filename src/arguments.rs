@@ -55,10 +55,15 @@ pub enum Command {
         timeout: u64,
     },
     /// Rebuild one service's image and recreate it; restart its dependants.
+    #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
     Reload {
-        /// `SERVICE`, or `FILE SERVICE` (the file defaults to `services.rhai`).
-        #[arg(required = true, num_args = 1..=2, value_names = ["FILE", "SERVICE"])]
-        targets: Vec<String>,
+        /// The services script (default `services.rhai`) when two arguments are given; the
+        /// service when only one is.
+        #[arg(value_name = "FILE|SERVICE")]
+        first: String,
+        /// The service to reload.
+        #[arg(value_name = "SERVICE")]
+        second: Option<String>,
         /// Remove the stopped containers, so the service's dependants are recreated too.
         #[arg(long)]
         remove: bool,
@@ -94,7 +99,9 @@ mod tests {
     #[test]
     fn reload_takes_a_service_or_a_file_and_a_service() {
         let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
-            Ok(Command::Reload { targets, .. }) => Ok(targets),
+            Ok(Command::Reload { first, second, .. }) => {
+                Ok([Some(first), second].into_iter().flatten().collect::<Vec<_>>())
+            }
             Ok(other) => panic!("not reload: {other:?}"),
             Err(error) => Err(error.kind()),
         };

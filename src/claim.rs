@@ -6,7 +6,8 @@ use crate::backend::{Backend, label};
 use crate::error::Error;
 use crate::ownership;
 
-/// Fails if anything of `group` on the engine was created by a script in another directory.
+/// Fails if anything of `group` on the engine was created by a script in another directory
+/// that still exists.
 pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> Result<(), Error> {
     let labels = ownership::group_labels(group);
     let containers = backend
@@ -22,7 +23,9 @@ pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> R
         .map(|container| &container.labels)
         .chain(networks.iter().map(|network| &network.labels))
         .filter_map(|labels| labels.get(label::PROJECT_DIR))
-        .find(|directory| directory.as_str() != project_dir);
+        // A directory that no longer exists (deleted or moved) cannot stop its group any more;
+        // its containers are still boss's own, so the group may be taken over.
+        .find(|directory| directory.as_str() != project_dir && std::path::Path::new(directory.as_str()).is_dir());
     match other {
         Some(directory) => Err(Error::GroupClaimed { group: group.to_string(), directory: directory.clone() }),
         None => Ok(()),

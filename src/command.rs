@@ -59,6 +59,8 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                     count(report.stopped.len(), "service"),
                     and_ticked(&report.stopped)
                 ));
+            } else if report.failed.is_empty() {
+                output::line("nothing was running");
             }
             if report.failed.is_empty() {
                 Ok(())
@@ -66,11 +68,17 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
             }
         }
-        Command::Reload { targets, remove, timeout, network_name } => {
-            let (file, service) = match targets.as_slice() {
-                [service] => (PathBuf::from("services.rhai"), service.clone()),
-                [file, service] => (PathBuf::from(file), service.clone()),
-                _ => return Err(Error::usage("`reload` takes `SERVICE` or `FILE SERVICE`")),
+        Command::Reload { first, second, remove, timeout, network_name } => {
+            let (file, service) = match second {
+                Some(service) => (PathBuf::from(first), service),
+                // One argument that names a file is a script without its service.
+                None if first.ends_with(".rhai") => {
+                    return Err(Error::Usage {
+                        message: format!("`reload {first}` names no service"),
+                        hint: Some(format!("write `boss reload {first} SERVICE`")),
+                    });
+                }
+                None => (PathBuf::from("services.rhai"), first),
             };
             let project = load(&file)?;
             check_reloadable(&project, &service)?;

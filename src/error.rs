@@ -105,6 +105,10 @@ pub enum ScriptErrorKind {
     BadImage {
         image: String,
     },
+    BadBuild {
+        directory: String,
+        reason: String,
+    },
     /// Two services publish the same host port.
     PortTaken {
         port: String,
@@ -295,6 +299,7 @@ impl ScriptErrorKind {
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
             ScriptErrorKind::BadImage { image } => format!("`{image}` is not a valid image reference"),
+            ScriptErrorKind::BadBuild { directory, reason } => format!("cannot build from `{directory}`: {reason}"),
             ScriptErrorKind::PortTaken { port, service, other } => {
                 format!("service `{service}` publishes host port {port}, which `{other}` publishes too")
             }

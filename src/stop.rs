@@ -27,7 +27,10 @@ pub struct StopOptions {
 
 #[derive(Debug, Default)]
 pub struct StopReport {
+    /// Services that had a container (now stopped, or removed).
     pub stopped: Vec<String>,
+    /// Services that had no container.
+    pub absent: Vec<String>,
     pub failed: Vec<String>,
 }
 
@@ -41,7 +44,7 @@ pub async fn stop_services<B: Backend>(
 ) -> StopReport {
     let selected: Vec<&Service> =
         services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
-    let mut done: HashMap<String, bool> = HashMap::new();
+    let mut done: HashMap<String, Option<bool>> = HashMap::new();
     let mut launched: Vec<String> = Vec::new();
     let mut tasks = JoinSet::new();
     let mut task_names = HashMap::new();
@@ -66,17 +69,17 @@ pub async fn stop_services<B: Backend>(
         }
         let Some(joined) = tasks.join_next_with_id().await else { break };
         let (name, ok) = match joined {
-            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result.is_ok()),
-            Err(error) => (task_names.remove(&error.id()).unwrap_or_default(), false),
+            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result.ok()),
+            Err(error) => (task_names.remove(&error.id()).unwrap_or_default(), None),
         };
         done.insert(name, ok);
     }
     let mut report = StopReport::default();
     for name in launched {
-        if done.get(&name) == Some(&true) {
-            report.stopped.push(name);
-        } else {
-            report.failed.push(name);
+        match done.get(&name) {
+            Some(Some(true)) => report.stopped.push(name),
+            Some(Some(false)) => report.absent.push(name),
+            _ => report.failed.push(name),
         }
     }
     report
@@ -88,7 +91,7 @@ async fn stop_service<B: Backend>(
     name: &str,
     options: &StopOptions,
     events: &EventSink,
-) -> Result<(), ServiceFailure> {
+) -> Result<bool, ServiceFailure> {
     let result = async {
         let containers = backend
             .containers_labelled(&ownership::service_labels(group, name))
@@ -97,10 +100,11 @@ async fn stop_service<B: Backend>(
         if containers.is_empty() {
             events.service(name, ServiceChange::NoContainer);
         }
+        let found = !containers.is_empty();
         for container in containers {
             stop_container(backend, name, &container, options, events).await?;
         }
-        Ok::<(), ServiceFailure>(())
+        Ok::<bool, ServiceFailure>(found)
     }
     .await;
     if let Err(failure) = &result {

@@ -17,7 +17,8 @@ const LIBRARY: &str = include_str!("../../scripts/boss.rhai");
 
 /// The built-in library as a module, compiled with `engine` (so it can call the helpers).
 fn library(engine: &Engine) -> Module {
-    let ast = engine.compile(LIBRARY).expect("the built-in library compiles (a unit test checks it)");
+    let mut ast = engine.compile(LIBRARY).expect("the built-in library compiles (a unit test checks it)");
+    ast.set_source(super::hooks::LIBRARY_SOURCE);
     Module::eval_ast_as_new(Scope::new(), &ast, engine).expect("the built-in library evaluates (a unit test checks it)")
 }
 

@@ -210,6 +210,20 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
 
     let build_from = fields.non_empty_string("build_from")?.map(|path| resolve(directory, &path));
     let dockerfile = fields.non_empty_string("dockerfile")?.unwrap_or_else(|| "Dockerfile".to_string());
+    // Reading the script's own directory is not I/O on the engine; a missing context is a
+    // mistake in the script, so it is reported now, with its position.
+    if let Some(context) = &build_from {
+        let shown = context.display().to_string();
+        if !context.is_dir() {
+            let kind = ScriptErrorKind::BadBuild { directory: shown, reason: "it is not a directory".into() };
+            return Err(fields.error("build_from", kind));
+        }
+        if !context.join(&dockerfile).is_file() {
+            let kind = ScriptErrorKind::BadBuild { directory: shown, reason: format!("it has no `{dockerfile}`") };
+            let field = if map.contains_key("dockerfile") { "dockerfile" } else { "build_from" };
+            return Err(fields.error(field, kind));
+        }
+    }
     let entrypoint = fields.string_list("entrypoint")?;
     let cmd = fields.string_list("cmd")?;
     let user = fields.string("user")?.filter(|user| !user.is_empty());

@@ -96,18 +96,64 @@ impl HookRunner for ScriptHooks {
     }
 }
 
-/// The message and innermost script position of a Rhai error.
+/// The source name of the built-in library, so errors inside it point at the caller instead.
+pub(super) const LIBRARY_SOURCE: &str = "<boss built-in library>";
+
+/// The message and innermost script position of a Rhai error. The position is in whichever
+/// file the failing code lives in: the main script or an imported module. An error inside the
+/// built-in library points at the user's call of it.
 pub(super) fn hook_error(error: &EvalAltResult, file: &Arc<SourceFile>) -> HookError {
-    let inner = error.unwrap_inner();
-    // Only the innermost position is the script's own; outer frames point at the call site
-    // (for hooks, the `service(...)` call), which would mislead. Callers fall back to the hook.
-    let position = match inner {
+    let main = file.path.display().to_string();
+    let mut source = main.clone();
+    let mut call_site: Option<(String, rhai::Position)> = None;
+    let mut current = error;
+    loop {
+        let (next_source, inner, position) = match current {
+            EvalAltResult::ErrorInFunctionCall(_, next_source, inner, position) => {
+                (next_source.as_str(), inner, *position)
+            }
+            EvalAltResult::ErrorInModule(path, inner, position) => (path.as_str(), inner, *position),
+            _ => break,
+        };
+        if source != LIBRARY_SOURCE && !position.is_none() {
+            call_site = Some((source.clone(), position));
+        }
+        if !next_source.is_empty() {
+            source = next_source.to_string();
+        }
+        current = inner;
+    }
+    let inner = current;
+    let mut position = match inner {
         // A cut-off carries no position of its own (Rhai reports the call site).
         EvalAltResult::ErrorTerminated(..) => rhai::Position::NONE,
         _ => inner.position(),
     };
-    let span = position.line().map(|line| Span::new(file, line, position.position().unwrap_or(1)));
+    if source == LIBRARY_SOURCE {
+        (source, position) = call_site.unwrap_or((main.clone(), rhai::Position::NONE));
+    }
+    let span = position.line().and_then(|line| {
+        let file = if source == main { Arc::clone(file) } else { module_file(file, &source)? };
+        Some(Span::new(&file, line, position.position().unwrap_or(1)))
+    });
     HookError { message: error_message(inner), span }
+}
+
+/// The text of a module named `source` in an error (a path, absolute or as imported).
+fn module_file(main: &SourceFile, source: &str) -> Option<Arc<SourceFile>> {
+    let directory = main.path.parent().unwrap_or(std::path::Path::new(""));
+    let candidates = [PathBuf::from(source), directory.join(source), directory.join(format!("{source}.rhai"))];
+    let path = candidates.into_iter().find(|candidate| candidate.is_file())?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    // Show it relative to the main script's directory when it lies below it.
+    let absolute_directory =
+        std::fs::canonicalize(if directory.as_os_str().is_empty() { std::path::Path::new(".") } else { directory })
+            .ok();
+    let shown = match (absolute_directory, std::fs::canonicalize(&path).ok()) {
+        (Some(base), Some(full)) => full.strip_prefix(&base).map(|relative| directory.join(relative)).unwrap_or(full),
+        _ => path,
+    };
+    Some(Arc::new(SourceFile { path: shown, text }))
 }
 
 /// The text of one Rhai error, without Rhai's own position suffix.

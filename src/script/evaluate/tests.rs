@@ -61,7 +61,8 @@ service(#{
     entrypoint: "/bin/sh -c",
     cmd: ["echo", "hi there"],
     user: "1000",
-    build_from: "./app",
+    build_from: "./src",
+    dockerfile: "main.rs",
     ping: || true,
     post_start: |ctx| { ctx.x = 1; },
 });
@@ -85,7 +86,8 @@ service(#{
     assert_eq!(web.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".to_string()][..]));
     assert_eq!(web.cmd.as_deref(), Some(&["echo".to_string(), "hi there".to_string()][..]));
     assert_eq!(web.user.as_deref(), Some("1000"));
-    assert_eq!(web.build_from, Some(project.directory.join("app")));
+    assert_eq!(web.build_from, Some(project.directory.join("src")));
+    assert_eq!(web.dockerfile, "main.rs");
     assert_eq!((web.hooks.pre_start, web.hooks.ping, web.hooks.post_start), (false, true, true));
     assert_eq!(web.span.line, 5);
 }
@@ -632,4 +634,54 @@ fn a_ping_that_returns_something_else_points_at_the_hook() {
     let error = hooks_call(&project.hooks, "a", HookKind::Ping, &Context::default(), &limits).unwrap_err();
     assert_eq!(error.message, "`ping` must return `true` or `false`, got `1`");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((2, 5)));
+}
+
+#[test]
+fn errors_inside_modules_and_the_library_point_at_the_right_file() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir(directory.path().join("lib")).unwrap();
+    std::fs::write(
+        directory.path().join("lib/checks.rhai"),
+        "fn ok() { true }\n\nfn boom() {\n    throw \"module boom\";\n}\n",
+    )
+    .unwrap();
+    let script = directory.path().join("services.rhai");
+    std::fs::write(
+        &script,
+        "import \"lib/checks\" as checks;\nservice(#{ name: \"a\", image: \"i\",\n    ping: || checks::boom(),\n    post_start: || boss::url(\"a\", 80, \"/\"),\n});\n",
+    )
+    .unwrap();
+    let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let context = Context::default();
+    let error = hooks_call(&project.hooks, "a", HookKind::Ping, &context, &limits).unwrap_err();
+    assert_eq!(error.message, "module boom");
+    let span = error.span.unwrap();
+    assert!(span.path().ends_with("lib/checks.rhai"), "{}", span.location());
+    assert_eq!((span.line, span.column), (4, 5));
+    assert_eq!(span.line_text(), Some("    throw \"module boom\";"));
+
+    // No containers here, so `port` inside `boss::url` fails: the error points at the call.
+    let error = hooks_call(&project.hooks, "a", HookKind::PostStart, &context, &limits).unwrap_err();
+    let span = error.span.unwrap();
+    assert!(span.path().ends_with("services.rhai"), "{}", span.location());
+    assert_eq!(span.line, 4);
+
+    std::fs::write(directory.path().join("lib/checks.rhai"), "fn ok() {\n  let x = ;\n}\n").unwrap();
+    let rendered = crate::script::load(&script, EventSink::new(|_| {})).unwrap_err().render();
+    assert!(rendered.contains("lib/checks.rhai:2:"), "{rendered}");
+}
+
+#[test]
+fn a_missing_build_context_is_caught_at_load() {
+    let error = load_text("service(#{ name: \"a\", image: \"i\", build_from: \"./no-such-dir\" });").unwrap_err();
+    let rendered = error.render();
+    assert!(
+        rendered.contains("cannot build from `") && rendered.contains("no-such-dir`: it is not a directory"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("services.rhai:1:35"), "{rendered}");
+    let error =
+        load_text("service(#{ name: \"a\", image: \"i\", build_from: \"./src\", dockerfile: \"Nope\" });").unwrap_err();
+    assert!(error.render().contains("it has no `Nope`"), "{}", error.render());
 }
