@@ -250,7 +250,7 @@ impl Error {
                 );
             }
             Error::Interrupted => {
-                let _ = writeln!(out, "error: interrupted; services that were starting were stopped and removed");
+                let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }
             Error::ServicesFailed { verb, failed } => {
                 let _ =

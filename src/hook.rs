@@ -41,6 +41,14 @@ impl CancelFlag {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Resolves once the flag is set. Polling keeps the flag a plain atomic that blocking hook
+    /// threads can read; 20 ms is well within the second a user waits after Ctrl-C.
+    pub async fn cancelled(&self) {
+        while !self.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// The bounds of one hook call: a wall-clock deadline and a cancel flag.

@@ -39,9 +39,14 @@ pub async fn reload<B: Backend>(
 ) -> Result<StartReport, Error> {
     let service = &project.services[&options.service];
     // Build first: a broken build leaves the running version alone.
-    if let Err(failure) =
-        crate::image::build(&*backend, &project.group, &project.directory.display().to_string(), service, &events).await
-    {
+    let project_dir = project.directory.display().to_string();
+    let build = crate::image::build(&*backend, &project.group, &project_dir, service, &events);
+    // Ctrl-C during the build drops it (the engine then stops building) and stops nothing.
+    let built = tokio::select! {
+        built = build => built,
+        () = options.cancel.cancelled() => return Err(Error::Interrupted),
+    };
+    if let Err(failure) = built {
         events.service(&service.name, ServiceChange::Failed { failure });
         return Err(Error::ServicesFailed { verb: "reload", failed: vec![service.name.clone()] });
     }

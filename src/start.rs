@@ -447,7 +447,9 @@ async fn image_id<B: Backend>(run: &Run<B>, image: &str) -> Result<Option<String
 /// the service's own failure is what the user needs to see.
 async fn tear_down<B: Backend>(run: &Run<B>, name: &str, id: &str, container: &str) {
     run.events.service(name, ServiceChange::TearingDown { container: container.to_string() });
-    if let Err(error) = run.backend.stop_container(id, run.options.stop_grace).await {
+    // After Ctrl-C the user is waiting: a container that never became ready is killed at once.
+    let grace = if run.cancel.is_cancelled() { Duration::ZERO } else { run.options.stop_grace };
+    if let Err(error) = run.backend.stop_container(id, grace).await {
         tracing::warn!(service = name, %error, "stopping a failed container");
     }
     if let Err(error) = run.backend.remove_container(id).await {
@@ -475,14 +477,6 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
         Err(error) => {
             Err(ServiceFailure::Hook { hook: kind.name(), message: format!("the hook crashed: {error}"), span: None })
         }
-    }
-}
-
-/// Resolves once `flag` is set. Polling keeps `CancelFlag` a plain atomic that blocking hook
-/// threads can read; 20 ms is well within the second the user waits after Ctrl-C.
-async fn cancelled(flag: &CancelFlag) {
-    while !flag.is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -541,7 +535,7 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         }
     };
 
-    let interrupted = cancelled(&run.cancel);
+    let interrupted = run.cancel.cancelled();
     tokio::select! {
         result = readiness => result,
         () = interrupted => {
