@@ -47,9 +47,13 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
         /// Also remove the containers, and (when nothing is excluded) the network and the
-        /// context file.
+        /// context file. Volumes are kept.
         #[arg(long)]
         remove: bool,
+        /// With `--remove`: also delete the volumes boss made for the images' `VOLUME`s, and
+        /// with them their data.
+        #[arg(long, requires = "remove")]
+        volumes: bool,
         /// Seconds to wait after the stop signal before SIGKILL.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
         timeout: u64,
@@ -89,7 +93,8 @@ mod tests {
     fn exclude_is_split_repeated_and_trimmed() {
         let arguments =
             Arguments::try_parse_from(["boss", "stop", "--exclude", "a, b", "--exclude", " c ,", "--remove"]).unwrap();
-        let Command::Stop { exclude, remove, timeout, file } = arguments.command else { panic!("not stop") };
+        let Command::Stop { exclude, remove, timeout, file, volumes } = arguments.command else { panic!("not stop") };
+        assert!(!volumes);
         assert_eq!(clean_names(&exclude), ["a", "b", "c"]);
         assert!(remove);
         assert_eq!(timeout, 10);
@@ -109,6 +114,12 @@ mod tests {
         assert_eq!(parse(&["boss", "reload", "x.rhai", "api"]), Ok(vec!["x.rhai".to_string(), "api".to_string()]));
         assert!(parse(&["boss", "reload"]).is_err());
         assert!(parse(&["boss", "reload", "a", "b", "c"]).is_err());
+    }
+
+    #[test]
+    fn volumes_needs_remove() {
+        assert!(Arguments::try_parse_from(["boss", "stop", "--volumes"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "stop", "--remove", "--volumes"]).is_ok());
     }
 
     #[test]

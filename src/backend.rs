@@ -16,6 +16,8 @@ pub mod label {
     /// The container's [`crate::ownership::Definition`] as JSON, to say what changed.
     pub const DEFINITION: &str = "boss.definition";
     pub const PROJECT_DIR: &str = "boss.project-dir";
+    /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
+    pub const VOLUME_PATH: &str = "boss.volume-path";
 }
 
 pub type Labels = BTreeMap<String, String>;
@@ -55,9 +57,11 @@ pub type BackendResult<T> = Result<T, BackendError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerState {
     Running,
-    /// Created, exited or dead: not running, can be started or removed.
+    /// Frozen by `docker pause`: its processes and data are intact; unpausing resumes it.
+    Paused,
+    /// Created or exited: not running, can be started or removed.
     Stopped,
-    /// Paused or restarting: neither usable as is nor cleanly startable.
+    /// Restarting, being removed or dead: neither usable as is nor cleanly startable.
     Other,
 }
 
@@ -69,6 +73,21 @@ pub struct ContainerInfo {
     pub name: String,
     pub state: ContainerState,
     pub labels: Labels,
+}
+
+/// A volume as listed by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub labels: Labels,
+}
+
+/// A volume mounted into a container, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    pub volume: String,
+    /// The absolute path inside the container.
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +107,9 @@ pub struct ContainerSpec {
     pub ports: Vec<crate::service::PortMapping>,
     /// `host:container:mode` lines.
     pub binds: Vec<String>,
+    /// boss's volumes for the image's `VOLUME` paths. They follow from the image, so they are
+    /// not part of the recorded definition.
+    pub volumes: Vec<VolumeMount>,
     pub stop_signal: String,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -180,7 +202,25 @@ pub trait Backend: Send + Sync + 'static {
     /// container succeeds.
     fn stop_container(&self, id: &str, grace: Duration) -> impl Future<Output = BackendResult<()>> + Send;
 
+    /// Removes a container, never its volumes: data is deleted only when the user asks, by
+    /// [`Backend::remove_volume`].
     fn remove_container(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    fn unpause_container(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// The container paths the image declares with `VOLUME`, sorted.
+    fn image_volumes(&self, image: &str) -> impl Future<Output = BackendResult<Vec<String>>> + Send;
+
+    /// The volume with exactly this name, whoever created it.
+    fn volume_named(&self, name: &str) -> impl Future<Output = BackendResult<Option<VolumeInfo>>> + Send;
+
+    /// Volumes carrying every one of `labels`.
+    fn volumes_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<VolumeInfo>>> + Send;
+
+    fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Removing a volume that is already gone succeeds.
+    fn remove_volume(&self, name: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// Resolves when the container is no longer running, with its exit code when known.
     fn wait_for_exit(&self, id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;

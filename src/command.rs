@@ -32,7 +32,7 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
-            let cancel = watch_signals();
+            let cancel = watch_signals(&context);
             let options = StartOptions {
                 timeout: Duration::from_secs(timeout),
                 network,
@@ -42,16 +42,16 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 cancel: cancel.clone(),
             };
             let report = start(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&project, &context, report, &cancel)
+            finish_start(&context, report, &cancel)
         }
-        Command::Stop { file, exclude, remove, timeout } => {
+        Command::Stop { file, exclude, remove, volumes, timeout } => {
             let project = load(&file)?;
             let excluded = clean_names(&exclude);
             graph::check_stop_exclusions(&project.services, &excluded)?;
             let grace = Duration::from_secs(timeout);
             let backend = Arc::new(connect(grace).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
-            let options = StopOptions { grace, remove, excluded };
+            let options = StopOptions { grace, remove, volumes, excluded };
             let report = stop(backend, &project, &options, &output::stderr_sink()).await?;
             if !report.stopped.is_empty() {
                 output::line(&format!(
@@ -86,7 +86,7 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
-            let cancel = watch_signals();
+            let cancel = watch_signals(&context);
             let options = ReloadOptions {
                 service,
                 remove,
@@ -96,19 +96,14 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 cancel: cancel.clone(),
             };
             let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&project, &context, report, &cancel)
+            finish_start(&context, report, &cancel)
         }
     }
 }
 
 /// Saves the context (also after failures: what succeeded stays usable) and summarises.
-fn finish_start(
-    project: &Project,
-    context: &Context,
-    report: Result<StartReport, Error>,
-    cancel: &CancelFlag,
-) -> Result<(), Error> {
-    context.save(&project.context_path())?;
+fn finish_start(context: &Context, report: Result<StartReport, Error>, cancel: &CancelFlag) -> Result<(), Error> {
+    context.persist()?;
     let report = report?;
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
@@ -121,25 +116,34 @@ fn finish_start(
     if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb: "start", failed: report.failed }) }
 }
 
-/// Turns the first Ctrl-C or SIGTERM into a cancel request (no new service starts, running
-/// hooks stop, starting services are torn down, the context is saved); a second one exits at
-/// once.
-fn watch_signals() -> CancelFlag {
+/// Turns the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) into a cancel request (no new
+/// service starts, running hooks stop, starting services are torn down, the context is saved);
+/// a second one saves the context and exits at once.
+fn watch_signals(context: &Context) -> CancelFlag {
+    use tokio::signal::unix::{SignalKind, signal};
     let cancel = CancelFlag::default();
     let flag = cancel.clone();
+    let context = context.clone();
     tokio::spawn(async move {
-        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
             return;
         };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
         }
         flag.cancel();
         output::line("interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+        // Every `post_start` already saved its values; this keeps the ports found since.
+        if let Err(failure) = context.persist() {
+            output::line(Error::from(failure).render().trim_end());
         }
         std::process::exit(crate::error::exit_code::INTERRUPTED);
     });

@@ -10,18 +10,51 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
-/// The name of the context file, next to the services script.
+/// The name of the context file of `services.rhai`, next to it. Every file boss writes for a
+/// context starts with this, so build contexts can leave them all out.
 pub const FILE_NAME: &str = ".boss-context";
+
+/// The context file of the script named `script_name`: `.boss-context` for `services.rhai`,
+/// `.boss-context.<stem>` for any other, so two scripts in one directory never share one.
+pub fn file_name(script_name: &str) -> String {
+    match script_name.strip_suffix(".rhai").unwrap_or(script_name) {
+        "services" => FILE_NAME.to_string(),
+        stem => format!("{FILE_NAME}.{stem}"),
+    }
+}
+
+/// The context file could not be written.
+#[derive(Debug, Clone)]
+pub struct SaveFailure {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl From<SaveFailure> for Error {
+    fn from(failure: SaveFailure) -> Error {
+        Error::ContextSave { path: failure.path, reason: failure.reason }
+    }
+}
 
 /// A handle on the shared context; clones see the same values.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     values: Arc<Mutex<Map<String, Value>>>,
+    /// The file the context was loaded from, where [`Context::persist`] writes it.
+    file: Option<Arc<ContextFile>>,
+}
+
+#[derive(Debug)]
+struct ContextFile {
+    path: PathBuf,
+    /// Held while a snapshot is taken and written, so a slower, older write never replaces a
+    /// newer one.
+    writing: Mutex<()>,
 }
 
 impl Context {
     pub fn from_map(values: Map<String, Value>) -> Context {
-        Context { values: Arc::new(Mutex::new(values)) }
+        Context { values: Arc::new(Mutex::new(values)), file: None }
     }
 
     fn lock(&self) -> MutexGuard<'_, Map<String, Value>> {
@@ -58,8 +91,15 @@ impl Context {
         self.lock().clone()
     }
 
-    /// Reads the context file; a missing file is an empty context.
+    /// Reads the context file; a missing file is an empty context. [`Context::persist`] writes
+    /// back to the same file.
     pub fn load(path: &Path) -> Result<Context, Error> {
+        let mut context = Context::read(path)?;
+        context.file = Some(Arc::new(ContextFile { path: path.to_path_buf(), writing: Mutex::new(()) }));
+        Ok(context)
+    }
+
+    fn read(path: &Path) -> Result<Context, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Context::default()),
@@ -76,13 +116,33 @@ impl Context {
         }
     }
 
-    /// Writes the context file atomically: a temporary file in the same directory, then a
-    /// rename, so a crash never leaves a half-written file.
-    pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let fail = |reason: String| Error::ContextSave { path: path.to_path_buf(), reason };
+    /// Writes the context to the file it was loaded from (nothing for a context that was not
+    /// loaded from a file). Called as soon as a hook has set values, so an interruption of any
+    /// kind loses none of them.
+    pub fn persist(&self) -> Result<(), SaveFailure> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let _writing = file.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.save(&file.path)
+    }
+
+    /// The file [`Context::persist`] writes, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|file| file.path.as_path())
+    }
+
+    /// Writes the context file atomically: a temporary file in the same directory (readable
+    /// only by its owner, and named `<file>.<random>.tmp` so build contexts leave it out),
+    /// then a rename, so a crash never leaves a half-written file.
+    pub fn save(&self, path: &Path) -> Result<(), SaveFailure> {
+        let fail = |reason: String| SaveFailure { path: path.to_path_buf(), reason };
         let text = serde_json::to_string_pretty(&Value::Object(self.snapshot())).map_err(|e| fail(e.to_string()))?;
         let directory = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let mut file = tempfile::NamedTempFile::new_in(&directory).map_err(|e| fail(e.to_string()))?;
+        let prefix = format!("{}.", path.file_name().map_or_else(|| FILE_NAME.into(), |name| name.to_string_lossy()));
+        let mut file = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .tempfile_in(&directory)
+            .map_err(|e| fail(e.to_string()))?;
         file.write_all(text.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| fail(e.to_string()))?;
         file.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
         file.persist(path).map_err(|e| fail(e.error.to_string()))?;
@@ -105,6 +165,24 @@ mod tests {
         let loaded = Context::load(&path).unwrap();
         assert_eq!(loaded.snapshot(), context.snapshot());
         assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn every_script_has_its_own_file() {
+        assert_eq!(file_name("services.rhai"), ".boss-context");
+        assert_eq!(file_name("other.rhai"), ".boss-context.other");
+        assert_eq!(file_name("noext"), ".boss-context.noext");
+    }
+
+    #[test]
+    fn persist_writes_where_the_context_was_loaded_from() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(FILE_NAME);
+        let context = Context::load(&path).unwrap();
+        context.set("token", Value::from("t"));
+        context.clone().persist().unwrap();
+        assert_eq!(Context::load(&path).unwrap().get("token"), Some(Value::from("t")));
+        Context::default().persist().unwrap();
     }
 
     #[test]

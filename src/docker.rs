@@ -11,19 +11,19 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::StartExecResults;
 use bollard::models::{
     ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HostConfig, ImageId,
-    NetworkCreateRequest, NetworkingConfig, PortBinding,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ExecOutput, Labels, NetworkInfo, PublishedPort,
+    ContainerState, ExecOutput, Labels, NetworkInfo, PublishedPort, VolumeInfo,
 };
 use crate::image::split_reference;
 
@@ -98,9 +98,9 @@ fn convert(error: &BollardError) -> BackendError {
 fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
     let state = match summary.state {
         Some(ContainerSummaryStateEnum::RUNNING) => ContainerState::Running,
-        Some(
-            ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD,
-        ) => ContainerState::Stopped,
+        Some(ContainerSummaryStateEnum::PAUSED) => ContainerState::Paused,
+        // A dead container cannot be started again; it only waits to be removed.
+        Some(ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::EXITED) => ContainerState::Stopped,
         _ => ContainerState::Other,
     };
     let name = summary
@@ -137,6 +137,10 @@ fn lines_since(text: &str, since: Option<std::time::SystemTime>) -> String {
 fn normalise_health(status: &str) -> String {
     let status = status.trim().trim_end_matches(':').to_lowercase();
     if status.is_empty() { "none".to_string() } else { status }
+}
+
+fn volume_info(volume: bollard::models::Volume) -> VolumeInfo {
+    VolumeInfo { name: volume.name, labels: volume.labels.into_iter().collect() }
 }
 
 fn network_info(network: bollard::models::Network) -> NetworkInfo {
@@ -305,7 +309,14 @@ impl Backend for DockerBackend {
             stop_signal: Some(spec.stop_signal.clone()),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
-                binds: Some(spec.binds.clone()),
+                // A volume name where a bind's host path would be mounts that named volume.
+                binds: Some(
+                    spec.binds
+                        .iter()
+                        .cloned()
+                        .chain(spec.volumes.iter().map(|mount| format!("{}:{}", mount.volume, mount.path)))
+                        .collect(),
+                ),
                 network_mode: Some(spec.network.clone()),
                 ..Default::default()
             }),
@@ -336,12 +347,62 @@ impl Backend for DockerBackend {
 
     async fn remove_container(&self, id: &str) -> BackendResult<()> {
         tracing::debug!(id, "removing container");
-        let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        // `v` stays false: anonymous volumes hold data, and deleting data is the user's call.
+        let options = RemoveContainerOptionsBuilder::new().force(true).v(false).build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 let converted = convert(&error);
                 // Already gone is what we wanted.
+                if converted.kind == BackendErrorKind::NotFound { Ok(()) } else { Err(converted) }
+            }
+        }
+    }
+
+    async fn unpause_container(&self, id: &str) -> BackendResult<()> {
+        tracing::debug!(id, "unpausing container");
+        self.docker.unpause_container(id).await.map_err(|e| convert(&e))
+    }
+
+    async fn image_volumes(&self, image: &str) -> BackendResult<Vec<String>> {
+        let inspect = self.docker.inspect_image(image).await.map_err(|e| convert(&e))?;
+        let mut volumes = inspect.config.and_then(|config| config.volumes).unwrap_or_default();
+        volumes.sort();
+        Ok(volumes)
+    }
+
+    async fn volume_named(&self, name: &str) -> BackendResult<Option<VolumeInfo>> {
+        match self.docker.inspect_volume(name).await {
+            Ok(volume) => Ok(Some(volume_info(volume))),
+            Err(error) => {
+                let converted = convert(&error);
+                if converted.kind == BackendErrorKind::NotFound { Ok(None) } else { Err(converted) }
+            }
+        }
+    }
+
+    async fn volumes_labelled(&self, labels: &Labels) -> BackendResult<Vec<VolumeInfo>> {
+        let options = ListVolumesOptionsBuilder::new().filters(&label_filter(labels)).build();
+        let response = self.docker.list_volumes(Some(options)).await.map_err(|e| convert(&e))?;
+        Ok(response.volumes.unwrap_or_default().into_iter().map(volume_info).collect())
+    }
+
+    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<()> {
+        tracing::debug!(name, ?labels, "creating volume");
+        let request = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.docker.create_volume(request).await.map(|_| ()).map_err(|e| convert(&e))
+    }
+
+    async fn remove_volume(&self, name: &str) -> BackendResult<()> {
+        tracing::debug!(name, "removing volume");
+        match self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let converted = convert(&error);
                 if converted.kind == BackendErrorKind::NotFound { Ok(()) } else { Err(converted) }
             }
         }

@@ -41,8 +41,9 @@ pub enum Error {
     DockerUnreachable { address: String, cause: String },
     /// A Docker call outside any single service failed (network set-up, listing).
     Backend { action: String, error: BackendError },
-    /// A network with the name boss needs exists but was not created by boss for this group.
-    ForeignNetwork { name: String },
+    /// A network with the name boss needs exists but was not created by boss for this group;
+    /// `owner` is the boss group it belongs to, if any.
+    ForeignNetwork { name: String, owner: Option<String> },
     /// The group's containers or network were created by a script in another directory.
     GroupClaimed { group: String, directory: String },
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
@@ -166,8 +167,15 @@ pub enum ServiceFailure {
     Build { message: String, last_lines: Vec<String> },
     /// The image is not present and could not be pulled.
     Pull { image: String, error: BackendError },
-    /// A container with the name boss needs exists but has no boss labels.
-    ForeignContainer { name: String },
+    /// A container with the name boss needs exists but is not this service's; `owner` is the
+    /// boss group it belongs to, if any.
+    ForeignContainer { name: String, owner: Option<String> },
+    /// A volume with the name boss needs exists but is not this service's.
+    ForeignVolume { name: String, owner: Option<String> },
+    /// The service's container is restarting, being removed or dead; boss leaves it alone.
+    ContainerUnusable { container: String },
+    /// The context could not be saved after the service's `post_start`.
+    ContextSave { path: PathBuf, reason: String },
     /// Another Docker call failed.
     Backend { action: String, error: BackendError },
     /// The run was interrupted before the service was up.
@@ -228,7 +236,11 @@ impl Error {
                 let _ = writeln!(out, "error: failed to {action}");
                 out.push_str(&render_backend_cause(error));
             }
-            Error::ForeignNetwork { name } => {
+            Error::ForeignNetwork { name, owner: Some(owner) } => {
+                let _ = writeln!(out, "error: network `{name}` belongs to boss group `{owner}`");
+                out.push_str(&other_group_hint("network", owner));
+            }
+            Error::ForeignNetwork { name, owner: None } => {
                 let _ = writeln!(out, "error: network `{name}` exists but was not created by boss for this group");
                 if matches!(name.as_str(), "bridge" | "host" | "none") {
                     let _ = writeln!(
@@ -415,12 +427,35 @@ impl ServiceFailure {
                     "hint: check the image name and your registry access, or build the image locally with that tag"
                 );
             }
-            ServiceFailure::ForeignContainer { name } => {
+            ServiceFailure::ForeignContainer { name, owner: Some(owner) } => {
+                let _ = writeln!(out, "container `{name}` belongs to boss group `{owner}`");
+                out.push_str(&other_group_hint("container", owner));
+            }
+            ServiceFailure::ForeignContainer { name, owner: None } => {
                 let _ = writeln!(out, "a container named `{name}` exists but was not created by boss");
                 let _ = writeln!(
                     out,
                     "hint: boss never touches containers it did not create; rename or remove it with `docker rm -f {name}`"
                 );
+            }
+            ServiceFailure::ForeignVolume { name, owner: Some(owner) } => {
+                let _ = writeln!(out, "volume `{name}` belongs to boss group `{owner}`");
+                out.push_str(&other_group_hint("volume", owner));
+            }
+            ServiceFailure::ForeignVolume { name, owner: None } => {
+                let _ = writeln!(out, "a volume named `{name}` exists but was not created by boss for this service");
+                let _ = writeln!(
+                    out,
+                    "hint: boss never touches volumes it did not create; if its data is not needed, remove it with `docker volume rm {name}`"
+                );
+            }
+            ServiceFailure::ContainerUnusable { container } => {
+                let _ =
+                    writeln!(out, "container `{container}` is restarting, being removed or dead; boss leaves it alone");
+                let _ = writeln!(out, "hint: wait for it to settle, or remove it with `boss stop --remove`");
+            }
+            ServiceFailure::ContextSave { path, reason } => {
+                let _ = writeln!(out, "cannot save the context to `{}`: {reason}", path.display());
             }
             ServiceFailure::Backend { action, error } => {
                 let _ = writeln!(out, "failed to {action}");
@@ -432,6 +467,13 @@ impl ServiceFailure {
         }
         out
     }
+}
+
+/// The hint for a name held by another boss group: never a command that would destroy it.
+fn other_group_hint(what: &str, owner: &str) -> String {
+    format!(
+        "hint: boss never touches another group's {what}; stop group `{owner}` with its own script, or give this script another `group(...)`\n"
+    )
 }
 
 fn render_backend_cause(error: &BackendError) -> String {

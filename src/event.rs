@@ -18,6 +18,10 @@ pub enum Event {
     },
     ContextSaved,
     ContextRemoved,
+    /// A volume boss made for an image's `VOLUME` was removed (`stop --remove --volumes`).
+    VolumeRemoved {
+        name: String,
+    },
     Service {
         service: String,
         change: ServiceChange,
@@ -58,6 +62,15 @@ pub enum ServiceChange {
     Restarting {
         container: String,
     },
+    /// A paused container is resumed as it was; it counts as running.
+    Unpausing {
+        container: String,
+    },
+    /// A volume was created for the image's `VOLUME` at `path`; it outlives the container.
+    VolumeCreated {
+        volume: String,
+        path: String,
+    },
     Pinging,
     Started {
         elapsed: Duration,
@@ -69,9 +82,10 @@ pub enum ServiceChange {
     Skipped {
         dependency: String,
     },
-    /// A container that failed to start is stopped and removed.
+    /// A container that failed to start is stopped, and removed when this run created it.
     TearingDown {
         container: String,
+        remove: bool,
     },
     Stopping {
         container: String,

@@ -13,6 +13,7 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Network { created: false, .. } | Event::ContextSaved => return None,
         Event::NetworkRemoved { name } => format!("removed network `{name}`"),
         Event::ContextRemoved => "removed the context file".to_string(),
+        Event::VolumeRemoved { name } => format!("removed volume `{name}`"),
         Event::Service { service, change } => {
             let body = match change {
                 ServiceChange::AlreadyRunning { container, outdated: None, .. } => {
@@ -34,11 +35,16 @@ pub fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Pulling { image } => format!("pulling image {image}"),
                 ServiceChange::Creating { container, image } => format!("creating container {container} from {image}"),
                 ServiceChange::Restarting { container } => format!("restarting stopped container {container}"),
+                ServiceChange::Unpausing { container } => format!("unpausing paused container {container}"),
+                ServiceChange::VolumeCreated { volume, path } => format!("created volume {volume} for {path}"),
                 ServiceChange::Pinging => "pinging".to_string(),
                 ServiceChange::Started { elapsed } => format!("started in {:.1} s", elapsed.as_secs_f64()),
                 ServiceChange::Failed { failure } => indent_after_first(&format!("failed: {}", failure.render())),
                 ServiceChange::Skipped { dependency } => format!("not started: dependency `{dependency}` failed"),
-                ServiceChange::TearingDown { container } => format!("stopping and removing {container}"),
+                ServiceChange::TearingDown { container, remove: true } => format!("stopping and removing {container}"),
+                ServiceChange::TearingDown { container, remove: false } => {
+                    format!("stopping {container} (kept: this run did not create it)")
+                }
                 ServiceChange::Stopping { container } => format!("stopping {container}"),
                 ServiceChange::Stopped { container } => format!("stopped {container}"),
                 ServiceChange::Removed { container } => format!("removed {container}"),

@@ -8,8 +8,16 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{ContainerSpec, Labels, label};
 
+/// `<group>.<service>`. Group and service names cannot hold a `.`, so no two pairs share a
+/// name (with `-`, group `shop` + service `api-db` and group `shop-api` + service `db` did).
 pub fn container_name(group: &str, service: &str) -> String {
-    format!("{group}-{service}")
+    format!("{group}.{service}")
+}
+
+/// The volume boss keeps for an image's `VOLUME` at `path`: `<group>.<service>.<hash of path>`,
+/// unambiguous for the same reason as [`container_name`].
+pub fn volume_name(group: &str, service: &str, path: &str) -> String {
+    format!("{}.{}", container_name(group, service), short_hash(path))
 }
 
 pub fn default_network_name(group: &str) -> String {
@@ -147,6 +155,7 @@ mod tests {
             env: env.iter().map(|line| line.to_string()).collect(),
             ports: Vec::new(),
             binds: Vec::new(),
+            volumes: Vec::new(),
             stop_signal: "SIGTERM".into(),
             entrypoint: None,
             cmd: None,

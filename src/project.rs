@@ -13,13 +13,15 @@ pub struct Project {
     pub group: String,
     /// The script's directory, absolute: relative paths and the context file live here.
     pub directory: PathBuf,
+    /// The script's file name (`services.rhai`), which names its context file.
+    pub script_name: String,
     pub services: IndexMap<String, Service>,
     pub hooks: Arc<dyn HookRunner>,
 }
 
 impl Project {
     pub fn context_path(&self) -> PathBuf {
-        self.directory.join(crate::context::FILE_NAME)
+        self.directory.join(crate::context::file_name(&self.script_name))
     }
 }
 

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use tokio::task::JoinSet;
 
 use crate::access::Access;
-use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, label};
+use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, VolumeMount, label};
 use crate::context::Context;
 use crate::error::{Error, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
@@ -80,7 +80,8 @@ pub async fn ensure_network<B: Backend>(
             events.emit(Event::Network { name: name.to_string(), created: false });
             return Ok(());
         }
-        return Err(Error::ForeignNetwork { name: name.to_string() });
+        let owner = existing.iter().find_map(|network| network.labels.get(label::GROUP).cloned());
+        return Err(Error::ForeignNetwork { name: name.to_string(), owner });
     }
     let mut labels = ownership::group_labels(group);
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
@@ -223,6 +224,7 @@ fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<Containe
         env,
         ports: service.ports.clone(),
         binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
+        volumes: Vec::new(),
         stop_signal: service.stop_signal.clone(),
         entrypoint: service.entrypoint.clone(),
         cmd: service.cmd.clone(),
@@ -254,9 +256,8 @@ async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Resu
         Ok(()) => Ok(()),
         Err(Failed { failure, container }) => {
             run.events.service(&service.name, ServiceChange::Failed { failure: failure.clone() });
-            // A service that failed after its container was created leaves nothing behind.
-            if let Some((id, name)) = container {
-                tear_down(run, &service.name, &id, &name).await;
+            if let Some(container) = container {
+                tear_down(run, &service.name, &container).await;
             }
             Err(failure)
         }
@@ -266,7 +267,16 @@ async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Resu
 /// A failed start, with the container to tear down if one was created or restarted.
 struct Failed {
     failure: ServiceFailure,
-    container: Option<(String, String)>,
+    container: Option<Touched>,
+}
+
+/// A container this run started: one it created (removed again when the service fails) or a
+/// stopped one it restarted (only stopped again: this run did not create it, and its
+/// anonymous volumes may hold data).
+struct Touched {
+    id: String,
+    name: String,
+    created: bool,
 }
 
 impl From<ServiceFailure> for Failed {
@@ -276,32 +286,29 @@ impl From<ServiceFailure> for Failed {
 }
 
 impl ServiceFailure {
-    fn with_container(self, id: &str, name: &str) -> Failed {
-        Failed { failure: self, container: Some((id.to_string(), name.to_string())) }
+    fn with_container(self, id: &str, name: &str, created: bool) -> Failed {
+        Failed { failure: self, container: Some(Touched { id: id.to_string(), name: name.to_string(), created }) }
     }
 }
 
 async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, began: Instant) -> Result<(), Failed> {
     let name = &service.name;
-    let mut spec = container_spec(run, service)?;
     let existing = run
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
         .await
         .map_err(backend_failure(format!("list the containers of `{name}`")))?;
 
-    if let Some(running) = existing.iter().find(|container| container.state == ContainerState::Running) {
-        // Compared with the image as it is now; nothing is built or pulled for a running service.
-        let image_id = image_id(run, &spec.image).await?;
-        let definition = Definition::of(&spec, image_id.as_deref());
-        let outdated = ownership::mismatch(&definition, running.labels.get(label::DEFINITION).map(String::as_str));
-        let reloadable = service.build_from.is_some();
-        record_ports(run, service, &running.id).await?;
-        run.events
-            .service(name, ServiceChange::AlreadyRunning { container: running.name.clone(), outdated, reloadable });
-        return Ok(());
+    let live =
+        existing.iter().find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused));
+    if let Some(running) = live {
+        return keep_running(run, service, running).await.map_err(Failed::from);
+    }
+    if let Some(busy) = existing.iter().find(|container| container.state == ContainerState::Other) {
+        return Err(ServiceFailure::ContainerUnusable { container: busy.name.clone() }.into());
     }
 
+    let mut spec = container_spec(run, service)?;
     let fresh = service.always_start_new || run.options.fresh.contains(name);
     let mut image_id = image_id(run, &spec.image).await?;
     if image::builds_on_every_start(service) && !run.options.fresh.contains(name) {
@@ -334,6 +341,8 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     for container in &existing {
         run.events
             .service(name, ServiceChange::Recreating { container: container.name.clone(), reason: reason.clone() });
+        // The image's volumes are boss's own named volumes, which the new container mounts
+        // again; removing the container never removes a volume.
         run.backend
             .remove_container(&container.id)
             .await
@@ -346,7 +355,11 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
     {
         // Everything of ours for this service was just removed, so this one is not ours.
-        return Err(ServiceFailure::ForeignContainer { name: other.name }.into());
+        return Err(ServiceFailure::ForeignContainer {
+            owner: other.labels.get(label::GROUP).cloned(),
+            name: other.name,
+        }
+        .into());
     }
 
     if run.cancel.is_cancelled() {
@@ -365,6 +378,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             return Err(ServiceFailure::Cancelled.into());
         }
     }
+    spec.volumes = image_volumes(run, service, &spec.image).await?;
 
     if run.cancel.is_cancelled() {
         return Err(ServiceFailure::Cancelled.into());
@@ -372,7 +386,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
     let id = run.backend.create_container(&spec).await.map_err(|error| {
         if error.kind == crate::backend::BackendErrorKind::Conflict {
-            ServiceFailure::ForeignContainer { name: spec.name.clone() }
+            ServiceFailure::ForeignContainer { name: spec.name.clone(), owner: None }
         } else {
             ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }
         }
@@ -381,12 +395,104 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
         record_ports(run, service, &id).await?;
         wait_until_ready(run, service, &id).await?;
-        call_hook(run, service, HookKind::PostStart).await
+        call_hook(run, service, HookKind::PostStart).await?;
+        // Values the hook set are saved at once: a closed terminal, a second Ctrl-C or a
+        // crash later in the run must not lose what a running container was started with.
+        run.context
+            .persist()
+            .map_err(|failure| ServiceFailure::ContextSave { path: failure.path, reason: failure.reason })
     }
     .await;
-    outcome.map_err(|failure| failure.with_container(&id, &spec.name))?;
+    outcome.map_err(|failure| failure.with_container(&id, &spec.name, true))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
     Ok(())
+}
+
+/// A running (or paused, which is resumed) container is left as it is: no hook runs. The
+/// definition is compared only to say whether it is outdated. A running container keeps the
+/// env it was created with, so a context that can no longer fill that env in (a value removed
+/// by hand) is no reason to fail it.
+async fn keep_running<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    container: &ContainerInfo,
+) -> Result<(), ServiceFailure> {
+    let name = &service.name;
+    if container.state == ContainerState::Paused {
+        run.events.service(name, ServiceChange::Unpausing { container: container.name.clone() });
+        run.backend
+            .unpause_container(&container.id)
+            .await
+            .map_err(backend_failure(format!("unpause container `{}`", container.name)))?;
+    }
+    let outdated = match container_spec(run, service) {
+        Ok(spec) => {
+            // Compared with the image as it is now; nothing is built or pulled for a running
+            // service.
+            let image_id = image_id(run, &spec.image).await?;
+            let definition = Definition::of(&spec, image_id.as_deref());
+            ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str))
+        }
+        Err(failure) => {
+            tracing::debug!(service = %name, ?failure, "env cannot be filled in; the running container is kept");
+            None
+        }
+    };
+    let reloadable = service.build_from.is_some();
+    record_ports(run, service, &container.id).await?;
+    run.events.service(name, ServiceChange::AlreadyRunning { container: container.name.clone(), outdated, reloadable });
+    Ok(())
+}
+
+/// boss's named volumes for the image's `VOLUME` paths (those no bind in `volumes` covers),
+/// created on first use. Docker would make anonymous volumes, which a recreated container
+/// would not get back; these are found again by name and labels, so data survives a
+/// definition change, a reload and `stop --remove`, and goes only with `--volumes`.
+async fn image_volumes<B: Backend>(
+    run: &Run<B>,
+    service: &Service,
+    image: &str,
+) -> Result<Vec<VolumeMount>, ServiceFailure> {
+    let paths = run.backend.image_volumes(image).await.map_err(backend_failure(format!("inspect image `{image}`")))?;
+    let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.trim_end_matches('/')).collect();
+    let mut mounts = Vec::new();
+    for path in paths {
+        let path = path.trim_end_matches('/').to_string();
+        if path.is_empty() || bound.contains(&path.as_str()) {
+            continue;
+        }
+        let volume = ownership::volume_name(&run.group, &service.name, &path);
+        let existing =
+            run.backend.volume_named(&volume).await.map_err(backend_failure(format!("look up volume `{volume}`")))?;
+        match existing {
+            Some(found) => {
+                let ours = ownership::service_labels(&run.group, &service.name)
+                    .iter()
+                    .all(|(key, value)| found.labels.get(key) == Some(value));
+                if !ours {
+                    return Err(ServiceFailure::ForeignVolume {
+                        owner: found.labels.get(label::GROUP).cloned(),
+                        name: volume,
+                    });
+                }
+            }
+            None => {
+                let mut labels = ownership::service_labels(&run.group, &service.name);
+                labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
+                labels.insert(label::VOLUME_PATH.to_string(), path.clone());
+                run.backend
+                    .create_volume(&volume, &labels)
+                    .await
+                    .map_err(backend_failure(format!("create volume `{volume}`")))?;
+                run.events.service(
+                    &service.name,
+                    ServiceChange::VolumeCreated { volume: volume.clone(), path: path.clone() },
+                );
+            }
+        }
+        mounts.push(VolumeMount { volume, path });
+    }
+    Ok(mounts)
 }
 
 /// Starts a stopped container that still matches its definition, then pings it. Other
@@ -412,10 +518,10 @@ async fn restart<B: Backend>(
         .map_err(backend_failure(format!("start container `{}`", container.name)))?;
     record_ports(run, service, &container.id)
         .await
-        .map_err(|failure| failure.with_container(&container.id, &container.name))?;
+        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     wait_until_ready(run, service, &container.id)
         .await
-        .map_err(|failure| failure.with_container(&container.id, &container.name))?;
+        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
     Ok(())
 }
@@ -443,16 +549,19 @@ async fn image_id<B: Backend>(run: &Run<B>, image: &str) -> Result<Option<String
     run.backend.image_id(image).await.map_err(backend_failure(format!("look up image `{image}`")))
 }
 
-/// Stops and removes the container of a service that failed to start. Errors are only logged:
-/// the service's own failure is what the user needs to see.
-async fn tear_down<B: Backend>(run: &Run<B>, name: &str, id: &str, container: &str) {
-    run.events.service(name, ServiceChange::TearingDown { container: container.to_string() });
+/// Stops the container of a service that failed to start, and removes it when this run
+/// created it. Errors are only logged: the service's own failure is what the user needs to see.
+async fn tear_down<B: Backend>(run: &Run<B>, name: &str, container: &Touched) {
+    run.events
+        .service(name, ServiceChange::TearingDown { container: container.name.clone(), remove: container.created });
     // After Ctrl-C the user is waiting: a container that never became ready is killed at once.
     let grace = if run.cancel.is_cancelled() { Duration::ZERO } else { run.options.stop_grace };
-    if let Err(error) = run.backend.stop_container(id, grace).await {
+    if let Err(error) = run.backend.stop_container(&container.id, grace).await {
         tracing::warn!(service = name, %error, "stopping a failed container");
     }
-    if let Err(error) = run.backend.remove_container(id).await {
+    if container.created
+        && let Err(error) = run.backend.remove_container(&container.id).await
+    {
         tracing::warn!(service = name, %error, "removing a failed container");
     }
 }
@@ -649,5 +758,132 @@ mod tests {
         assert_eq!(report.started, ["a"]);
         assert_eq!(backend.container_of("a").unwrap().id, first.id, "the stopped container is reused");
         assert_eq!(context.get("runs"), Some(serde_json::json!(1)), "post_start ran only for the new container");
+    }
+
+    // Issue 7: a stopped container that this run restarted is only stopped again when its
+    // ping fails; removing it would delete the data in its anonymous volumes.
+    #[tokio::test]
+    async fn a_restarted_container_that_fails_is_stopped_not_removed() {
+        let hooks = FakeHooks::default()
+            .with("a", HookKind::Ping, |context| Ok(HookValue::Bool(context.get("fail").is_none())));
+        let project = project("a", hooks);
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::default();
+        let (events, _) = recording_sink();
+        start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
+        let first = backend.container_of("a").unwrap();
+        backend.stop_container(&first.id, Duration::ZERO).await.unwrap();
+        context.set("fail", serde_json::json!(true));
+        let options = StartOptions { timeout: Duration::from_millis(300), ..options() };
+        let report = start(Arc::clone(&backend), &project, context, options, events).await.unwrap();
+        assert_eq!(report.failed, ["a"]);
+        let kept = backend.container_of("a").expect("the restarted container is kept");
+        assert_eq!((kept.id, kept.state), (first.id, ContainerState::Stopped));
+    }
+
+    #[tokio::test]
+    async fn a_paused_container_is_unpaused_not_recreated() {
+        let project = project("a, b -> a", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        let (events, recorded) = recording_sink();
+        start(Arc::clone(&backend), &project, Context::default(), options(), events.clone()).await.unwrap();
+        let first = backend.container_of("a").unwrap();
+        backend.state.lock().unwrap().containers.iter_mut().for_each(|(info, spec)| {
+            if spec.alias == "a" {
+                info.state = ContainerState::Paused;
+            }
+        });
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.started, ["a", "b"]);
+        let now = backend.container_of("a").unwrap();
+        assert_eq!((now.id, now.state), (first.id, ContainerState::Running));
+        assert!(service_changes(&recorded).contains(&"a: Unpausing".to_string()));
+        assert!(!backend.calls().iter().any(|call| call == "remove a"));
+    }
+
+    #[tokio::test]
+    async fn image_volumes_are_boss_volumes_that_outlive_a_recreate() {
+        let mut project = project("a", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().image_volumes.insert("a:1".into(), vec!["/data".into(), "/bound/".into()]);
+        project.services["a"].image = "a:1".into();
+        project.services["a"].volumes.push(crate::service::Volume {
+            host: "/tmp".into(),
+            container: "/bound".into(),
+            read_only: false,
+        });
+        let (events, _) = recording_sink();
+        start(Arc::clone(&backend), &project, Context::default(), options(), events.clone()).await.unwrap();
+        let first = backend.container_of("a").unwrap();
+        backend.stop_container(&first.id, Duration::ZERO).await.unwrap();
+        project.services["a"].env.push(("NEW".into(), "1".into()));
+        start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        let volume = ownership::volume_name("g", "a", "/data");
+        let calls = backend.calls();
+        assert_eq!(calls.iter().filter(|call| **call == format!("create volume {volume}")).count(), 1, "{calls:?}");
+        let state = backend.state.lock().unwrap();
+        let (info, spec) = state.containers.iter().find(|(info, _)| info.id != first.id).expect("a new container");
+        assert_eq!(info.state, ContainerState::Running);
+        assert_eq!(spec.volumes, [VolumeMount { volume, path: "/data".into() }], "a bind covers /bound");
+    }
+
+    #[tokio::test]
+    async fn a_volume_of_another_group_is_refused() {
+        let mut project = project("a", FakeHooks::default());
+        project.services["a"].image = "a:1".into();
+        let backend = Arc::new(FakeBackend::default());
+        {
+            let mut state = backend.state.lock().unwrap();
+            state.image_volumes.insert("a:1".into(), vec!["/data".into()]);
+            state.volumes.push(crate::backend::VolumeInfo {
+                name: ownership::volume_name("g", "a", "/data"),
+                labels: ownership::group_labels("other"),
+            });
+        }
+        let (events, recorded) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["a"]);
+        let failure = recorded.lock().unwrap().iter().find_map(|event| match event {
+            Event::Service { change: ServiceChange::Failed { failure }, .. } => Some(failure.render()),
+            _ => None,
+        });
+        assert!(failure.unwrap().contains("belongs to boss group `other`"));
+    }
+
+    #[tokio::test]
+    async fn post_start_values_are_saved_before_the_run_ends() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(crate::context::FILE_NAME);
+        let saved_path = path.clone();
+        let hooks = FakeHooks::default()
+            .with("a", HookKind::PostStart, |context| {
+                context.set("token", serde_json::json!("t0k"));
+                Ok(HookValue::Bool(true))
+            })
+            .with("b", HookKind::PreStart, move |_| {
+                // `b` starts after `a`: by now `a`'s value must be on disk.
+                let saved = Context::load(&saved_path).unwrap();
+                assert_eq!(saved.get("token"), Some(serde_json::json!("t0k")));
+                Ok(HookValue::Bool(true))
+            });
+        let project = project("a, b -> a", hooks);
+        let (events, _) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::load(&path).unwrap();
+        let report = start(backend, &project, context, options(), events).await.unwrap();
+        assert_eq!(report.started, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_running_container_is_kept_when_its_env_cannot_be_filled_in() {
+        let mut project = project("a", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::default();
+        context.set("token", serde_json::json!("t"));
+        project.services["a"].env.push(("TOKEN".into(), "{token}".into()));
+        let (events, _) = recording_sink();
+        start(Arc::clone(&backend), &project, context, options(), events.clone()).await.unwrap();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.started, ["a"]);
     }
 }

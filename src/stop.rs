@@ -21,6 +21,8 @@ pub struct StopOptions {
     /// Grace before SIGKILL.
     pub grace: Duration,
     pub remove: bool,
+    /// With `remove`: also remove the volumes boss made for the images' `VOLUME`s.
+    pub volumes: bool,
     /// Services to leave running (already checked against the exclusion rules).
     pub excluded: Vec<String>,
 }
@@ -173,6 +175,31 @@ pub async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &Even
     Ok(())
 }
 
+/// Removes the group's volumes, except those of `excluded` services (which keep running on
+/// them); volumes of services the script no longer declares go too.
+async fn remove_volumes<B: Backend>(
+    backend: &B,
+    group: &str,
+    excluded: &[String],
+    events: &EventSink,
+) -> Result<(), Error> {
+    let volumes = backend
+        .volumes_labelled(&ownership::group_labels(group))
+        .await
+        .map_err(|error| Error::Backend { action: "list the group's volumes".into(), error })?;
+    for volume in volumes {
+        if volume.labels.get(crate::backend::label::SERVICE).is_some_and(|service| excluded.contains(service)) {
+            continue;
+        }
+        backend
+            .remove_volume(&volume.name)
+            .await
+            .map_err(|error| Error::Backend { action: format!("remove volume `{}`", volume.name), error })?;
+        events.emit(Event::VolumeRemoved { name: volume.name });
+    }
+    Ok(())
+}
+
 /// `boss stop`: stop (and with `remove`, clean up) the project's services.
 pub async fn stop<B: Backend>(
     backend: Arc<B>,
@@ -193,6 +220,9 @@ pub async fn stop<B: Backend>(
     }
     let mut report = stop_services(Arc::clone(&backend), &project.group, &project.services, options, events).await;
     report.failed.extend(orphans_failed);
+    if options.remove && options.volumes && report.failed.is_empty() {
+        remove_volumes(&*backend, &project.group, &options.excluded, events).await?;
+    }
     if options.remove && options.excluded.is_empty() && report.failed.is_empty() {
         remove_networks(&*backend, &project.group, events).await?;
         let path = project.context_path();

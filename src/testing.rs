@@ -8,7 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::backend::{
-    Backend, BackendError, BackendResult, ContainerInfo, ContainerSpec, ContainerState, Labels, NetworkInfo,
+    Backend, BackendError, BackendResult, ContainerInfo, ContainerSpec, ContainerState, Labels, NetworkInfo, VolumeInfo,
 };
 use crate::context::Context;
 use crate::event::{Event, EventSink, ServiceChange};
@@ -20,6 +20,9 @@ use crate::service::Service;
 pub(crate) struct FakeState {
     pub(crate) containers: Vec<(ContainerInfo, ContainerSpec)>,
     pub(crate) networks: Vec<NetworkInfo>,
+    pub(crate) volumes: Vec<VolumeInfo>,
+    /// The `VOLUME` paths of images, by reference; images not listed declare none.
+    pub(crate) image_volumes: HashMap<String, Vec<String>>,
     pub(crate) next_id: u64,
     /// Images whose containers exit as soon as they start.
     pub(crate) crashing_images: HashSet<String>,
@@ -174,6 +177,46 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
+    async fn unpause_container(&self, id: &str) -> BackendResult<()> {
+        self.with(|state| {
+            for (info, spec) in &mut state.containers {
+                if info.id == id {
+                    info.state = ContainerState::Running;
+                    state.calls.push(format!("unpause {}", spec.alias));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn image_volumes(&self, image: &str) -> BackendResult<Vec<String>> {
+        Ok(self.with(|state| state.image_volumes.get(image).cloned().unwrap_or_default()))
+    }
+
+    async fn volume_named(&self, name: &str) -> BackendResult<Option<VolumeInfo>> {
+        Ok(self.with(|state| state.volumes.iter().find(|volume| volume.name == name).cloned()))
+    }
+
+    async fn volumes_labelled(&self, labels: &Labels) -> BackendResult<Vec<VolumeInfo>> {
+        Ok(self.with(|state| state.volumes.iter().filter(|volume| matches(&volume.labels, labels)).cloned().collect()))
+    }
+
+    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<()> {
+        self.with(|state| {
+            state.calls.push(format!("create volume {name}"));
+            state.volumes.push(VolumeInfo { name: name.into(), labels: labels.clone() });
+        });
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> BackendResult<()> {
+        self.with(|state| {
+            state.calls.push(format!("remove volume {name}"));
+            state.volumes.retain(|volume| volume.name != name);
+        });
+        Ok(())
+    }
+
     async fn wait_for_exit(&self, id: &str) -> BackendResult<Option<i64>> {
         let crashed = self.with(|state| {
             state.containers.iter().any(|(info, spec)| info.id == id && state.crashing_images.contains(&spec.image))
@@ -254,7 +297,13 @@ pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
             HookKind::PostStart => flags.post_start = true,
         }
     }
-    Project { group: "g".into(), directory: std::env::temp_dir(), services, hooks: Arc::new(hooks) }
+    Project {
+        group: "g".into(),
+        directory: std::env::temp_dir(),
+        script_name: "services.rhai".into(),
+        services,
+        hooks: Arc::new(hooks),
+    }
 }
 
 /// Answers up to `n_requests` HTTP requests on a local port with the raw `response`; returns

@@ -45,7 +45,7 @@ fn unchanged_definition_reuses_and_changed_env_recreates_the_stopped_container()
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("api: restarting stopped container {group}-api"))
+        .stderr_contains(&format!("api: restarting stopped container {group}.api"))
         .stderr_lacks("recreating")
         .stderr_lacks("api: creating container");
     assert_eq!(running_api(&project), first, "the stopped container is reused");
@@ -56,8 +56,8 @@ fn unchanged_definition_reuses_and_changed_env_recreates_the_stopped_container()
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("api: recreating: env `DB_URL` changed (removing {group}-api)"))
-        .stderr_contains(&format!("api: creating container {group}-api"))
+        .stderr_contains(&format!("api: recreating: env `DB_URL` changed (removing {group}.api)"))
+        .stderr_contains(&format!("api: creating container {group}.api"))
         .stderr_lacks("restarting stopped container");
     let second = running_api(&project);
     assert_ne!(second, first, "a changed definition gets a new container");
@@ -79,7 +79,7 @@ fn running_container_with_a_changed_definition_is_left_running_and_reported() {
         .run(["start"])
         .success()
         .stderr_contains(&format!(
-            "api: already running ({group}-api) but outdated: env `DB_URL` changed; \
+            "api: already running ({group}.api) but outdated: env `DB_URL` changed; \
              run `boss stop` then `boss start` to recreate it"
         ))
         .stderr_lacks("recreating")
@@ -118,7 +118,7 @@ service(#{{
         .run(["start"])
         .success()
         .stderr_contains(&format!(
-            "app: already running ({group}-app) but outdated: env `MODE` changed; run `boss reload app` to recreate it"
+            "app: already running ({group}.app) but outdated: env `MODE` changed; run `boss reload app` to recreate it"
         ))
         .stderr_lacks("building image");
     assert_eq!(container(&group, "app").map(|row| row.id), Some(first.id));
@@ -149,7 +149,7 @@ service(#{
         project
             .run(["start"])
             .success()
-            .stderr_contains(&format!("api: recreating: `always_start_new` is set (removing {group}-api)"))
+            .stderr_contains(&format!("api: recreating: `always_start_new` is set (removing {group}.api)"))
             .stderr_contains("api | post-start-ran")
             .stderr_lacks("restarting stopped container");
         let id = running_api(&project);
@@ -161,7 +161,7 @@ service(#{
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("api: already running ({group}-api)"))
+        .stderr_contains(&format!("api: already running ({group}.api)"))
         .stderr_lacks("post-start-ran");
     assert_eq!(&running_api(&project), ids.last().unwrap());
 }

@@ -25,7 +25,7 @@ service(#{
 "#,
     );
     let group = project.group().to_owned();
-    let name = format!("{group}-web");
+    let name = format!("{group}.web");
     let foreign = foreign_container(&group, &name);
     let foreign_state = || inspect(&foreign, "{{.Id}} {{.State.Status}}");
     let before = foreign_state();

@@ -160,7 +160,7 @@ fn banner_readiness_waits_for_the_banner_of_the_current_run() {
     let second = project.run(["start", "--timeout", "4"]);
     second
         .code(1)
-        .stderr_contains(&format!("web: restarting stopped container {group}-web"))
+        .stderr_contains(&format!("web: restarting stopped container {group}.web"))
         .stderr_contains("web: failed: `ping` did not return true within 4 s")
         .stderr_lacks("web: started in");
     assert_no_crash(&second);
@@ -180,7 +180,7 @@ fn banner_printed_after_a_restart_is_seen() {
     let second = project.run(["start", "--timeout", "20"]);
     second
         .success()
-        .stderr_contains(&format!("web: restarting stopped container {group}-web"))
+        .stderr_contains(&format!("web: restarting stopped container {group}.web"))
         .stderr_contains("web: started in");
     assert!(second.elapsed >= Duration::from_secs(1), "the new banner comes after 1 s\n{second}");
     assert_eq!(container(group, "web").expect("`web` has a container").id, first.id, "the container is reused");

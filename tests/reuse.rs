@@ -29,7 +29,7 @@ fn stopped_container_is_restarted_without_post_start() {
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("web: restarting stopped container {group}-web"))
+        .stderr_contains(&format!("web: restarting stopped container {group}.web"))
         .stderr_lacks("post-start-ran")
         .stderr_lacks("web: creating container");
     let second = container(group, "web").expect("`web` still has a container");
@@ -49,7 +49,7 @@ fn running_container_is_left_alone() {
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("web: already running ({group}-web)"))
+        .stderr_contains(&format!("web: already running ({group}.web)"))
         .stderr_lacks("post-start-ran")
         .stderr_lacks("web: restarting")
         .stderr_lacks("web: creating container");

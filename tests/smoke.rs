@@ -78,7 +78,7 @@ fn group_guard_removes_exactly_its_labelled_resources() {
     let guard = GroupGuard::new(&group);
     let _neighbour_guard = GroupGuard::new(&neighbour_group);
 
-    let owned_name = format!("{group}-web");
+    let owned_name = format!("{group}.web");
     let owned = start_sleeper(&[
         "--name",
         &owned_name,

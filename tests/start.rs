@@ -59,7 +59,7 @@ fn chain_starts_in_dependency_order_and_stops_in_reverse() {
     let rows = containers(&group);
     assert_eq!(rows.iter().map(|row| row.service.as_str()).collect::<Vec<_>>(), ["a", "b", "c"], "{rows:#?}");
     assert!(rows.iter().all(|row| row.state == "running"), "{rows:#?}");
-    assert_eq!(rows[0].name, format!("{group}-a"));
+    assert_eq!(rows[0].name, format!("{group}.a"));
 
     let stopped = project.run(["stop"]);
     stopped.success();

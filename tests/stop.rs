@@ -36,8 +36,8 @@ service(#{
     project
         .run(["stop", "--remove"])
         .success()
-        .stderr_contains(&format!("web: removed {group}-web"))
-        .stderr_contains(&format!("db: removed {group}-db"))
+        .stderr_contains(&format!("web: removed {group}.web"))
+        .stderr_contains(&format!("db: removed {group}.db"))
         .stderr_contains(&format!("removed network `boss-{group}`"))
         .stderr_contains("removed the context file")
         .lines_in_order("web: removed ", "db: stopping ");

@@ -190,8 +190,10 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         Some((group, _)) => group,
         None => default_group(&directory),
     };
+    let script_name =
+        path.file_name().map_or_else(|| "services.rhai".into(), |name| name.to_string_lossy().into_owned());
     let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
-    Ok(Project { group, directory, services, hooks: Arc::new(hooks) })
+    Ok(Project { group, directory, script_name, services, hooks: Arc::new(hooks) })
 }
 
 /// Two services (or two mappings of one) cannot publish the same fixed host port.

@@ -1,5 +1,5 @@
 //! Gives every test its own group name and removes, when the test ends, every container,
-//! network and image labelled with that group, whether the test passed or panicked.
+//! volume, network and image labelled with that group, whether the test passed or panicked.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -72,15 +72,17 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Force-removes every container, then every network, then every image labelled
+/// Force-removes every container, then every volume, network and image labelled
 /// `boss.group=<group>` (boss's own) or `boss-test.group=<group>` (created by the test).
 ///
 /// Labels are matched exactly, so nothing of another group, and nothing unlabelled, is
 /// touched. Returns a description of whatever could not be listed or removed.
 pub(crate) fn remove_group_resources(group: &str) -> Result<(), String> {
     let mut problems = Vec::new();
-    let kinds: [(&[&str], &[&str]); 3] = [
+    let kinds: [(&[&str], &[&str]); 4] = [
         (&["ps", "--all", "--quiet"], &["rm", "--force", "--volumes"]),
+        // boss's own volumes outlive their containers, so they go by label too.
+        (&["volume", "ls", "--quiet"], &["volume", "rm", "--force"]),
         (&["network", "ls", "--quiet"], &["network", "rm"]),
         (&["image", "ls", "--quiet"], &["image", "rm", "--force"]),
     ];
