@@ -2,64 +2,21 @@
 //! tears down the services it was starting, saves the context and exits 130. Also the
 //! containers of services a script no longer declares (orphans).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{Project, containers, docker_required};
+use crate::common::{Project, containers, docker_required, signal_when};
 
 /// Like [`interrupt_when_matching`], for a stderr line equal to `line`.
 fn interrupt_when(project: &Project, args: &[&str], line: &str) -> (Option<i32>, String, Duration) {
     interrupt_when_matching(project, args, &|seen| seen == line)
 }
 
-/// Runs boss with `args` in the project, sends it SIGINT once a stderr line `matches`, and
-/// returns its exit code, its whole stderr, and how long it took to exit after the signal.
 fn interrupt_when_matching(
     project: &Project,
     args: &[&str],
     matches: &dyn Fn(&str) -> bool,
 ) -> (Option<i32>, String, Duration) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_boss"))
-        .args(args)
-        .current_dir(project.dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_sender.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while !seen.iter().any(|seen_line: &String| matches(seen_line)) {
-        match lines.recv_timeout(Duration::from_secs(60)) {
-            Ok(next) => seen.push(next),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("boss never printed the line to interrupt at:\n{}", seen.join("\n"));
-            }
-        }
-    }
-    let interrupted = Instant::now();
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if interrupted.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("boss did not exit after SIGINT:\n{}", seen.join("\n"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = interrupted.elapsed();
-    seen.extend(lines.try_iter());
-    (status.code(), seen.join("\n"), elapsed)
+    signal_when(project, args, "INT", matches)
 }
 
 #[test]

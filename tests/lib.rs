@@ -7,6 +7,7 @@ mod changes;
 mod common;
 mod container;
 mod context;
+mod data_safety;
 mod errors;
 mod examples;
 mod exclude;

@@ -9,6 +9,7 @@ mod group;
 mod port;
 mod process;
 mod project;
+mod signal;
 
 pub(crate) use docker::{
     ContainerRow, FOREIGN_LABEL, GROUP_LABEL, check_docker, container, container_env, container_labels, containers,
@@ -19,3 +20,4 @@ pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique
 pub(crate) use port::free_port;
 pub(crate) use process::{Captured, RunError, run_captured};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
+pub(crate) use signal::signal_when;
