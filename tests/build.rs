@@ -56,12 +56,12 @@ fn build_from_applies_dockerignore_and_is_not_repeated_for_a_running_service() {
     project.script(SCRIPT);
     write_app(&project);
     let group = project.group().to_owned();
-    let image = format!("{group}.app:dev");
+    let image = format!("{group}-app:dev");
 
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("app: building image {image} (also tagged {group}.app:boss-"))
+        .stderr_contains(&format!("app: building image {image} (also tagged {group}-app:boss-"))
         .stderr_contains("app (build) | Step 1/")
         .stderr_contains(&format!("app: creating container {group}.app from {image}"))
         .stderr_contains("app: started in")
@@ -78,7 +78,7 @@ fn build_from_applies_dockerignore_and_is_not_repeated_for_a_running_service() {
     // The image carries boss's labels and both tags.
     let images = labelled_images(&group);
     assert!(images.contains(&format!("{image} ")), "{images}");
-    assert!(images.contains(&format!("{group}.app:boss-")), "{images}");
+    assert!(images.contains(&format!("{group}-app:boss-")), "{images}");
     let labels = docker(["image", "inspect", "--format", "{{index .Config.Labels \"boss.service\"}}", &image]);
     assert_eq!(labels.trim(), "app");
 
@@ -164,7 +164,7 @@ service(#{
     project.file("app/Dockerfile", &project.expand(DOCKERFILE)).file("app/version.txt", "v1\n");
     let group = project.group().to_owned();
 
-    project.run(["start"]).success().stderr_contains(&format!("app: building image {group}.app:latest"));
+    project.run(["start"]).success().stderr_contains(&format!("app: building image {group}-app:latest"));
     let first = container(&group, "app").expect("`app` has a container");
 
     // Running: nothing is built.
@@ -176,7 +176,7 @@ service(#{
     project
         .run(["start"])
         .success()
-        .stderr_contains(&format!("app: building image {group}.app:latest"))
+        .stderr_contains(&format!("app: building image {group}-app:latest"))
         .stderr_contains(&format!("app: restarting stopped container {group}.app"))
         .stderr_lacks("recreating");
     assert_eq!(container(&group, "app").map(|row| row.id), Some(first.id.clone()));
@@ -185,7 +185,7 @@ service(#{
     project.run(["stop"]).success();
     project.file("app/version.txt", "v2\n");
     project.run(["start"]).success().stderr_contains(&format!(
-        "app: recreating: image `{group}.app` was rebuilt or pulled again (removing {group}.app)"
+        "app: recreating: image `{group}-app` was rebuilt or pulled again (removing {group}.app)"
     ));
     let second = container(&group, "app").expect("`app` has a container");
     assert_ne!(second.id, first.id);

@@ -102,7 +102,7 @@ fn reload_rebuilds_the_service_restarts_dependants_and_leaves_dependencies_alone
     let output = project.run(["reload", "api"]);
     output
         .success()
-        .stderr_contains(&format!("api: building image {group}.api:dev"))
+        .stderr_contains(&format!("api: building image {group}-api:dev"))
         .stderr_contains("api (build) | Step 1/")
         .stderr_contains(&format!("api: recreating: reloading (removing {group}.api)"))
         .stderr_contains("api | api-post-start")
