@@ -1,4 +1,4 @@
-//! Which script owns a group. Every container and network boss creates records the directory
+//! Which script owns a group. Every container, network and volume boss creates records the directory
 //! of the script it came from, so two scripts that claim the same group name are told so
 //! instead of silently sharing (or stopping) each other's containers.
 
@@ -18,10 +18,16 @@ pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> R
         .networks_labelled(&labels)
         .await
         .map_err(|error| Error::Backend { action: format!("list the networks of group `{group}`"), error })?;
+    // Volumes outlive `stop --remove`; another directory's script must not mount their data.
+    let volumes = backend
+        .volumes_labelled(&labels)
+        .await
+        .map_err(|error| Error::Backend { action: format!("list the volumes of group `{group}`"), error })?;
     let other = containers
         .iter()
         .map(|container| &container.labels)
         .chain(networks.iter().map(|network| &network.labels))
+        .chain(volumes.iter().map(|volume| &volume.labels))
         .filter_map(|labels| labels.get(label::PROJECT_DIR))
         // A directory that no longer exists (deleted or moved) cannot stop its group any more;
         // its containers are still boss's own, so the group may be taken over.

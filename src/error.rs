@@ -150,6 +150,22 @@ pub enum ScriptErrorKind {
     },
 }
 
+/// A kind of engine object whose name boss may find taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Container,
+    Volume,
+}
+
+impl Resource {
+    fn word(self) -> &'static str {
+        match self {
+            Resource::Container => "container",
+            Resource::Volume => "volume",
+        }
+    }
+}
+
 /// Why one service failed; reported under the service's name when it happens.
 #[derive(Debug, Clone)]
 pub enum ServiceFailure {
@@ -167,11 +183,9 @@ pub enum ServiceFailure {
     Build { message: String, last_lines: Vec<String> },
     /// The image is not present and could not be pulled.
     Pull { image: String, error: BackendError },
-    /// A container with the name boss needs exists but is not this service's; `owner` is the
-    /// boss group it belongs to, if any.
-    ForeignContainer { name: String, owner: Option<String> },
-    /// A volume with the name boss needs exists but is not this service's.
-    ForeignVolume { name: String, owner: Option<String> },
+    /// A container or volume with the name boss needs exists but is not this service's;
+    /// `owner` is the boss group it belongs to, if any.
+    NameTaken { resource: Resource, name: String, owner: Option<String> },
     /// The service's container is restarting, being removed or dead; boss leaves it alone.
     ContainerUnusable { container: String },
     /// The context could not be saved after the service's `post_start`.
@@ -427,22 +441,18 @@ impl ServiceFailure {
                     "hint: check the image name and your registry access, or build the image locally with that tag"
                 );
             }
-            ServiceFailure::ForeignContainer { name, owner: Some(owner) } => {
-                let _ = writeln!(out, "container `{name}` belongs to boss group `{owner}`");
-                out.push_str(&other_group_hint("container", owner));
+            ServiceFailure::NameTaken { resource, name, owner: Some(owner) } => {
+                let _ = writeln!(out, "{} `{name}` belongs to boss group `{owner}`", resource.word());
+                out.push_str(&other_group_hint(resource.word(), owner));
             }
-            ServiceFailure::ForeignContainer { name, owner: None } => {
+            ServiceFailure::NameTaken { resource: Resource::Container, name, owner: None } => {
                 let _ = writeln!(out, "a container named `{name}` exists but was not created by boss");
                 let _ = writeln!(
                     out,
                     "hint: boss never touches containers it did not create; rename or remove it with `docker rm -f {name}`"
                 );
             }
-            ServiceFailure::ForeignVolume { name, owner: Some(owner) } => {
-                let _ = writeln!(out, "volume `{name}` belongs to boss group `{owner}`");
-                out.push_str(&other_group_hint("volume", owner));
-            }
-            ServiceFailure::ForeignVolume { name, owner: None } => {
+            ServiceFailure::NameTaken { resource: Resource::Volume, name, owner: None } => {
                 let _ = writeln!(out, "a volume named `{name}` exists but was not created by boss for this service");
                 let _ = writeln!(
                     out,

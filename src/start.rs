@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, VolumeMount, label};
 use crate::context::Context;
-use crate::error::{Error, ServiceFailure};
+use crate::error::{Error, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookKind, HookRunner, HookValue};
 use crate::image;
@@ -355,11 +355,8 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
     {
         // Everything of ours for this service was just removed, so this one is not ours.
-        return Err(ServiceFailure::ForeignContainer {
-            owner: other.labels.get(label::GROUP).cloned(),
-            name: other.name,
-        }
-        .into());
+        let owner = other.labels.get(label::GROUP).cloned();
+        return Err(ServiceFailure::NameTaken { resource: Resource::Container, name: other.name, owner }.into());
     }
 
     if run.cancel.is_cancelled() {
@@ -386,7 +383,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
     let id = run.backend.create_container(&spec).await.map_err(|error| {
         if error.kind == crate::backend::BackendErrorKind::Conflict {
-            ServiceFailure::ForeignContainer { name: spec.name.clone(), owner: None }
+            ServiceFailure::NameTaken { resource: Resource::Container, name: spec.name.clone(), owner: None }
         } else {
             ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }
         }
@@ -470,10 +467,8 @@ async fn image_volumes<B: Backend>(
                     .iter()
                     .all(|(key, value)| found.labels.get(key) == Some(value));
                 if !ours {
-                    return Err(ServiceFailure::ForeignVolume {
-                        owner: found.labels.get(label::GROUP).cloned(),
-                        name: volume,
-                    });
+                    let owner = found.labels.get(label::GROUP).cloned();
+                    return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume, owner });
                 }
             }
             None => {

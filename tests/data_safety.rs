@@ -248,3 +248,62 @@ service(#{{ name: "{service}", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_si
         .stderr_lacks("docker network rm");
     assert_eq!(container(&group, "api-db").unwrap().state, "running", "the other group is untouched");
 }
+
+// Volumes outlive `stop --remove`, so they keep claiming their group: a script in another
+// directory that declares the same group must not mount their data.
+#[test]
+fn kept_volumes_still_claim_their_group() {
+    let owner = Project::new("volume_claim_owner");
+    owner.file("db/Dockerfile", &owner.expand("FROM @IMAGE@\nVOLUME /data\nCMD [\"sleep\", \"3600\"]\n"));
+    owner.script(&volume_script("1"));
+    owner.run(["start"]).success();
+    owner.run(["stop", "--remove"]).success();
+    assert_eq!(group_volumes(owner.group()).len(), 1);
+
+    // The intruder declares the owner's group, so the owner's guard removes anything it makes.
+    let intruder = Project::new("volume_claim_intruder");
+    intruder.file("db/Dockerfile", &intruder.expand("FROM @IMAGE@\nVOLUME /data\nCMD [\"sleep\", \"3600\"]\n"));
+    intruder.file("services.rhai", &intruder.expand(&volume_script("1")).replace(intruder.group(), owner.group()));
+    intruder
+        .run(["start"])
+        .code(2)
+        .stderr_contains(&format!("error: group `{}` belongs to the script in", owner.group()))
+        .stderr_lacks("creating container");
+}
+
+// See issue 7, item 7: a name held by another boss group was answered with a hint to
+// `docker rm -f` it, which would destroy that group's work.
+#[test]
+fn a_container_name_held_by_another_group_names_that_group() {
+    let project = Project::new("name_held_by_group");
+    let group = project.group().to_owned();
+    let other_group = unique_group("name_held_by_group_other");
+    let _other_guard = GroupGuard::new(&other_group);
+    let name = format!("{group}.web");
+    let image = project.expand("@IMAGE@");
+    let held = docker([
+        "run",
+        "--detach",
+        "--name",
+        &name,
+        "--label",
+        &format!("boss.group={other_group}"),
+        "--label",
+        "boss.service=web",
+        &image,
+        "sleep",
+        "3600",
+    ]);
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "web", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+"#,
+    );
+    project
+        .run(["start"])
+        .code(1)
+        .stderr_contains(&format!("web: failed: container `{name}` belongs to boss group `{other_group}`"))
+        .stderr_lacks("docker rm");
+    assert_eq!(container(&other_group, "web").map(|row| row.state).as_deref(), Some("running"));
+    assert!(held.trim().starts_with(&container(&other_group, "web").unwrap().id));
+}
