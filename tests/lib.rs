@@ -2,6 +2,7 @@
 //! `integration` test binary and sharing the harness in `common`. Tests that need Docker
 //! run against the real daemon and fail, never skip, when it is unreachable.
 
+mod architecture;
 mod build;
 mod changes;
 mod common;
