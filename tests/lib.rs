@@ -3,6 +3,7 @@
 //! run against the real daemon and fail, never skip, when it is unreachable.
 
 mod build;
+mod build_context;
 mod changes;
 mod common;
 mod container;

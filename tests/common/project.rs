@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::fixture::fixture_image;
 use super::group::{GroupGuard, unique_group};
-use super::process::{Captured, RunError, run_captured};
+use super::process::{Captured, RunError, run_captured, run_captured_with_peak_memory};
 
 /// The binary under test, built by Cargo for this test target.
 const BOSS: &str = env!("CARGO_BIN_EXE_boss");
@@ -155,6 +155,29 @@ impl BossRun<'_> {
     /// so far) if it is still running after the timeout.
     #[track_caller]
     pub(crate) fn run(self) -> Output {
+        let timeout = self.timeout;
+        self.finish(|command| run_captured(command, timeout))
+    }
+
+    /// Runs boss like [`BossRun::run`] and also returns its peak resident set size in bytes,
+    /// as the kernel measured it.
+    #[track_caller]
+    pub(crate) fn run_measuring_peak_memory(self) -> (Output, u64) {
+        let timeout = self.timeout;
+        let mut peak = 0;
+        let output = self.finish(|command| {
+            run_captured_with_peak_memory(command, timeout).map(|(captured, bytes)| {
+                peak = bytes;
+                captured
+            })
+        });
+        (output, peak)
+    }
+
+    /// Builds the command and runs it with `runner`, turning a failure to run or a hang into a
+    /// panic that shows the output so far.
+    #[track_caller]
+    fn finish(self, runner: impl FnOnce(&mut Command) -> Result<Captured, RunError>) -> Output {
         let mut command = Command::new(BOSS);
         command
             .args(&self.args)
@@ -163,7 +186,7 @@ impl BossRun<'_> {
             .env("NO_COLOR", "1")
             .envs(self.envs.iter().map(|(key, value)| (key, value)));
         let shown = shown_command(&self.args);
-        match run_captured(&mut command, self.timeout) {
+        match runner(&mut command) {
             Ok(captured) => Output::new(shown, captured),
             Err(RunError::Io(error)) => panic!("cannot run {BOSS}: {error}"),
             Err(RunError::TimedOut(captured)) => panic!(
