@@ -251,3 +251,28 @@ fn a_huge_build_context_is_streamed() {
         PEAK_MEMORY_LIMIT / (1024 * 1024)
     );
 }
+
+/// A file boss may not read fails the service promptly, naming the file, instead of sending a
+/// truncated context or leaving the request hanging.
+#[test]
+fn an_unreadable_file_fails_the_service_and_names_it() {
+    let project = Project::new("build_context_unreadable");
+    project.script(&SCRIPT.replace("@DIR@", "app"));
+    let root = project.path("app");
+    write(&root, "Dockerfile", project.expand("FROM @IMAGE@\nCOPY . /app/\n").as_bytes(), 0o644);
+    write(&root, "readable.txt", b"fine\n", 0o644);
+    write(&root, "secret.key", b"not for boss\n", 0o000);
+    // boss runs as another user and saves its context file next to the script.
+    set_mode(project.dir(), 0o777);
+
+    project
+        .boss(["start"])
+        .unprivileged()
+        .run()
+        .code(1)
+        .stderr_contains("app: failed: cannot use build context `")
+        .stderr_contains("`: cannot read `secret.key`: Permission denied")
+        .stderr_lacks("app: creating container");
+    let image = format!("{}-app:dev", project.group());
+    assert!(crate::common::try_docker(["image", "inspect", &image]).is_err(), "`{image}` was built anyway");
+}

@@ -4,6 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -17,6 +19,12 @@ const BOSS: &str = env!("CARGO_BIN_EXE_boss");
 
 /// How long one boss run may take before the test fails with "boss hung".
 pub(crate) const DEFAULT_BOSS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The user id of `nobody`, for runs that file permissions must apply to.
+const NOBODY: u32 = 65_534;
+
+/// The Docker socket, whose group may use the daemon.
+const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// The script file boss reads when no FILE argument is given.
 pub(crate) const SCRIPT_FILE: &str = "services.rhai";
@@ -107,6 +115,7 @@ impl Project {
             envs: Vec::new(),
             current_dir: self.dir.path.clone(),
             timeout: DEFAULT_BOSS_TIMEOUT,
+            unprivileged: false,
         }
     }
 
@@ -130,6 +139,7 @@ pub(crate) struct BossRun<'project> {
     envs: Vec<(OsString, OsString)>,
     current_dir: PathBuf,
     timeout: Duration,
+    unprivileged: bool,
 }
 
 impl BossRun<'_> {
@@ -142,6 +152,15 @@ impl BossRun<'_> {
     /// Runs boss in `relative` (to the project directory) instead of the project directory.
     pub(crate) fn current_dir(mut self, relative: impl AsRef<Path>) -> Self {
         self.current_dir = self.project.path(relative);
+        self
+    }
+
+    /// Runs boss as an unprivileged user (`nobody`) in the group of the Docker socket when the
+    /// tests run as root, so that file permissions apply to it; otherwise as the current user,
+    /// to whom they apply already. The project files boss must read have to be readable by
+    /// others, and the project directory writable if boss saves its context there.
+    pub(crate) fn unprivileged(mut self) -> Self {
+        self.unprivileged = true;
         self
     }
 
@@ -185,6 +204,14 @@ impl BossRun<'_> {
             // Plain output keeps substring assertions simple whatever the terminal is.
             .env("NO_COLOR", "1")
             .envs(self.envs.iter().map(|(key, value)| (key, value)));
+        // SAFETY: `geteuid` has no preconditions and cannot fail.
+        if self.unprivileged && unsafe { libc::geteuid() } == 0 {
+            let socket = Path::new(DOCKER_SOCKET);
+            let docker_group = fs::metadata(socket)
+                .unwrap_or_else(|error| panic!("cannot find the group of {}: {error}", socket.display()))
+                .gid();
+            command.uid(NOBODY).gid(docker_group);
+        }
         let shown = shown_command(&self.args);
         match runner(&mut command) {
             Ok(captured) => Output::new(shown, captured),
