@@ -50,20 +50,15 @@ pub(crate) fn is_boss_state(name: &[u8]) -> bool {
     name.starts_with(b".boss-context") || name == b".boss"
 }
 
-/// Whether `dockerfile` (as written in the script) names a path inside `context`, judged on
-/// the cleaned path as the engine will see it.
-pub(crate) fn dockerfile_is_inside(context: &Path, dockerfile: &str) -> bool {
+/// The path of `dockerfile` (as written in the script: relative to `context`, or absolute)
+/// inside `context`, cleaned as the engine expects it (`docker/../Dockerfile` is
+/// `Dockerfile`), or `None` when it leads outside.
+pub(crate) fn dockerfile_in_context(context: &Path, dockerfile: &str) -> Option<String> {
     let path = Path::new(dockerfile);
-    let relative = if path.is_absolute() {
-        match path.strip_prefix(context) {
-            Ok(relative) => relative,
-            Err(_) => return false,
-        }
-    } else {
-        path
-    };
+    let relative = if path.is_absolute() { path.strip_prefix(context).ok()? } else { path };
     let cleaned = clean(&relative.to_string_lossy());
-    Path::new(&cleaned).components().next().is_some_and(|first| matches!(first, Component::Normal(_)))
+    let first = Path::new(&cleaned).components().next();
+    first.is_some_and(|first| matches!(first, Component::Normal(_))).then_some(cleaned)
 }
 
 /// What to send from one directory: its root and its `.dockerignore` rules, read before the
@@ -546,6 +541,7 @@ mod tests {
 
     #[test]
     fn dockerfiles_outside_the_context_are_recognised() {
+        assert_eq!(dockerfile_in_context(Path::new("/p"), "/p/docker/../Dockerfile").as_deref(), Some("Dockerfile"));
         let context = Path::new("/project/app");
         for (dockerfile, inside) in [
             ("Dockerfile", true),
@@ -558,7 +554,7 @@ mod tests {
             ("/project/app/Dockerfile", true),
             ("/project/Dockerfile", false),
         ] {
-            assert_eq!(dockerfile_is_inside(context, dockerfile), inside, "{dockerfile}");
+            assert_eq!(dockerfile_in_context(context, dockerfile).is_some(), inside, "{dockerfile}");
         }
     }
 }

@@ -96,8 +96,9 @@ pub async fn build<B: Backend>(
         return Err(context_failure(ContextProblem::NoDockerfile { dockerfile: service.dockerfile.clone() }));
     }
     // The engine finds the Dockerfile by its path inside the context, as the docker CLI sends
-    // it: cleaned (`./docker/../Dockerfile` is `Dockerfile`).
-    let dockerfile = crate::dockerignore::clean(&service.dockerfile);
+    // it: relative and cleaned (`./docker/../Dockerfile` is `Dockerfile`).
+    let dockerfile = crate::build_context::dockerfile_in_context(directory, &service.dockerfile)
+        .ok_or_else(|| context_failure(ContextProblem::DockerfileOutside { dockerfile: service.dockerfile.clone() }))?;
     // Only `.dockerignore` is read here; the files are read while they are sent.
     let plan = crate::build_context::plan(directory, &dockerfile).map_err(context_failure)?;
 

@@ -222,7 +222,7 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         // Only the context directory is sent to the engine, so a Dockerfile outside it
         // (`../Dockerfile`) could only be read by leaving it, which the engine refuses late
         // and obscurely; the docker CLI would send a copy, which boss does not do.
-        if !crate::build_context::dockerfile_is_inside(context, &dockerfile) {
+        if crate::build_context::dockerfile_in_context(context, &dockerfile).is_none() {
             let kind = ScriptErrorKind::BadBuild {
                 directory: shown,
                 problem: ContextProblem::DockerfileOutside { dockerfile },
