@@ -22,6 +22,10 @@ pub mod label {
 
 pub type Labels = BTreeMap<String, String>;
 
+/// A build context as it is produced: pieces of a tar, ending early with an error when the
+/// context could not be read (the engine must then abort the build).
+pub type ContextStream = futures_util::stream::BoxStream<'static, std::io::Result<Vec<u8>>>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendErrorKind {
     /// The engine does not answer.
@@ -183,11 +187,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The id of the local image `image`, or `None` when it is not present.
     fn image_id(&self, image: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
 
-    /// Builds an image from a tar build context, tags it with every one of `tags`, and returns
-    /// its id. Each line of builder output goes to `output` as it arrives.
+    /// Builds an image from a tar build context, streamed as it is read, tags it with every one
+    /// of `tags`, and returns its id. Each line of builder output goes to `output` as it
+    /// arrives.
     fn build_image(
         &self,
-        context: Vec<u8>,
+        context: ContextStream,
         build: &BuildSpec,
         output: &(dyn Fn(&str) + Send + Sync),
     ) -> impl Future<Output = BackendResult<String>> + Send;

@@ -23,7 +23,7 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ExecOutput, Labels, NetworkInfo, PublishedPort, VolumeInfo,
+    ContainerState, ContextStream, ExecOutput, Labels, NetworkInfo, PublishedPort, VolumeInfo,
 };
 use crate::image::split_reference;
 
@@ -221,11 +221,11 @@ impl Backend for DockerBackend {
 
     async fn build_image(
         &self,
-        context: Vec<u8>,
+        context: ContextStream,
         build: &BuildSpec,
         output: &(dyn Fn(&str) + Send + Sync),
     ) -> BackendResult<String> {
-        tracing::debug!(?build, context_bytes = context.len(), "building image");
+        tracing::debug!(?build, "building image");
         let (first, others) = build.tags.split_first().ok_or_else(|| BackendError::other("a build needs a tag"))?;
         let labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
         // The classic builder (the default on engines before 23) needs no BuildKit session.
@@ -236,7 +236,9 @@ impl Backend for DockerBackend {
             .forcerm(true)
             .labels(&labels)
             .build();
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        // The context is streamed as the request body, so its size costs no memory here.
+        let body = bollard::body_try_stream(context.map(|chunk| chunk.map(Into::into)));
+        let mut stream = self.docker.build_image(options, None, Some(body));
         let mut image_id = None;
         let mut pending = String::new();
         while let Some(item) = stream.next().await {

@@ -108,7 +108,7 @@ pub enum ScriptErrorKind {
     },
     BadBuild {
         directory: String,
-        reason: String,
+        problem: ContextProblem,
     },
     /// Two services publish the same host port.
     PortTaken {
@@ -166,6 +166,84 @@ impl Resource {
     }
 }
 
+/// Why a build context cannot be used, at load (`build_from` and `dockerfile`) or while it is
+/// sent to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextProblem {
+    /// The service has no `build_from` (a caller's mistake, never the script's).
+    NotSet,
+    NotADirectory,
+    NoDockerfile {
+        dockerfile: String,
+    },
+    /// `dockerfile` leads outside `build_from` (`../Dockerfile`).
+    DockerfileOutside {
+        dockerfile: String,
+    },
+    ReadIgnoreFile {
+        error: String,
+    },
+    BadPattern {
+        pattern: String,
+        problem: PatternProblem,
+    },
+    /// A file or directory of the context (path relative to it) could not be read.
+    Unreadable {
+        path: String,
+        error: String,
+    },
+    /// A file was shorter when read than when listed.
+    ChangedWhileRead {
+        path: String,
+    },
+    /// The tar writer refused an entry.
+    Archive {
+        path: String,
+        error: String,
+    },
+}
+
+/// Why Docker refuses a `.dockerignore` pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternProblem {
+    LoneExclamation,
+    /// Go's `filepath.Match` refuses it.
+    Syntax,
+    /// The regular expression it becomes does not compile.
+    Regex {
+        reason: String,
+    },
+}
+
+impl ContextProblem {
+    /// The reason, as it follows "cannot build from `dir`: ".
+    pub fn describe(&self) -> String {
+        match self {
+            ContextProblem::NotSet => "no `build_from` is set".into(),
+            ContextProblem::NotADirectory => "it is not a directory".into(),
+            ContextProblem::NoDockerfile { dockerfile } => format!("it has no `{dockerfile}`"),
+            ContextProblem::DockerfileOutside { dockerfile } => {
+                format!("the dockerfile `{dockerfile}` is outside the build context")
+            }
+            ContextProblem::ReadIgnoreFile { error } => format!("cannot read its `.dockerignore`: {error}"),
+            ContextProblem::BadPattern { pattern, problem } => {
+                let problem = match problem {
+                    PatternProblem::LoneExclamation => "a lone `!` names nothing to re-include".to_string(),
+                    PatternProblem::Syntax => {
+                        "Docker refuses it (an unclosed `[`, an empty or malformed `[...]`, or a trailing `\\`)"
+                            .to_string()
+                    }
+                    PatternProblem::Regex { reason } => reason.clone(),
+                };
+                format!("invalid pattern `{pattern}` in its `.dockerignore`: {problem}")
+            }
+            ContextProblem::Unreadable { path, error } => format!("cannot read `{path}`: {error}"),
+            ContextProblem::ChangedWhileRead { path } => format!("`{path}` changed while it was being sent"),
+            ContextProblem::Archive { path, error } => format!("cannot add `{path}` to the build context: {error}"),
+        }
+    }
+}
+
 /// Why one service failed; reported under the service's name when it happens.
 #[derive(Debug, Clone)]
 pub enum ServiceFailure {
@@ -178,7 +256,7 @@ pub enum ServiceFailure {
     /// An env value refers to the context in a way that cannot be filled in.
     Interpolation { key: String, value: String, reason: String },
     /// The build context could not be read.
-    BuildContext { directory: String, reason: String },
+    BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
     Build { message: String, last_lines: Vec<String> },
     /// The image is not present and could not be pulled.
@@ -325,7 +403,9 @@ impl ScriptErrorKind {
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
             ScriptErrorKind::BadImage { image } => format!("`{image}` is not a valid image reference"),
-            ScriptErrorKind::BadBuild { directory, reason } => format!("cannot build from `{directory}`: {reason}"),
+            ScriptErrorKind::BadBuild { directory, problem } => {
+                format!("cannot build from `{directory}`: {}", problem.describe())
+            }
             ScriptErrorKind::PortTaken { port, service, other } => {
                 format!("service `{service}` publishes host port {port}, which `{other}` publishes too")
             }
@@ -371,6 +451,9 @@ impl ScriptErrorKind {
                 "write `#{ \"8080\": 8080 }` (container port to host port); `0` picks a free host port; `\"0.0.0.0:8080\"` publishes on every address".into(),
             ),
             ScriptErrorKind::Cycle { .. } => Some("remove one of these dependencies".into()),
+            ScriptErrorKind::BadBuild { problem: ContextProblem::DockerfileOutside { .. }, .. } => Some(
+                "only `build_from` is sent to the engine, so the Dockerfile must be inside it: move the Dockerfile, or make `build_from` a directory that holds it".into(),
+            ),
             ScriptErrorKind::UndefinedVariable { name } if name == "ctx" => {
                 Some("a hook gets the context as its parameter: write `|ctx| ...`".into())
             }
@@ -421,8 +504,8 @@ impl ServiceFailure {
             ServiceFailure::Interpolation { key, value, reason } => {
                 let _ = writeln!(out, "cannot fill in env `{key}` = `{value}`: {reason}");
             }
-            ServiceFailure::BuildContext { directory, reason } => {
-                let _ = writeln!(out, "cannot use build context `{directory}`: {reason}");
+            ServiceFailure::BuildContext { directory, problem } => {
+                let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());
             }
             ServiceFailure::Build { message, last_lines } => {
                 let _ = writeln!(out, "image build failed: {message}");

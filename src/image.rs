@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use crate::backend::{Backend, BuildSpec, label};
-use crate::error::ServiceFailure;
+use crate::error::{ContextProblem, ServiceFailure};
 use crate::event::{EventSink, ServiceChange};
 use crate::service::Service;
 
@@ -85,27 +85,28 @@ pub async fn build<B: Backend>(
     events: &EventSink,
 ) -> Result<String, ServiceFailure> {
     let Some(directory) = &service.build_from else {
-        return Err(ServiceFailure::BuildContext { directory: String::new(), reason: "no `build_from` is set".into() });
+        return Err(ServiceFailure::BuildContext { directory: String::new(), problem: ContextProblem::NotSet });
     };
     let context_failure =
-        |reason: String| ServiceFailure::BuildContext { directory: directory.display().to_string(), reason };
+        |problem: ContextProblem| ServiceFailure::BuildContext { directory: directory.display().to_string(), problem };
     if !directory.is_dir() {
-        return Err(context_failure("it is not a directory".into()));
+        return Err(context_failure(ContextProblem::NotADirectory));
     }
     if !directory.join(&service.dockerfile).is_file() {
-        return Err(context_failure(format!("it has no `{}`", service.dockerfile)));
+        return Err(context_failure(ContextProblem::NoDockerfile { dockerfile: service.dockerfile.clone() }));
     }
-    let (context_directory, dockerfile) = (directory.clone(), service.dockerfile.clone());
-    let context = tokio::task::spawn_blocking(move || crate::build_context::pack(&context_directory, &dockerfile))
-        .await
-        .map_err(|error| context_failure(error.to_string()))?
-        .map_err(context_failure)?;
+    // The engine finds the Dockerfile by its path inside the context, as the docker CLI sends
+    // it: relative and cleaned (`./docker/../Dockerfile` is `Dockerfile`).
+    let dockerfile = crate::build_context::dockerfile_in_context(directory, &service.dockerfile)
+        .ok_or_else(|| context_failure(ContextProblem::DockerfileOutside { dockerfile: service.dockerfile.clone() }))?;
+    // Only `.dockerignore` is read here; the files are read while they are sent.
+    let plan = crate::build_context::plan(directory, &dockerfile).map_err(context_failure)?;
 
     let tags = build_tags(&service.image, SystemTime::now());
     events.service(&service.name, ServiceChange::Building { image: tags[0].clone(), tag: tags[1].clone() });
     let mut labels = crate::ownership::service_labels(group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
-    let spec = BuildSpec { dockerfile: service.dockerfile.clone(), tags, labels };
+    let spec = BuildSpec { dockerfile, tags, labels };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
     let output = |line: &str| {
         let line = &strip_escapes(line);
@@ -116,7 +117,13 @@ pub async fn build<B: Backend>(
         }
         last_lines.push_back(line.to_string());
     };
+    let (context, report) = crate::build_context::start(plan);
     let result = backend.build_image(context, &spec, &output).await;
+    // A context that could not be read fails the request; the engine's words for that say
+    // nothing useful, the recorded problem names the file.
+    if let Some(problem) = report.problem() {
+        return Err(context_failure(problem));
+    }
     result.map_err(|error| ServiceFailure::Build {
         message: error.message,
         last_lines: last_lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into(),

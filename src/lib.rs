@@ -10,6 +10,7 @@ pub mod claim;
 pub mod command;
 pub mod context;
 pub mod docker;
+pub mod dockerignore;
 pub mod error;
 pub mod event;
 pub mod graph;

@@ -112,7 +112,7 @@ impl Backend for FakeBackend {
 
     async fn build_image(
         &self,
-        _: Vec<u8>,
+        _: crate::backend::ContextStream,
         build: &crate::backend::BuildSpec,
         output: &(dyn Fn(&str) + Send + Sync),
     ) -> BackendResult<String> {

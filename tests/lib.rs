@@ -4,6 +4,7 @@
 
 mod architecture;
 mod build;
+mod build_context;
 mod changes;
 mod common;
 mod container;

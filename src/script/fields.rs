@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{Error, ScriptErrorKind};
+use crate::error::{ContextProblem, Error, ScriptErrorKind};
 use crate::hook::HookKind;
 use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
 use crate::source::Span;
@@ -214,13 +214,24 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     // mistake in the script, so it is reported now, with its position.
     if let Some(context) = &build_from {
         let shown = context.display().to_string();
+        let field = if map.contains_key("dockerfile") { "dockerfile" } else { "build_from" };
         if !context.is_dir() {
-            let kind = ScriptErrorKind::BadBuild { directory: shown, reason: "it is not a directory".into() };
+            let kind = ScriptErrorKind::BadBuild { directory: shown, problem: ContextProblem::NotADirectory };
             return Err(fields.error("build_from", kind));
         }
+        // Only the context directory is sent to the engine, so a Dockerfile outside it
+        // (`../Dockerfile`) could only be read by leaving it, which the engine refuses late
+        // and obscurely; the docker CLI would send a copy, which boss does not do.
+        if crate::build_context::dockerfile_in_context(context, &dockerfile).is_none() {
+            let kind = ScriptErrorKind::BadBuild {
+                directory: shown,
+                problem: ContextProblem::DockerfileOutside { dockerfile },
+            };
+            return Err(fields.error(field, kind));
+        }
         if !context.join(&dockerfile).is_file() {
-            let kind = ScriptErrorKind::BadBuild { directory: shown, reason: format!("it has no `{dockerfile}`") };
-            let field = if map.contains_key("dockerfile") { "dockerfile" } else { "build_from" };
+            let kind =
+                ScriptErrorKind::BadBuild { directory: shown, problem: ContextProblem::NoDockerfile { dockerfile } };
             return Err(fields.error(field, kind));
         }
     }

@@ -74,8 +74,17 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    try_docker_with_env(&[], args)
+}
+
+/// [`try_docker`] with extra environment variables for the CLI, such as `DOCKER_BUILDKIT=0`.
+pub(crate) fn try_docker_with_env<I, S>(envs: &[(&str, &str)], args: I) -> Result<String, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut command = Command::new("docker");
-    command.args(args);
+    command.args(args).envs(envs.iter().copied());
     let shown = format!("{command:?}");
     match run_captured(&mut command, DOCKER_TIMEOUT) {
         Ok(captured) if captured.exit_code == Some(0) => Ok(captured.stdout),

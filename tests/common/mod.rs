@@ -13,11 +13,11 @@ mod signal;
 
 pub(crate) use docker::{
     ContainerRow, FOREIGN_LABEL, GROUP_LABEL, check_docker, container, container_env, container_labels, containers,
-    docker, docker_required, foreign_container, foreign_network, inspect, networks, try_docker,
+    docker, docker_required, foreign_container, foreign_network, inspect, networks, try_docker, try_docker_with_env,
 };
 pub(crate) use fixture::fixture_image;
 pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique_group};
 pub(crate) use port::free_port;
-pub(crate) use process::{Captured, RunError, run_captured};
+pub(crate) use process::{Captured, RunError, run_captured, run_captured_with_peak_memory};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
 pub(crate) use signal::signal_when;

@@ -56,6 +56,58 @@ pub(crate) fn run_captured(command: &mut Command, timeout: Duration) -> Result<C
     }
 }
 
+/// [`run_captured`], also returning the child's peak resident set size in bytes.
+///
+/// The kernel reports it exactly when the child is reaped (`ru_maxrss` of `wait4`), so the
+/// child is reaped here with `wait4` rather than by [`Child::wait`]; sampling `/proc` while it
+/// runs could miss a short peak.
+pub(crate) fn run_captured_with_peak_memory(
+    command: &mut Command,
+    timeout: Duration,
+) -> Result<(Captured, u64), RunError> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = command.spawn().map_err(RunError::Io)?;
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let pid = libc::pid_t::try_from(child.id()).map_err(|error| RunError::Io(io::Error::other(error)))?;
+    let mut killed = false;
+    let (status, usage) = loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `rusage` is plain data, for which all zeroes is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are to live locals of the right types; `pid` is our own child,
+        // not yet reaped (std's `Child` never waited for it).
+        let reaped =
+            unsafe { libc::wait4(pid, &raw mut status, if killed { 0 } else { libc::WNOHANG }, &raw mut usage) };
+        if reaped == pid {
+            break (status, usage);
+        }
+        if reaped < 0 {
+            return Err(RunError::Io(io::Error::last_os_error()));
+        }
+        if !killed && Instant::now() >= start + timeout {
+            // Not reaped yet, so the pid is still ours to signal.
+            let _ = child.kill();
+            killed = true;
+            continue;
+        }
+        thread::sleep(POLL_INTERVAL);
+    };
+    let captured = Captured {
+        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: join_reader(stdout),
+        stderr: join_reader(stderr),
+        elapsed: start.elapsed(),
+    };
+    if killed {
+        return Err(RunError::TimedOut(captured));
+    }
+    // Linux reports `ru_maxrss` in kibibytes.
+    let peak_bytes = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    Ok((captured, peak_bytes))
+}
+
 /// Waits for `child` until `deadline`; returns `None` after killing a child that was still
 /// running then.
 fn wait_with_deadline(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {

@@ -4,19 +4,27 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use super::fixture::fixture_image;
 use super::group::{GroupGuard, unique_group};
-use super::process::{Captured, RunError, run_captured};
+use super::process::{Captured, RunError, run_captured, run_captured_with_peak_memory};
 
 /// The binary under test, built by Cargo for this test target.
 const BOSS: &str = env!("CARGO_BIN_EXE_boss");
 
 /// How long one boss run may take before the test fails with "boss hung".
 pub(crate) const DEFAULT_BOSS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The user id of `nobody`, for runs that file permissions must apply to.
+const NOBODY: u32 = 65_534;
+
+/// The Docker socket, whose group may use the daemon.
+const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// The script file boss reads when no FILE argument is given.
 pub(crate) const SCRIPT_FILE: &str = "services.rhai";
@@ -107,6 +115,7 @@ impl Project {
             envs: Vec::new(),
             current_dir: self.dir.path.clone(),
             timeout: DEFAULT_BOSS_TIMEOUT,
+            unprivileged: false,
         }
     }
 
@@ -130,6 +139,7 @@ pub(crate) struct BossRun<'project> {
     envs: Vec<(OsString, OsString)>,
     current_dir: PathBuf,
     timeout: Duration,
+    unprivileged: bool,
 }
 
 impl BossRun<'_> {
@@ -145,6 +155,15 @@ impl BossRun<'_> {
         self
     }
 
+    /// Runs boss as an unprivileged user (`nobody`) in the group of the Docker socket when the
+    /// tests run as root, so that file permissions apply to it; otherwise as the current user,
+    /// to whom they apply already. The project files boss must read have to be readable by
+    /// others, and the project directory writable if boss saves its context there.
+    pub(crate) fn unprivileged(mut self) -> Self {
+        self.unprivileged = true;
+        self
+    }
+
     /// Replaces [`DEFAULT_BOSS_TIMEOUT`] for this run.
     pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -155,6 +174,29 @@ impl BossRun<'_> {
     /// so far) if it is still running after the timeout.
     #[track_caller]
     pub(crate) fn run(self) -> Output {
+        let timeout = self.timeout;
+        self.finish(|command| run_captured(command, timeout))
+    }
+
+    /// Runs boss like [`BossRun::run`] and also returns its peak resident set size in bytes,
+    /// as the kernel measured it.
+    #[track_caller]
+    pub(crate) fn run_measuring_peak_memory(self) -> (Output, u64) {
+        let timeout = self.timeout;
+        let mut peak = 0;
+        let output = self.finish(|command| {
+            run_captured_with_peak_memory(command, timeout).map(|(captured, bytes)| {
+                peak = bytes;
+                captured
+            })
+        });
+        (output, peak)
+    }
+
+    /// Builds the command and runs it with `runner`, turning a failure to run or a hang into a
+    /// panic that shows the output so far.
+    #[track_caller]
+    fn finish(self, runner: impl FnOnce(&mut Command) -> Result<Captured, RunError>) -> Output {
         let mut command = Command::new(BOSS);
         command
             .args(&self.args)
@@ -162,8 +204,16 @@ impl BossRun<'_> {
             // Plain output keeps substring assertions simple whatever the terminal is.
             .env("NO_COLOR", "1")
             .envs(self.envs.iter().map(|(key, value)| (key, value)));
+        // SAFETY: `geteuid` has no preconditions and cannot fail.
+        if self.unprivileged && unsafe { libc::geteuid() } == 0 {
+            let socket = Path::new(DOCKER_SOCKET);
+            let docker_group = fs::metadata(socket)
+                .unwrap_or_else(|error| panic!("cannot find the group of {}: {error}", socket.display()))
+                .gid();
+            command.uid(NOBODY).gid(docker_group);
+        }
         let shown = shown_command(&self.args);
-        match run_captured(&mut command, self.timeout) {
+        match runner(&mut command) {
             Ok(captured) => Output::new(shown, captured),
             Err(RunError::Io(error)) => panic!("cannot run {BOSS}: {error}"),
             Err(RunError::TimedOut(captured)) => panic!(

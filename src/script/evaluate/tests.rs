@@ -685,3 +685,29 @@ fn a_missing_build_context_is_caught_at_load() {
         load_text("service(#{ name: \"a\", image: \"i\", build_from: \"./src\", dockerfile: \"Nope\" });").unwrap_err();
     assert!(error.render().contains("it has no `Nope`"), "{}", error.render());
 }
+
+/// Only `build_from` is sent to the engine, so a Dockerfile outside it is refused at load,
+/// pointing at `dockerfile`, however the path climbs out.
+#[test]
+fn a_dockerfile_outside_the_build_context_is_refused_at_load() {
+    let error = load_text(r#"service(#{ name: "a", image: "i", build_from: "./src", dockerfile: "../Cargo.toml" });"#)
+        .unwrap_err();
+    assert_eq!(error.exit_code(), crate::error::exit_code::INVALID_INPUT);
+    let rendered = error.render();
+    // The directory is shown resolved, so only its end is predictable.
+    assert!(rendered.contains("/src`: the dockerfile `../Cargo.toml` is outside the build context\n"), "{rendered}");
+    assert!(rendered.contains(" --> services.rhai:1:56\n"), "{rendered}");
+    assert!(
+        rendered.ends_with(
+            "hint: only `build_from` is sent to the engine, so the Dockerfile must be inside it: move the Dockerfile, or make `build_from` a directory that holds it\n"
+        ),
+        "{rendered}"
+    );
+    let error = load_text(
+        r#"service(#{ name: "a", image: "i", build_from: "./src", dockerfile: "script/../../Cargo.toml" });"#,
+    )
+    .unwrap_err();
+    assert!(error.render().contains("the dockerfile `script/../../Cargo.toml` is outside"), "{}", error.render());
+    // A path that climbs within the context is inside; the engine sees it cleaned.
+    project(r#"service(#{ name: "a", image: "i", build_from: "./src", dockerfile: "script/../lib.rs" });"#);
+}
