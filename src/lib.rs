@@ -97,7 +97,9 @@ fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "boss=debug,script=debug",
-        _ => "debug",
+        // bollard logs whole request and response bodies at debug level, and those carry env
+        // values (passwords) in container creation and inspection; its other logs stay.
+        _ => "debug,bollard::docker=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -52,3 +52,97 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
     // What was saved loads again: a second start reads the context file without complaint.
     project.run(["start", "--timeout", "60"]).code(1).stderr_lacks("cannot use the context file");
 }
+
+#[test]
+fn secret_env_values_and_exec_arguments_stay_out_of_debug_logs() {
+    let project = Project::new("secret_logs");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    env: #{ DB_PASSWORD: "env-secret-41" },
+    ping: || exec_ok(["sh", "-c", "true", "arg-secret-42"]) });
+"#,
+    );
+
+    let output = project.run(["-v", "start", "--timeout", "20"]);
+
+    output
+        .success()
+        .stderr_contains("creating container")
+        .stderr_contains("DB_PASSWORD")
+        .stderr_contains("program=\"sh\" n_args=3")
+        .stderr_lacks("env-secret-41")
+        .stderr_lacks("arg-secret-42");
+}
+
+#[test]
+fn mysql_ready_passes_the_password_in_the_environment() {
+    let project = Project::new("mysql_ready");
+    // A stand-in for mysqladmin: it fails when given `-p...` and succeeds only when
+    // MYSQL_PWD holds the password. It is mounted where the image's PATH finds it.
+    project.file(
+        "fakebin/mysqladmin",
+        "#!/bin/sh\nfor arg in \"$@\"; do case \"$arg\" in -p*) exit 3;; esac; done\n[ \"$MYSQL_PWD\" = pw-43 ]\n",
+    );
+    let fake = project.path("fakebin/mysqladmin");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    volumes: ["./fakebin:/usr/local/bin:ro"],
+    ping: || boss::mysql_ready("db", "root", "pw-43") });
+"#,
+    );
+
+    let output = project.run(["-v", "start", "--timeout", "20"]);
+
+    output.success().stderr_contains("db: started").stderr_lacks("pw-43");
+}
+
+/// Peak memory boss may use while a hook's command prints far more than that.
+const MEMORY_BOUND: u64 = 200 << 20;
+
+#[test]
+fn exec_of_a_gigabyte_errors_at_the_call_and_memory_stays_bounded() {
+    let project = Project::new("exec_flood");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    ping: || exec_ok(["sh", "-c", "yes | head -c 300000000"]),
+    post_start: || {
+        let result = exec(["sh", "-c", "yes | head -c 1000000000"]);
+    } });
+"#,
+    );
+
+    let output = project.run(["start", "--timeout", "120"]);
+
+    failed_cleanly(&output);
+    output
+        .stderr_contains("a: failed: hook `post_start` failed: exec: `sh` printed more than 4 MiB, the most boss keeps")
+        .stderr_contains("services.rhai:5:22");
+    assert!(output.peak_memory < MEMORY_BOUND, "boss used {} MiB at its peak\n{output}", output.peak_memory >> 20);
+}
+
+#[test]
+fn logs_past_the_limit_are_cut_and_say_so() {
+    let project = Project::new("logs_cut");
+    // `ping` is true once `logs()` carries the marker, so the test never depends on how fast
+    // Docker stores the output. Long lines keep the number of log records (each parsed on its
+    // own) small.
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "a", image: "@IMAGE@", cmd: ["sh", "-c", "yes \"$(seq -s x 300)\" | head -c 6000000; exec sleep 3600"],
+    stop_signal: "SIGKILL",
+    ping: || logs().ends_with("[boss: the log goes on; logs() returns only its first 4 MiB]\n"),
+    post_start: |ctx| { ctx.length = logs().len(); } });
+"#,
+    );
+
+    let output = project.run(["start", "--timeout", "60"]);
+
+    output.success();
+    let context: serde_json::Value = serde_json::from_str(&project.context().unwrap()).unwrap();
+    let length = context["length"].as_u64().unwrap();
+    assert!((4 << 20..(4 << 20) + 100).contains(&length), "logs() returned {length} bytes\n{output}");
+}

@@ -285,7 +285,12 @@ fn resolve(directory: &Path, path: &str) -> PathBuf {
 fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
     let Some(value) = fields.get("env") else { return Ok(Vec::new()) };
     if !value.is_map() {
-        return Err(fields.wrong_type("env", "a map of names to values", &value));
+        // Name only the type: a string here is often `"PASSWORD=..."`, which must not be echoed.
+        let got = if value.is_string() { "a string".to_string() } else { describe(&value) };
+        return Err(fields.error(
+            "env",
+            ScriptErrorKind::WrongType { field: "env".into(), expected: "a map of names to values", got },
+        ));
     }
     let mut env = Vec::new();
     for (key, item) in &value.cast::<Map>() {

@@ -191,6 +191,8 @@ pub(crate) struct Output {
     pub(crate) stdout: String,
     pub(crate) stderr: String,
     pub(crate) elapsed: Duration,
+    /// boss's peak resident memory in bytes.
+    pub(crate) peak_memory: u64,
 }
 
 impl Output {
@@ -201,6 +203,7 @@ impl Output {
             stdout: captured.stdout,
             stderr: captured.stderr,
             elapsed: captured.elapsed,
+            peak_memory: captured.peak_memory,
         }
     }
 

@@ -787,3 +787,17 @@ fn container_paths_must_be_normal_and_map_paths_free_of_colons() {
         "#,
     );
 }
+
+#[test]
+fn an_env_written_as_a_string_is_not_echoed() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", env: \"DB_PASSWORD=s3cret\" });",
+        r#"
+        error: field `env` must be a map of names to values, got a string
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", env: "DB_PASSWORD=s3cret" });
+          |                                   ^
+        "#,
+    );
+}
