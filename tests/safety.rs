@@ -146,3 +146,42 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sh", "-c", "yes \"$(seq -s x 300)
     let length = context["length"].as_u64().unwrap();
     assert!((4 << 20..(4 << 20) + 100).contains(&length), "logs() returned {length} bytes\n{output}");
 }
+
+#[test]
+fn an_unfillable_env_value_is_not_shown() {
+    let project = Project::new("interp_secret");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    env: #{ DB_URL: "postgres://app:pw-secret-44@{db_host}/app" } });
+"#,
+    );
+
+    let output = project.run(["-v", "start"]);
+
+    failed_cleanly(&output);
+    output
+        .stderr_contains("a: failed: cannot fill in `{db_host}` in env `DB_URL`: the context has no key `db_host`")
+        .stderr_lacks("pw-secret-44");
+}
+
+#[test]
+fn env_names_and_volume_paths_docker_cannot_take_are_refused_at_load() {
+    let project = Project::new("load_refusals");
+    let cases = [
+        (r#"env: #{ "A\nB": "x" }"#, "error: invalid env name `A\\nB`: it contains a line break"),
+        (r#"env: #{ "A=B": "x" }"#, "error: invalid env name `A=B`: it contains `=`"),
+        (r#"volumes: ["./d:/x/../etc"]"#, "error: container path `/x/../etc` is not in normal form"),
+        (r#"volumes: #{ "./a:b": #{ bind: "/d" } }"#, "error: the host path `./a:b` of a volume contains `:`"),
+    ];
+    for (field, message) in cases {
+        project.script(&format!("group(\"@GROUP@\");\nservice(#{{ name: \"a\", image: \"@IMAGE@\", {field} }});\n"));
+        project
+            .run(["start"])
+            .code(2)
+            .stderr_contains(message)
+            .stderr_contains("services.rhai:2:")
+            .stderr_contains("hint: ");
+    }
+    assert!(containers(project.group()).is_empty());
+}
