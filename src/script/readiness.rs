@@ -137,7 +137,7 @@ fn exec_env(options: &Map) -> HelperResult<Vec<String>> {
 
 /// Runs a command in a container. Its output is kept up to [`OUTPUT_LIMIT`]; past that the
 /// command is abandoned and the call is an error, so a command that prints without end
-/// cannot fill boss's memory. `keep_output: false` (for `exec_ok`) reads and drops it.
+/// cannot fill boss's memory. `ExecOutputMode::Discard` (for `exec_ok`) reads and drops it.
 fn run_exec(service: Option<&str>, cmd: &Dynamic, options: &Map, output: ExecOutputMode) -> HelperResult<ExecOutput> {
     let (access, service) = target(service)?;
     let spec = ExecSpec { cmd: command(cmd)?, env: exec_env(options)?, output };
