@@ -14,7 +14,8 @@ use futures_util::StreamExt as _;
 use tokio::runtime::Handle;
 
 use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState};
-use crate::hook::{CallLimits, ContainerAccess, ExecResult};
+use crate::backend::{ExecOutput, ExecSpec};
+use crate::hook::{CallLimits, ContainerAccess, LogText, OUTPUT_LIMIT};
 use crate::ownership;
 
 /// How often a waiting hook thread wakes up to check its deadline and cancel flag.
@@ -33,8 +34,9 @@ struct OutputState {
     ended: bool,
 }
 
-/// The largest amount of output kept per container; older output is dropped from the front.
-const OUTPUT_LIMIT: usize = 4 << 20;
+/// The largest amount of output `wait_for_log` keeps per container; older output is dropped
+/// from the front.
+const FOLLOWED_LIMIT: usize = 4 << 20;
 
 pub struct Access<B> {
     backend: Arc<B>,
@@ -77,8 +79,8 @@ impl<B: Backend> Access<B> {
             while let Some(Ok(chunk)) = stream.next().await {
                 let mut state = follower.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 state.text.push_str(&String::from_utf8_lossy(&chunk));
-                if state.text.len() > OUTPUT_LIMIT {
-                    let cut = state.text.len() - OUTPUT_LIMIT / 2;
+                if state.text.len() > FOLLOWED_LIMIT {
+                    let cut = state.text.len() - FOLLOWED_LIMIT / 2;
                     let cut = (cut..state.text.len()).find(|index| state.text.is_char_boundary(*index)).unwrap_or(0);
                     state.text.drain(..cut);
                 }
@@ -129,24 +131,42 @@ impl<B: Backend> ContainerAccess for Access<B> {
             .ok_or_else(|| format!("service `{service}` has no address on network `{}`", self.network))
     }
 
-    fn exec(&self, service: &str, cmd: &[String], limits: &CallLimits) -> Result<ExecResult, String> {
+    fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String> {
         let container = self.container(service)?;
         if container.state != ContainerState::Running {
             return Err(format!("service `{service}` is not running"));
         }
-        match self.block_on_bounded(limits, self.backend.exec(&container.id, cmd))? {
-            Some(Ok(output)) => Ok(ExecResult { code: output.code, stdout: output.stdout, stderr: output.stderr }),
+        match self.block_on_bounded(limits, self.backend.exec(&container.id, exec))? {
+            Some(Ok(output)) => Ok(output),
             Some(Err(error)) => Err(format!("exec in `{service}` failed: {}", error.message)),
             None => Err(format!("exec in `{service}` did not finish before the hook's time ran out")),
         }
     }
 
-    fn logs(&self, service: &str) -> Result<String, String> {
+    /// Reads the log without following it, so the stream ends at what was written so far and
+    /// nothing printed before the call is missed; stops reading at [`OUTPUT_LIMIT`].
+    fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String> {
         let container = self.container(service)?;
-        let output = self.output(&container.id);
-        // Give the follower a moment to catch up with what was printed before it started.
-        std::thread::sleep(Duration::from_millis(50));
-        Ok(output.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).text.clone())
+        let mut stream = self.backend.logs_so_far(&container.id);
+        let read = async move {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|error| format!("cannot read the log of `{service}`: {}", error.message))?;
+                if bytes.len() + chunk.len() > OUTPUT_LIMIT {
+                    bytes.extend_from_slice(&chunk[..OUTPUT_LIMIT - bytes.len()]);
+                    return Ok((bytes, true));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok((bytes, false))
+        };
+        match self.block_on_bounded(limits, read)? {
+            Some(Ok((bytes, truncated))) => {
+                Ok(LogText { text: String::from_utf8_lossy(&bytes).into_owned(), truncated })
+            }
+            Some(Err(message)) => Err(message),
+            None => Err(format!("reading the log of `{service}` did not finish before the hook's time ran out")),
+        }
     }
 
     fn health(&self, service: &str) -> Result<String, String> {

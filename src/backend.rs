@@ -124,12 +124,35 @@ pub struct ContainerSpec {
     pub alias: String,
 }
 
+/// A command to run in a running container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub cmd: Vec<String>,
+    /// `KEY=value` lines added to the container's environment for this command only, so that
+    /// a password need not be an argument (arguments show in `ps` and in logs).
+    pub env: Vec<String>,
+    pub output: ExecOutputMode,
+}
+
+/// What to do with the output of an exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecOutputMode {
+    /// Keep stdout and stderr, at most `limit` bytes together; past it, stop reading and
+    /// return what was kept with `truncated` set.
+    Keep { limit: usize },
+    /// Read and drop everything; only the exit code matters.
+    Discard,
+}
+
 /// What `exec` in a container returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
+    /// `None` when the command was abandoned (output over the limit) or Docker did not say.
     pub code: Option<i64>,
     pub stdout: String,
     pub stderr: String,
+    /// The output went past the limit; the command was abandoned and `code` is unknown.
+    pub truncated: bool,
 }
 
 /// A published port as the engine reports it.
@@ -232,12 +255,17 @@ pub trait Backend: Send + Sync + 'static {
 
     fn inspect_container(&self, id: &str) -> impl Future<Output = BackendResult<ContainerDetails>> + Send;
 
-    /// Runs `cmd` in the running container and waits for it to finish.
-    fn exec(&self, id: &str, cmd: &[String]) -> impl Future<Output = BackendResult<ExecOutput>> + Send;
+    /// Runs `exec.cmd` in the running container and waits for it to finish, or until its
+    /// output passes the limit.
+    fn exec(&self, id: &str, exec: &ExecSpec) -> impl Future<Output = BackendResult<ExecOutput>> + Send;
 
-    /// The container's output (stdout and stderr), from its first line, as it is written; the
-    /// stream ends when the container stops.
+    /// The container's output (stdout and stderr) since it last started, as it is written;
+    /// the stream ends when the container stops.
     fn follow_logs(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// The container's output (stdout and stderr) since it last started, as far as it is
+    /// written now; the stream ends there.
+    fn logs_so_far(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
 
     /// Resolves at the next health status change of the container, with the new status.
     fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<String>> + Send;

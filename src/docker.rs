@@ -23,7 +23,8 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ContextStream, ExecOutput, Labels, NetworkInfo, PublishedPort, VolumeInfo,
+    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Labels, NetworkInfo, PublishedPort,
+    VolumeInfo,
 };
 use crate::image::split_reference;
 
@@ -290,7 +291,17 @@ impl Backend for DockerBackend {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> BackendResult<String> {
-        tracing::debug!(?spec, "creating container");
+        // Env values and command arguments often hold passwords: log names and counts only.
+        tracing::debug!(
+            name = %spec.name,
+            image = %spec.image,
+            env = ?env_names(&spec.env),
+            cmd = ?spec.cmd.as_deref().map(program_and_count),
+            entrypoint = ?spec.entrypoint.as_deref().map(program_and_count),
+            ports = ?spec.ports,
+            binds = ?spec.binds,
+            "creating container"
+        );
         let port_bindings = spec
             .ports
             .iter()
@@ -454,10 +465,12 @@ impl Backend for DockerBackend {
         })
     }
 
-    async fn exec(&self, id: &str, cmd: &[String]) -> BackendResult<ExecOutput> {
-        tracing::debug!(id, ?cmd, "exec");
+    async fn exec(&self, id: &str, exec: &ExecSpec) -> BackendResult<ExecOutput> {
+        let (program, n_args) = program_and_count(&exec.cmd);
+        tracing::debug!(id, program, n_args, env = ?env_names(&exec.env), "exec");
         let config = ExecConfig {
-            cmd: Some(cmd.to_vec()),
+            cmd: Some(exec.cmd.clone()),
+            env: Some(exec.env.clone()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             ..Default::default()
@@ -467,12 +480,31 @@ impl Backend for DockerBackend {
         if let StartExecResults::Attached { output: mut stream, .. } =
             self.docker.start_exec(&created.id, None).await.map_err(|e| convert(&e))?
         {
-            // Drain the whole stream before asking for the exit code.
+            // Drain the whole stream before asking for the exit code, keeping no more than the
+            // limit: a command that prints without end must not fill boss's memory.
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
             while let Some(item) = stream.next().await {
-                match item.map_err(|e| convert(&e))? {
-                    LogOutput::StdErr { message } => output.stderr.push_str(&String::from_utf8_lossy(&message)),
-                    other => output.stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                let item = item.map_err(|e| convert(&e))?;
+                let ExecOutputMode::Keep { limit } = exec.output else { continue };
+                let n_kept = stdout.len() + stderr.len();
+                let (kept, bytes) = match item {
+                    LogOutput::StdErr { message } => (&mut stderr, message),
+                    other => (&mut stdout, other.into_bytes()),
+                };
+                if n_kept + bytes.len() > limit {
+                    // Dropping the stream closes the connection; Docker stops copying output
+                    // and the command gets a broken pipe.
+                    let room = limit.saturating_sub(n_kept);
+                    kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+                    output.truncated = true;
+                    break;
                 }
+                kept.extend_from_slice(&bytes);
+            }
+            output.stdout = String::from_utf8_lossy(&stdout).into_owned();
+            output.stderr = String::from_utf8_lossy(&stderr).into_owned();
+            if output.truncated {
+                return Ok(output);
             }
         }
         output.code = self.docker.inspect_exec(&created.id).await.map_err(|e| convert(&e))?.exit_code;
@@ -480,32 +512,11 @@ impl Backend for DockerBackend {
     }
 
     fn follow_logs(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
-        let docker = self.docker.clone();
-        let id = id.to_string();
-        futures_util::stream::once(async move {
-            // Only output since the container last started counts: a restarted container's
-            // log still holds what earlier runs printed. Docker stamps every line. The cut is
-            // the end of the previous run rather than this run's start, because a process can
-            // print before Docker records that it started.
-            let state = docker.inspect_container(&id, None).await.ok().and_then(|inspect| inspect.state);
-            let time = |text: Option<String>| text.and_then(|text| humantime::parse_rfc3339(&text).ok());
-            let (started, finished) = match state {
-                Some(state) => (time(state.started_at), time(state.finished_at)),
-                None => (None, None),
-            };
-            let started = match (started, finished) {
-                (Some(started), Some(finished)) if finished < started => Some(finished),
-                (Some(started), _) => started.checked_sub(std::time::Duration::from_secs(1)),
-                (None, _) => None,
-            };
-            let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).timestamps(true).build();
-            docker.logs(&id, Some(options)).map(move |item| {
-                let chunk = item.map_err(|e| convert(&e))?.into_bytes();
-                Ok(lines_since(&String::from_utf8_lossy(&chunk), started).into_bytes())
-            })
-        })
-        .flatten()
-        .boxed()
+        self.logs_since_start(id, true)
+    }
+
+    fn logs_so_far(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        self.logs_since_start(id, false)
     }
 
     async fn next_health_change(&self, id: &str) -> BackendResult<String> {
@@ -535,6 +546,50 @@ impl Backend for DockerBackend {
         }
         Ok(text)
     }
+}
+
+impl DockerBackend {
+    /// The container's output since it last started; `follow` keeps the stream open until
+    /// the container stops.
+    fn logs_since_start(&self, id: &str, follow: bool) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        let docker = self.docker.clone();
+        let id = id.to_string();
+        futures_util::stream::once(async move {
+            // Only output since the container last started counts: a restarted container's
+            // log still holds what earlier runs printed. Docker stamps every line. The cut is
+            // the end of the previous run rather than this run's start, because a process can
+            // print before Docker records that it started.
+            let state = docker.inspect_container(&id, None).await.ok().and_then(|inspect| inspect.state);
+            let time = |text: Option<String>| text.and_then(|text| humantime::parse_rfc3339(&text).ok());
+            let (started, finished) = match state {
+                Some(state) => (time(state.started_at), time(state.finished_at)),
+                None => (None, None),
+            };
+            let started = match (started, finished) {
+                (Some(started), Some(finished)) if finished < started => Some(finished),
+                (Some(started), _) => started.checked_sub(std::time::Duration::from_secs(1)),
+                (None, _) => None,
+            };
+            let options = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).timestamps(true).build();
+            docker.logs(&id, Some(options)).map(move |item| {
+                let chunk = item.map_err(|e| convert(&e))?.into_bytes();
+                Ok(lines_since(&String::from_utf8_lossy(&chunk), started).into_bytes())
+            })
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// The names of `KEY=value` env lines, for logs that must not show the values.
+fn env_names(env: &[String]) -> Vec<&str> {
+    env.iter().map(|line| line.split_once('=').map_or(line.as_str(), |(name, _)| name)).collect()
+}
+
+/// A command's program and its number of arguments, for logs that must not show the
+/// arguments (`mysqladmin -p<password>`).
+fn program_and_count(cmd: &[String]) -> (&str, usize) {
+    (cmd.first().map_or("", String::as_str), cmd.len().saturating_sub(1))
 }
 
 #[cfg(test)]

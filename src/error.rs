@@ -128,6 +128,22 @@ pub enum ScriptErrorKind {
         key: String,
         reason: String,
     },
+    /// An env name Docker cannot take; `key` is escaped so it prints on one line.
+    BadEnvName {
+        key: String,
+        problem: &'static str,
+    },
+    /// A container path with `.`, `..` or `//`, which Docker would resolve differently from
+    /// how boss compares paths.
+    UnnormalisedPath {
+        path: String,
+        normalised: String,
+    },
+    /// A volume path in the map form with `:`, which Docker's bind syntax cannot express.
+    VolumePathColon {
+        which: &'static str,
+        path: String,
+    },
     BadHook {
         hook: String,
         reason: String,
@@ -253,8 +269,9 @@ pub enum ServiceFailure {
     PingTimeout { timeout: Duration, attempts: u64 },
     /// The container stopped while the service was starting.
     ContainerExited { exit_code: Option<i64>, logs: String },
-    /// An env value refers to the context in a way that cannot be filled in.
-    Interpolation { key: String, value: String, reason: String },
+    /// An env value refers to the context in a way that cannot be filled in. Names the env
+    /// key and the placeholder, never the value, which may hold a password.
+    Interpolation { key: String, placeholder: Option<String>, reason: String },
     /// The build context could not be read.
     BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
@@ -412,6 +429,13 @@ impl ScriptErrorKind {
             ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
             ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
             ScriptErrorKind::BadEnv { key, reason } => format!("invalid env entry `{key}`: {reason}"),
+            ScriptErrorKind::BadEnvName { key, problem } => format!("invalid env name `{key}`: {problem}"),
+            ScriptErrorKind::UnnormalisedPath { path, .. } => {
+                format!("container path `{path}` is not in normal form")
+            }
+            ScriptErrorKind::VolumePathColon { which, path } => {
+                format!("the {which} path `{path}` of a volume contains `:`")
+            }
             ScriptErrorKind::BadHook { hook, reason } => format!("invalid hook `{hook}`: {reason}"),
             ScriptErrorKind::DuplicateService { name, .. } => format!("service `{name}` is declared twice"),
             ScriptErrorKind::UnknownDependency { service, dependency, .. } => {
@@ -453,6 +477,15 @@ impl ScriptErrorKind {
             ScriptErrorKind::Cycle { .. } => Some("remove one of these dependencies".into()),
             ScriptErrorKind::BadBuild { problem: ContextProblem::DockerfileOutside { .. }, .. } => Some(
                 "only `build_from` is sent to the engine, so the Dockerfile must be inside it: move the Dockerfile, or make `build_from` a directory that holds it".into(),
+            ),
+            ScriptErrorKind::BadEnvName { .. } => Some(
+                "Docker passes env as `NAME=value` lines; use letters, digits and `_` in names, like `DB_URL`".into(),
+            ),
+            ScriptErrorKind::UnnormalisedPath { normalised, .. } => Some(format!(
+                "write `{normalised}`; boss compares container paths as written, so `.`, `..` and `//` are refused"
+            )),
+            ScriptErrorKind::VolumePathColon { .. } => Some(
+                "Docker separates host path, container path and mode with `:`, so a path cannot hold one; mount a parent directory instead".into(),
             ),
             ScriptErrorKind::UndefinedVariable { name } if name == "ctx" => {
                 Some("a hook gets the context as its parameter: write `|ctx| ...`".into())
@@ -501,8 +534,11 @@ impl ServiceFailure {
                     }
                 }
             }
-            ServiceFailure::Interpolation { key, value, reason } => {
-                let _ = writeln!(out, "cannot fill in env `{key}` = `{value}`: {reason}");
+            ServiceFailure::Interpolation { key, placeholder: Some(placeholder), reason } => {
+                let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
+            }
+            ServiceFailure::Interpolation { key, placeholder: None, reason } => {
+                let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
             }
             ServiceFailure::BuildContext { directory, problem } => {
                 let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::backend::{ExecOutput, ExecSpec};
 use crate::context::Context;
 use crate::source::Span;
 
@@ -74,12 +75,17 @@ pub struct HookError {
     pub span: Option<Span>,
 }
 
-/// What `exec` in a service's container returned.
+/// The most output `exec` keeps (stdout and stderr together) and `logs` returns. Half of
+/// Rhai's 8 MiB string limit, so a script can still append to what it got.
+pub const OUTPUT_LIMIT: usize = 4 << 20;
+
+/// A container's log as `logs()` returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecResult {
-    pub code: Option<i64>,
-    pub stdout: String,
-    pub stderr: String,
+pub struct LogText {
+    /// At most [`OUTPUT_LIMIT`] bytes, from the start of the log.
+    pub text: String,
+    /// The log went on past the limit.
+    pub truncated: bool,
 }
 
 /// What hooks may ask about the group's running containers. Implemented by the engine on top
@@ -90,9 +96,9 @@ pub trait ContainerAccess: Send + Sync {
     fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String>;
     /// The container's address on the group network.
     fn address(&self, service: &str) -> Result<String, String>;
-    fn exec(&self, service: &str, cmd: &[String], limits: &CallLimits) -> Result<ExecResult, String>;
-    /// Everything the container printed since it last started.
-    fn logs(&self, service: &str) -> Result<String, String>;
+    fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String>;
+    /// What the container printed since it last started, up to [`OUTPUT_LIMIT`].
+    fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String>;
     /// `healthy`, `unhealthy`, `starting`, or `none`.
     fn health(&self, service: &str) -> Result<String, String>;
     /// Waits until the container's output (since it last started) contains `text`. Streams
@@ -112,11 +118,11 @@ impl ContainerAccess for NoContainers {
     fn address(&self, service: &str) -> Result<String, String> {
         self.host_port(service, 0, "").map(|_| String::new())
     }
-    fn exec(&self, service: &str, _: &[String], _: &CallLimits) -> Result<ExecResult, String> {
-        self.host_port(service, 0, "").map(|_| ExecResult::default())
+    fn exec(&self, service: &str, _: &ExecSpec, _: &CallLimits) -> Result<ExecOutput, String> {
+        self.host_port(service, 0, "").map(|_| ExecOutput::default())
     }
-    fn logs(&self, service: &str) -> Result<String, String> {
-        self.address(service)
+    fn logs(&self, service: &str, _: &CallLimits) -> Result<LogText, String> {
+        self.address(service).map(|_| LogText::default())
     }
     fn health(&self, service: &str) -> Result<String, String> {
         self.address(service)

@@ -13,6 +13,14 @@ pub enum InterpolationError {
 }
 
 impl InterpolationError {
+    /// The placeholder the error is about (`{admin_id}`), when there is one.
+    pub fn placeholder(&self) -> Option<String> {
+        match self {
+            InterpolationError::UnknownKey { key, .. } => Some(format!("{{{key}}}")),
+            _ => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             InterpolationError::UnknownKey { key, existing } if existing.is_empty() => {

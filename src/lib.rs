@@ -38,6 +38,14 @@ use clap::Parser as _;
 
 use crate::error::exit_code;
 
+/// The stack of every runtime thread, hook threads included. Rhai clones, drops and
+/// size-checks nested arrays and maps recursively, and bounds their nesting only through its
+/// item limits (a million array items), so a hook that nests values deeply overflows a default
+/// 2 MiB stack at about 1 500 levels in a debug build and aborts boss with a half-started
+/// container. The stack is reserved address space; only the pages a deep value touches are
+/// ever backed by memory. See "Safety" in the README for the depth this covers.
+const HOOK_STACK_SIZE: usize = 512 << 20;
+
 /// Runs boss with the given command line and returns the process exit status. Errors are
 /// printed here, once.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
@@ -49,14 +57,31 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
         }
     };
     init_logging(arguments.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(HOOK_STACK_SIZE).build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                output::line(&format!("error: cannot start the async runtime: {error}"));
+                return exit_code::FAILURE;
+            }
+        };
+    // The command runs on a thread with the same large stack, since the script's top level is
+    // evaluated on it (inside `block_on`) and can nest values as deeply as a hook.
+    let command = arguments.command;
+    let result = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(HOOK_STACK_SIZE)
+            .spawn_scoped(scope, || runtime.block_on(command::execute(command)))
+            .map(|thread| thread.join())
+    });
+    let result = match result {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(error) => {
-            output::line(&format!("error: cannot start the async runtime: {error}"));
+            output::line(&format!("error: cannot start the command's thread: {error}"));
             return exit_code::FAILURE;
         }
     };
-    let result = runtime.block_on(command::execute(arguments.command));
     // A hook stuck in native code must not keep the process alive after the command ended.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -73,7 +98,9 @@ fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "boss=debug,script=debug",
-        _ => "debug",
+        // bollard logs whole request and response bodies at debug level, and those carry env
+        // values (passwords) in container creation and inspection; its other logs stay.
+        _ => "debug,bollard::docker=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BOSS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

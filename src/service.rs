@@ -96,3 +96,36 @@ impl Volume {
         format!("{}:{}:{mode}", self.host.display(), self.container)
     }
 }
+
+/// Why `name` cannot be an environment variable name, or `None` when it can. Docker takes env
+/// as `NAME=value` lines, so a name with `=` would be split wrongly, and a line break or a NUL
+/// character cannot pass through at all.
+pub fn env_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('=') {
+        Some("it contains `=`")
+    } else if name.contains(['\n', '\r']) {
+        Some("it contains a line break")
+    } else if name.contains('\0') {
+        Some("it contains a NUL character")
+    } else {
+        None
+    }
+}
+
+/// An absolute container path in its normal form: no `.`, `..` or empty components, and no
+/// trailing `/` (except for `/` itself).
+pub fn normalise_container_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}

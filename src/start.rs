@@ -213,7 +213,7 @@ fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<Containe
     for (key, value) in &service.env {
         let filled = interpolate(value, &values).map_err(|error| ServiceFailure::Interpolation {
             key: key.clone(),
-            value: value.clone(),
+            placeholder: error.placeholder(),
             reason: error.describe(),
         })?;
         env.push(format!("{key}={filled}"));
@@ -714,6 +714,29 @@ mod tests {
         let web =
             backend.state.lock().unwrap().containers.iter().find(|(_, spec)| spec.alias == "web").unwrap().1.clone();
         assert_eq!(web.env, ["TOKEN=t0k"]);
+    }
+
+    #[tokio::test]
+    async fn an_unfillable_env_names_the_key_and_placeholder_but_not_the_value() {
+        let mut project = project("web", FakeHooks::default());
+        project.services["web"].env.push(("DB_URL".into(), "postgres://app:s3cret-pw@{db_host}/app".into()));
+        let (events, recorded) = recording_sink();
+        let report =
+            start(Arc::new(FakeBackend::default()), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["web"]);
+        let failure = recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|event| match event {
+                Event::Service { change: ServiceChange::Failed { failure }, .. } => Some(failure.render()),
+                _ => None,
+            })
+            .expect("a failure event");
+        assert_eq!(
+            failure,
+            "cannot fill in `{db_host}` in env `DB_URL`: the context has no key `db_host` (the context is empty)\n"
+        );
     }
 
     #[tokio::test]

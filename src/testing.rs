@@ -231,13 +231,19 @@ impl Backend for FakeBackend {
         Ok(crate::backend::ContainerDetails { running, health: "none".into(), ..Default::default() })
     }
 
-    async fn exec(&self, _: &str, cmd: &[String]) -> BackendResult<crate::backend::ExecOutput> {
-        Ok(crate::backend::ExecOutput { code: Some(0), stdout: cmd.join(" "), stderr: String::new() })
+    /// Echoes the env lines and the command, so tests see what would have run.
+    async fn exec(&self, _: &str, exec: &crate::backend::ExecSpec) -> BackendResult<crate::backend::ExecOutput> {
+        let stdout = [exec.env.as_slice(), exec.cmd.as_slice()].concat().join(" ");
+        Ok(crate::backend::ExecOutput { code: Some(0), stdout, ..Default::default() })
     }
 
     fn follow_logs(&self, _: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
         use futures_util::StreamExt as _;
         futures_util::stream::iter([Ok(b"crashed\n".to_vec())]).boxed()
+    }
+
+    fn logs_so_far(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
+        self.follow_logs(id)
     }
 
     async fn next_health_change(&self, _: &str) -> BackendResult<String> {

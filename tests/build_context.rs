@@ -242,7 +242,8 @@ fn a_huge_build_context_is_streamed() {
     let huge = fs::File::create(root.join("huge.bin")).expect("create the huge file");
     huge.set_len(1024 * 1024 * 1024).expect("size the huge file");
 
-    let (output, peak) = project.boss(["start"]).run_measuring_peak_memory();
+    let output = project.run(["start"]);
+    let peak = output.peak_memory;
     output.success().stderr_contains("app: started in");
     assert!(
         peak < PEAK_MEMORY_LIMIT,

@@ -20,6 +20,7 @@ mod ownership;
 mod readiness;
 mod reload;
 mod reuse;
+mod safety;
 mod smoke;
 mod start;
 mod stop;

@@ -1,11 +1,62 @@
 //! Rhai values to JSON and back, for the context. Only data converts: a function pointer or a
-//! host object is refused rather than saved as junk.
+//! host object is refused rather than saved as junk, and so is a value nested deeper than
+//! [`MAX_DEPTH`], which the context file could not be read back from.
+
+use std::fmt;
 
 use rhai::{Array, Dynamic, Map};
 use serde_json::Value;
 
-/// Converts a script value to JSON, or names the type that cannot be stored.
-pub(super) fn to_json(value: &Dynamic) -> Result<Value, String> {
+/// How deeply arrays and maps may nest in a value stored in the context or sent as JSON.
+/// serde_json refuses to parse more than 128 levels, so a deeper value could be saved in
+/// `.boss-context` but never loaded again; 64 leaves room for the context object itself and
+/// is far beyond what configuration data needs. The check also stops the conversion's
+/// recursion before it can exhaust the stack.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Why a script value cannot become JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Unstorable {
+    /// Not data: a function, a host object, or a number JSON has no form for (described).
+    NotData(String),
+    /// Arrays and maps nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl fmt::Display for Unstorable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unstorable::NotData(what) => f.write_str(what),
+            Unstorable::TooDeep => write!(f, "a value nested deeper than {MAX_DEPTH} levels"),
+        }
+    }
+}
+
+/// Converts a script value to JSON, or says why it cannot be stored.
+pub(super) fn to_json(value: &Dynamic) -> Result<Value, Unstorable> {
+    to_json_at(value, 0)
+}
+
+/// `depth` is the number of arrays and maps around `value`. Containers are read in place
+/// (`read_lock`) rather than cloned, so converting costs one pass over the value.
+fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, Unstorable> {
+    if let Some(array) = value.read_lock::<Array>() {
+        if depth >= MAX_DEPTH {
+            return Err(Unstorable::TooDeep);
+        }
+        return array.iter().map(|item| to_json_at(item, depth + 1)).collect::<Result<Vec<_>, _>>().map(Value::Array);
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        if depth >= MAX_DEPTH {
+            return Err(Unstorable::TooDeep);
+        }
+        let mut object = serde_json::Map::new();
+        for (key, item) in map.iter() {
+            object.insert(key.to_string(), to_json_at(item, depth + 1)?);
+        }
+        return Ok(Value::Object(object));
+    }
+    // What is left is a scalar (or not data), cheap to copy out of a shared cell.
     let value = value.flatten_clone();
     if value.is_unit() {
         return Ok(Value::Null);
@@ -17,7 +68,9 @@ pub(super) fn to_json(value: &Dynamic) -> Result<Value, String> {
         return Ok(Value::from(number));
     }
     if let Some(number) = value.clone().try_cast::<rhai::FLOAT>() {
-        return serde_json::Number::from_f64(number).map(Value::Number).ok_or_else(|| format!("the number {number}"));
+        return serde_json::Number::from_f64(number)
+            .map(Value::Number)
+            .ok_or_else(|| Unstorable::NotData(format!("the number {number}")));
     }
     if value.is_string() {
         return Ok(Value::String(value.into_string().unwrap_or_default()));
@@ -25,19 +78,7 @@ pub(super) fn to_json(value: &Dynamic) -> Result<Value, String> {
     if let Some(c) = value.clone().try_cast::<char>() {
         return Ok(Value::String(c.to_string()));
     }
-    if value.is_array() {
-        let array = value.cast::<Array>();
-        return array.iter().map(to_json).collect::<Result<Vec<_>, _>>().map(Value::Array);
-    }
-    if value.is_map() {
-        let map = value.cast::<Map>();
-        let mut object = serde_json::Map::new();
-        for (key, item) in &map {
-            object.insert(key.to_string(), to_json(item)?);
-        }
-        return Ok(Value::Object(object));
-    }
-    Err(format!("a value of type `{}`", value.type_name()))
+    Err(Unstorable::NotData(format!("a value of type `{}`", value.type_name())))
 }
 
 /// Converts JSON to a script value.
@@ -69,6 +110,25 @@ mod tests {
         assert_eq!(json, serde_json::json!({ "a": 1, "b": [true, "x", 2.5, null], "c": { "d": "e" } }));
         assert_eq!(to_json(&to_dynamic(&json)).unwrap(), json);
         let closure: Dynamic = engine.eval("|| 1").unwrap();
-        assert_eq!(to_json(&closure).unwrap_err(), "a value of type `Fn`");
+        assert_eq!(to_json(&closure).unwrap_err().to_string(), "a value of type `Fn`");
+    }
+
+    /// A value `levels` arrays deep, built in Rust so the test does not depend on Rhai's own
+    /// recursion limits.
+    fn nested(levels: usize) -> Dynamic {
+        (0..levels).fold(Dynamic::from(1_i64), |inner, _| Dynamic::from_array(vec![inner]))
+    }
+
+    #[test]
+    fn nesting_is_limited_so_saved_values_load_again() {
+        let deepest = to_json(&nested(MAX_DEPTH)).unwrap();
+        // Inside the context object, the deepest storable value still parses with serde_json.
+        let file = serde_json::json!({ "deep": deepest }).to_string();
+        assert!(serde_json::from_str::<Value>(&file).is_ok());
+        assert_eq!(to_json(&nested(MAX_DEPTH + 1)).unwrap_err(), Unstorable::TooDeep);
+        let map_inside: Dynamic = Dynamic::from_map(Map::from([("a".into(), nested(MAX_DEPTH))]));
+        assert_eq!(to_json(&map_inside).unwrap_err().to_string(), "a value nested deeper than 64 levels");
+        // Far deeper values are refused without walking them to the bottom.
+        assert_eq!(to_json(&nested(1_000)).unwrap_err(), Unstorable::TooDeep);
     }
 }

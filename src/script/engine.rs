@@ -81,8 +81,9 @@ fn register_context(engine: &mut Engine) {
             }
         })
         .register_indexer_set(|context: &mut Context, key: &str, value: Dynamic| -> Result<(), Box<EvalAltResult>> {
-            let json = convert::to_json(&value).map_err(|what| {
-                format!("cannot store {what} in the context as `{key}`: only (), booleans, numbers, strings, arrays and maps can be saved")
+            let json = convert::to_json(&value).map_err(|why| match why {
+                convert::Unstorable::NotData(what) => format!("cannot store {what} in the context as `{key}`: only (), booleans, numbers, strings, arrays and maps can be saved"),
+                convert::Unstorable::TooDeep => format!("cannot store `{key}` in the context: arrays and maps in it nest deeper than {} levels, which the context file could not be read back from", convert::MAX_DEPTH),
             })?;
             context.set(key, json);
             Ok(())

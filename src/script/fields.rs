@@ -296,19 +296,20 @@ fn resolve(directory: &Path, path: &str) -> PathBuf {
 fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
     let Some(value) = fields.get("env") else { return Ok(Vec::new()) };
     if !value.is_map() {
-        return Err(fields.wrong_type("env", "a map of names to values", &value));
+        // Name only the type: a string here is often `"PASSWORD=..."`, which must not be echoed.
+        let got = if value.is_string() { "a string".to_string() } else { describe(&value) };
+        return Err(fields.error(
+            "env",
+            ScriptErrorKind::WrongType { field: "env".into(), expected: "a map of names to values", got },
+        ));
     }
     let mut env = Vec::new();
     for (key, item) in &value.cast::<Map>() {
         let item = item.flatten_clone();
-        if key.is_empty() || key.contains('=') {
-            return Err(fields.error(
-                "env",
-                ScriptErrorKind::BadEnv {
-                    key: key.to_string(),
-                    reason: "a name must be non-empty and must not contain `=`".into(),
-                },
-            ));
+        if let Some(problem) = crate::service::env_name_problem(key) {
+            return Err(
+                fields.error("env", ScriptErrorKind::BadEnvName { key: key.escape_debug().to_string(), problem })
+            );
         }
         let text = if item.is_string() {
             item.into_string().unwrap_or_default()
@@ -324,6 +325,12 @@ fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
                 },
             ));
         };
+        if text.contains('\0') {
+            return Err(fields.error(
+                "env",
+                ScriptErrorKind::BadEnv { key: key.to_string(), reason: "the value contains a NUL character".into() },
+            ));
+        }
         if let Err(error) = crate::interpolate::check(&text) {
             return Err(fields.error("env", ScriptErrorKind::BadEnv { key: key.to_string(), reason: error.describe() }));
         }
@@ -391,6 +398,7 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
         Some("ro") => Ok(true),
         Some(_) => Err(bad(entry.to_string(), "the mode must be `ro` or `rw`")),
     };
+    // Returns the container path without a trailing `/`, so `/data/` and `/data` are one path.
     let check_paths = |entry: &str, host: &str, container: &str| {
         if host.is_empty() {
             return Err(bad(entry.to_string(), "the host path is empty"));
@@ -398,7 +406,14 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
         if !container.starts_with('/') {
             return Err(bad(entry.to_string(), "the container path must be absolute"));
         }
-        Ok(())
+        let trimmed = if container.len() > 1 { container.trim_end_matches('/') } else { container };
+        let normalised = crate::service::normalise_container_path(trimmed);
+        if normalised != trimmed {
+            return Err(
+                fields.error("volumes", ScriptErrorKind::UnnormalisedPath { path: container.to_string(), normalised })
+            );
+        }
+        Ok(normalised)
     };
     let mut volumes = Vec::new();
     if value.is_array() {
@@ -413,8 +428,8 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
                 [host, container, flag] => (*host, *container, mode(&entry, Some(flag))?),
                 _ => return Err(bad(entry.clone(), "expected `host:container` or `host:container:mode`")),
             };
-            check_paths(&entry, host, container)?;
-            volumes.push(Volume { host: resolve(directory, host), container: container.to_string(), read_only });
+            let container = check_paths(&entry, host, container)?;
+            volumes.push(Volume { host: resolve(directory, host), container, read_only });
         }
     } else if value.is_map() {
         for (host, spec) in &value.cast::<Map>() {
@@ -434,7 +449,14 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
                 Some(_) => return Err(bad(entry, "`mode` must be \"ro\" or \"rw\"")),
             };
             let read_only = mode(&entry, flag.as_deref())?;
-            check_paths(&entry, host, &container)?;
+            for (which, path) in [("host", host.as_str()), ("container", container.as_str())] {
+                if path.contains(':') {
+                    return Err(
+                        fields.error("volumes", ScriptErrorKind::VolumePathColon { which, path: path.to_string() })
+                    );
+                }
+            }
+            let container = check_paths(&entry, host, &container)?;
             volumes.push(Volume { host: resolve(directory, host), container, read_only });
         }
     } else {

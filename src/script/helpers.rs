@@ -142,7 +142,7 @@ pub(super) fn http_request(method: &str, url: &str, body: Option<Dynamic>) -> He
             agent().run(agent().configure_request(request).timeout_global(timeout).build())
         }
         Some(body) => {
-            let json = convert::to_json(&body).map_err(|what| format!("cannot send {what} as JSON"))?;
+            let json = convert::to_json(&body).map_err(|why| format!("cannot send {why} as JSON"))?;
             let request = request
                 .header("content-type", "application/json")
                 .body(json.to_string())

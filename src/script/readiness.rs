@@ -11,6 +11,8 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 
 use super::call_state;
+use crate::backend::{ExecOutput, ExecOutputMode, ExecSpec};
+use crate::hook::OUTPUT_LIMIT;
 
 type HelperResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -25,10 +27,12 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("port", |service: &str, port: Dynamic| port_of(Some(service), &port));
     engine.register_fn("address", || address(None));
     engine.register_fn("address", |service: &str| address(Some(service)));
-    engine.register_fn("exec", |cmd: Dynamic| exec(None, &cmd));
-    engine.register_fn("exec", |service: &str, cmd: Dynamic| exec(Some(service), &cmd));
-    engine.register_fn("exec_ok", |cmd: Dynamic| exec_ok(None, &cmd));
-    engine.register_fn("exec_ok", |service: &str, cmd: Dynamic| exec_ok(Some(service), &cmd));
+    engine.register_fn("exec", |cmd: Dynamic| exec(None, &cmd, &Map::new()));
+    engine.register_fn("exec", |service: &str, cmd: Dynamic| exec(Some(service), &cmd, &Map::new()));
+    engine.register_fn("exec", |service: &str, cmd: Dynamic, options: Map| exec(Some(service), &cmd, &options));
+    engine.register_fn("exec_ok", |cmd: Dynamic| exec_ok(None, &cmd, &Map::new()));
+    engine.register_fn("exec_ok", |service: &str, cmd: Dynamic| exec_ok(Some(service), &cmd, &Map::new()));
+    engine.register_fn("exec_ok", |service: &str, cmd: Dynamic, options: Map| exec_ok(Some(service), &cmd, &options));
     engine.register_fn("logs", || logs(None));
     engine.register_fn("logs", |service: &str| logs(Some(service)));
     engine.register_fn("health", || health(None));
@@ -96,9 +100,61 @@ fn command(cmd: &Dynamic) -> HelperResult<Vec<String>> {
     Err("a command is a string or a non-empty array of strings".into())
 }
 
-fn exec(service: Option<&str>, cmd: &Dynamic) -> HelperResult<Map> {
+/// `exec`'s options: `env`, a map of variables set for this command only.
+fn exec_env(options: &Map) -> HelperResult<Vec<String>> {
+    if let Some(unknown) = options.keys().find(|key| key.as_str() != "env") {
+        let hint = crate::text::suggest(unknown, ["env"])
+            .map(|known| format!("; did you mean `{known}`?"))
+            .unwrap_or_default();
+        return Err(format!("exec: unknown option `{unknown}` (the only option is `env`){hint}").into());
+    }
+    let Some(env) = options.get("env") else { return Ok(Vec::new()) };
+    let Some(env) = env.read_lock::<Map>() else {
+        return Err(
+            format!("exec: `env` must be a map of names to values, got {}", super::fields::describe(env)).into()
+        );
+    };
+    let mut lines = Vec::with_capacity(env.len());
+    for (name, value) in env.iter() {
+        if let Some(reason) = crate::service::env_name_problem(name) {
+            return Err(format!("exec: env name `{}` cannot be used: {reason}", name.escape_debug()).into());
+        }
+        if !(value.is_string() || value.is_int() || value.is_float() || value.is_bool()) {
+            return Err(format!(
+                "exec: env `{name}` must be a string, number or boolean, got {}",
+                super::fields::describe(value)
+            )
+            .into());
+        }
+        let value = value.to_string();
+        if value.contains('\0') {
+            return Err(format!("exec: the value of env `{name}` contains a NUL character").into());
+        }
+        lines.push(format!("{name}={value}"));
+    }
+    Ok(lines)
+}
+
+/// Runs a command in a container. Its output is kept up to [`OUTPUT_LIMIT`]; past that the
+/// command is abandoned and the call is an error, so a command that prints without end
+/// cannot fill boss's memory. `ExecOutputMode::Discard` (for `exec_ok`) reads and drops it.
+fn run_exec(service: Option<&str>, cmd: &Dynamic, options: &Map, output: ExecOutputMode) -> HelperResult<ExecOutput> {
     let (access, service) = target(service)?;
-    let output = access.exec(&service, &command(cmd)?, &call_state::limits(EXEC_TIMEOUT))?;
+    let spec = ExecSpec { cmd: command(cmd)?, env: exec_env(options)?, output };
+    let result = access.exec(&service, &spec, &call_state::limits(EXEC_TIMEOUT))?;
+    if result.truncated {
+        return Err(format!(
+            "exec: `{}` printed more than {} MiB, the most boss keeps; it was abandoned (use `exec_ok` when only the exit code matters, or send the output elsewhere in the command)",
+            spec.cmd[0],
+            OUTPUT_LIMIT >> 20
+        )
+        .into());
+    }
+    Ok(result)
+}
+
+fn exec(service: Option<&str>, cmd: &Dynamic, options: &Map) -> HelperResult<Map> {
+    let output = run_exec(service, cmd, options, ExecOutputMode::Keep { limit: OUTPUT_LIMIT })?;
     let mut map = Map::new();
     map.insert("code".into(), output.code.map_or(Dynamic::UNIT, Dynamic::from));
     map.insert("ok".into(), Dynamic::from(output.code == Some(0)));
@@ -107,13 +163,23 @@ fn exec(service: Option<&str>, cmd: &Dynamic) -> HelperResult<Map> {
     Ok(map)
 }
 
-fn exec_ok(service: Option<&str>, cmd: &Dynamic) -> HelperResult<bool> {
-    Ok(exec(service, cmd)?.get("ok").is_some_and(|ok| ok.as_bool() == Ok(true)))
+fn exec_ok(service: Option<&str>, cmd: &Dynamic, options: &Map) -> HelperResult<bool> {
+    Ok(run_exec(service, cmd, options, ExecOutputMode::Discard)?.code == Some(0))
 }
+
+/// The last line of `logs()` when the log went on past [`OUTPUT_LIMIT`].
+const LOGS_CUT_MARKER: &str = "[boss: the log goes on; logs() returns only its first 4 MiB]\n";
 
 fn logs(service: Option<&str>) -> HelperResult<String> {
     let (access, service) = target(service)?;
-    Ok(access.logs(&service)?)
+    let mut log = access.logs(&service, &call_state::limits(EXEC_TIMEOUT))?;
+    if log.truncated {
+        if !log.text.ends_with('\n') {
+            log.text.push('\n');
+        }
+        log.text.push_str(LOGS_CUT_MARKER);
+    }
+    Ok(log.text)
 }
 
 fn health(service: Option<&str>) -> HelperResult<String> {
@@ -258,7 +324,7 @@ mod tests {
 
     #[test]
     fn container_helpers_outside_a_hook_say_so() {
-        let error = exec(None, &Dynamic::from("true")).unwrap_err().to_string();
+        let error = exec(None, &Dynamic::from("true"), &Map::new()).unwrap_err().to_string();
         assert!(error.contains("can only be reached from a hook"), "{error}");
     }
 }

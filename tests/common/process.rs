@@ -1,5 +1,6 @@
 //! Runs a child process with captured output and a hard deadline, so that no test can hang
-//! on a child that never exits. Knows nothing about Docker or boss.
+//! on a child that never exits, and can report its peak memory. Knows nothing about Docker or
+//! boss.
 
 use std::io::{self, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -18,6 +19,8 @@ pub(crate) struct Captured {
     pub(crate) stderr: String,
     /// Wall-clock time from spawn to exit.
     pub(crate) elapsed: Duration,
+    /// The child's peak resident memory in bytes, as the kernel reports it to `wait4`.
+    pub(crate) peak_memory: u64,
 }
 
 /// Why a child did not produce a normal [`Captured`].
@@ -30,7 +33,7 @@ pub(crate) enum RunError {
 }
 
 /// Runs `command` with stdin closed and stdout and stderr captured, killing it if it is still
-/// running after `timeout`.
+/// running after `timeout`. [`Captured::peak_memory`] says how much memory it used at most.
 ///
 /// Both pipes are drained on their own threads while the child runs, so a child that prints
 /// more than a pipe buffer holds cannot block. A grandchild that inherits the pipes and
@@ -43,84 +46,55 @@ pub(crate) fn run_captured(command: &mut Command, timeout: Duration) -> Result<C
     let stderr = read_in_background(child.stderr.take());
     let status = wait_with_deadline(&mut child, start + timeout);
     let elapsed = start.elapsed();
-    let captured = |status: Option<ExitStatus>| Captured {
+    let captured = |status: Option<ExitStatus>, peak_memory: u64| Captured {
         exit_code: status.and_then(|status| status.code()),
         stdout: join_reader(stdout),
         stderr: join_reader(stderr),
         elapsed,
+        peak_memory,
     };
     match status {
-        Ok(Some(status)) => Ok(captured(Some(status))),
-        Ok(None) => Err(RunError::TimedOut(captured(None))),
+        Ok(Exit::Exited(status, peak_memory)) => Ok(captured(Some(status), peak_memory)),
+        Ok(Exit::Killed(peak_memory)) => Err(RunError::TimedOut(captured(None, peak_memory))),
         Err(error) => Err(RunError::Io(error)),
     }
 }
 
-/// [`run_captured`], also returning the child's peak resident set size in bytes.
-///
-/// The kernel reports it exactly when the child is reaped (`ru_maxrss` of `wait4`), so the
-/// child is reaped here with `wait4` rather than by [`Child::wait`]; sampling `/proc` while it
-/// runs could miss a short peak.
-pub(crate) fn run_captured_with_peak_memory(
-    command: &mut Command,
-    timeout: Duration,
-) -> Result<(Captured, u64), RunError> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = command.spawn().map_err(RunError::Io)?;
-    let stdout = read_in_background(child.stdout.take());
-    let stderr = read_in_background(child.stderr.take());
-    let pid = libc::pid_t::try_from(child.id()).map_err(|error| RunError::Io(io::Error::other(error)))?;
-    let mut killed = false;
-    let (status, usage) = loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `rusage` is plain data, for which all zeroes is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are to live locals of the right types; `pid` is our own child,
-        // not yet reaped (std's `Child` never waited for it).
-        let reaped =
-            unsafe { libc::wait4(pid, &raw mut status, if killed { 0 } else { libc::WNOHANG }, &raw mut usage) };
-        if reaped == pid {
-            break (status, usage);
-        }
-        if reaped < 0 {
-            return Err(RunError::Io(io::Error::last_os_error()));
-        }
-        if !killed && Instant::now() >= start + timeout {
-            // Not reaped yet, so the pid is still ours to signal.
-            let _ = child.kill();
-            killed = true;
-            continue;
-        }
-        thread::sleep(POLL_INTERVAL);
-    };
-    let captured = Captured {
-        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        stdout: join_reader(stdout),
-        stderr: join_reader(stderr),
-        elapsed: start.elapsed(),
-    };
-    if killed {
-        return Err(RunError::TimedOut(captured));
-    }
-    // Linux reports `ru_maxrss` in kibibytes.
-    let peak_bytes = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((captured, peak_bytes))
+/// How a waited-for child ended, with its peak memory in bytes.
+enum Exit {
+    Exited(ExitStatus, u64),
+    /// Still running at the deadline, so we killed it.
+    Killed(u64),
 }
 
-/// Waits for `child` until `deadline`; returns `None` after killing a child that was still
-/// running then.
-fn wait_with_deadline(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+/// Waits for `child` until `deadline`, killing it if it is still running then. Reaps it with
+/// `wait4`, which, unlike `Child::wait`, also returns the child's resource usage.
+fn wait_with_deadline(child: &mut Child, deadline: Instant) -> io::Result<Exit> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+    let mut killed = false;
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+        let mut status = 0;
+        // SAFETY: `rusage` is plain data that `wait4` fills in; a zeroed one is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if killed { 0 } else { libc::WNOHANG };
+        // SAFETY: both pointers are to live locals, and `pid` is our own unreaped child.
+        let reaped = unsafe { libc::wait4(pid, &raw mut status, flags, &raw mut usage) };
+        if reaped == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        if reaped == pid {
+            // Linux reports ru_maxrss in KiB.
+            let peak_memory = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+            let status = ExitStatus::from_raw(status);
+            return Ok(if killed { Exit::Killed(peak_memory) } else { Exit::Exited(status, peak_memory) });
         }
         if Instant::now() >= deadline {
             // The child may exit between the check and the kill; the error that causes is
-            // harmless, and `wait` reaps the process either way.
+            // harmless, and the blocking `wait4` above reaps the process either way.
             let _ = child.kill();
-            child.wait()?;
-            return Ok(None);
+            killed = true;
+            continue;
         }
         thread::sleep(POLL_INTERVAL);
     }

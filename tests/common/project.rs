@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::fixture::fixture_image;
 use super::group::{GroupGuard, unique_group};
-use super::process::{Captured, RunError, run_captured, run_captured_with_peak_memory};
+use super::process::{Captured, RunError, run_captured};
 
 /// The binary under test, built by Cargo for this test target.
 const BOSS: &str = env!("CARGO_BIN_EXE_boss");
@@ -178,21 +178,6 @@ impl BossRun<'_> {
         self.finish(|command| run_captured(command, timeout))
     }
 
-    /// Runs boss like [`BossRun::run`] and also returns its peak resident set size in bytes,
-    /// as the kernel measured it.
-    #[track_caller]
-    pub(crate) fn run_measuring_peak_memory(self) -> (Output, u64) {
-        let timeout = self.timeout;
-        let mut peak = 0;
-        let output = self.finish(|command| {
-            run_captured_with_peak_memory(command, timeout).map(|(captured, bytes)| {
-                peak = bytes;
-                captured
-            })
-        });
-        (output, peak)
-    }
-
     /// Builds the command and runs it with `runner`, turning a failure to run or a hang into a
     /// panic that shows the output so far.
     #[track_caller]
@@ -241,6 +226,8 @@ pub(crate) struct Output {
     pub(crate) stdout: String,
     pub(crate) stderr: String,
     pub(crate) elapsed: Duration,
+    /// boss's peak resident memory in bytes.
+    pub(crate) peak_memory: u64,
 }
 
 impl Output {
@@ -251,6 +238,7 @@ impl Output {
             stdout: captured.stdout,
             stderr: captured.stderr,
             elapsed: captured.elapsed,
+            peak_memory: captured.peak_memory,
         }
     }
 

@@ -555,11 +555,17 @@ impl crate::hook::ContainerAccess for FixedPorts {
     fn address(&self, _: &str) -> Result<String, String> {
         Ok("10.0.0.2".into())
     }
-    fn exec(&self, _: &str, cmd: &[String], _: &CallLimits) -> Result<crate::hook::ExecResult, String> {
-        Ok(crate::hook::ExecResult { code: Some(0), stdout: cmd.join(" "), stderr: String::new() })
+    fn exec(
+        &self,
+        _: &str,
+        exec: &crate::backend::ExecSpec,
+        _: &CallLimits,
+    ) -> Result<crate::backend::ExecOutput, String> {
+        let stdout = [exec.env.as_slice(), exec.cmd.as_slice()].concat().join(" ");
+        Ok(crate::backend::ExecOutput { code: Some(0), stdout, ..Default::default() })
     }
-    fn logs(&self, _: &str) -> Result<String, String> {
-        Ok(String::new())
+    fn logs(&self, _: &str, _: &CallLimits) -> Result<crate::hook::LogText, String> {
+        Ok(crate::hook::LogText::default())
     }
     fn health(&self, _: &str) -> Result<String, String> {
         Ok("healthy".into())
@@ -710,4 +716,114 @@ fn a_dockerfile_outside_the_build_context_is_refused_at_load() {
     assert!(error.render().contains("the dockerfile `script/../../Cargo.toml` is outside"), "{}", error.render());
     // A path that climbs within the context is inside; the engine sees it cleaned.
     project(r#"service(#{ name: "a", image: "i", build_from: "./src", dockerfile: "script/../lib.rs" });"#);
+}
+
+#[test]
+fn exec_passes_env_for_one_command_and_checks_its_options() {
+    let project = project(
+        r#"service(#{ name: "a", image: "i",
+    post_start: |ctx| {
+        ctx.out = exec("a", ["mysqladmin", "ping"], #{ env: #{ MYSQL_PWD: "pw", N: 1 } }).stdout;
+        ctx.ok = boss::mysql_ready("a", "root", "pw");
+        try { exec("a", "true", #{ evn: #{} }); } catch (error) { ctx.unknown = error; }
+        try { exec("a", "true", #{ env: #{ "A=B": "x" } }); } catch (error) { ctx.bad_name = error; }
+    },
+});
+"#,
+    );
+    let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let context = Context::default();
+    project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
+    assert_eq!(context.get("out"), Some(serde_json::json!("MYSQL_PWD=pw N=1 mysqladmin ping")));
+    assert_eq!(context.get("ok"), Some(serde_json::json!(true)));
+    assert_eq!(
+        context.get("unknown"),
+        Some(serde_json::json!("exec: unknown option `evn` (the only option is `env`); did you mean `env`?"))
+    );
+    assert_eq!(
+        context.get("bad_name"),
+        Some(serde_json::json!("exec: env name `A=B` cannot be used: it contains `=`"))
+    );
+}
+
+#[test]
+fn env_names_docker_cannot_take_are_refused() {
+    // The written key (a Rhai string literal) and how the error shows it, escaped.
+    for (written, shown, problem) in
+        [("A\\nB", "A\\nB", "a line break"), ("A=B", "A=B", "`=`"), ("A\\x00", "A\\0", "a NUL character")]
+    {
+        let script = format!("service(#{{ name: \"a\", image: \"i\", env: #{{ \"{written}\": \"x\" }} }});");
+        check_error(
+            &script,
+            &format!(
+                r#"
+        error: invalid env name `{shown}`: it contains {problem}
+         --> services.rhai:1:35
+          |
+        1 | {script}
+          |                                   ^
+        hint: Docker passes env as `NAME=value` lines; use letters, digits and `_` in names, like `DB_URL`
+        "#
+            ),
+        );
+    }
+}
+
+#[test]
+fn container_paths_must_be_normal_and_map_paths_free_of_colons() {
+    for (path, normalised) in [("/x/../etc", "/etc"), ("/x/./y", "/x/y"), ("//x", "/x")] {
+        let script = format!("service(#{{ name: \"a\", image: \"i\", volumes: [\"./d:{path}\"] }});");
+        check_error(
+            &script,
+            &format!(
+                r#"
+        error: container path `{path}` is not in normal form
+         --> services.rhai:1:35
+          |
+        1 | {script}
+          |                                   ^
+        hint: write `{normalised}`; boss compares container paths as written, so `.`, `..` and `//` are refused
+        "#
+            ),
+        );
+    }
+    let project = project(r#"service(#{ name: "a", image: "i", volumes: ["./d:/data/"] });"#);
+    assert_eq!(project.services["a"].volumes[0].container, "/data", "a trailing `/` is dropped");
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", volumes: #{ \"./a:b\": #{ bind: \"/d\" } } });",
+        r#"
+        error: the host path `./a:b` of a volume contains `:`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: #{ "./a:b": #{ bind: "/d" } } });
+          |                                   ^
+        hint: Docker separates host path, container path and mode with `:`, so a path cannot hold one; mount a parent directory instead
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", volumes: #{ \"./d\": #{ bind: \"/d:ro\" } } });",
+        r#"
+        error: the container path `/d:ro` of a volume contains `:`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: #{ "./d": #{ bind: "/d:ro" } } });
+          |                                   ^
+        hint: Docker separates host path, container path and mode with `:`, so a path cannot hold one; mount a parent directory instead
+        "#,
+    );
+}
+
+#[test]
+fn an_env_written_as_a_string_is_not_echoed() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", env: \"DB_PASSWORD=s3cret\" });",
+        r#"
+        error: field `env` must be a map of names to values, got a string
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", env: "DB_PASSWORD=s3cret" });
+          |                                   ^
+        "#,
+    );
 }
