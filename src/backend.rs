@@ -77,6 +77,8 @@ pub struct ContainerInfo {
     pub name: String,
     pub state: ContainerState,
     pub labels: Labels,
+    /// The volumes it mounts (boss's own, or anonymous ones Docker made), by name and path.
+    pub volumes: Vec<VolumeMount>,
 }
 
 /// A volume as listed by the engine.

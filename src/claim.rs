@@ -23,17 +23,25 @@ pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> R
         .volumes_labelled(&labels)
         .await
         .map_err(|error| Error::Backend { action: format!("list the volumes of group `{group}`"), error })?;
-    let other = containers
-        .iter()
-        .map(|container| &container.labels)
-        .chain(networks.iter().map(|network| &network.labels))
-        .chain(volumes.iter().map(|volume| &volume.labels))
-        .filter_map(|labels| labels.get(label::PROJECT_DIR))
-        // A directory that no longer exists (deleted or moved) cannot stop its group any more;
-        // its containers are still boss's own, so the group may be taken over.
-        .find(|directory| directory.as_str() != project_dir && std::path::Path::new(directory.as_str()).is_dir());
-    match other {
-        Some(directory) => Err(Error::GroupClaimed { group: group.to_string(), directory: directory.clone() }),
-        None => Ok(()),
-    }
+    // A directory that no longer exists (deleted or moved) cannot stop its group any more;
+    // its containers are still boss's own, so the group may be taken over.
+    let foreign = |labels: &&crate::backend::Labels| {
+        labels.get(label::PROJECT_DIR).is_some_and(|directory| {
+            directory.as_str() != project_dir && std::path::Path::new(directory.as_str()).is_dir()
+        })
+    };
+    let running =
+        containers.iter().map(|container| &container.labels).chain(networks.iter().map(|network| &network.labels));
+    let (directory, only_volumes) = match running.clone().find(foreign) {
+        Some(labels) => (labels.get(label::PROJECT_DIR), false),
+        None => match volumes.iter().map(|volume| &volume.labels).find(foreign) {
+            Some(labels) => (labels.get(label::PROJECT_DIR), true),
+            None => return Ok(()),
+        },
+    };
+    Err(Error::GroupClaimed {
+        group: group.to_string(),
+        directory: directory.cloned().unwrap_or_default(),
+        only_volumes,
+    })
 }

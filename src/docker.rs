@@ -24,7 +24,7 @@ use futures_util::stream::BoxStream;
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
     ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Labels, NetworkInfo, PublishedPort,
-    VolumeInfo,
+    VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 
@@ -110,11 +110,19 @@ fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
         .first()
         .map(|name| name.trim_start_matches('/').to_string())
         .unwrap_or_default();
+    let volumes = summary
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|mount| mount.typ.as_deref() == Some("volume"))
+        .filter_map(|mount| Some(VolumeMount { volume: mount.name?, path: mount.destination? }))
+        .collect();
     ContainerInfo {
         id: summary.id.unwrap_or_default(),
         name,
         state,
         labels: summary.labels.unwrap_or_default().into_iter().collect(),
+        volumes,
     }
 }
 

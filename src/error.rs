@@ -45,7 +45,8 @@ pub enum Error {
     /// `owner` is the boss group it belongs to, if any.
     ForeignNetwork { name: String, owner: Option<String> },
     /// The group's containers or network were created by a script in another directory.
-    GroupClaimed { group: String, directory: String },
+    /// `only_volumes`: nothing of it runs any more; only its kept volumes hold the claim.
+    GroupClaimed { group: String, directory: String, only_volumes: bool },
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
     /// Some services did not reach the requested state; each was reported when it failed.
@@ -283,8 +284,8 @@ pub enum ServiceFailure {
     NameTaken { resource: Resource, name: String, owner: Option<String> },
     /// The service's container is restarting, being removed or dead; boss leaves it alone.
     ContainerUnusable { container: String },
-    /// The context could not be saved after the service's `post_start`.
-    ContextSave { path: PathBuf, reason: String },
+    /// Another boss run created the service's container between this run's check and create.
+    CreatedConcurrently { container: String },
     /// Another Docker call failed.
     Backend { action: String, error: BackendError },
     /// The run was interrupted before the service was up.
@@ -347,7 +348,8 @@ impl Error {
             }
             Error::ForeignNetwork { name, owner: Some(owner) } => {
                 let _ = writeln!(out, "error: network `{name}` belongs to boss group `{owner}`");
-                out.push_str(&other_group_hint("network", owner));
+                let _ =
+                    writeln!(out, "hint: boss never touches another group's network; pass another `--network-name`");
             }
             Error::ForeignNetwork { name, owner: None } => {
                 let _ = writeln!(out, "error: network `{name}` exists but was not created by boss for this group");
@@ -363,11 +365,21 @@ impl Error {
                     );
                 }
             }
-            Error::GroupClaimed { group, directory } => {
+            Error::GroupClaimed { group, directory, only_volumes: false } => {
                 let _ = writeln!(out, "error: group `{group}` belongs to the script in `{directory}`");
                 let _ = writeln!(
                     out,
                     "hint: give this script its own group with `group(\"...\")`, or stop that group from its own script first"
+                );
+            }
+            Error::GroupClaimed { group, directory, only_volumes: true } => {
+                let _ = writeln!(
+                    out,
+                    "error: group `{group}` belongs to the script in `{directory}`, whose volumes are kept"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: give this script its own group with `group(\"...\")`; `boss stop --remove --volumes` from that script frees the name but deletes that data"
                 );
             }
             Error::Interrupted => {
@@ -581,10 +593,15 @@ impl ServiceFailure {
             ServiceFailure::ContainerUnusable { container } => {
                 let _ =
                     writeln!(out, "container `{container}` is restarting, being removed or dead; boss leaves it alone");
-                let _ = writeln!(out, "hint: wait for it to settle, or remove it with `boss stop --remove`");
+                let _ = writeln!(
+                    out,
+                    "hint: wait for it to settle, or remove it with `docker rm -f {container}` (boss's volumes are kept)"
+                );
             }
-            ServiceFailure::ContextSave { path, reason } => {
-                let _ = writeln!(out, "cannot save the context to `{}`: {reason}", path.display());
+            ServiceFailure::CreatedConcurrently { container } => {
+                let _ =
+                    writeln!(out, "container `{container}` was created by another boss run for this group meanwhile");
+                let _ = writeln!(out, "hint: run one boss command per group at a time; `boss start` again uses it");
             }
             ServiceFailure::Backend { action, error } => {
                 let _ = writeln!(out, "failed to {action}");

@@ -18,6 +18,12 @@ pub enum Event {
     },
     ContextSaved,
     ContextRemoved,
+    /// The context could not be saved right after a hook; the run goes on and tries again at
+    /// its end.
+    ContextNotSaved {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     /// A volume boss made for an image's `VOLUME` was removed (`stop --remove --volumes`).
     VolumeRemoved {
         name: String,

@@ -13,6 +13,9 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Network { created: false, .. } | Event::ContextSaved => return None,
         Event::NetworkRemoved { name } => format!("removed network `{name}`"),
         Event::ContextRemoved => "removed the context file".to_string(),
+        Event::ContextNotSaved { path, reason } => {
+            format!("warning: cannot save the context to `{}` yet: {reason}", path.display())
+        }
         Event::VolumeRemoved { name } => format!("removed volume `{name}`"),
         Event::Service { service, change } => {
             let body = match change {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::backend::{ContainerSpec, Labels, label};
+use crate::backend::{ContainerSpec, Labels, VolumeMount, label};
 
 /// `<group>.<service>`. Group and service names cannot hold a `.`, so no two pairs share a
 /// name (with `-`, group `shop` + service `api-db` and group `shop-api` + service `db` did).
@@ -22,6 +22,43 @@ pub fn volume_name(group: &str, service: &str, path: &str) -> String {
 
 pub fn default_network_name(group: &str) -> String {
     format!("boss-{group}")
+}
+
+/// Where the volume for one of an image's `VOLUME` paths comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// The volume the replaced container had there: boss's own, or an anonymous one Docker
+    /// made for a container of an older boss. Its data goes on with the new container, as
+    /// docker compose carries anonymous volumes over on a recreate.
+    Inherited(String),
+    /// boss's own volume, [`volume_name`], found again or created.
+    Own(String),
+}
+
+/// Which volume each of the image's `VOLUME` paths gets. A path that a bind in the service's
+/// `volumes` covers gets none (Docker refuses two mounts at one path). Pure; the caller
+/// checks and creates.
+pub fn plan_volumes(
+    group: &str,
+    service: &str,
+    image_paths: &[String],
+    bound_paths: &[&str],
+    inherited: &[VolumeMount],
+) -> Vec<(String, VolumeSource)> {
+    let clean = |path: &str| path.trim_end_matches('/').to_string();
+    let bound: Vec<String> = bound_paths.iter().map(|path| clean(path)).collect();
+    let mut planned: Vec<(String, VolumeSource)> = Vec::new();
+    for path in image_paths.iter().map(|path| clean(path)) {
+        if path.is_empty() || bound.contains(&path) || planned.iter().any(|(seen, _)| *seen == path) {
+            continue;
+        }
+        let source = match inherited.iter().find(|mount| clean(&mount.path) == path) {
+            Some(mount) => VolumeSource::Inherited(mount.volume.clone()),
+            None => VolumeSource::Own(volume_name(group, service, &path)),
+        };
+        planned.push((path, source));
+    }
+    planned
 }
 
 /// Labels that select everything of a group.
@@ -173,6 +210,21 @@ mod tests {
         assert_ne!(hash(&["A=1"], None), hash(&["A=2"], None));
         assert_ne!(hash(&["A=1"], Some("sha256:1")), hash(&["A=1"], Some("sha256:2")));
         assert_eq!(hash(&[], None).len(), 16);
+    }
+
+    #[test]
+    fn image_volumes_are_inherited_bound_or_boss_volumes() {
+        let paths = ["/data".to_string(), "/logs/".to_string(), "/bound".to_string(), "/data/".to_string()];
+        let inherited = [VolumeMount { volume: "0123anon".into(), path: "/logs".into() }];
+        assert_eq!(
+            plan_volumes("g", "db", &paths, &["/bound/"], &inherited),
+            [
+                ("/data".to_string(), VolumeSource::Own(volume_name("g", "db", "/data"))),
+                ("/logs".to_string(), VolumeSource::Inherited("0123anon".into())),
+            ]
+        );
+        assert_ne!(volume_name("g", "db", "/data"), volume_name("g", "db", "/logs"));
+        assert!(volume_name("shop", "api-db", "/d") != volume_name("shop-api", "db", "/d"));
     }
 
     #[test]

@@ -375,19 +375,30 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             return Err(ServiceFailure::Cancelled.into());
         }
     }
-    spec.volumes = image_volumes(run, service, &spec.image).await?;
+    let inherited: Vec<VolumeMount> = existing.iter().flat_map(|container| container.volumes.clone()).collect();
+    spec.volumes = image_volumes(run, service, &spec.image, &inherited).await?;
 
     if run.cancel.is_cancelled() {
         return Err(ServiceFailure::Cancelled.into());
     }
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
-    let id = run.backend.create_container(&spec).await.map_err(|error| {
-        if error.kind == crate::backend::BackendErrorKind::Conflict {
-            ServiceFailure::NameTaken { resource: Resource::Container, name: spec.name.clone(), owner: None }
-        } else {
-            ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }
+    let id = match run.backend.create_container(&spec).await {
+        Ok(id) => id,
+        Err(error) if error.kind == crate::backend::BackendErrorKind::Conflict => {
+            // Someone took the name since the check above: say who, rather than guess.
+            let holder = run.backend.container_named(&spec.name).await.ok().flatten();
+            let owner = holder.and_then(|holder| holder.labels.get(label::GROUP).cloned());
+            return Err(if owner.as_deref() == Some(run.group.as_str()) {
+                ServiceFailure::CreatedConcurrently { container: spec.name.clone() }
+            } else {
+                ServiceFailure::NameTaken { resource: Resource::Container, name: spec.name.clone(), owner }
+            }
+            .into());
         }
-    })?;
+        Err(error) => {
+            return Err(ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }.into());
+        }
+    };
     let outcome = async {
         run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
         record_ports(run, service, &id).await?;
@@ -395,9 +406,11 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         call_hook(run, service, HookKind::PostStart).await?;
         // Values the hook set are saved at once: a closed terminal, a second Ctrl-C or a
         // crash later in the run must not lose what a running container was started with.
-        run.context
-            .persist()
-            .map_err(|failure| ServiceFailure::ContextSave { path: failure.path, reason: failure.reason })
+        // The service is up either way; the save at the end of the run tries again.
+        if let Err(failure) = run.context.persist() {
+            run.events.emit(Event::ContextNotSaved { path: failure.path, reason: failure.reason });
+        }
+        Ok::<(), ServiceFailure>(())
     }
     .await;
     outcome.map_err(|failure| failure.with_container(&id, &spec.name, true))?;
@@ -430,8 +443,8 @@ async fn keep_running<B: Backend>(
             let definition = Definition::of(&spec, image_id.as_deref());
             ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str))
         }
-        Err(failure) => {
-            tracing::debug!(service = %name, ?failure, "env cannot be filled in; the running container is kept");
+        Err(_) => {
+            tracing::debug!(service = %name, "env cannot be filled in; the running container is kept");
             None
         }
     };
@@ -441,53 +454,60 @@ async fn keep_running<B: Backend>(
     Ok(())
 }
 
-/// boss's named volumes for the image's `VOLUME` paths (those no bind in `volumes` covers),
-/// created on first use. Docker would make anonymous volumes, which a recreated container
-/// would not get back; these are found again by name and labels, so data survives a
-/// definition change, a reload and `stop --remove`, and goes only with `--volumes`.
+/// The volumes for the image's `VOLUME` paths, as [`ownership::plan_volumes`] decides: those
+/// of the replaced container, else boss's own named volumes, created on first use. Docker
+/// would make anonymous volumes that a new container does not get back; boss's are found again
+/// by name and labels, so data survives a definition change, a reload and `stop --remove`,
+/// and goes only with `--volumes`.
 async fn image_volumes<B: Backend>(
     run: &Run<B>,
     service: &Service,
     image: &str,
+    inherited: &[VolumeMount],
 ) -> Result<Vec<VolumeMount>, ServiceFailure> {
     let paths = run.backend.image_volumes(image).await.map_err(backend_failure(format!("inspect image `{image}`")))?;
-    let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.trim_end_matches('/')).collect();
+    let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.as_str()).collect();
     let mut mounts = Vec::new();
-    for path in paths {
-        let path = path.trim_end_matches('/').to_string();
-        if path.is_empty() || bound.contains(&path.as_str()) {
-            continue;
-        }
-        let volume = ownership::volume_name(&run.group, &service.name, &path);
-        let existing =
-            run.backend.volume_named(&volume).await.map_err(backend_failure(format!("look up volume `{volume}`")))?;
-        match existing {
-            Some(found) => {
-                let ours = ownership::service_labels(&run.group, &service.name)
-                    .iter()
-                    .all(|(key, value)| found.labels.get(key) == Some(value));
-                if !ours {
-                    let owner = found.labels.get(label::GROUP).cloned();
-                    return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume, owner });
-                }
+    for (path, source) in ownership::plan_volumes(&run.group, &service.name, &paths, &bound, inherited) {
+        let volume = match source {
+            ownership::VolumeSource::Inherited(volume) => volume,
+            ownership::VolumeSource::Own(volume) => {
+                ensure_volume(run, service, &volume, &path).await?;
+                volume
             }
-            None => {
-                let mut labels = ownership::service_labels(&run.group, &service.name);
-                labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
-                labels.insert(label::VOLUME_PATH.to_string(), path.clone());
-                run.backend
-                    .create_volume(&volume, &labels)
-                    .await
-                    .map_err(backend_failure(format!("create volume `{volume}`")))?;
-                run.events.service(
-                    &service.name,
-                    ServiceChange::VolumeCreated { volume: volume.clone(), path: path.clone() },
-                );
-            }
-        }
+        };
         mounts.push(VolumeMount { volume, path });
     }
     Ok(mounts)
+}
+
+/// Finds boss's volume `volume` for `path`, or creates it; a volume of that name that is not
+/// this service's is refused.
+async fn ensure_volume<B: Backend>(
+    run: &Run<B>,
+    service: &Service,
+    volume: &str,
+    path: &str,
+) -> Result<(), ServiceFailure> {
+    let existing =
+        run.backend.volume_named(volume).await.map_err(backend_failure(format!("look up volume `{volume}`")))?;
+    if let Some(found) = existing {
+        let ours = ownership::service_labels(&run.group, &service.name)
+            .iter()
+            .all(|(key, value)| found.labels.get(key) == Some(value));
+        if ours {
+            return Ok(());
+        }
+        let owner = found.labels.get(label::GROUP).cloned();
+        return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner });
+    }
+    let mut labels = ownership::service_labels(&run.group, &service.name);
+    labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
+    labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
+    run.backend.create_volume(volume, &labels).await.map_err(backend_failure(format!("create volume `{volume}`")))?;
+    run.events
+        .service(&service.name, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
+    Ok(())
 }
 
 /// Starts a stopped container that still matches its definition, then pings it. Other

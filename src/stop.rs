@@ -138,6 +138,17 @@ async fn stop_container<B: Backend>(
         })?;
         events.service(name, ServiceChange::Removed { container: container.name.clone() });
     }
+    if options.remove && options.volumes {
+        // Its volumes are boss's own (also swept by label later) or anonymous ones carried
+        // over from a container of an older boss, which carry no label to find them by.
+        for mount in &container.volumes {
+            backend.remove_volume(&mount.volume).await.map_err(|error| ServiceFailure::Backend {
+                action: format!("remove volume `{}`", mount.volume),
+                error,
+            })?;
+            events.emit(Event::VolumeRemoved { name: mount.volume.clone() });
+        }
+    }
     Ok(())
 }
 

@@ -134,6 +134,7 @@ impl Backend for FakeBackend {
                 name: spec.name.clone(),
                 state: ContainerState::Stopped,
                 labels: spec.labels.clone(),
+                volumes: spec.volumes.clone(),
             };
             state.containers.push((info, spec.clone()));
             id

@@ -29,7 +29,14 @@ fn source_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The files outside `allowed` whose code (comments left out) contains any of `needles`.
+/// `line` without its string literals (roughly: text between a pair of `"`), so that a log
+/// filter naming a crate is not taken for code that uses it.
+fn without_strings(line: &str) -> String {
+    line.split('"').step_by(2).collect::<Vec<_>>().join("\"\"")
+}
+
+/// The files outside `allowed` whose code (comments and strings left out) contains any of
+/// `needles`.
 fn offenders(needles: &[&str], allowed: &dyn Fn(&str) -> bool) -> Vec<String> {
     source_files()
         .into_iter()
@@ -38,6 +45,7 @@ fn offenders(needles: &[&str], allowed: &dyn Fn(&str) -> bool) -> Vec<String> {
             text.lines()
                 .map(str::trim_start)
                 .filter(|line| !line.starts_with("//"))
+                .map(without_strings)
                 .any(|line| needles.iter().any(|needle| line.contains(needle)))
         })
         .map(|(path, _)| path)

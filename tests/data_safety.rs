@@ -268,6 +268,7 @@ fn kept_volumes_still_claim_their_group() {
         .run(["start"])
         .code(2)
         .stderr_contains(&format!("error: group `{}` belongs to the script in", owner.group()))
+        .stderr_contains("whose volumes are kept")
         .stderr_lacks("creating container");
 }
 
@@ -306,4 +307,100 @@ service(#{ name: "web", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "
         .stderr_lacks("docker rm");
     assert_eq!(container(&other_group, "web").map(|row| row.state).as_deref(), Some("running"));
     assert!(held.trim().starts_with(&container(&other_group, "web").unwrap().id));
+}
+
+// Two scripts in one directory without `group(...)` used to share the directory's group, so
+// stopping one with `--remove --volumes` removed the other's containers as orphans.
+#[test]
+fn two_scripts_in_one_directory_without_a_group_do_not_share_one() {
+    let project = Project::new("default_group_per_script");
+    let service = |name: &str| {
+        project.expand(&format!(
+            r#"service(#{{ name: "{name}", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" }});
+"#
+        ))
+    };
+    project.file("services.rhai", &service("db"));
+    project.file("web.rhai", &service("web"));
+    // Neither script names a group, so the guards are made from what boss recorded.
+    let directory = std::fs::canonicalize(project.dir()).unwrap();
+    let filter = format!("label=boss.project-dir={}", directory.display());
+    let groups = || -> Vec<String> {
+        let mut groups: Vec<String> =
+            docker(["ps", "--all", "--filter", &filter, "--format", "{{.Label \"boss.group\"}}"])
+                .lines()
+                .map(str::to_owned)
+                .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    };
+    let started = project.run(["start"]);
+    let _guards: Vec<GroupGuard> = groups().iter().map(|group| GroupGuard::new(group)).collect();
+    started.success();
+    let web_started = project.run(["start", "web.rhai"]);
+    let _more_guards: Vec<GroupGuard> = groups().iter().map(|group| GroupGuard::new(group)).collect();
+    web_started.success().stderr_lacks("no longer declares");
+    let groups = groups();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    // The directory's part is shortened to leave room for the script's name.
+    let (web_group, db_group) = match groups[0].ends_with("-web") {
+        true => (&groups[0], &groups[1]),
+        false => (&groups[1], &groups[0]),
+    };
+    assert!(web_group.ends_with("-web") && !db_group.ends_with("-web"), "{groups:?}");
+
+    project.run(["stop", "web.rhai", "--remove", "--volumes"]).success();
+    assert_eq!(container(db_group, "db").map(|row| row.state).as_deref(), Some("running"));
+    assert_eq!(container(web_group, "web"), None);
+}
+
+/// Removes a volume when dropped, for one a test makes without a group label.
+struct VolumeGuard(String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = try_docker(["volume", "rm", "--force", &self.0]);
+    }
+}
+
+// See issue 7, item 2: a container made by an older boss keeps its image's data in an
+// anonymous volume; a recreate carries that volume over, as compose does, and only
+// `--volumes` deletes it.
+#[test]
+fn a_recreate_carries_over_an_older_containers_anonymous_volume() {
+    let project = Project::new("anonymous_volume_carried");
+    let group = project.group().to_owned();
+    project.file("db/Dockerfile", &project.expand("FROM @IMAGE@\nVOLUME /data\nCMD [\"sleep\", \"3600\"]\n"));
+    project.script(&volume_script("1"));
+    // Build the image only; the old container is made by hand, as an older boss made it.
+    project.run(["start"]).success();
+    project.run(["stop", "--remove", "--volumes"]).success();
+    let image = format!("{group}-db:1");
+    let old = docker([
+        "run",
+        "--detach",
+        "--name",
+        &format!("{group}-db"),
+        "--label",
+        &format!("boss.group={group}"),
+        "--label",
+        "boss.service=db",
+        &image,
+    ]);
+    let old = old.trim();
+    let anonymous = docker(["inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", old]).trim().to_owned();
+    let _volume_guard = VolumeGuard(anonymous.clone());
+    docker(["exec", old, "sh", "-c", "echo precious > /data/f"]);
+    docker(["stop", "--time", "0", old]);
+
+    project
+        .run(["start"])
+        .success()
+        .stderr_contains("db: recreating: it was created without a recorded definition")
+        .stderr_lacks("created volume");
+    assert_eq!(read_data(&group).as_deref(), Ok("precious\n"), "the anonymous volume came along");
+
+    project.run(["stop", "--remove", "--volumes"]).success().stderr_contains(&format!("removed volume `{anonymous}`"));
+    assert!(try_docker(["volume", "inspect", &anonymous]).is_err(), "`--volumes` deleted it");
 }

@@ -186,12 +186,12 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     check_host_ports(&services)?;
     crate::graph::check(&services)?;
 
-    let group = match registry.group.take() {
-        Some((group, _)) => group,
-        None => default_group(&directory),
-    };
     let script_name =
         path.file_name().map_or_else(|| "services.rhai".into(), |name| name.to_string_lossy().into_owned());
+    let group = match registry.group.take() {
+        Some((group, _)) => group,
+        None => default_group(&directory, &script_name),
+    };
     let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
     Ok(Project { group, directory, script_name, services, hooks: Arc::new(hooks) })
 }
@@ -226,21 +226,33 @@ fn declared_parameters(ast: &rhai::AST, function: &rhai::FnPtr) -> Option<usize>
     Some(total.saturating_sub(function.curry().len()))
 }
 
-/// The default group: the script directory's name, slugified (`My App` → `my-app`).
-pub(super) fn default_group(directory: &Path) -> String {
-    let name = directory.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
+/// The default group: the script directory's name, slugified (`My App` → `my-app`); for a
+/// script other than `services.rhai`, followed by its name (`my-app-dev` for `dev.rhai`), so
+/// two scripts in one directory never share a group, and so its containers and volumes, by
+/// accident.
+pub(super) fn default_group(directory: &Path, script_name: &str) -> String {
+    let directory_name = directory.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = script_name.strip_suffix(".rhai").unwrap_or(script_name);
+    let stem = if stem == "services" { String::new() } else { slug(stem, 20) };
+    let budget = if stem.is_empty() { 40 } else { 39 - stem.len() };
+    let base = slug(&directory_name, budget);
+    let base = if base.is_empty() { "default".to_string() } else { base };
+    if stem.is_empty() { base } else { format!("{base}-{stem}") }
+}
+
+/// `text` lowercased, with every run of other characters than ASCII letters and digits made one
+/// `-`, none at either end, at most `max` characters.
+fn slug(text: &str, max: usize) -> String {
     let mut slug = String::new();
-    for c in name.chars() {
+    for c in text.to_lowercase().chars() {
         if c.is_ascii_alphanumeric() {
             slug.push(c);
         } else if !slug.ends_with('-') {
             slug.push('-');
         }
     }
-    let slug = slug.trim_matches('-');
-    let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() { "default".to_string() } else { slug.to_string() }
+    let slug: String = slug.trim_matches('-').chars().take(max).collect();
+    slug.trim_end_matches('-').to_string()
 }
 
 fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registry>>, file: &Arc<SourceFile>) {

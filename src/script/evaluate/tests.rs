@@ -94,8 +94,13 @@ service(#{
 
 #[test]
 fn default_group_is_the_directory_slug() {
-    assert_eq!(default_group(Path::new("/tmp/x/My Project_1")), "my-project-1");
-    assert_eq!(default_group(Path::new("/tmp/x/--")), "default");
+    assert_eq!(default_group(Path::new("/tmp/x/My Project_1"), "services.rhai"), "my-project-1");
+    assert_eq!(default_group(Path::new("/tmp/x/--"), "services.rhai"), "default");
+    // Another script in the same directory gets a group of its own.
+    assert_eq!(default_group(Path::new("/tmp/x/My Project_1"), "Dev Env.rhai"), "my-project-1-dev-env");
+    assert_eq!(default_group(Path::new("/tmp/x/--"), "dev.rhai"), "default-dev");
+    let long = default_group(Path::new(&format!("/tmp/{}", "d".repeat(60))), &format!("{}.rhai", "s".repeat(30)));
+    assert_eq!(long.len(), 40, "{long}");
 }
 
 #[test]
