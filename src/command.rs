@@ -5,44 +5,35 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::arguments::{Command, clean_names};
-use crate::backend::Backend;
 use crate::context::Context;
-use crate::docker::DockerBackend;
 use crate::error::Error;
-use crate::hook::CancelFlag;
+use crate::group::{Group, STOP_GRACE, connect};
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
-use crate::start::{StartOptions, StartReport, start};
+use crate::start::StartReport;
 use crate::stop::{StopOptions, stop};
 use crate::text::{and_ticked, count, suggest};
 use crate::{claim, graph, output, ownership, script};
 
-/// Grace before SIGKILL when tearing down a service that failed to start, and when `reload`
-/// stops services.
-const STOP_GRACE: Duration = Duration::from_secs(10);
-
 pub async fn execute(command: Command) -> Result<(), Error> {
     match command {
         Command::Start { file, exclude, timeout, network_name } => {
-            let project = load(&file)?;
-            let excluded = clean_names(&exclude);
-            graph::check_start_exclusions(&project.services, &excluded)?;
-            let network = network(&project, network_name)?;
-            let context = Context::load(&project.context_path())?;
-            let backend = Arc::new(connect(STOP_GRACE).await?);
-            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            let mut group = Group::load(&file)?
+                .events_to(output::stderr_sink())
+                .exclude(clean_names(&exclude))
+                .timeout(Duration::from_secs(timeout));
+            if let Some(name) = network_name {
+                group = group.network_name(&name);
+            }
+            let context = group.context()?.clone();
             let cancel = watch_signals(&context);
-            let options = StartOptions {
-                timeout: Duration::from_secs(timeout),
-                network,
-                excluded,
-                stop_grace: STOP_GRACE,
-                fresh: Vec::new(),
-                cancel: cancel.clone(),
-            };
-            let report = start(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&context, report, &cancel)
+            let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
+            // The CLI leaves the group running; `boss stop` stops it.
+            running.keep();
+            summarise_start(report, &cancel)
         }
         Command::Stop { file, exclude, remove, volumes, timeout } => {
             let project = load(&file)?;
@@ -87,24 +78,25 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
             let cancel = watch_signals(&context);
+            let (flag, _forward) = crate::group::cancel_flag(&cancel);
             let options = ReloadOptions {
                 service,
                 remove,
                 timeout: Duration::from_secs(timeout),
                 stop_grace: STOP_GRACE,
                 network,
-                cancel: cancel.clone(),
+                cancel: flag,
             };
             let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            finish_start(&context, report, &cancel)
+            // Saved also after failures: what succeeded stays usable.
+            context.persist()?;
+            summarise_start(report?, &cancel)
         }
     }
 }
 
-/// Saves the context (also after failures: what succeeded stays usable) and summarises.
-fn finish_start(context: &Context, report: Result<StartReport, Error>, cancel: &CancelFlag) -> Result<(), Error> {
-    context.persist()?;
-    let report = report?;
+/// Summarises a start (or reload) whose context is already saved.
+fn summarise_start(report: StartReport, cancel: &CancellationToken) -> Result<(), Error> {
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
@@ -119,9 +111,9 @@ fn finish_start(context: &Context, report: Result<StartReport, Error>, cancel: &
 /// Turns the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) into a cancel request (no new
 /// service starts, running hooks stop, starting services are torn down, the context is saved);
 /// a second one saves the context and exits at once.
-fn watch_signals(context: &Context) -> CancelFlag {
+fn watch_signals(context: &Context) -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
-    let cancel = CancelFlag::default();
+    let cancel = CancellationToken::new();
     let flag = cancel.clone();
     let context = context.clone();
     tokio::spawn(async move {
@@ -152,10 +144,7 @@ fn watch_signals(context: &Context) -> CancelFlag {
 
 fn load(file: &Path) -> Result<Project, Error> {
     if !file.exists() {
-        return Err(Error::Usage {
-            message: format!("no services script at `{}`", file.display()),
-            hint: Some("pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`".into()),
-        });
+        return Err(Error::NoScript { path: file.to_path_buf() });
     }
     script::load(file, output::stderr_sink())
 }
@@ -185,21 +174,5 @@ fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
 
 fn network(project: &Project, network_name: Option<String>) -> Result<String, Error> {
     let Some(name) = network_name else { return Ok(ownership::default_network_name(&project.group)) };
-    let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if valid { Ok(name) } else { Err(Error::usage(format!("`{name}` is not a valid network name"))) }
-}
-
-/// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the
-/// command will ask for: Docker answers a stop request only once the container has stopped.
-async fn connect(longest_stop: Duration) -> Result<DockerBackend, Error> {
-    let request_timeout = longest_stop + Duration::from_secs(60);
-    let backend = DockerBackend::connect(request_timeout)
-        .map_err(|error| Error::DockerUnreachable { address: crate::docker::address(), cause: error.message })?;
-    backend
-        .ping()
-        .await
-        .map_err(|error| Error::DockerUnreachable { address: backend.address(), cause: error.message })?;
-    Ok(backend)
+    crate::group::check_network_name(name)
 }

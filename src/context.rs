@@ -36,6 +36,14 @@ impl From<SaveFailure> for Error {
     }
 }
 
+/// The context file of the script `script_name` run under the group name `group` given by the
+/// library ([`crate::Group::name`]): `.boss-context.<stem>.<group>`, so two runs of one script
+/// under two names never share values.
+pub fn file_name_for_group(script_name: &str, group: &str) -> String {
+    let stem = script_name.strip_suffix(".rhai").unwrap_or(script_name);
+    format!("{FILE_NAME}.{stem}.{group}")
+}
+
 /// A handle on the shared context; clones see the same values.
 #[derive(Debug, Clone, Default)]
 pub struct Context {

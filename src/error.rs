@@ -49,6 +49,14 @@ pub enum Error {
     GroupClaimed { group: String, directory: String, only_volumes: bool },
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
+    /// There is no script at the path given.
+    NoScript { path: PathBuf },
+    /// A group name given to the library is not a valid hostname.
+    BadGroupName { name: String },
+    /// `--network-name` (or the library's `network_name`) is not a name Docker accepts.
+    BadNetworkName { name: String },
+    /// [`crate::Running::port`] was asked for a port the service does not publish.
+    NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
 }
@@ -303,15 +311,20 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Script(_) | Error::Usage { .. } | Error::ContextLoad { .. } | Error::GroupClaimed { .. } => {
-                exit_code::INVALID_INPUT
-            }
+            Error::Script(_)
+            | Error::Usage { .. }
+            | Error::ContextLoad { .. }
+            | Error::GroupClaimed { .. }
+            | Error::NoScript { .. }
+            | Error::BadGroupName { .. }
+            | Error::BadNetworkName { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
             Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
                 exit_code::DOCKER_UNREACHABLE
             }
             Error::ContextSave { .. }
+            | Error::NoPublishedPort { .. }
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. } => exit_code::FAILURE,
@@ -382,6 +395,33 @@ impl Error {
                     "hint: give this script its own group with `group(\"...\")`; `boss stop --remove --volumes` from that script frees the name but deletes that data"
                 );
             }
+            Error::NoScript { path } => {
+                let _ = writeln!(out, "error: no services script at `{}`", path.display());
+                let _ = writeln!(
+                    out,
+                    "hint: pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`"
+                );
+            }
+            Error::BadGroupName { name } => {
+                let _ = writeln!(out, "error: group name `{name}` is not a valid hostname");
+                let _ = writeln!(
+                    out,
+                    "hint: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters"
+                );
+            }
+            Error::BadNetworkName { name } => {
+                let _ = writeln!(out, "error: `{name}` is not a valid network name");
+            }
+            Error::NoPublishedPort { service, container_port } => {
+                let _ = writeln!(
+                    out,
+                    "error: service `{service}` publishes no host port for container port {container_port}"
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: publish it with `ports: #{{ \"{container_port}\": 0 }}` (0 picks a free host port)"
+                );
+            }
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }
@@ -393,6 +433,15 @@ impl Error {
         out
     }
 }
+
+impl std::fmt::Display for Error {
+    /// The same text as [`Error::render`], without its trailing newline.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.render().trim_end())
+    }
+}
+
+impl std::error::Error for Error {}
 
 impl ScriptError {
     pub fn render(&self) -> String {

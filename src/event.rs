@@ -129,6 +129,11 @@ impl EventSink {
         (self.0)(&event);
     }
 
+    /// Passes on an event received by another sink.
+    pub(crate) fn deliver(&self, event: &Event) {
+        (self.0)(event);
+    }
+
     pub fn service(&self, service: &str, change: ServiceChange) {
         self.emit(Event::Service { service: service.to_string(), change });
     }

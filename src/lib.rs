@@ -14,6 +14,7 @@ pub mod dockerignore;
 pub mod error;
 pub mod event;
 pub mod graph;
+mod group;
 pub mod hook;
 pub mod image;
 pub mod interpolate;
@@ -30,6 +31,11 @@ pub mod stop;
 #[cfg(test)]
 mod testing;
 pub mod text;
+
+pub use error::Error;
+pub use group::{Group, Running, StopRequest};
+/// The token [`Group::cancel_on`] takes, re-exported so callers need not depend on tokio-util.
+pub use tokio_util::sync::CancellationToken;
 
 use std::ffi::OsString;
 use std::time::Duration;

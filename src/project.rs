@@ -15,13 +15,15 @@ pub struct Project {
     pub directory: PathBuf,
     /// The script's file name (`services.rhai`), which names its context file.
     pub script_name: String,
+    /// Where the context is kept: see [`crate::context::file_name`].
+    pub context_file: PathBuf,
     pub services: IndexMap<String, Service>,
     pub hooks: Arc<dyn HookRunner>,
 }
 
 impl Project {
     pub fn context_path(&self) -> PathBuf {
-        self.directory.join(crate::context::file_name(&self.script_name))
+        self.context_file.clone()
     }
 }
 

@@ -308,6 +308,7 @@ pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
         group: "g".into(),
         directory: std::env::temp_dir(),
         script_name: "services.rhai".into(),
+        context_file: std::env::temp_dir().join(crate::context::FILE_NAME),
         services,
         hooks: Arc::new(hooks),
     }

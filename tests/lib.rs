@@ -16,6 +16,7 @@ mod exclude;
 mod failures;
 mod interrupt;
 mod isolation;
+mod library;
 mod ownership;
 mod readiness;
 mod reload;

@@ -67,6 +67,11 @@ pub fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
     load_source(path, text, events)
 }
 
+/// Like [`load`], for a script given as text, as if it were the file at `path`.
+pub(crate) fn load_text(path: &Path, text: String, events: EventSink) -> Result<Project, Error> {
+    load_source(path, text, events)
+}
+
 /// Like [`load`], with the script's text already read.
 pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Result<Project, Error> {
     let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
@@ -193,7 +198,8 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         None => default_group(&directory, &script_name),
     };
     let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
-    Ok(Project { group, directory, script_name, services, hooks: Arc::new(hooks) })
+    let context_file = directory.join(crate::context::file_name(&script_name));
+    Ok(Project { group, directory, script_name, context_file, services, hooks: Arc::new(hooks) })
 }
 
 /// Two services (or two mappings of one) cannot publish the same fixed host port.

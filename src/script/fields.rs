@@ -40,7 +40,7 @@ pub(super) struct Declared {
 }
 
 /// Checks a name used as a hostname and a Docker name part.
-pub(super) fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63

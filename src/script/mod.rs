@@ -13,4 +13,6 @@ mod hooks;
 mod readiness;
 
 pub use evaluate::load;
+pub(crate) use evaluate::load_text;
 pub use fields::FIELDS;
+pub(crate) use fields::is_valid_name;

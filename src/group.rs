@@ -1,0 +1,457 @@
+//! The library's entry point: load a services script as a [`Group`], start it from Rust code
+//! (a test suite, a tool), and get a [`Running`] handle that reports ports and context values
+//! and stops the group again, explicitly or when it is dropped.
+//!
+//! Nothing here installs signal handlers, builds a runtime or exits the process: the caller's
+//! tokio runtime runs everything, and cancellation comes from the caller's token.
+
+use std::future::{Future, IntoFuture};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+use crate::context::Context;
+use crate::docker::DockerBackend;
+use crate::error::Error;
+use crate::event::{Event, EventSink};
+use crate::hook::CancelFlag;
+use crate::project::Project;
+use crate::start::{StartOptions, StartReport};
+use crate::stop::{StopOptions, StopReport};
+
+/// Grace before SIGKILL when a service that failed to start is torn down, and the default
+/// grace of a stop.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A services script, loaded and checked, ready to start.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), boss::Error> {
+/// let group = boss::Group::load("tests/services.rhai")?.name("orders-test-42").exclude(["worker"]);
+/// let running = group.start().await?;
+/// let url = format!("http://127.0.0.1:{}/", running.port("api", 8080)?);
+/// let admin = running.context().get("admin_id");
+/// running.stop().remove().await?;
+/// # let _ = (url, admin);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Group {
+    project: Project,
+    excluded: Vec<String>,
+    timeout: Duration,
+    network: Option<String>,
+    /// Where events go: the script's hooks were given [`Group::events`]'s relay when it loaded,
+    /// so a receiver set later still gets their `log(...)` lines.
+    receiver: Arc<std::sync::RwLock<EventSink>>,
+    events: EventSink,
+    cancel: CancellationToken,
+    /// Loaded on first use, from the context file of the script and group name.
+    context: Option<Context>,
+}
+
+/// A sink that passes every event on to whatever `receiver` holds at the time.
+fn relay() -> (Arc<std::sync::RwLock<EventSink>>, EventSink) {
+    let receiver = Arc::new(std::sync::RwLock::new(EventSink::new(|_| {})));
+    let target = Arc::clone(&receiver);
+    let relay = EventSink::new(move |event| {
+        target.read().unwrap_or_else(std::sync::PoisonError::into_inner).deliver(event);
+    });
+    (receiver, relay)
+}
+
+impl Group {
+    /// Loads and checks the script at `path`: every mistake in it is an [`Error`] now, before
+    /// the engine is contacted.
+    ///
+    /// ```no_run
+    /// let group = boss::Group::load("services.rhai").expect("a valid script");
+    /// assert!(!group.group_name().is_empty());
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Group, Error> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::NoScript { path: path.to_path_buf() });
+        }
+        let (receiver, events) = relay();
+        Ok(Group::new(crate::script::load(path, events.clone())?, receiver, events))
+    }
+
+    /// Loads a script from its text, as if it were the file `services.rhai` in `directory`
+    /// (relative paths, imports and the context file are resolved there).
+    ///
+    /// ```
+    /// let directory = std::env::temp_dir();
+    /// let group = boss::Group::from_source(
+    ///     r#"service(#{ name: "web", image: "nginx:1.27" });"#,
+    ///     &directory,
+    /// )
+    /// .unwrap()
+    /// .name("docs-example");
+    /// assert_eq!(group.group_name(), "docs-example");
+    /// ```
+    pub fn from_source(text: &str, directory: impl AsRef<Path>) -> Result<Group, Error> {
+        let path = directory.as_ref().join("services.rhai");
+        let (receiver, events) = relay();
+        Ok(Group::new(crate::script::load_text(&path, text.to_string(), events.clone())?, receiver, events))
+    }
+
+    fn new(project: Project, receiver: Arc<std::sync::RwLock<EventSink>>, events: EventSink) -> Group {
+        Group {
+            project,
+            excluded: Vec::new(),
+            timeout: Duration::from_secs(300),
+            network: None,
+            receiver,
+            events,
+            cancel: CancellationToken::new(),
+            context: None,
+        }
+    }
+
+    /// The context the run will start from: the saved context file of this script and group
+    /// name, loaded on first use. Values set here before [`Group::start`] are visible to hooks
+    /// and to `{key}` in env.
+    pub fn context(&mut self) -> Result<&Context, Error> {
+        if self.context.is_none() {
+            self.context = Some(Context::load(&self.project.context_path())?);
+        }
+        Ok(self.context.get_or_insert_with(Context::default))
+    }
+
+    /// The group's name: the script's `group(...)`, its default, or [`Group::name`].
+    pub fn group_name(&self) -> &str {
+        &self.project.group
+    }
+
+    /// Runs the script under another group name, so two runs of one script (two tests) never
+    /// share containers, a network or a context file. The name is checked when the group
+    /// starts.
+    ///
+    /// ```no_run
+    /// let group = boss::Group::load("services.rhai").unwrap().name("orders-test-42");
+    /// assert_eq!(group.group_name(), "orders-test-42");
+    /// ```
+    #[must_use]
+    pub fn name(mut self, name: &str) -> Group {
+        let script_name = self.project.script_name.clone();
+        self.project.context_file =
+            self.project.directory.join(crate::context::file_name_for_group(&script_name, name));
+        self.project.group = name.to_string();
+        self.context = None;
+        self
+    }
+
+    /// Services not to start. A started service needs its dependencies, so excluding one that
+    /// another started service depends on is an error when the group starts.
+    #[must_use]
+    pub fn exclude<I, S>(mut self, services: I) -> Group
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.excluded.extend(services.into_iter().map(|service| service.as_ref().trim().to_string()));
+        self.excluded.retain(|service| !service.is_empty());
+        self
+    }
+
+    /// How long each service's `ping` (and each other hook) may take; 300 s by default.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Group {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The network to use instead of `boss-<group>`.
+    #[must_use]
+    pub fn network_name(mut self, name: &str) -> Group {
+        self.network = Some(name.to_string());
+        self
+    }
+
+    /// Receives every [`Event`] of the run (containers created, hooks' `log(...)`, failures).
+    #[must_use]
+    pub fn events(self, receiver: impl Fn(&Event) + Send + Sync + 'static) -> Group {
+        self.events_to(EventSink::new(receiver))
+    }
+
+    pub(crate) fn events_to(self, sink: EventSink) -> Group {
+        *self.receiver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+        self
+    }
+
+    /// Cancelling `token` stops a start as Ctrl-C does: no new service starts, running hooks
+    /// stop, and the services that were starting are torn down.
+    #[must_use]
+    pub fn cancel_on(mut self, token: CancellationToken) -> Group {
+        self.cancel = token;
+        self
+    }
+
+    /// Starts the group: the network, then every service in dependency order. If a service
+    /// fails, everything this call started is stopped and removed again before the error
+    /// (typically [`Error::ServicesFailed`]) is returned, so a failed test leaves nothing behind.
+    pub async fn start(self) -> Result<Running, Error> {
+        let (running, report) = self.start_keeping_failures().await?;
+        if running.cancel.is_cancelled() {
+            running.stop().remove().volumes().await?;
+            return Err(Error::Interrupted);
+        }
+        if !report.failed.is_empty() {
+            running.stop().remove().volumes().await?;
+            return Err(Error::ServicesFailed { verb: "start", failed: report.failed });
+        }
+        Ok(running)
+    }
+
+    /// Starts the group and returns what started and what failed, leaving both as they are
+    /// (the CLI's `start`).
+    pub(crate) async fn start_keeping_failures(self) -> Result<(Running, StartReport), Error> {
+        let prepared = self.prepare().await?;
+        let (cancel, forward) = cancel_flag(&prepared.cancel);
+        let options = StartOptions {
+            timeout: prepared.timeout,
+            network: prepared.network.clone(),
+            excluded: prepared.excluded.clone(),
+            stop_grace: STOP_GRACE,
+            fresh: Vec::new(),
+            cancel,
+        };
+        let report = crate::start::start(
+            Arc::clone(&prepared.backend),
+            &prepared.project,
+            prepared.context.clone(),
+            options,
+            prepared.events.clone(),
+        )
+        .await;
+        forward.abort();
+        // Saved also after failures: what started stays usable.
+        let saved = prepared.context.persist();
+        let running = Running {
+            project: Arc::new(prepared.project),
+            backend: prepared.backend,
+            context: prepared.context,
+            events: prepared.events,
+            cancel: prepared.cancel,
+            keep: false,
+            done: false,
+        };
+        let report = match report {
+            Ok(report) => report,
+            Err(error) => {
+                running.stop().remove().volumes().await.ok();
+                return Err(error);
+            }
+        };
+        saved?;
+        Ok((running, report))
+    }
+
+    /// Everything a start needs that can be refused, refused before anything is created.
+    async fn prepare(mut self) -> Result<Prepared, Error> {
+        if !crate::script::is_valid_name(&self.project.group) {
+            return Err(Error::BadGroupName { name: self.project.group });
+        }
+        crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
+        let network = match self.network.take() {
+            Some(name) => check_network_name(name)?,
+            None => crate::ownership::default_network_name(&self.project.group),
+        };
+        let context = self.context()?.clone();
+        let backend = Arc::new(connect(STOP_GRACE).await?);
+        crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
+        Ok(Prepared {
+            project: self.project,
+            excluded: self.excluded,
+            timeout: self.timeout,
+            network,
+            events: self.events,
+            cancel: self.cancel,
+            context,
+            backend,
+        })
+    }
+}
+
+struct Prepared {
+    project: Project,
+    excluded: Vec<String>,
+    timeout: Duration,
+    network: String,
+    events: EventSink,
+    cancel: CancellationToken,
+    context: Context,
+    backend: Arc<DockerBackend>,
+}
+
+/// A started group. Dropping it stops and removes the group (containers, volumes, network and
+/// context file), unless [`Running::keep`] was called.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), boss::Error> {
+/// let running = boss::Group::load("services.rhai")?.start().await?;
+/// let port = running.port("db", 5432)?;
+/// running.keep(); // leave it running after this process
+/// # let _ = port;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Running {
+    project: Arc<Project>,
+    backend: Arc<DockerBackend>,
+    context: Context,
+    events: EventSink,
+    cancel: CancellationToken,
+    keep: bool,
+    done: bool,
+}
+
+impl Running {
+    /// The group's name.
+    pub fn group_name(&self) -> &str {
+        &self.project.group
+    }
+
+    /// The host port published for `container_port` (TCP) of `service`, also when Docker
+    /// picked it (`ports: #{ "8080": 0 }`).
+    pub fn port(&self, service: &str, container_port: u16) -> Result<u16, Error> {
+        let key = format!("{service}_port_{container_port}");
+        self.context
+            .get(&key)
+            .and_then(|value| value.as_u64())
+            .and_then(|port| u16::try_from(port).ok())
+            .ok_or_else(|| Error::NoPublishedPort { service: service.to_string(), container_port })
+    }
+
+    /// The context the hooks shared: values set by `post_start` hooks, and published ports as
+    /// `<service>_port_<port>`.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Leaves the group running when this handle is dropped (`boss stop` stops it later).
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+
+    /// Stops the group, dependants first. Configure with [`StopRequest::remove`] and
+    /// [`StopRequest::volumes`], then `.await` it.
+    pub fn stop(mut self) -> StopRequest {
+        self.done = true;
+        StopRequest {
+            project: Arc::clone(&self.project),
+            backend: Arc::clone(&self.backend),
+            events: self.events.clone(),
+            options: StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: Vec::new() },
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.keep || self.done {
+            return;
+        }
+        let project = Arc::clone(&self.project);
+        let events = self.events.clone();
+        let options = StopOptions { grace: Duration::ZERO, remove: true, volumes: true, excluded: Vec::new() };
+        // Drop cannot await, and the caller's runtime may be single-threaded and busy right
+        // here, so the clean-up runs on a thread of its own with a small runtime and its own
+        // connection, and the drop waits for it.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let backend = Arc::new(connect(STOP_GRACE).await.ok()?);
+                crate::stop::stop(backend, &project, &options, &events).await.ok()
+            })
+        });
+        if cleanup.join().ok().flatten().is_none() {
+            tracing::warn!("cleaning up a dropped group failed; `boss stop --remove --volumes` removes what is left");
+        }
+    }
+}
+
+/// A stop of a [`Running`] group being configured; `.await` it to stop.
+#[must_use = "a stop does nothing until it is awaited"]
+pub struct StopRequest {
+    project: Arc<Project>,
+    backend: Arc<DockerBackend>,
+    events: EventSink,
+    options: StopOptions,
+}
+
+impl StopRequest {
+    /// Also remove the containers, the network and the context file.
+    pub fn remove(mut self) -> StopRequest {
+        self.options.remove = true;
+        self
+    }
+
+    /// With [`StopRequest::remove`]: also delete the volumes boss made, and their data.
+    pub fn volumes(mut self) -> StopRequest {
+        self.options.volumes = true;
+        self
+    }
+
+    /// How long each container gets after its stop signal before SIGKILL (10 s by default).
+    pub fn grace(mut self, grace: Duration) -> StopRequest {
+        self.options.grace = grace;
+        self
+    }
+
+    async fn run(self) -> Result<(), Error> {
+        let report: StopReport = crate::stop::stop(self.backend, &self.project, &self.options, &self.events).await?;
+        if report.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
+        }
+    }
+}
+
+impl IntoFuture for StopRequest {
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// A [`CancelFlag`] that follows `token`, for the code that still polls flags; abort the
+/// returned task when done.
+pub(crate) fn cancel_flag(token: &CancellationToken) -> (CancelFlag, tokio::task::JoinHandle<()>) {
+    let flag = CancelFlag::default();
+    let (set, token) = (flag.clone(), token.clone());
+    let forward = tokio::spawn(async move {
+        token.cancelled().await;
+        set.cancel();
+    });
+    (flag, forward)
+}
+
+/// A `--network-name` Docker accepts.
+pub(crate) fn check_network_name(name: String) -> Result<String, Error> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if valid { Ok(name) } else { Err(Error::BadNetworkName { name }) }
+}
+
+/// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the
+/// command will ask for: Docker answers a stop request only once the container has stopped.
+pub(crate) async fn connect(longest_stop: Duration) -> Result<DockerBackend, Error> {
+    let request_timeout = longest_stop + Duration::from_secs(60);
+    let backend = DockerBackend::connect(request_timeout)
+        .map_err(|error| Error::DockerUnreachable { address: crate::docker::address(), cause: error.message })?;
+    backend
+        .ping()
+        .await
+        .map_err(|error| Error::DockerUnreachable { address: backend.address(), cause: error.message })?;
+    Ok(backend)
+}
