@@ -1,6 +1,39 @@
 //! boss: start, stop and reload groups of dependent Docker services described in Rhai scripts.
 //!
-//! The binary is a thin shell over [`run`]. See ARCHITECTURE.md for the map of modules.
+//! The `boss` binary is a thin shell over [`run`]; this crate is also a library, so a Rust test
+//! suite can start the services it needs from a script, use them, and have them removed when
+//! it is done:
+//!
+//! ```no_run
+//! #[tokio::test]
+//! async fn orders_are_stored() -> Result<(), boss::Error> {
+//!     let running = boss::Group::load("tests/services.rhai")?
+//!         .name("orders-test-42") // its own containers, network and context file
+//!         .exclude(["worker"])
+//!         .start()
+//!         .await?;
+//!     let url = format!("http://127.0.0.1:{}/", running.port("api", 8080)?);
+//!     let admin = running.context().get("admin_id"); // set by a `post_start` hook
+//!     // ... exercise the services at `url` ...
+//!     running.stop().remove().volumes().await?; // or just drop `running`
+//!     # let _ = (url, admin);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - [`Group`] is a loaded, checked script; script mistakes are [`Error::Script`] before the
+//!   engine is touched. Options: [`Group::name`], [`Group::exclude`], [`Group::timeout`],
+//!   [`Group::network_name`], [`Group::events`] (every [`event::Event`] of the run),
+//!   [`Group::cancel_on`] (a [`CancellationToken`]; nothing here handles signals).
+//! - [`Running`] is a started group: [`Running::port`], [`Running::context`], and
+//!   [`Running::stop`]. Dropping it stops and removes the group, unless [`Running::keep`].
+//! - [`Error`] is every failure as data; its `Display` is the text the CLI prints.
+//!
+//! The library runs on the caller's tokio runtime (a `#[tokio::test]` is enough) and needs a
+//! Docker Engine at `$DOCKER_HOST` or `/var/run/docker.sock`. Hooks run on the runtime's
+//! blocking threads; a script that nests values thousands of levels deep needs a runtime
+//! built with a larger `thread_stack_size`, as the CLI's is. See ARCHITECTURE.md for the map
+//! of modules.
 
 pub mod access;
 pub mod arguments;
