@@ -14,9 +14,8 @@ use crate::group::{Group, STOP_GRACE, connect};
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::StartReport;
-use crate::stop::{StopOptions, stop};
 use crate::text::{and_ticked, count, suggest};
-use crate::{claim, graph, output, ownership, script};
+use crate::{claim, output, ownership, script};
 
 pub async fn execute(command: Command) -> Result<(), Error> {
     match command {
@@ -36,14 +35,18 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             summarise_start(report, &cancel)
         }
         Command::Stop { file, exclude, remove, volumes, timeout } => {
-            let project = load(&file)?;
-            let excluded = clean_names(&exclude);
-            graph::check_stop_exclusions(&project.services, &excluded)?;
-            let grace = Duration::from_secs(timeout);
-            let backend = Arc::new(connect(grace).await?);
-            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
-            let options = StopOptions { grace, remove, volumes, excluded };
-            let report = stop(backend, &project, &options, &output::stderr_sink()).await?;
+            let mut stop = Group::load(&file)?
+                .events_to(output::stderr_sink())
+                .exclude(clean_names(&exclude))
+                .stop()
+                .grace(Duration::from_secs(timeout));
+            if remove {
+                stop = stop.remove();
+            }
+            if volumes {
+                stop = stop.volumes();
+            }
+            let report = stop.run_with_report().await?;
             if !report.stopped.is_empty() {
                 output::line(&format!(
                     "stopped {}: {}",

@@ -252,6 +252,22 @@ impl Group {
         Ok((running, report))
     }
 
+    /// Stops this group as it runs on the engine (started earlier, by this process or another,
+    /// or by the CLI), dependants first, leaving the services of [`Group::exclude`] running
+    /// (and so their dependencies too). Configure with [`StopRequest::remove`] and
+    /// [`StopRequest::volumes`], then `.await` it.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), boss::Error> {
+    /// boss::Group::load("services.rhai")?.stop().remove().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stop(self) -> StopRequest {
+        let options = StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded };
+        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options }
+    }
+
     /// Everything a start needs that can be refused, refused before anything is created.
     async fn prepare(mut self) -> Result<Prepared, Error> {
         if !crate::script::is_valid_name(&self.project.group) {
@@ -345,7 +361,7 @@ impl Running {
         self.done = true;
         StopRequest {
             project: Arc::clone(&self.project),
-            backend: Arc::clone(&self.backend),
+            backend: Some(Arc::clone(&self.backend)),
             events: self.events.clone(),
             options: StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: Vec::new() },
         }
@@ -380,7 +396,9 @@ impl Drop for Running {
 #[must_use = "a stop does nothing until it is awaited"]
 pub struct StopRequest {
     project: Arc<Project>,
-    backend: Arc<DockerBackend>,
+    /// The connection of the run that started the group; a stop of a loaded [`Group`]
+    /// connects (and checks the group's claim) when it runs.
+    backend: Option<Arc<DockerBackend>>,
     events: EventSink,
     options: StopOptions,
 }
@@ -405,12 +423,27 @@ impl StopRequest {
     }
 
     async fn run(self) -> Result<(), Error> {
-        let report: StopReport = crate::stop::stop(self.backend, &self.project, &self.options, &self.events).await?;
+        let report = self.run_with_report().await?;
         if report.failed.is_empty() {
             Ok(())
         } else {
             Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
         }
+    }
+
+    /// Stops and returns which services were stopped, had nothing to stop, or failed.
+    pub(crate) async fn run_with_report(self) -> Result<StopReport, Error> {
+        let backend = match self.backend {
+            Some(backend) => backend,
+            None => {
+                crate::graph::check_stop_exclusions(&self.project.services, &self.options.excluded)?;
+                let backend = Arc::new(connect(self.options.grace).await?);
+                let directory = self.project.directory.display().to_string();
+                crate::claim::check(&*backend, &self.project.group, &directory).await?;
+                backend
+            }
+        };
+        crate::stop::stop(backend, &self.project, &self.options, &self.events).await
     }
 }
 

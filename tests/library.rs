@@ -137,3 +137,21 @@ async fn script_errors_are_typed_and_displayed_like_the_cli() {
         .await;
     assert!(matches!(bad_name, Err(boss::Error::BadGroupName { .. })));
 }
+
+#[tokio::test]
+async fn a_kept_group_is_stopped_later_from_a_freshly_loaded_group() {
+    let directory = Directory::new("keep");
+    let name = unique_group("lib_keep");
+    let _guard = GroupGuard::new(&name);
+    let load = || boss::Group::from_source(&script(), &directory.0).unwrap().name(&name);
+    load().start().await.unwrap().keep();
+    assert_eq!(container(&name, "api").unwrap().state, "running", "kept after the handle is gone");
+
+    // `api` would keep running without its dependency: refused before anything is stopped.
+    let refused = load().exclude(["api"]).stop().await;
+    assert!(refused.is_err_and(|error| error.exit_code() == 2));
+    assert_eq!(container(&name, "db").unwrap().state, "running");
+    load().stop().remove().await.unwrap();
+    assert_eq!(containers(&name), []);
+    assert!(!directory.0.join(format!(".boss-context.services.{name}")).exists(), "the context file is removed");
+}
