@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::arguments::{Command, clean_names};
+use crate::arguments::{Command, PlanFormat, clean_names};
 use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
 use crate::error::Error;
 use crate::hook::CancelFlag;
+use crate::plan::{PlanOptions, plan};
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::{StartOptions, StartReport, start};
@@ -32,6 +33,14 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            // A `{key}` that nothing provides would fail its service halfway through the run;
+            // refuse it before anything starts.
+            let plan_options = PlanOptions { network: network.clone(), excluded: excluded.clone() };
+            let planned = plan(&*backend, &project, &context.snapshot(), &plan_options).await?;
+            let missing = planned.missing_keys();
+            if !missing.is_empty() {
+                return Err(Error::MissingContextKeys { missing });
+            }
             let cancel = watch_signals(&context);
             let options = StartOptions {
                 timeout: Duration::from_secs(timeout),
@@ -66,6 +75,28 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Ok(())
             } else {
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
+            }
+        }
+        Command::Plan { file, exclude, format, exit_code, network_name } => {
+            let project = load(&file)?;
+            let excluded = clean_names(&exclude);
+            graph::check_start_exclusions(&project.services, &excluded)?;
+            let network = network(&project, network_name)?;
+            let context = Context::load(&project.context_path())?;
+            let backend = connect(STOP_GRACE).await?;
+            claim::check(&backend, &project.group, &project_dir(&project)).await?;
+            let planned = plan(&backend, &project, &context.snapshot(), &PlanOptions { network, excluded }).await?;
+            output::result(&match format {
+                PlanFormat::Text => output::plan_text(&planned),
+                PlanFormat::Json => output::plan_json(&planned),
+            });
+            let missing = planned.missing_keys();
+            if !missing.is_empty() {
+                Err(Error::MissingContextKeys { missing })
+            } else if exit_code && planned.changes {
+                Err(Error::PlanHasChanges)
+            } else {
+                Ok(())
             }
         }
         Command::Reload { first, second, remove, timeout, network_name } => {

@@ -20,6 +20,7 @@ pub mod interpolate;
 pub mod output;
 pub mod ownership;
 pub mod ping;
+pub mod plan;
 pub mod project;
 pub mod reload;
 pub mod script;

@@ -1,9 +1,12 @@
 //! Human-readable output: one stderr line per event, and the end-of-run summary. This is the
 //! only place that prints progress; debug logs go through `tracing` instead.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::event::{Event, EventSink, ServiceChange};
+use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
+use crate::text::{and_ticked, count};
 
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
 /// events that are not shown.
@@ -67,6 +70,143 @@ pub fn describe(event: &Event) -> Option<String> {
         }
     };
     Some(text)
+}
+
+/// The plan as `boss plan` shows it: one line per service (name, action, why, hooks), a line
+/// under it for each `{key}` its env needs, then the excluded services and the orphans.
+pub fn plan_text(plan: &Plan) -> String {
+    let names = plan.services.iter().map(|service| service.name.as_str());
+    let others =
+        plan.excluded.iter().map(String::as_str).chain(plan.orphans.iter().map(|orphan| orphan.service.as_str()));
+    let name_width = names.chain(others).map(str::len).max().unwrap_or(0);
+    let rows: Vec<(&str, &str, String)> = plan
+        .services
+        .iter()
+        .map(|service| (service.name.as_str(), action_word(&service.action), action_detail(service)))
+        .collect();
+    let detail_width = rows.iter().map(|(_, _, detail)| detail.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (service, (name, word, detail)) in plan.services.iter().zip(&rows) {
+        let hooks = if service.hooks.is_empty() { "none".to_string() } else { service.hooks.join(", ") };
+        let _ = writeln!(out, "{name:<name_width$}  {word:<8}  {detail:<detail_width$}  hooks: {hooks}");
+        for key in &service.keys {
+            let _ = writeln!(out, "{:name_width$}  {{{}}}: {}", "", key.key, key_sources(key, &service.action));
+        }
+    }
+    for name in &plan.excluded {
+        let _ = writeln!(out, "{name:<name_width$}  excluded  not started by this `start`");
+    }
+    for orphan in &plan.orphans {
+        let _ = writeln!(
+            out,
+            "{:<name_width$}  orphan    {} belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it",
+            orphan.service, orphan.container
+        );
+    }
+    let changed: Vec<&str> = plan
+        .services
+        .iter()
+        .filter(|service| service.action.changes_something())
+        .map(|service| service.name.as_str())
+        .collect();
+    if changed.is_empty() {
+        out.push_str("`start` would change nothing\n");
+    } else {
+        let _ = writeln!(out, "`start` would change {}: {}", count(changed.len(), "service"), and_ticked(&changed));
+    }
+    out
+}
+
+fn action_word(action: &ServiceAction) -> &'static str {
+    match action {
+        ServiceAction::Keep { .. } => "keep",
+        ServiceAction::Restart { .. } => "restart",
+        ServiceAction::Create { .. } => "create",
+        ServiceAction::Recreate { .. } => "recreate",
+        ServiceAction::Build { .. } => "build",
+        ServiceAction::Pending { .. } => "pending",
+        ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => "fail",
+    }
+}
+
+fn action_detail(service: &PlannedService) -> String {
+    let image_step = |step: &ImageStep| match step {
+        ImageStep::Present => String::new(),
+        ImageStep::Pull => format!("; pull `{}`", service.image),
+        ImageStep::Build => format!("; build `{}` with build_from", service.image),
+    };
+    match &service.action {
+        ServiceAction::Keep { unpause, outdated, .. } => {
+            let state = if *unpause { "paused, unpause" } else { "running" };
+            match outdated {
+                None => format!("{state}, unchanged"),
+                Some(changes) => format!("{state}, outdated: {changes}"),
+            }
+        }
+        ServiceAction::Restart { remove, .. } if remove.is_empty() => "stopped, unchanged".to_string(),
+        ServiceAction::Restart { remove, .. } => {
+            format!("stopped, unchanged; remove {}", count(remove.len(), "other container"))
+        }
+        ServiceAction::Create { image } => format!("no container{}", image_step(image)),
+        ServiceAction::Recreate { reason, image, .. } => format!("{reason}{}", image_step(image)),
+        ServiceAction::Build { container: None } => "tag `latest` with build_from".to_string(),
+        ServiceAction::Build { container: Some(_) } => {
+            "tag `latest` with build_from; restart if the image is unchanged, else recreate".to_string()
+        }
+        ServiceAction::Pending { keys, .. } => {
+            let placeholders: Vec<String> = keys.iter().map(|key| format!("{{{key}}}")).collect();
+            format!("stopped; restart or recreate once {} is set", placeholders.join(", "))
+        }
+        ServiceAction::Unusable { container } => {
+            format!("container {} is restarting, dead or being removed", container.name)
+        }
+        ServiceAction::Unfillable { env, placeholder: Some(placeholder), reason } => {
+            format!("cannot fill in `{placeholder}` in env `{env}`: {reason}")
+        }
+        ServiceAction::Unfillable { env, placeholder: None, reason } => format!("cannot fill in env `{env}`: {reason}"),
+    }
+}
+
+/// Where a key's value comes from: `from store.post_start, which will run; the saved context
+/// has it`.
+fn key_sources(key: &KeyUse, action: &ServiceAction) -> String {
+    if key.sources.is_empty() {
+        return if matches!(action, ServiceAction::Keep { .. }) {
+            "nowhere; the running container keeps the env it was created with".to_string()
+        } else {
+            "nowhere: `start` refuses to start anything".to_string()
+        };
+    }
+    let sources: Vec<String> = key
+        .sources
+        .iter()
+        .map(|source| match source {
+            KeySource::PostStart { service, runs } => {
+                let runs = match runs {
+                    Runs::Will => "will run",
+                    Runs::May => "may run",
+                    Runs::WillNot => "will not run",
+                };
+                format!("from {service}.post_start, which {runs}")
+            }
+            KeySource::Port { service } => format!("from a port {service} publishes"),
+            KeySource::Context => "the saved context has it".to_string(),
+        })
+        .collect();
+    sources.join("; ")
+}
+
+/// The plan as JSON (see "boss plan" in the README for its fields).
+pub fn plan_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
+/// to stderr.
+pub fn result(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Indents every line after the first by four spaces, so details stay under their service.
