@@ -260,4 +260,85 @@ mod tests {
             "web: failed: container exited with status 3 while starting\n    last lines of its log:\n      | boom"
         );
     }
+
+    fn planned(name: &str, action: ServiceAction, hooks: &[&'static str], keys: Vec<KeyUse>) -> PlannedService {
+        PlannedService { name: name.into(), image: format!("shop/{name}"), action, hooks: hooks.to_vec(), keys }
+    }
+
+    fn container(name: &str) -> crate::plan::ContainerRef {
+        crate::plan::ContainerRef { name: format!("shop.{name}"), id: format!("id-{name}") }
+    }
+
+    // The whole rendered text of a fixed plan, verbatim: any change to the layout shows here.
+    // A plain string comparison is enough for one snapshot; it needs no snapshot crate.
+    #[test]
+    fn a_plan_renders_one_line_per_service_and_one_per_key() {
+        let all = ["pre_start", "ping", "post_start"];
+        let plan = Plan {
+            group: "shop".into(),
+            changes: true,
+            services: vec![
+                planned(
+                    "store",
+                    ServiceAction::Keep { container: container("store"), unpause: false, outdated: None },
+                    &[],
+                    vec![],
+                ),
+                planned(
+                    "app",
+                    ServiceAction::Recreate {
+                        remove: vec![container("app")],
+                        reason: "env `ADMIN_ID` changed".into(),
+                        image: ImageStep::Present,
+                    },
+                    &all,
+                    vec![KeyUse {
+                        key: "admin_id".into(),
+                        env: vec!["ADMIN_ID".into()],
+                        sources: vec![
+                            KeySource::PostStart { service: "store".into(), runs: Runs::WillNot },
+                            KeySource::Context,
+                        ],
+                        provided: true,
+                    }],
+                ),
+                planned("api", ServiceAction::Build { container: None }, &all, vec![]),
+                planned("db", ServiceAction::Create { image: ImageStep::Pull }, &["ping"], vec![]),
+                planned(
+                    "cache",
+                    ServiceAction::Restart { container: container("cache"), remove: vec![] },
+                    &["ping"],
+                    vec![],
+                ),
+                planned(
+                    "web",
+                    ServiceAction::Keep {
+                        container: container("web"),
+                        unpause: true,
+                        outdated: Some("`ports` changed".into()),
+                    },
+                    &[],
+                    vec![KeyUse { key: "token".into(), env: vec!["TOKEN".into()], sources: vec![], provided: false }],
+                ),
+            ],
+            excluded: vec!["docs".into()],
+            orphans: vec![crate::plan::Orphan { service: "old".into(), container: "shop.old".into() }],
+        };
+        assert_eq!(
+            plan_text(&plan),
+            "\
+store  keep      running, unchanged                          hooks: none
+app    recreate  env `ADMIN_ID` changed                      hooks: pre_start, ping, post_start
+       {admin_id}: from store.post_start, which will not run; the saved context has it
+api    build     tag `latest` with build_from                hooks: pre_start, ping, post_start
+db     create    no container; pull `shop/db`                hooks: ping
+cache  restart   stopped, unchanged                          hooks: ping
+web    keep      paused, unpause, outdated: `ports` changed  hooks: none
+       {token}: nowhere; the running container keeps the env it was created with
+docs   excluded  not started by this `start`
+old    orphan    shop.old belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it
+`start` would change 5 services: `app`, `api`, `db`, `cache`, and `web`
+"
+        );
+    }
 }
