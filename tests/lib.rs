@@ -17,6 +17,7 @@ mod failures;
 mod interrupt;
 mod isolation;
 mod ownership;
+mod plan;
 mod readiness;
 mod reload;
 mod reuse;
