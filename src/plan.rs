@@ -18,7 +18,7 @@ use crate::service::Service;
 
 /// What the engine holds for one service, as observed right before a decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObservedService {
+pub(crate) struct ObservedService {
     /// The service's containers (found by its labels), newest first.
     pub containers: Vec<ContainerInfo>,
     /// The id of the service's image as present locally; `None` when it is missing.
@@ -30,7 +30,7 @@ pub struct ObservedService {
 
 /// Where the containers of a run go and what they are labelled with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub group: String,
     pub project_dir: String,
     pub network: String,
@@ -233,13 +233,13 @@ impl Plan {
 
 /// Why an env value cannot be filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvProblem {
+pub(crate) struct EnvProblem {
     pub env: String,
     pub error: InterpolationError,
 }
 
 /// The container spec for a service, with env filled in from `values`.
-pub fn container_spec(
+pub(crate) fn container_spec(
     service: &Service,
     values: &Map<String, Value>,
     target: &Target,
@@ -278,7 +278,7 @@ fn definition_changes(new: &Definition, recorded: &ContainerInfo) -> Option<Stri
 /// `set_later` are keys that hooks of this run will (or may) set before the service starts;
 /// the executor, deciding right before it acts, passes none. `fresh` asks for a new container
 /// whatever the old one is (the target of `reload`, whose image was just built).
-pub fn plan_service(
+pub(crate) fn plan_service(
     service: &Service,
     observed: &ObservedService,
     values: &Map<String, Value>,
@@ -314,7 +314,12 @@ pub fn plan_service(
                 .flat_map(|(_, value)| crate::interpolate::keys(value))
                 .filter(|key| !values.contains_key(key))
                 .collect();
-            keys.dedup();
+            let mut seen = Vec::new();
+            keys.retain(|key| {
+                let first = !seen.contains(key);
+                seen.push(key.clone());
+                first
+            });
             if keys.iter().any(|key| !set_later.contains(key)) { Vec::new() } else { keys }
         }
         _ => Vec::new(),
@@ -364,7 +369,7 @@ pub fn plan_service(
 
 /// What `plan` needs besides the project.
 #[derive(Debug, Clone)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     pub network: String,
     /// Services not to start (already checked against the exclusion rules).
     pub excluded: Vec<String>,
@@ -409,7 +414,7 @@ pub(crate) async fn plan<B: Backend>(
 
 /// The plan from an observed snapshot. Services are planned in dependency order, so each one
 /// knows which of its dependencies' hooks run before it.
-pub fn plan_snapshot(
+pub(crate) fn plan_snapshot(
     services: &IndexMap<String, Service>,
     observed: &IndexMap<String, ObservedService>,
     orphans: Vec<Orphan>,
@@ -696,6 +701,13 @@ mod tests {
                 values: Map::new(),
                 set_later: &["a"],
                 ..case("stopped, env set later in the run", "pending c1 a")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.env.push(("B".into(), "{a}-{a}".into()))),
+                values: Map::new(),
+                set_later: &["a"],
+                ..case("a key used twice is pending once", "pending c1 a")
             },
             Case {
                 containers: vec![("c1", Stopped, values("1"))],
