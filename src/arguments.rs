@@ -58,6 +58,24 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
         timeout: u64,
     },
+    /// Show what `start` would do, changing nothing.
+    Plan {
+        /// The services script.
+        #[arg(default_value = "services.rhai")]
+        file: PathBuf,
+        /// Services `start` would not start (comma-separated, may be repeated).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// `text` (one line per service) or `json`.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Exit with 1 when `start` would change anything, 0 when it would not.
+        #[arg(long)]
+        exit_code: bool,
+        /// The network `start` would use, if not `boss-<group>`.
+        #[arg(long)]
+        network_name: Option<String>,
+    },
     /// Rebuild one service's image and recreate it; restart its dependants.
     #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
     Reload {
@@ -78,6 +96,13 @@ pub enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+}
+
+/// How `boss plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
 }
 
 /// `--exclude` values, trimmed, without empty entries.
@@ -120,6 +145,14 @@ mod tests {
     fn volumes_needs_remove() {
         assert!(Arguments::try_parse_from(["boss", "stop", "--volumes"]).is_err());
         assert!(Arguments::try_parse_from(["boss", "stop", "--remove", "--volumes"]).is_ok());
+    }
+
+    #[test]
+    fn plan_takes_a_format_and_an_exit_code_flag() {
+        let arguments = Arguments::try_parse_from(["boss", "plan", "--format", "json", "--exit-code"]).unwrap();
+        let Command::Plan { format, exit_code, file, .. } = arguments.command else { panic!("not plan") };
+        assert_eq!((format, exit_code, file), (PlanFormat::Json, true, PathBuf::from("services.rhai")));
+        assert!(Arguments::try_parse_from(["boss", "plan", "--format", "yaml"]).is_err());
     }
 
     #[test]

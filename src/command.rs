@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, clean_names};
+use crate::arguments::{Command, PlanFormat, clean_names};
 use crate::context::Context;
 use crate::error::Error;
 use crate::group::{Group, STOP_GRACE, connect};
@@ -60,6 +60,25 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Ok(())
             } else {
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
+            }
+        }
+        Command::Plan { file, exclude, format, exit_code, network_name } => {
+            let mut group = Group::load(&file)?.events_to(output::stderr_sink()).exclude(clean_names(&exclude));
+            if let Some(name) = network_name {
+                group = group.network_name(&name);
+            }
+            let planned = group.plan().await?;
+            output::result(&match format {
+                PlanFormat::Text => output::plan_text(&planned),
+                PlanFormat::Json => output::plan_json(&planned),
+            });
+            let missing = planned.missing_keys();
+            if !missing.is_empty() {
+                Err(Error::MissingContextKeys { missing })
+            } else if exit_code && planned.changes {
+                Err(Error::PlanHasChanges)
+            } else {
+                Ok(())
             }
         }
         Command::Reload { first, second, remove, timeout, network_name } => {

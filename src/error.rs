@@ -47,6 +47,12 @@ pub enum Error {
     /// The group's containers or network were created by a script in another directory.
     /// `only_volumes`: nothing of it runs any more; only its kept volumes hold the claim.
     GroupClaimed { group: String, directory: String, only_volumes: bool },
+    /// Env values hold `{key}`s that nothing provides: no `.boss-context` entry, no hook of a
+    /// dependency that runs. Refused before anything starts.
+    MissingContextKeys { missing: Vec<crate::plan::MissingKey> },
+    /// `boss plan --exit-code` found that `start` would change something; the plan itself
+    /// was printed, so this says nothing more.
+    PlanHasChanges,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
     /// There is no script at the path given.
@@ -317,7 +323,8 @@ impl Error {
             | Error::GroupClaimed { .. }
             | Error::NoScript { .. }
             | Error::BadGroupName { .. }
-            | Error::BadNetworkName { .. } => exit_code::INVALID_INPUT,
+            | Error::BadNetworkName { .. }
+            | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
             Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
@@ -327,7 +334,8 @@ impl Error {
             | Error::NoPublishedPort { .. }
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
-            | Error::ServicesFailed { .. } => exit_code::FAILURE,
+            | Error::ServicesFailed { .. }
+            | Error::PlanHasChanges => exit_code::FAILURE,
         }
     }
 
@@ -422,6 +430,20 @@ impl Error {
                     "hint: publish it with `ports: #{{ \"{container_port}\": 0 }}` (0 picks a free host port)"
                 );
             }
+            Error::MissingContextKeys { missing } => {
+                for missing in missing {
+                    let _ = writeln!(
+                        out,
+                        "error: service `{}` needs `{{{}}}` in env `{}`, but nothing provides key `{}`",
+                        missing.service, missing.key, missing.env, missing.key
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
+                );
+            }
+            Error::PlanHasChanges => {}
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }

@@ -19,6 +19,7 @@ use crate::docker::DockerBackend;
 use crate::error::Error;
 use crate::event::{Event, EventSink};
 use crate::hook::CancelFlag;
+use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::start::{StartOptions, StartReport};
 use crate::stop::{StopOptions, StopReport};
@@ -212,6 +213,12 @@ impl Group {
     /// (the CLI's `start`).
     pub(crate) async fn start_keeping_failures(self) -> Result<(Running, StartReport), Error> {
         let prepared = self.prepare().await?;
+        // A `{key}` that nothing provides would fail its service halfway through the run;
+        // refuse it before anything starts.
+        let missing = prepared.plan().await?.missing_keys();
+        if !missing.is_empty() {
+            return Err(Error::MissingContextKeys { missing });
+        }
         let (cancel, forward) = cancel_flag(&prepared.cancel);
         let options = StartOptions {
             timeout: prepared.timeout,
@@ -250,6 +257,24 @@ impl Group {
         };
         saved?;
         Ok((running, report))
+    }
+
+    /// What [`Group::start`] would do, service by service, without changing anything: the
+    /// action (keep, restart, create, recreate and why, build, pull), the hooks that would
+    /// run, and where each `{key}` in env comes from. [`Plan::missing_keys`] lists the keys
+    /// nothing provides, which `start` refuses.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), boss::Error> {
+    /// let plan = boss::Group::load("services.rhai")?.plan().await?;
+    /// if plan.changes {
+    ///     println!("`boss start` would change something");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn plan(self) -> Result<Plan, Error> {
+        self.prepare().await?.plan().await
     }
 
     /// Stops this group as it runs on the engine (started earlier, by this process or another,
@@ -291,6 +316,13 @@ impl Group {
             context,
             backend,
         })
+    }
+}
+
+impl Prepared {
+    async fn plan(&self) -> Result<Plan, Error> {
+        let options = PlanOptions { network: self.network.clone(), excluded: self.excluded.clone() };
+        crate::plan::plan(&*self.backend, &self.project, &self.context.snapshot(), &options).await
     }
 }
 

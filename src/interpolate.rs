@@ -93,6 +93,19 @@ pub fn check(text: &str) -> Result<(), InterpolationError> {
     parse(text).map(|_| ())
 }
 
+/// The keys `text` names in `{key}` placeholders, in order; none when its syntax is broken
+/// (load-time validation reports that).
+pub fn keys(text: &str) -> Vec<String> {
+    let pieces = parse(text).unwrap_or_default();
+    pieces
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Key(key) => Some(key),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
 /// Replaces every `{key}` in `text` with the context value (strings as they are, other
 /// values as JSON text).
 pub fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, InterpolationError> {
@@ -152,6 +165,7 @@ mod tests {
         assert_eq!(error.describe(), "the context has no key `tokne` (existing keys: `token`); did you mean `token`?");
         assert_eq!(super::check("{a} {{b}}"), Ok(()));
         assert_eq!(super::check("{oops"), Err(InterpolationError::Unclosed));
+        assert_eq!(keys("{a}:{{b}}/{ c }"), ["a", "c"]);
     }
 
     #[test]

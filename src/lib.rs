@@ -54,6 +54,7 @@ pub mod interpolate;
 pub mod output;
 pub mod ownership;
 pub mod ping;
+pub mod plan;
 pub mod project;
 pub mod reload;
 pub mod script;
@@ -67,6 +68,7 @@ pub mod text;
 
 pub use error::Error;
 pub use group::{Group, Running, StopRequest};
+pub use plan::Plan;
 /// The token [`Group::cancel_on`] takes, re-exported so callers need not depend on tokio-util.
 pub use tokio_util::sync::CancellationToken;
 

@@ -1,9 +1,12 @@
 //! Human-readable output: one stderr line per event, and the end-of-run summary. This is the
 //! only place that prints progress; debug logs go through `tracing` instead.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::event::{Event, EventSink, ServiceChange};
+use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
+use crate::text::{and_ticked, count};
 
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
 /// events that are not shown.
@@ -69,6 +72,143 @@ pub fn describe(event: &Event) -> Option<String> {
     Some(text)
 }
 
+/// The plan as `boss plan` shows it: one line per service (name, action, why, hooks), a line
+/// under it for each `{key}` its env needs, then the excluded services and the orphans.
+pub fn plan_text(plan: &Plan) -> String {
+    let names = plan.services.iter().map(|service| service.name.as_str());
+    let others =
+        plan.excluded.iter().map(String::as_str).chain(plan.orphans.iter().map(|orphan| orphan.service.as_str()));
+    let name_width = names.chain(others).map(str::len).max().unwrap_or(0);
+    let rows: Vec<(&str, &str, String)> = plan
+        .services
+        .iter()
+        .map(|service| (service.name.as_str(), action_word(&service.action), action_detail(service)))
+        .collect();
+    let detail_width = rows.iter().map(|(_, _, detail)| detail.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (service, (name, word, detail)) in plan.services.iter().zip(&rows) {
+        let hooks = if service.hooks.is_empty() { "none".to_string() } else { service.hooks.join(", ") };
+        let _ = writeln!(out, "{name:<name_width$}  {word:<8}  {detail:<detail_width$}  hooks: {hooks}");
+        for key in &service.keys {
+            let _ = writeln!(out, "{:name_width$}  {{{}}}: {}", "", key.key, key_sources(key, &service.action));
+        }
+    }
+    for name in &plan.excluded {
+        let _ = writeln!(out, "{name:<name_width$}  excluded  not started by this `start`");
+    }
+    for orphan in &plan.orphans {
+        let _ = writeln!(
+            out,
+            "{:<name_width$}  orphan    {} belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it",
+            orphan.service, orphan.container
+        );
+    }
+    let changed: Vec<&str> = plan
+        .services
+        .iter()
+        .filter(|service| service.action.changes_something())
+        .map(|service| service.name.as_str())
+        .collect();
+    if changed.is_empty() {
+        out.push_str("`start` would change nothing\n");
+    } else {
+        let _ = writeln!(out, "`start` would change {}: {}", count(changed.len(), "service"), and_ticked(&changed));
+    }
+    out
+}
+
+fn action_word(action: &ServiceAction) -> &'static str {
+    match action {
+        ServiceAction::Keep { .. } => "keep",
+        ServiceAction::Restart { .. } => "restart",
+        ServiceAction::Create { .. } => "create",
+        ServiceAction::Recreate { .. } => "recreate",
+        ServiceAction::Build { .. } => "build",
+        ServiceAction::Pending { .. } => "pending",
+        ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => "fail",
+    }
+}
+
+fn action_detail(service: &PlannedService) -> String {
+    let image_step = |step: &ImageStep| match step {
+        ImageStep::Present => String::new(),
+        ImageStep::Pull => format!("; pull `{}`", service.image),
+        ImageStep::Build => format!("; build `{}` with build_from", service.image),
+    };
+    match &service.action {
+        ServiceAction::Keep { unpause, outdated, .. } => {
+            let state = if *unpause { "paused, unpause" } else { "running" };
+            match outdated {
+                None => format!("{state}, unchanged"),
+                Some(changes) => format!("{state}, outdated: {changes}"),
+            }
+        }
+        ServiceAction::Restart { remove, .. } if remove.is_empty() => "stopped, unchanged".to_string(),
+        ServiceAction::Restart { remove, .. } => {
+            format!("stopped, unchanged; remove {}", count(remove.len(), "other container"))
+        }
+        ServiceAction::Create { image } => format!("no container{}", image_step(image)),
+        ServiceAction::Recreate { reason, image, .. } => format!("{reason}{}", image_step(image)),
+        ServiceAction::Build { container: None } => "tag `latest` with build_from".to_string(),
+        ServiceAction::Build { container: Some(_) } => {
+            "tag `latest` with build_from; restart if the image is unchanged, else recreate".to_string()
+        }
+        ServiceAction::Pending { keys, .. } => {
+            let placeholders: Vec<String> = keys.iter().map(|key| format!("{{{key}}}")).collect();
+            format!("stopped; restart or recreate once {} is set", placeholders.join(", "))
+        }
+        ServiceAction::Unusable { container } => {
+            format!("container {} is restarting, dead or being removed", container.name)
+        }
+        ServiceAction::Unfillable { env, placeholder: Some(placeholder), reason } => {
+            format!("cannot fill in `{placeholder}` in env `{env}`: {reason}")
+        }
+        ServiceAction::Unfillable { env, placeholder: None, reason } => format!("cannot fill in env `{env}`: {reason}"),
+    }
+}
+
+/// Where a key's value comes from: `from store.post_start, which will run; the saved context
+/// has it`.
+fn key_sources(key: &KeyUse, action: &ServiceAction) -> String {
+    if key.sources.is_empty() {
+        return if matches!(action, ServiceAction::Keep { .. }) {
+            "nowhere; the running container keeps the env it was created with".to_string()
+        } else {
+            "nowhere: `start` refuses to start anything".to_string()
+        };
+    }
+    let sources: Vec<String> = key
+        .sources
+        .iter()
+        .map(|source| match source {
+            KeySource::PostStart { service, runs } => {
+                let runs = match runs {
+                    Runs::Will => "will run",
+                    Runs::May => "may run",
+                    Runs::WillNot => "will not run",
+                };
+                format!("from {service}.post_start, which {runs}")
+            }
+            KeySource::Port { service } => format!("from a port {service} publishes"),
+            KeySource::Context => "the saved context has it".to_string(),
+        })
+        .collect();
+    sources.join("; ")
+}
+
+/// The plan as JSON (see "boss plan" in the README for its fields).
+pub fn plan_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
+/// to stderr.
+pub fn result(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Indents every line after the first by four spaces, so details stay under their service.
 fn indent_after_first(text: &str) -> String {
     let mut lines = text.trim_end().lines();
@@ -118,6 +258,87 @@ mod tests {
             })
             .unwrap(),
             "web: failed: container exited with status 3 while starting\n    last lines of its log:\n      | boom"
+        );
+    }
+
+    fn planned(name: &str, action: ServiceAction, hooks: &[&'static str], keys: Vec<KeyUse>) -> PlannedService {
+        PlannedService { name: name.into(), image: format!("shop/{name}"), action, hooks: hooks.to_vec(), keys }
+    }
+
+    fn container(name: &str) -> crate::plan::ContainerRef {
+        crate::plan::ContainerRef { name: format!("shop.{name}"), id: format!("id-{name}") }
+    }
+
+    // The whole rendered text of a fixed plan, verbatim: any change to the layout shows here.
+    // A plain string comparison is enough for one snapshot; it needs no snapshot crate.
+    #[test]
+    fn a_plan_renders_one_line_per_service_and_one_per_key() {
+        let all = ["pre_start", "ping", "post_start"];
+        let plan = Plan {
+            group: "shop".into(),
+            changes: true,
+            services: vec![
+                planned(
+                    "store",
+                    ServiceAction::Keep { container: container("store"), unpause: false, outdated: None },
+                    &[],
+                    vec![],
+                ),
+                planned(
+                    "app",
+                    ServiceAction::Recreate {
+                        remove: vec![container("app")],
+                        reason: "env `ADMIN_ID` changed".into(),
+                        image: ImageStep::Present,
+                    },
+                    &all,
+                    vec![KeyUse {
+                        key: "admin_id".into(),
+                        env: vec!["ADMIN_ID".into()],
+                        sources: vec![
+                            KeySource::PostStart { service: "store".into(), runs: Runs::WillNot },
+                            KeySource::Context,
+                        ],
+                        provided: true,
+                    }],
+                ),
+                planned("api", ServiceAction::Build { container: None }, &all, vec![]),
+                planned("db", ServiceAction::Create { image: ImageStep::Pull }, &["ping"], vec![]),
+                planned(
+                    "cache",
+                    ServiceAction::Restart { container: container("cache"), remove: vec![] },
+                    &["ping"],
+                    vec![],
+                ),
+                planned(
+                    "web",
+                    ServiceAction::Keep {
+                        container: container("web"),
+                        unpause: true,
+                        outdated: Some("`ports` changed".into()),
+                    },
+                    &[],
+                    vec![KeyUse { key: "token".into(), env: vec!["TOKEN".into()], sources: vec![], provided: false }],
+                ),
+            ],
+            excluded: vec!["docs".into()],
+            orphans: vec![crate::plan::Orphan { service: "old".into(), container: "shop.old".into() }],
+        };
+        assert_eq!(
+            plan_text(&plan),
+            "\
+store  keep      running, unchanged                          hooks: none
+app    recreate  env `ADMIN_ID` changed                      hooks: pre_start, ping, post_start
+       {admin_id}: from store.post_start, which will not run; the saved context has it
+api    build     tag `latest` with build_from                hooks: pre_start, ping, post_start
+db     create    no container; pull `shop/db`                hooks: ping
+cache  restart   stopped, unchanged                          hooks: ping
+web    keep      paused, unpause, outdated: `ports` changed  hooks: none
+       {token}: nowhere; the running container keeps the env it was created with
+docs   excluded  not started by this `start`
+old    orphan    shop.old belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it
+`start` would change 5 services: `app`, `api`, `db`, `cache`, and `web`
+"
         );
     }
 }

@@ -9,15 +9,15 @@ use indexmap::IndexMap;
 use tokio::task::JoinSet;
 
 use crate::access::Access;
-use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, VolumeMount, label};
+use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
 use crate::context::Context;
 use crate::error::{Error, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookKind, HookRunner, HookValue};
 use crate::image;
-use crate::interpolate::interpolate;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
+use crate::plan::{self, ContainerRef, EnvProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::Service;
 
@@ -206,35 +206,17 @@ async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Ser
     report
 }
 
-/// The container spec for a service, with env filled in from the context.
-fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<ContainerSpec, ServiceFailure> {
-    let values = run.context.snapshot();
-    let mut env = Vec::with_capacity(service.env.len());
-    for (key, value) in &service.env {
-        let filled = interpolate(value, &values).map_err(|error| ServiceFailure::Interpolation {
-            key: key.clone(),
-            placeholder: error.placeholder(),
-            reason: error.describe(),
-        })?;
-        env.push(format!("{key}={filled}"));
+/// Where this run's containers go, for the planner.
+fn target(run: &Run<impl Backend>) -> Target {
+    Target { group: run.group.clone(), project_dir: run.project_dir.clone(), network: run.options.network.clone() }
+}
+
+fn interpolation_failure(problem: EnvProblem) -> ServiceFailure {
+    ServiceFailure::Interpolation {
+        key: problem.env,
+        placeholder: problem.error.placeholder(),
+        reason: problem.error.describe(),
     }
-    let mut spec = ContainerSpec {
-        name: ownership::container_name(&run.group, &service.name),
-        image: service.image.clone(),
-        env,
-        ports: service.ports.clone(),
-        binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
-        volumes: Vec::new(),
-        stop_signal: service.stop_signal.clone(),
-        entrypoint: service.entrypoint.clone(),
-        cmd: service.cmd.clone(),
-        user: service.user.clone(),
-        labels: ownership::service_labels(&run.group, &service.name),
-        network: run.options.network.clone(),
-        alias: service.name.clone(),
-    };
-    spec.labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
-    Ok(spec)
 }
 
 /// Records the definition (with the image id) in the spec's labels and returns it.
@@ -291,54 +273,78 @@ impl ServiceFailure {
     }
 }
 
+/// Observes the service, asks the planner what to do and does it. When the planner asks for a
+/// `latest` build first, the image id the build gives is observed and the planner asked again.
 async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, began: Instant) -> Result<(), Failed> {
     let name = &service.name;
-    let existing = run
+    let containers = run
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
         .await
         .map_err(backend_failure(format!("list the containers of `{name}`")))?;
-
-    let live =
-        existing.iter().find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused));
-    if let Some(running) = live {
-        return keep_running(run, service, running).await.map_err(Failed::from);
-    }
-    if let Some(busy) = existing.iter().find(|container| container.state == ContainerState::Other) {
-        return Err(ServiceFailure::ContainerUnusable { container: busy.name.clone() }.into());
-    }
-
-    let mut spec = container_spec(run, service)?;
-    let fresh = service.always_start_new || run.options.fresh.contains(name);
-    let mut image_id = image_id(run, &spec.image).await?;
-    if image::builds_on_every_start(service) && !run.options.fresh.contains(name) {
-        // A `latest` build is part of the definition: the build decides whether a stopped
-        // container still matches. Unchanged sources give the same image id from the cache.
-        image_id = Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?);
-    }
-    // A build can take long; an interrupt during it must not go on to replace containers.
-    if run.cancel.is_cancelled() {
-        return Err(ServiceFailure::Cancelled.into());
-    }
-    let definition = label_definition(&mut spec, image_id.as_deref());
-
-    tracing::debug!(service = %name, hash = %definition.hash(), image_id = ?image_id, "definition");
-    let mut reason = None;
-    if let Some(container) = existing.iter().find(|container| container.state == ContainerState::Stopped) {
-        let mismatch = ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str));
-        if !fresh && mismatch.is_none() {
-            return restart(run, service, &existing, container, began).await;
+    let image_id = image_id(run, &service.image).await?;
+    let mut observed = ObservedService { containers, image_id, built: false };
+    let fresh = run.options.fresh.contains(name);
+    let target = target(run);
+    let mut values = run.context.snapshot();
+    let mut action = plan_service(service, &observed, &values, &[], &target, fresh);
+    if let ServiceAction::Build { .. } = action {
+        observed.image_id =
+            Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?);
+        observed.built = true;
+        // A build can take long; an interrupt during it must not go on to replace containers.
+        if run.cancel.is_cancelled() {
+            return Err(ServiceFailure::Cancelled.into());
         }
-        reason = mismatch;
+        values = run.context.snapshot();
+        action = plan_service(service, &observed, &values, &[], &target, fresh);
     }
-    let reason = if service.always_start_new {
-        "`always_start_new` is set".to_string()
-    } else if run.options.fresh.contains(name) {
-        "reloading".to_string()
-    } else {
-        reason.unwrap_or_else(|| "the old container is not usable".to_string())
-    };
-    for container in &existing {
+    tracing::debug!(service = %name, action = ?action, image_id = ?observed.image_id, "planned");
+    match action {
+        ServiceAction::Keep { container, unpause, outdated } => {
+            keep_running(run, service, &container, unpause, outdated).await.map_err(Failed::from)
+        }
+        ServiceAction::Unusable { container } => {
+            Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
+        }
+        ServiceAction::Unfillable { env, placeholder, reason } => {
+            Err(ServiceFailure::Interpolation { key: env, placeholder, reason }.into())
+        }
+        ServiceAction::Restart { container, remove } => restart(run, service, &container, &remove, began).await,
+        ServiceAction::Create { image } => {
+            create(run, service, &observed, &values, Vec::new(), String::new(), image, began).await
+        }
+        ServiceAction::Recreate { remove, reason, image } => {
+            create(run, service, &observed, &values, remove, reason, image, began).await
+        }
+        // The executor observes right before it acts and passes no keys to be set later, and
+        // it has built already: the planner answers neither of these then.
+        ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Err(ServiceFailure::Backend {
+            action: format!("decide what to do with `{name}`"),
+            error: BackendError::other("internal error: the planner deferred a decision at run time"),
+        }
+        .into()),
+    }
+}
+
+/// Removes the old containers (never their volumes), runs `pre_start`, gets the image as the
+/// plan says, creates and starts the container, pings it and runs `post_start`.
+#[expect(clippy::too_many_arguments, reason = "the parts of one planned action, taken apart by the caller")]
+async fn create<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    observed: &ObservedService,
+    values: &serde_json::Map<String, serde_json::Value>,
+    remove: Vec<ContainerRef>,
+    reason: String,
+    image: ImageStep,
+    began: Instant,
+) -> Result<(), Failed> {
+    let name = &service.name;
+    let mut spec = plan::container_spec(service, values, &target(run)).map_err(interpolation_failure)?;
+    let definition = label_definition(&mut spec, observed.image_id.as_deref());
+    tracing::debug!(service = %name, hash = %definition.hash(), "definition");
+    for container in &remove {
         run.events
             .service(name, ServiceChange::Recreating { container: container.name.clone(), reason: reason.clone() });
         // The image's volumes are boss's own named volumes, which the new container mounts
@@ -363,19 +369,24 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         return Err(ServiceFailure::Cancelled.into());
     }
     call_hook(run, service, HookKind::PreStart).await?;
-    if image_id.is_none() {
-        let new_id = if service.build_from.is_some() {
-            image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?
-        } else {
+    let new_id = match image {
+        ImageStep::Present => None,
+        ImageStep::Build => {
+            Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?)
+        }
+        ImageStep::Pull => {
             image::pull(&*run.backend, service, &run.events).await?;
-            self::image_id(run, &spec.image).await?.unwrap_or_default()
-        };
+            Some(self::image_id(run, &spec.image).await?.unwrap_or_default())
+        }
+    };
+    if let Some(new_id) = new_id {
         label_definition(&mut spec, Some(&new_id));
         if run.cancel.is_cancelled() {
             return Err(ServiceFailure::Cancelled.into());
         }
     }
-    let inherited: Vec<VolumeMount> = existing.iter().flat_map(|container| container.volumes.clone()).collect();
+    let inherited: Vec<VolumeMount> =
+        observed.containers.iter().flat_map(|container| container.volumes.clone()).collect();
     spec.volumes = image_volumes(run, service, &spec.image, &inherited).await?;
 
     if run.cancel.is_cancelled() {
@@ -418,36 +429,23 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
     Ok(())
 }
 
-/// A running (or paused, which is resumed) container is left as it is: no hook runs. The
-/// definition is compared only to say whether it is outdated. A running container keeps the
-/// env it was created with, so a context that can no longer fill that env in (a value removed
-/// by hand) is no reason to fail it.
+/// A running (or paused, which is resumed) container is left as it is: no hook runs. The plan
+/// said whether it is outdated.
 async fn keep_running<B: Backend>(
     run: &Arc<Run<B>>,
     service: &Service,
-    container: &ContainerInfo,
+    container: &ContainerRef,
+    unpause: bool,
+    outdated: Option<String>,
 ) -> Result<(), ServiceFailure> {
     let name = &service.name;
-    if container.state == ContainerState::Paused {
+    if unpause {
         run.events.service(name, ServiceChange::Unpausing { container: container.name.clone() });
         run.backend
             .unpause_container(&container.id)
             .await
             .map_err(backend_failure(format!("unpause container `{}`", container.name)))?;
     }
-    let outdated = match container_spec(run, service) {
-        Ok(spec) => {
-            // Compared with the image as it is now; nothing is built or pulled for a running
-            // service.
-            let image_id = image_id(run, &spec.image).await?;
-            let definition = Definition::of(&spec, image_id.as_deref());
-            ownership::mismatch(&definition, container.labels.get(label::DEFINITION).map(String::as_str))
-        }
-        Err(_) => {
-            tracing::debug!(service = %name, "env cannot be filled in; the running container is kept");
-            None
-        }
-    };
     let reloadable = service.build_from.is_some();
     record_ports(run, service, &container.id).await?;
     run.events.service(name, ServiceChange::AlreadyRunning { container: container.name.clone(), outdated, reloadable });
@@ -515,12 +513,12 @@ async fn ensure_volume<B: Backend>(
 async fn restart<B: Backend>(
     run: &Arc<Run<B>>,
     service: &Service,
-    existing: &[ContainerInfo],
-    container: &ContainerInfo,
+    container: &ContainerRef,
+    remove: &[ContainerRef],
     began: Instant,
 ) -> Result<(), Failed> {
     let name = &service.name;
-    for other in existing.iter().filter(|other| other.id != container.id) {
+    for other in remove {
         run.backend
             .remove_container(&other.id)
             .await
@@ -677,6 +675,7 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::ContainerState;
     use crate::hook::HookError;
     use crate::testing::{FakeBackend, FakeHooks, project, recording_sink, service_changes};
 

@@ -18,6 +18,7 @@ mod interrupt;
 mod isolation;
 mod library;
 mod ownership;
+mod plan;
 mod readiness;
 mod reload;
 mod reuse;

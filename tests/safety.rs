@@ -157,12 +157,15 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
 "#,
     );
 
-    let output = project.run(["-v", "start"]);
-
-    failed_cleanly(&output);
-    output
-        .stderr_contains("a: failed: cannot fill in `{db_host}` in env `DB_URL`: the context has no key `db_host`")
-        .stderr_lacks("pw-secret-44");
+    // Nothing provides `db_host`, so `start` refuses before anything starts (issue 8).
+    project
+        .run(["-v", "start"])
+        .code(2)
+        .stderr_contains("error: service `a` needs `{db_host}` in env `DB_URL`, but nothing provides key `db_host`")
+        .stderr_contains("hint: ")
+        .stderr_lacks("pw-secret-44")
+        .stderr_lacks("created network");
+    assert!(containers(project.group()).is_empty());
 }
 
 #[test]

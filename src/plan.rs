@@ -1,0 +1,888 @@
+//! The planner: what `start` does for each service, decided from what the engine holds. Every
+//! decision lives here; `start.rs` only performs the action [`plan_service`] returns, and
+//! `boss plan` prints the [`Plan`] of all services from one snapshot. Pure, except [`plan`],
+//! which gathers the snapshot through read-only engine calls.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::backend::{Backend, ContainerInfo, ContainerSpec, ContainerState, label};
+use crate::error::Error;
+use crate::hook::HookKind;
+use crate::image;
+use crate::interpolate::{InterpolationError, interpolate};
+use crate::ownership::{self, Definition};
+use crate::project::Project;
+use crate::service::Service;
+
+/// What the engine holds for one service, as observed right before a decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ObservedService {
+    /// The service's containers (found by its labels), newest first.
+    pub containers: Vec<ContainerInfo>,
+    /// The id of the service's image as present locally; `None` when it is missing.
+    pub image_id: Option<String>,
+    /// `image_id` is the result of this run's build of a `latest` tag, so the build that
+    /// decides between restart and recreate has happened.
+    pub built: bool,
+}
+
+/// Where the containers of a run go and what they are labelled with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub group: String,
+    pub project_dir: String,
+    pub network: String,
+}
+
+/// A container named in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerRef {
+    pub name: String,
+    pub id: String,
+}
+
+impl From<&ContainerInfo> for ContainerRef {
+    fn from(container: &ContainerInfo) -> ContainerRef {
+        ContainerRef { name: container.name.clone(), id: container.id.clone() }
+    }
+}
+
+/// How a new container gets its image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageStep {
+    /// The image is present and used as it is.
+    Present,
+    /// The image is missing and pulled (after `pre_start`).
+    Pull,
+    /// The image is missing and built from `build_from` (after `pre_start`).
+    Build,
+}
+
+/// What `start` does with one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// A running (or paused, which is unpaused) container is left alone; no hook runs.
+    /// `outdated` says what changed since it was created.
+    Keep { container: ContainerRef, unpause: bool, outdated: Option<String> },
+    /// A stopped container with the same definition is started again; `remove` are extra
+    /// containers of the service, removed so they never pile up.
+    Restart { container: ContainerRef, remove: Vec<ContainerRef> },
+    /// The service has no container: a new one is created.
+    Create { image: ImageStep },
+    /// The old containers are removed (never their volumes) and a new one is created.
+    Recreate { remove: Vec<ContainerRef>, reason: String, image: ImageStep },
+    /// The `latest` tag is built from `build_from` first; the image id it gives decides
+    /// whether the stopped `container` (if any) is restarted or replaced.
+    Build { container: Option<ContainerRef> },
+    /// Whether the stopped `container` still matches depends on values that hooks set earlier
+    /// in the same run (`keys`); only a plan made before the run has this action.
+    Pending { container: ContainerRef, keys: Vec<String> },
+    /// The container is restarting, dead or being removed: the service fails.
+    Unusable { container: ContainerRef },
+    /// An env value cannot be filled in from the context: the service fails.
+    Unfillable { env: String, placeholder: Option<String>, reason: String },
+}
+
+impl ServiceAction {
+    /// The hooks this action runs, in order. A `latest` build may end in a restart (only
+    /// `ping`) or a new container (every hook); the plan lists every hook that may run.
+    pub fn hooks(&self, service: &Service) -> Vec<&'static str> {
+        let kinds: &[HookKind] = match self {
+            ServiceAction::Keep { .. } | ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => &[],
+            ServiceAction::Restart { .. } => &[HookKind::Ping],
+            ServiceAction::Create { .. }
+            | ServiceAction::Recreate { .. }
+            | ServiceAction::Build { .. }
+            | ServiceAction::Pending { .. } => &HookKind::ALL,
+        };
+        kinds.iter().filter(|kind| defines(service, **kind)).map(|kind| kind.name()).collect()
+    }
+
+    /// Whether `start` would change anything for the service (or fail it).
+    pub fn changes_something(&self) -> bool {
+        !matches!(self, ServiceAction::Keep { unpause: false, .. })
+    }
+
+    /// Whether `post_start` runs: `Runs::May` when a build or the values of the run decide.
+    fn runs_post_start(&self) -> Runs {
+        match self {
+            ServiceAction::Create { .. } | ServiceAction::Recreate { .. } => Runs::Will,
+            ServiceAction::Build { container: None, .. } => Runs::Will,
+            ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Runs::May,
+            ServiceAction::Keep { .. }
+            | ServiceAction::Restart { .. }
+            | ServiceAction::Unusable { .. }
+            | ServiceAction::Unfillable { .. } => Runs::WillNot,
+        }
+    }
+
+    /// Whether the action creates or starts a container, and so needs the env filled in.
+    fn needs_env(&self) -> bool {
+        !matches!(self, ServiceAction::Keep { .. } | ServiceAction::Unusable { .. })
+    }
+}
+
+fn defines(service: &Service, kind: HookKind) -> bool {
+    match kind {
+        HookKind::PreStart => service.hooks.pre_start,
+        HookKind::Ping => service.hooks.ping,
+        HookKind::PostStart => service.hooks.post_start,
+    }
+}
+
+/// Whether a hook runs in the planned run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Runs {
+    Will,
+    /// It depends on what a build gives or on values set earlier in the run.
+    May,
+    WillNot,
+}
+
+/// Where the value of a `{key}` may come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum KeySource {
+    /// The `post_start` of a dependency, which may set it (a closure cannot be read ahead).
+    PostStart { service: String, runs: Runs },
+    /// A port that a dependency publishes, put in the context as `<service>_port_<port>`.
+    Port { service: String },
+    /// `.boss-context` as saved holds it.
+    Context,
+}
+
+impl KeySource {
+    fn provides(&self) -> bool {
+        match self {
+            KeySource::PostStart { runs, .. } => *runs != Runs::WillNot,
+            KeySource::Port { .. } | KeySource::Context => true,
+        }
+    }
+}
+
+/// One `{key}` a service's env needs, and where its value may come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyUse {
+    pub key: String,
+    /// The env names whose values hold `{key}`.
+    pub env: Vec<String>,
+    pub sources: Vec<KeySource>,
+    /// Some source provides it; when false and the service needs its env, `start` refuses.
+    pub provided: bool,
+}
+
+/// The plan for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedService {
+    pub name: String,
+    /// The image reference the service declares.
+    pub image: String,
+    pub action: ServiceAction,
+    pub hooks: Vec<&'static str>,
+    pub keys: Vec<KeyUse>,
+}
+
+/// A container of the group whose service the script no longer declares. `start` leaves it
+/// alone and points it out; `stop` stops (and with `--remove` removes) it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    pub service: String,
+    pub container: String,
+}
+
+/// A `{key}` that nothing provides, for a service that needs its env.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingKey {
+    pub service: String,
+    pub env: String,
+    pub key: String,
+}
+
+/// What `start` would do: every selected service in declaration order, the excluded ones and
+/// the orphans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub group: String,
+    /// Whether `start` would change anything (or fail a service); orphans do not count, as
+    /// `start` leaves them alone.
+    pub changes: bool,
+    pub services: Vec<PlannedService>,
+    pub excluded: Vec<String>,
+    pub orphans: Vec<Orphan>,
+}
+
+impl Plan {
+    /// The keys no source provides, for services whose action needs their env.
+    pub fn missing_keys(&self) -> Vec<MissingKey> {
+        let mut missing = Vec::new();
+        for service in self.services.iter().filter(|service| service.action.needs_env()) {
+            for key in service.keys.iter().filter(|key| !key.provided) {
+                for env in &key.env {
+                    missing.push(MissingKey { service: service.name.clone(), env: env.clone(), key: key.key.clone() });
+                }
+            }
+        }
+        missing
+    }
+}
+
+/// Why an env value cannot be filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvProblem {
+    pub env: String,
+    pub error: InterpolationError,
+}
+
+/// The container spec for a service, with env filled in from `values`.
+pub(crate) fn container_spec(
+    service: &Service,
+    values: &Map<String, Value>,
+    target: &Target,
+) -> Result<ContainerSpec, EnvProblem> {
+    let mut env = Vec::with_capacity(service.env.len());
+    for (key, value) in &service.env {
+        let filled = interpolate(value, values).map_err(|error| EnvProblem { env: key.clone(), error })?;
+        env.push(format!("{key}={filled}"));
+    }
+    let mut spec = ContainerSpec {
+        name: ownership::container_name(&target.group, &service.name),
+        image: service.image.clone(),
+        env,
+        ports: service.ports.clone(),
+        binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
+        volumes: Vec::new(),
+        stop_signal: service.stop_signal.clone(),
+        entrypoint: service.entrypoint.clone(),
+        cmd: service.cmd.clone(),
+        user: service.user.clone(),
+        labels: ownership::service_labels(&target.group, &service.name),
+        network: target.network.clone(),
+        alias: service.name.clone(),
+    };
+    spec.labels.insert(label::PROJECT_DIR.to_string(), target.project_dir.clone());
+    Ok(spec)
+}
+
+/// Why the container's recorded definition (label text) differs from `new`; `None` when it
+/// matches. The planner's one question to `ownership.rs` about changes.
+fn definition_changes(new: &Definition, recorded: &ContainerInfo) -> Option<String> {
+    ownership::mismatch(new, recorded.labels.get(label::DEFINITION).map(String::as_str))
+}
+
+/// What to do with one service, given what the engine holds now and the context's values.
+/// `set_later` are keys that hooks of this run will (or may) set before the service starts;
+/// the executor, deciding right before it acts, passes none. `fresh` asks for a new container
+/// whatever the old one is (the target of `reload`, whose image was just built).
+pub(crate) fn plan_service(
+    service: &Service,
+    observed: &ObservedService,
+    values: &Map<String, Value>,
+    set_later: &[String],
+    target: &Target,
+    fresh: bool,
+) -> ServiceAction {
+    let containers = &observed.containers;
+    let spec = container_spec(service, values, target);
+    let live =
+        containers.iter().find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused));
+    if let Some(running) = live {
+        // A running container keeps the env it was created with, so a context that can no
+        // longer fill that env in is no reason to fail it; the comparison only says whether
+        // it is outdated, against the image as it is now (nothing is built or pulled for it).
+        let outdated = spec
+            .ok()
+            .and_then(|spec| definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), running));
+        return ServiceAction::Keep {
+            container: running.into(),
+            unpause: running.state == ContainerState::Paused,
+            outdated,
+        };
+    }
+    if let Some(busy) = containers.iter().find(|container| container.state == ContainerState::Other) {
+        return ServiceAction::Unusable { container: busy.into() };
+    }
+    let pending: Vec<String> = match &spec {
+        Err(EnvProblem { error: InterpolationError::UnknownKey { key, .. }, .. }) if set_later.contains(key) => {
+            let mut keys: Vec<String> = service
+                .env
+                .iter()
+                .flat_map(|(_, value)| crate::interpolate::keys(value))
+                .filter(|key| !values.contains_key(key))
+                .collect();
+            let mut seen = Vec::new();
+            keys.retain(|key| {
+                let first = !seen.contains(key);
+                seen.push(key.clone());
+                first
+            });
+            if keys.iter().any(|key| !set_later.contains(key)) { Vec::new() } else { keys }
+        }
+        _ => Vec::new(),
+    };
+    if let (Err(problem), true) = (&spec, pending.is_empty()) {
+        return ServiceAction::Unfillable {
+            env: problem.env.clone(),
+            placeholder: problem.error.placeholder(),
+            reason: problem.error.describe(),
+        };
+    }
+    let stopped = containers.iter().find(|container| container.state == ContainerState::Stopped);
+    if image::builds_on_every_start(service) && !fresh && !observed.built {
+        // A `latest` build is part of the definition: the build decides whether a stopped
+        // container still matches. Unchanged sources give the same image id from the cache.
+        return ServiceAction::Build { container: stopped.map(ContainerRef::from) };
+    }
+    let image = match (&observed.image_id, service.build_from.is_some()) {
+        (Some(_), _) => ImageStep::Present,
+        (None, true) => ImageStep::Build,
+        (None, false) => ImageStep::Pull,
+    };
+    let forced = if service.always_start_new {
+        Some("`always_start_new` is set".to_string())
+    } else if fresh {
+        Some("reloading".to_string())
+    } else {
+        None
+    };
+    let mut mismatch = None;
+    if let (Some(container), None) = (stopped, &forced) {
+        let Ok(spec) = spec else {
+            return ServiceAction::Pending { container: container.into(), keys: pending };
+        };
+        mismatch = definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), container);
+        if mismatch.is_none() {
+            let remove = containers.iter().filter(|other| other.id != container.id).map(ContainerRef::from).collect();
+            return ServiceAction::Restart { container: container.into(), remove };
+        }
+    }
+    if containers.is_empty() {
+        return ServiceAction::Create { image };
+    }
+    let reason = forced.or(mismatch).unwrap_or_else(|| "the old container is not usable".to_string());
+    ServiceAction::Recreate { remove: containers.iter().map(ContainerRef::from).collect(), reason, image }
+}
+
+/// What `plan` needs besides the project.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanOptions {
+    pub network: String,
+    /// Services not to start (already checked against the exclusion rules).
+    pub excluded: Vec<String>,
+}
+
+/// The plan for `start` from one snapshot of the engine, gathered with read-only calls:
+/// nothing is created, pulled or built.
+pub(crate) async fn plan<B: Backend>(
+    backend: &B,
+    project: &Project,
+    values: &Map<String, Value>,
+    options: &PlanOptions,
+) -> Result<Plan, Error> {
+    let mut observed = IndexMap::new();
+    for service in project.services.values().filter(|service| !options.excluded.contains(&service.name)) {
+        let name = &service.name;
+        let containers = backend
+            .containers_labelled(&ownership::service_labels(&project.group, name))
+            .await
+            .map_err(|error| Error::Backend { action: format!("list the containers of `{name}`"), error })?;
+        let image_id = backend
+            .image_id(&service.image)
+            .await
+            .map_err(|error| Error::Backend { action: format!("look up image `{}`", service.image), error })?;
+        observed.insert(name.clone(), ObservedService { containers, image_id, built: false });
+    }
+    let orphans = crate::stop::orphans(backend, &project.group, &project.services)
+        .await?
+        .into_iter()
+        .map(|container| Orphan {
+            service: container.labels.get(label::SERVICE).cloned().unwrap_or_default(),
+            container: container.name,
+        })
+        .collect();
+    let target = Target {
+        group: project.group.clone(),
+        project_dir: project.directory.display().to_string(),
+        network: options.network.clone(),
+    };
+    Ok(plan_snapshot(&project.services, &observed, orphans, values, &target, &options.excluded))
+}
+
+/// The plan from an observed snapshot. Services are planned in dependency order, so each one
+/// knows which of its dependencies' hooks run before it.
+pub(crate) fn plan_snapshot(
+    services: &IndexMap<String, Service>,
+    observed: &IndexMap<String, ObservedService>,
+    orphans: Vec<Orphan>,
+    values: &Map<String, Value>,
+    target: &Target,
+    excluded: &[String],
+) -> Plan {
+    let mut planned: IndexMap<String, PlannedService> = IndexMap::new();
+    let selected: Vec<&Service> = services.values().filter(|service| !excluded.contains(&service.name)).collect();
+    while planned.len() < selected.len() {
+        let before = planned.len();
+        for service in &selected {
+            let ready = service.dependencies.iter().all(|dependency| {
+                planned.contains_key(dependency) || !selected.iter().any(|other| other.name == *dependency)
+            });
+            if planned.contains_key(&service.name) || !ready {
+                continue;
+            }
+            let keys = key_uses(service, services, &planned, values);
+            let set_later: Vec<String> = keys
+                .iter()
+                .filter(|key| !values.contains_key(&key.key) && key.sources.iter().any(|source| source.provides()))
+                .map(|key| key.key.clone())
+                .collect();
+            let state = observed.get(&service.name).cloned().unwrap_or_default();
+            let action = plan_service(service, &state, values, &set_later, target, false);
+            let hooks = action.hooks(service);
+            let image = service.image.clone();
+            planned.insert(
+                service.name.clone(),
+                PlannedService { name: service.name.clone(), image, action, hooks, keys },
+            );
+        }
+        // Validation rules out cycles; stop rather than loop if one slipped through.
+        if planned.len() == before {
+            break;
+        }
+    }
+    let services: Vec<PlannedService> =
+        selected.iter().filter_map(|service| planned.shift_remove(&service.name)).collect();
+    let changes = services.iter().any(|service| service.action.changes_something());
+    Plan { group: target.group.clone(), changes, services, excluded: excluded.to_vec(), orphans }
+}
+
+/// Every `{key}` in the service's env and where its value may come from: the `post_start` of
+/// a transitive dependency, a port a dependency publishes, or the saved context.
+fn key_uses(
+    service: &Service,
+    services: &IndexMap<String, Service>,
+    planned: &IndexMap<String, PlannedService>,
+    values: &Map<String, Value>,
+) -> Vec<KeyUse> {
+    let mut uses: Vec<KeyUse> = Vec::new();
+    for (env, value) in &service.env {
+        for key in crate::interpolate::keys(value) {
+            match uses.iter_mut().find(|known| known.key == key) {
+                Some(known) if !known.env.contains(env) => known.env.push(env.clone()),
+                Some(_) => {}
+                None => uses.push(KeyUse { key, env: vec![env.clone()], sources: Vec::new(), provided: false }),
+            }
+        }
+    }
+    let dependencies = transitive_dependencies(services, &service.name);
+    for key_use in &mut uses {
+        for dependency in &dependencies {
+            // An excluded dependency is not started by this run: no hook of it runs and no
+            // port of it is recorded.
+            let Some(planned_dependency) = planned.get(dependency) else { continue };
+            let dependency_service = &services[dependency];
+            if dependency_service.hooks.post_start {
+                let runs = planned_dependency.action.runs_post_start();
+                key_use.sources.push(KeySource::PostStart { service: dependency.clone(), runs });
+            }
+            let publishes = dependency_service.ports.iter().any(|port| {
+                let suffix = if port.protocol == crate::service::Protocol::Udp { "_udp" } else { "" };
+                key_use.key == format!("{dependency}_port_{}{suffix}", port.container_port)
+            });
+            if publishes {
+                key_use.sources.push(KeySource::Port { service: dependency.clone() });
+            }
+        }
+        if values.contains_key(&key_use.key) {
+            key_use.sources.push(KeySource::Context);
+        }
+        key_use.provided = key_use.sources.iter().any(KeySource::provides);
+    }
+    uses
+}
+
+/// The services `name` depends on, directly or not, in declaration order.
+fn transitive_dependencies(services: &IndexMap<String, Service>, name: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut frontier = vec![name.to_string()];
+    while let Some(current) = frontier.pop() {
+        for dependency in services.get(&current).map(|service| service.dependencies.as_slice()).unwrap_or_default() {
+            if !found.contains(dependency) {
+                found.push(dependency.clone());
+                frontier.push(dependency.clone());
+            }
+        }
+    }
+    services.keys().filter(|candidate| found.contains(*candidate)).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::VolumeMount;
+    use serde_json::json;
+
+    fn target() -> Target {
+        Target { group: "g".into(), project_dir: "/p".into(), network: "boss-g".into() }
+    }
+
+    fn service(edit: impl FnOnce(&mut Service)) -> Service {
+        let mut service = crate::graph::tests::services("a").swap_remove("a").unwrap();
+        service.env.push(("A".into(), "{a}".into()));
+        service.hooks = crate::service::Hooks { pre_start: true, ping: true, post_start: true };
+        edit(&mut service);
+        service
+    }
+
+    fn values(a: &str) -> Map<String, Value> {
+        json!({ "a": a }).as_object().unwrap().clone()
+    }
+
+    /// A container of `service` in `state`, created with the definition the service has under
+    /// `created_with` and image `sha256:1`.
+    fn container(
+        id: &str,
+        state: ContainerState,
+        service: &Service,
+        created_with: &Map<String, Value>,
+    ) -> ContainerInfo {
+        let spec = container_spec(service, created_with, &target()).unwrap();
+        let mut labels = spec.labels.clone();
+        labels.insert(label::DEFINITION.into(), Definition::of(&spec, Some("sha256:1")).to_label());
+        ContainerInfo {
+            id: id.into(),
+            name: format!("g.a-{id}"),
+            state,
+            labels,
+            volumes: vec![VolumeMount { volume: "v".into(), path: "/data".into() }],
+        }
+    }
+
+    /// The action in a few words, so that a table row fits on a line.
+    fn summary(action: &ServiceAction) -> String {
+        let image = |step: &ImageStep| format!("{step:?}").to_lowercase();
+        match action {
+            ServiceAction::Keep { container, unpause, outdated } => {
+                format!(
+                    "keep {}{}{}",
+                    container.id,
+                    if *unpause { " unpause" } else { "" },
+                    match outdated {
+                        Some(changes) => format!(" outdated: {changes}"),
+                        None => String::new(),
+                    }
+                )
+            }
+            ServiceAction::Restart { container, remove } => {
+                let removed: Vec<&str> = remove.iter().map(|other| other.id.as_str()).collect();
+                format!("restart {} remove [{}]", container.id, removed.join(" "))
+            }
+            ServiceAction::Create { image: step } => format!("create {}", image(step)),
+            ServiceAction::Recreate { remove, reason, image: step } => {
+                let removed: Vec<&str> = remove.iter().map(|other| other.id.as_str()).collect();
+                format!("recreate [{}] {} ({reason})", removed.join(" "), image(step))
+            }
+            ServiceAction::Build { container } => {
+                format!("build {}", container.as_ref().map_or("-", |container| container.id.as_str()))
+            }
+            ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
+            ServiceAction::Unusable { container } => format!("unusable {}", container.id),
+            ServiceAction::Unfillable { env, placeholder, .. } => {
+                format!("unfillable {env} {}", placeholder.as_deref().unwrap_or("-"))
+            }
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        service: Service,
+        containers: Vec<(&'static str, ContainerState, Map<String, Value>)>,
+        image_id: Option<&'static str>,
+        built: bool,
+        values: Map<String, Value>,
+        set_later: &'static [&'static str],
+        fresh: bool,
+        expected: &'static str,
+    }
+
+    fn case(name: &'static str, expected: &'static str) -> Case {
+        Case {
+            name,
+            service: service(|_| {}),
+            containers: Vec::new(),
+            image_id: Some("sha256:1"),
+            built: false,
+            values: values("1"),
+            set_later: &[],
+            fresh: false,
+            expected,
+        }
+    }
+
+    use ContainerState::{Other, Paused, Running, Stopped};
+
+    // Every action and every reason of the README's "Hooks" and "Change detection" tables.
+    #[test]
+    fn every_action_and_reason() {
+        let cases = [
+            case("no container, image present", "create present"),
+            Case { image_id: None, ..case("no container, image missing", "create pull") },
+            Case {
+                image_id: None,
+                service: service(|service| {
+                    service.build_from = Some("/p/app".into());
+                    service.image = "app:dev".into();
+                }),
+                ..case("no container, image missing, build_from", "create build")
+            },
+            Case { containers: vec![("c1", Running, values("1"))], ..case("running, unchanged", "keep c1") },
+            Case {
+                containers: vec![("c1", Running, values("0"))],
+                ..case("running, changed", "keep c1 outdated: env `A` changed")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                image_id: Some("sha256:2"),
+                ..case("running, image pulled again", "keep c1 outdated: image `img` was rebuilt or pulled again")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                values: Map::new(),
+                ..case("running, env cannot be filled in", "keep c1")
+            },
+            Case { containers: vec![("c1", Paused, values("1"))], ..case("paused", "keep c1 unpause") },
+            Case {
+                containers: vec![("c1", Stopped, values("0")), ("c2", Running, values("1"))],
+                ..case("a running one wins over a stopped one", "keep c2")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                ..case("stopped, unchanged", "restart c1 remove []")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1")), ("c2", Stopped, values("0"))],
+                ..case("stopped, unchanged, with an extra one", "restart c1 remove [c2]")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("0"))],
+                ..case("stopped, env changed", "recreate [c1] present (env `A` changed)")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                image_id: None,
+                ..case("stopped, image gone", "recreate [c1] pull (image `img` was rebuilt or pulled again)")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.always_start_new = true),
+                ..case("stopped, always_start_new", "recreate [c1] present (`always_start_new` is set)")
+            },
+            Case {
+                service: service(|service| service.always_start_new = true),
+                ..case("always_start_new without a container", "create present")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                fresh: true,
+                ..case("stopped, reloaded", "recreate [c1] present (reloading)")
+            },
+            Case { containers: vec![("c1", Other, values("1"))], ..case("dead", "unusable c1") },
+            Case { values: Map::new(), ..case("env cannot be filled in", "unfillable A {a}") },
+            Case {
+                values: Map::new(),
+                set_later: &["a"],
+                ..case("no container, env set later in the run", "create present")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                values: Map::new(),
+                set_later: &["a"],
+                ..case("stopped, env set later in the run", "pending c1 a")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.env.push(("B".into(), "{a}-{a}".into()))),
+                values: Map::new(),
+                set_later: &["a"],
+                ..case("a key used twice is pending once", "pending c1 a")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                values: Map::new(),
+                set_later: &["b"],
+                ..case("stopped, another key set later", "unfillable A {a}")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                ..case("stopped, latest build", "build c1")
+            },
+            Case {
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                ..case("no container, latest build", "build -")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                built: true,
+                ..case("stopped, latest build gave the same image", "restart c1 remove []")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                image_id: Some("sha256:2"),
+                built: true,
+                ..case(
+                    "stopped, latest build gave a new image",
+                    "recreate [c1] present (image `img` was rebuilt or pulled again)",
+                )
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                fresh: true,
+                ..case("reload builds before, not again", "recreate [c1] present (reloading)")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                ..case("a running service is never rebuilt", "keep c1")
+            },
+        ];
+        for case in cases {
+            let observed = ObservedService {
+                containers: case
+                    .containers
+                    .iter()
+                    .map(|(id, state, created_with)| container(id, *state, &case.service, created_with))
+                    .collect(),
+                image_id: case.image_id.map(String::from),
+                built: case.built,
+            };
+            let set_later: Vec<String> = case.set_later.iter().map(|key| key.to_string()).collect();
+            let action = plan_service(&case.service, &observed, &case.values, &set_later, &target(), case.fresh);
+            assert_eq!(summary(&action), case.expected, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn a_container_without_a_recorded_definition_is_recreated() {
+        let service = service(|_| {});
+        let mut stopped = container("c1", Stopped, &service, &values("1"));
+        stopped.labels.remove(label::DEFINITION);
+        let observed = ObservedService { containers: vec![stopped], image_id: Some("sha256:1".into()), built: false };
+        let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
+        assert_eq!(summary(&action), "recreate [c1] present (it was created without a recorded definition)");
+    }
+
+    #[test]
+    fn hooks_follow_the_action() {
+        let service = service(|service| service.hooks.pre_start = false);
+        let keep = ServiceAction::Keep {
+            container: ContainerRef { name: "n".into(), id: "c".into() },
+            unpause: false,
+            outdated: None,
+        };
+        assert_eq!(keep.hooks(&service), Vec::<&str>::new());
+        let restart =
+            ServiceAction::Restart { container: ContainerRef { name: "n".into(), id: "c".into() }, remove: vec![] };
+        assert_eq!(restart.hooks(&service), ["ping"]);
+        assert_eq!(ServiceAction::Create { image: ImageStep::Pull }.hooks(&service), ["ping", "post_start"]);
+        assert!(!keep.changes_something() && restart.changes_something());
+    }
+
+    /// `store` -> `app` -> `web`; `app` needs `{admin_id}`, `web` needs `app`'s port and
+    /// `{token}`.
+    fn chain() -> IndexMap<String, Service> {
+        let mut services = crate::graph::tests::services("store, app -> store, web -> app");
+        services["store"].hooks.post_start = true;
+        services["app"].env.push(("ADMIN_ID".into(), "{admin_id}".into()));
+        services["app"].ports.push(crate::service::PortMapping {
+            container_port: 80,
+            protocol: crate::service::Protocol::Tcp,
+            host_ip: "127.0.0.1".into(),
+            host_port: 0,
+        });
+        services["web"].env.push(("API".into(), "http://127.0.0.1:{app_port_80}/{token}".into()));
+        services
+    }
+
+    fn snapshot(
+        services: &IndexMap<String, Service>,
+        running: &[&str],
+        values: &Map<String, Value>,
+        excluded: &[&str],
+    ) -> Plan {
+        let observed: IndexMap<String, ObservedService> = services
+            .values()
+            .map(|service| {
+                let containers = if running.contains(&service.name.as_str()) {
+                    let mut info = container("c", Running, &crate::graph::tests::services("a")["a"], &Map::new());
+                    info.name = format!("g.{}", service.name);
+                    vec![info]
+                } else {
+                    Vec::new()
+                };
+                (service.name.clone(), ObservedService { containers, image_id: Some("sha256:1".into()), built: false })
+            })
+            .collect();
+        let excluded: Vec<String> = excluded.iter().map(|name| name.to_string()).collect();
+        plan_snapshot(services, &observed, Vec::new(), values, &target(), &excluded)
+    }
+
+    fn sources(plan: &Plan, service: &str) -> Vec<(String, Vec<KeySource>, bool)> {
+        let planned = plan.services.iter().find(|planned| planned.name == service).unwrap();
+        planned.keys.iter().map(|key| (key.key.clone(), key.sources.clone(), key.provided)).collect()
+    }
+
+    #[test]
+    fn keys_come_from_hooks_that_run_ports_or_the_saved_context() {
+        let services = chain();
+        let empty = Map::new();
+        let plan = snapshot(&services, &[], &empty, &[]);
+        let store_runs = KeySource::PostStart { service: "store".into(), runs: Runs::Will };
+        assert_eq!(sources(&plan, "app"), [("admin_id".to_string(), vec![store_runs.clone()], true)]);
+        assert_eq!(
+            sources(&plan, "web"),
+            [
+                ("app_port_80".to_string(), vec![store_runs.clone(), KeySource::Port { service: "app".into() }], true),
+                ("token".to_string(), vec![store_runs], true),
+            ]
+        );
+        assert!(plan.missing_keys().is_empty());
+        assert!(plan.changes);
+
+        // `store` keeps running, so its `post_start` does not run: `{admin_id}` must be saved.
+        let plan = snapshot(&services, &["store"], &empty, &[]);
+        let store_idle = KeySource::PostStart { service: "store".into(), runs: Runs::WillNot };
+        assert_eq!(sources(&plan, "app"), [("admin_id".to_string(), vec![store_idle.clone()], false)]);
+        let missing = plan.missing_keys();
+        assert_eq!(
+            missing
+                .iter()
+                .map(|missing| format!("{} {} {}", missing.service, missing.env, missing.key))
+                .collect::<Vec<_>>(),
+            ["app ADMIN_ID admin_id", "web API token"]
+        );
+        let saved = json!({ "admin_id": 7, "token": "t" }).as_object().unwrap().clone();
+        let plan = snapshot(&services, &["store"], &saved, &[]);
+        assert_eq!(sources(&plan, "app"), [("admin_id".to_string(), vec![store_idle, KeySource::Context], true)]);
+        assert!(plan.missing_keys().is_empty());
+
+        // An excluded dependency runs no hook.
+        let plan = snapshot(&services, &[], &empty, &["web"]);
+        assert_eq!(plan.excluded, ["web"]);
+        assert_eq!(plan.services.iter().map(|service| service.name.as_str()).collect::<Vec<_>>(), ["store", "app"]);
+    }
+
+    #[test]
+    fn a_running_service_needs_no_key() {
+        let services = chain();
+        let plan = snapshot(&services, &["store", "app", "web"], &Map::new(), &[]);
+        assert!(plan.missing_keys().is_empty());
+        assert!(!plan.changes);
+    }
+}
