@@ -9,13 +9,13 @@ use crate::arguments::{Command, clean_names};
 use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::hook::CancelFlag;
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::{StartOptions, StartReport, start};
 use crate::stop::{StopOptions, stop};
-use crate::text::{and_ticked, count, suggest};
+use crate::text::{and_ticked, count};
 use crate::{claim, graph, output, ownership, script};
 
 /// Grace before SIGKILL when tearing down a service that failed to start, and when `reload`
@@ -73,10 +73,7 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
                 None if first.ends_with(".rhai") => {
-                    return Err(Error::Usage {
-                        message: format!("`reload {first}` names no service"),
-                        hint: Some(format!("write `boss reload {first} SERVICE`")),
-                    });
+                    return Err(Error::Usage(UsageError::ReloadWithoutService { file: first }));
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
@@ -152,10 +149,7 @@ fn watch_signals(context: &Context) -> CancelFlag {
 
 fn load(file: &Path) -> Result<Project, Error> {
     if !file.exists() {
-        return Err(Error::Usage {
-            message: format!("no services script at `{}`", file.display()),
-            hint: Some("pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`".into()),
-        });
+        return Err(Error::Usage(UsageError::NoScript { path: file.to_path_buf() }));
     }
     script::load(file, output::stderr_sink())
 }
@@ -167,18 +161,11 @@ fn project_dir(project: &Project) -> String {
 /// `reload` needs a known service with `build_from`.
 fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
     let Some(service) = project.services.get(name) else {
-        let hint = suggest(name, project.services.keys().map(String::as_str))
-            .map(|suggestion| format!("did you mean `{suggestion}`?"))
-            .unwrap_or_else(|| {
-                format!("the services are {}", and_ticked(&project.services.keys().collect::<Vec<_>>()))
-            });
-        return Err(Error::Usage { message: format!("unknown service `{name}`"), hint: Some(hint) });
+        let known = project.services.keys().cloned().collect();
+        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
     };
     if service.build_from.is_none() {
-        return Err(Error::Usage {
-            message: format!("service `{name}` cannot be reloaded: it has no `build_from`"),
-            hint: Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into()),
-        });
+        return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
     }
     Ok(())
 }
@@ -188,7 +175,7 @@ fn network(project: &Project, network_name: Option<String>) -> Result<String, Er
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if valid { Ok(name) } else { Err(Error::usage(format!("`{name}` is not a valid network name"))) }
+    if valid { Ok(name) } else { Err(Error::Usage(UsageError::BadNetworkName { name })) }
 }
 
 /// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::backend::{BackendError, BackendErrorKind};
+use crate::hook::HookKind;
 use crate::source::Span;
-use crate::text::{and_ticked, count};
+use crate::text::{and_ticked, count, suggest};
 
 /// Named process exit statuses (listed in the README).
 pub mod exit_code {
@@ -32,7 +33,7 @@ pub enum Error {
     /// Something is wrong in the services script.
     Script(Box<ScriptError>),
     /// A command-line value breaks a rule (exclusions, unknown service names, missing file).
-    Usage { message: String, hint: Option<String> },
+    Usage(UsageError),
     /// The context file exists but cannot be used.
     ContextLoad { path: PathBuf, reason: String },
     /// The context could not be written.
@@ -40,7 +41,7 @@ pub enum Error {
     /// No Docker daemon answers at `address`.
     DockerUnreachable { address: String, cause: String },
     /// A Docker call outside any single service failed (network set-up, listing).
-    Backend { action: String, error: BackendError },
+    Backend { action: Action, error: BackendError },
     /// A network with the name boss needs exists but was not created by boss for this group;
     /// `owner` is the boss group it belongs to, if any.
     ForeignNetwork { name: String, owner: Option<String> },
@@ -51,6 +52,124 @@ pub enum Error {
     Interrupted,
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+}
+
+/// A command line that asks for something the script does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    /// The services script named (or the default `services.rhai`) does not exist.
+    NoScript {
+        path: PathBuf,
+    },
+    /// `boss reload FILE.rhai` without the service to reload.
+    ReloadWithoutService {
+        file: String,
+    },
+    /// A service name that the script does not declare; `known` are the declared ones.
+    UnknownService {
+        name: String,
+        known: Vec<String>,
+    },
+    /// `reload` of a service that has no `build_from`.
+    NotReloadable {
+        service: String,
+    },
+    BadNetworkName {
+        name: String,
+    },
+    /// `--exclude` names services that the script does not declare.
+    UnknownExclusion {
+        unknown: Vec<String>,
+        known: Vec<String>,
+    },
+    /// `start --exclude dependency` while `dependant`, which needs it, would be started.
+    ExcludedDependency {
+        dependency: String,
+        dependant: String,
+    },
+    /// `stop --exclude service` while `dependency`, which it needs, would be stopped.
+    ExcludedDependant {
+        service: String,
+        dependency: String,
+    },
+}
+
+/// A Docker call that failed, named for the `failed to ...` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    ListNetworksNamed {
+        name: String,
+    },
+    CreateNetwork {
+        name: String,
+    },
+    RemoveNetwork {
+        name: String,
+    },
+    ListGroupContainers {
+        group: String,
+    },
+    ListGroupNetworks {
+        group: String,
+    },
+    ListGroupVolumes {
+        group: String,
+    },
+    ListServiceContainers {
+        service: String,
+    },
+    /// Inspecting a service's container for the ports it got.
+    InspectServiceContainer {
+        service: String,
+    },
+    LookUpContainer {
+        container: String,
+    },
+    CreateContainer {
+        container: String,
+    },
+    StartContainer {
+        container: String,
+    },
+    UnpauseContainer {
+        container: String,
+    },
+    StopContainer {
+        container: String,
+    },
+    RemoveContainer {
+        container: String,
+    },
+    /// Removing a container that a new one replaces.
+    RemoveOldContainer {
+        container: String,
+    },
+    LookUpImage {
+        image: String,
+    },
+    InspectImage {
+        image: String,
+    },
+    LookUpVolume {
+        volume: String,
+    },
+    CreateVolume {
+        volume: String,
+    },
+    RemoveVolume {
+        volume: String,
+    },
+}
+
+/// Why a hook failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookProblem {
+    /// The script layer's account of the error (Rhai's words, a throw, a time-out).
+    Script { message: String },
+    /// `ping` returned something other than a boolean, described by its type.
+    NotABool { got: String },
+    /// The blocking thread that ran the hook panicked or was cancelled by the runtime.
+    Crashed { reason: String },
 }
 
 /// A mistake in the script, with where it is.
@@ -265,7 +384,7 @@ impl ContextProblem {
 #[derive(Debug, Clone)]
 pub enum ServiceFailure {
     /// A hook threw, returned the wrong type or ran out of time.
-    Hook { hook: &'static str, message: String, span: Option<Span> },
+    Hook { hook: HookKind, problem: HookProblem, span: Option<Span> },
     /// `ping` never returned true before the deadline.
     PingTimeout { timeout: Duration, attempts: u64 },
     /// The container stopped while the service was starting.
@@ -287,7 +406,9 @@ pub enum ServiceFailure {
     /// Another boss run created the service's container between this run's check and create.
     CreatedConcurrently { container: String },
     /// Another Docker call failed.
-    Backend { action: String, error: BackendError },
+    Backend { action: Action, error: BackendError },
+    /// The task that drove the service panicked; `reason` is the runtime's account of it.
+    TaskCrashed { reason: String },
     /// The run was interrupted before the service was up.
     Cancelled,
 }
@@ -297,13 +418,9 @@ impl Error {
         Error::Script(Box::new(ScriptError { kind, span }))
     }
 
-    pub fn usage(message: impl Into<String>) -> Error {
-        Error::Usage { message: message.into(), hint: None }
-    }
-
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Script(_) | Error::Usage { .. } | Error::ContextLoad { .. } | Error::GroupClaimed { .. } => {
+            Error::Script(_) | Error::Usage(_) | Error::ContextLoad { .. } | Error::GroupClaimed { .. } => {
                 exit_code::INVALID_INPUT
             }
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
@@ -323,9 +440,9 @@ impl Error {
         let mut out = String::new();
         match self {
             Error::Script(error) => out.push_str(&error.render()),
-            Error::Usage { message, hint } => {
-                let _ = writeln!(out, "error: {message}");
-                if let Some(hint) = hint {
+            Error::Usage(usage) => {
+                let _ = writeln!(out, "error: {}", usage.message());
+                if let Some(hint) = usage.hint() {
                     let _ = writeln!(out, "hint: {hint}");
                 }
             }
@@ -343,7 +460,7 @@ impl Error {
                 let _ = writeln!(out, "hint: is the Docker daemon running? set DOCKER_HOST to use another address");
             }
             Error::Backend { action, error } => {
-                let _ = writeln!(out, "error: failed to {action}");
+                let _ = writeln!(out, "error: failed to {}", action.describe());
                 out.push_str(&render_backend_cause(error));
             }
             Error::ForeignNetwork { name, owner: Some(owner) } => {
@@ -391,6 +508,85 @@ impl Error {
             }
         }
         out
+    }
+}
+
+impl UsageError {
+    pub fn message(&self) -> String {
+        match self {
+            UsageError::NoScript { path } => format!("no services script at `{}`", path.display()),
+            UsageError::ReloadWithoutService { file } => format!("`reload {file}` names no service"),
+            UsageError::UnknownService { name, .. } => format!("unknown service `{name}`"),
+            UsageError::NotReloadable { service } => {
+                format!("service `{service}` cannot be reloaded: it has no `build_from`")
+            }
+            UsageError::BadNetworkName { name } => format!("`{name}` is not a valid network name"),
+            UsageError::UnknownExclusion { unknown, .. } => {
+                let noun = if unknown.len() == 1 { "service" } else { "services" };
+                format!("cannot exclude unknown {noun} {}", and_ticked(unknown))
+            }
+            UsageError::ExcludedDependency { dependency, dependant } => {
+                format!("cannot exclude `{dependency}`: `{dependant}` depends on it and would be started")
+            }
+            UsageError::ExcludedDependant { service, dependency } => {
+                format!("cannot exclude `{service}`: it depends on `{dependency}`, which would be stopped")
+            }
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            UsageError::NoScript { .. } => {
+                Some("pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`".into())
+            }
+            UsageError::ReloadWithoutService { file } => Some(format!("write `boss reload {file} SERVICE`")),
+            UsageError::UnknownService { name, known } => Some(did_you_mean(name, known)),
+            UsageError::UnknownExclusion { unknown, known } => {
+                Some(did_you_mean(unknown.first().map(String::as_str).unwrap_or_default(), known))
+            }
+            UsageError::NotReloadable { .. } => {
+                Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into())
+            }
+            UsageError::BadNetworkName { .. } => None,
+            UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
+            UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
+        }
+    }
+}
+
+/// "did you mean" for a close service name, else the list of services.
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    match suggest(name, known.iter().map(String::as_str)) {
+        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+        None => format!("the services are {}", and_ticked(known)),
+    }
+}
+
+impl Action {
+    /// The action as it follows "failed to ".
+    pub fn describe(&self) -> String {
+        match self {
+            Action::ListNetworksNamed { name } => format!("list networks named `{name}`"),
+            Action::CreateNetwork { name } => format!("create network `{name}`"),
+            Action::RemoveNetwork { name } => format!("remove network `{name}`"),
+            Action::ListGroupContainers { group } => format!("list the containers of group `{group}`"),
+            Action::ListGroupNetworks { group } => format!("list the networks of group `{group}`"),
+            Action::ListGroupVolumes { group } => format!("list the volumes of group `{group}`"),
+            Action::ListServiceContainers { service } => format!("list the containers of `{service}`"),
+            Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
+            Action::LookUpContainer { container } => format!("look up container `{container}`"),
+            Action::CreateContainer { container } => format!("create container `{container}`"),
+            Action::StartContainer { container } => format!("start container `{container}`"),
+            Action::UnpauseContainer { container } => format!("unpause container `{container}`"),
+            Action::StopContainer { container } => format!("stop container `{container}`"),
+            Action::RemoveContainer { container } => format!("remove container `{container}`"),
+            Action::RemoveOldContainer { container } => format!("remove old container `{container}`"),
+            Action::LookUpImage { image } => format!("look up image `{image}`"),
+            Action::InspectImage { image } => format!("inspect image `{image}`"),
+            Action::LookUpVolume { volume } => format!("look up volume `{volume}`"),
+            Action::CreateVolume { volume } => format!("create volume `{volume}`"),
+            Action::RemoveVolume { volume } => format!("remove volume `{volume}`"),
+        }
     }
 }
 
@@ -513,8 +709,20 @@ impl ServiceFailure {
     pub fn render(&self) -> String {
         let mut out = String::new();
         match self {
-            ServiceFailure::Hook { hook, message, span } => {
-                let _ = writeln!(out, "hook `{hook}` failed: {message}");
+            ServiceFailure::Hook { hook, problem, span } => {
+                let hook = hook.name();
+                match problem {
+                    HookProblem::Script { message } => {
+                        let _ = writeln!(out, "hook `{hook}` failed: {message}");
+                    }
+                    HookProblem::NotABool { got } => {
+                        let _ =
+                            writeln!(out, "hook `{hook}` failed: `{hook}` must return `true` or `false`, got {got}");
+                    }
+                    HookProblem::Crashed { reason } => {
+                        let _ = writeln!(out, "hook `{hook}` failed: the hook crashed: {reason}");
+                    }
+                }
                 if let Some(span) = span {
                     out.push_str(&span.snippet());
                 }
@@ -604,8 +812,12 @@ impl ServiceFailure {
                 let _ = writeln!(out, "hint: run one boss command per group at a time; `boss start` again uses it");
             }
             ServiceFailure::Backend { action, error } => {
-                let _ = writeln!(out, "failed to {action}");
+                let _ = writeln!(out, "failed to {}", action.describe());
                 out.push_str(&render_backend_cause(error));
+            }
+            ServiceFailure::TaskCrashed { reason } => {
+                let _ = writeln!(out, "failed to run the start task");
+                let _ = writeln!(out, "caused by: internal error: {reason}");
             }
             ServiceFailure::Cancelled => {
                 let _ = writeln!(out, "interrupted");

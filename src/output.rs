@@ -3,7 +3,8 @@
 
 use std::io::Write as _;
 
-use crate::event::{Event, EventSink, ServiceChange};
+use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
+use crate::ownership::{Change, Changes};
 
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
 /// events that are not shown.
@@ -28,9 +29,16 @@ pub fn describe(event: &Event) -> Option<String> {
                     } else {
                         "`boss stop` then `boss start`".to_string()
                     };
+                    let changes = describe_changes(changes);
                     format!("already running ({container}) but outdated: {changes}; run {refresh} to recreate it")
                 }
                 ServiceChange::Recreating { container, reason } => {
+                    let reason = match reason {
+                        RecreateReason::AlwaysStartNew => "`always_start_new` is set".to_string(),
+                        RecreateReason::Reloading => "reloading".to_string(),
+                        RecreateReason::Changed(changes) => describe_changes(changes),
+                        RecreateReason::NotUsable => "the old container is not usable".to_string(),
+                    };
                     format!("recreating: {reason} (removing {container})")
                 }
                 ServiceChange::Building { image, tag } => format!("building image {image} (also tagged {tag})"),
@@ -69,6 +77,24 @@ pub fn describe(event: &Event) -> Option<String> {
     Some(text)
 }
 
+/// What changed in a container's definition, one phrase per change, e.g. "env `DB_URL` changed".
+pub fn describe_changes(changes: &Changes) -> String {
+    let phrases: Vec<String> = changes
+        .0
+        .iter()
+        .map(|change| match change {
+            Change::ImageReplaced { from, to } => format!("image changed from `{from}` to `{to}`"),
+            Change::ImageRebuilt { image } => format!("image `{image}` was rebuilt or pulled again"),
+            Change::EnvAdded(key) => format!("env `{key}` was added"),
+            Change::EnvChanged(key) => format!("env `{key}` changed"),
+            Change::EnvRemoved(key) => format!("env `{key}` was removed"),
+            Change::Field(field) => format!("`{}` changed", field.name()),
+            Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
+        })
+        .collect();
+    phrases.join(", ")
+}
+
 /// Indents every line after the first by four spaces, so details stay under their service.
 fn indent_after_first(text: &str) -> String {
     let mut lines = text.trim_end().lines();
@@ -99,10 +125,33 @@ pub fn line(text: &str) {
 mod tests {
     use super::*;
     use crate::error::ServiceFailure;
+    use crate::ownership::DefinitionField;
     use std::time::Duration;
 
     fn service(change: ServiceChange) -> Option<String> {
         describe(&Event::Service { service: "web".into(), change })
+    }
+
+    #[test]
+    fn changes_are_worded() {
+        let changes = Changes(vec![
+            Change::ImageReplaced { from: "a:1".into(), to: "a:2".into() },
+            Change::ImageRebuilt { image: "img:1".into() },
+            Change::EnvChanged("DB_URL".into()),
+            Change::EnvAdded("NEW".into()),
+            Change::EnvRemoved("GONE".into()),
+            Change::Field(DefinitionField::Cmd),
+            Change::NoRecordedDefinition,
+        ]);
+        assert_eq!(
+            describe_changes(&changes),
+            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition"
+        );
+        assert_eq!(
+            service(ServiceChange::Recreating { container: "g.web".into(), reason: RecreateReason::Reloading })
+                .unwrap(),
+            "web: recreating: reloading (removing g.web)"
+        );
     }
 
     #[test]

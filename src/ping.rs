@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::hook::{CancelFlag, HookError};
+use crate::hook::CancelFlag;
 
 /// Time as the ping loop sees it.
 pub trait Clock {
@@ -42,13 +42,13 @@ pub enum PingOutcome {
 
 /// Calls `ping` (given the deadline) until it returns true, the deadline passes, or `cancel`
 /// is set. No call starts once `timeout` has elapsed; an error from `ping` ends the loop.
-pub fn ping_until_ready(
+pub fn ping_until_ready<E>(
     clock: &dyn Clock,
     timeout: Duration,
     interval: Duration,
     cancel: &CancelFlag,
-    mut ping: impl FnMut(Instant) -> Result<bool, HookError>,
-) -> Result<PingOutcome, HookError> {
+    mut ping: impl FnMut(Instant) -> Result<bool, E>,
+) -> Result<PingOutcome, E> {
     let start = clock.now();
     let deadline = start + timeout;
     let mut attempts = 0;
@@ -70,6 +70,7 @@ pub fn ping_until_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hook::HookError;
     use std::cell::{Cell, RefCell};
 
     /// A clock that returns scripted readings (seconds after a fixed start) and records sleeps.
@@ -100,7 +101,7 @@ mod tests {
     fn stops_pinging_at_the_timeout() {
         let clock = ScriptedClock::new(&[0.0, 0.2, 0.6, 0.8, 1.0]);
         let mut calls = 0;
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn zero_timeout_never_pings() {
         let clock = ScriptedClock::new(&[0.0, 0.0]);
-        let outcome =
+        let outcome: Result<_, HookError> =
             ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancelFlag::default(), |_| {
                 panic!("ping must not be called")
             });
@@ -129,7 +130,7 @@ mod tests {
     fn first_true_is_ready_and_errors_end_the_loop() {
         let clock = ScriptedClock::new(&[0.0, 0.1, 0.2]);
         let mut answers = vec![false, true].into_iter();
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
@@ -140,7 +141,7 @@ mod tests {
 
         let clock = ScriptedClock::new(&[0.0, 0.1]);
         let error = HookError { message: "boom".into(), span: None };
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
@@ -154,7 +155,7 @@ mod tests {
     #[test]
     fn a_long_interval_does_not_outlast_the_timeout() {
         let started = Instant::now();
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &SystemClock,
             Duration::from_millis(200),
             Duration::from_secs(60),
@@ -169,7 +170,7 @@ mod tests {
     fn cancel_stops_the_loop() {
         let cancel = CancelFlag::default();
         cancel.cancel();
-        let outcome =
+        let outcome: Result<_, HookError> =
             ping_until_ready(&SystemClock, Duration::from_secs(60), Duration::from_millis(100), &cancel, |_| Ok(false));
         assert_eq!(outcome, Ok(PingOutcome::Cancelled));
     }

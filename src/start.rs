@@ -11,9 +11,9 @@ use tokio::task::JoinSet;
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, VolumeMount, label};
 use crate::context::Context;
-use crate::error::{Error, Resource, ServiceFailure};
-use crate::event::{Event, EventSink, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookKind, HookRunner, HookValue};
+use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
+use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
+use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
 use crate::image;
 use crate::interpolate::interpolate;
 use crate::ownership::{self, Definition};
@@ -74,7 +74,7 @@ pub async fn ensure_network<B: Backend>(
     let existing = backend
         .networks_named(name)
         .await
-        .map_err(|error| Error::Backend { action: format!("list networks named `{name}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListNetworksNamed { name: name.to_string() }, error })?;
     if !existing.is_empty() {
         if existing.iter().any(|network| network.labels.get(label::GROUP).map(String::as_str) == Some(group)) {
             events.emit(Event::Network { name: name.to_string(), created: false });
@@ -88,7 +88,7 @@ pub async fn ensure_network<B: Backend>(
     backend
         .create_network(name, &labels)
         .await
-        .map_err(|error| Error::Backend { action: format!("create network `{name}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::CreateNetwork { name: name.to_string() }, error })?;
     events.emit(Event::Network { name: name.to_string(), created: true });
     Ok(())
 }
@@ -168,10 +168,7 @@ async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Ser
             Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result),
             Err(error) => {
                 let name = task_names.remove(&error.id()).unwrap_or_default();
-                let failure = ServiceFailure::Backend {
-                    action: "run the start task".into(),
-                    error: BackendError::other(format!("internal error: {error}")),
-                };
+                let failure = ServiceFailure::TaskCrashed { reason: error.to_string() };
                 run.events.service(&name, ServiceChange::Failed { failure: failure.clone() });
                 (name, Err(failure))
             }
@@ -245,7 +242,7 @@ fn label_definition(spec: &mut ContainerSpec, image_id: Option<&str>) -> Definit
     definition
 }
 
-fn backend_failure(action: String) -> impl FnOnce(BackendError) -> ServiceFailure {
+fn backend_failure(action: Action) -> impl FnOnce(BackendError) -> ServiceFailure {
     move |error| ServiceFailure::Backend { action, error }
 }
 
@@ -297,7 +294,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
         .await
-        .map_err(backend_failure(format!("list the containers of `{name}`")))?;
+        .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
 
     let live =
         existing.iter().find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused));
@@ -332,11 +329,11 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         reason = mismatch;
     }
     let reason = if service.always_start_new {
-        "`always_start_new` is set".to_string()
+        RecreateReason::AlwaysStartNew
     } else if run.options.fresh.contains(name) {
-        "reloading".to_string()
+        RecreateReason::Reloading
     } else {
-        reason.unwrap_or_else(|| "the old container is not usable".to_string())
+        reason.map_or(RecreateReason::NotUsable, RecreateReason::Changed)
     };
     for container in &existing {
         run.events
@@ -346,13 +343,13 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         run.backend
             .remove_container(&container.id)
             .await
-            .map_err(backend_failure(format!("remove old container `{}`", container.name)))?;
+            .map_err(backend_failure(Action::RemoveOldContainer { container: container.name.clone() }))?;
     }
     if let Some(other) = run
         .backend
         .container_named(&spec.name)
         .await
-        .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
+        .map_err(backend_failure(Action::LookUpContainer { container: spec.name.clone() }))?
     {
         // Everything of ours for this service was just removed, so this one is not ours.
         let owner = other.labels.get(label::GROUP).cloned();
@@ -396,11 +393,18 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             .into());
         }
         Err(error) => {
-            return Err(ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }.into());
+            return Err(ServiceFailure::Backend {
+                action: Action::CreateContainer { container: spec.name.clone() },
+                error,
+            }
+            .into());
         }
     };
     let outcome = async {
-        run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
+        run.backend
+            .start_container(&id)
+            .await
+            .map_err(backend_failure(Action::StartContainer { container: spec.name.clone() }))?;
         record_ports(run, service, &id).await?;
         wait_until_ready(run, service, &id).await?;
         call_hook(run, service, HookKind::PostStart).await?;
@@ -433,7 +437,7 @@ async fn keep_running<B: Backend>(
         run.backend
             .unpause_container(&container.id)
             .await
-            .map_err(backend_failure(format!("unpause container `{}`", container.name)))?;
+            .map_err(backend_failure(Action::UnpauseContainer { container: container.name.clone() }))?;
     }
     let outdated = match container_spec(run, service) {
         Ok(spec) => {
@@ -465,7 +469,11 @@ async fn image_volumes<B: Backend>(
     image: &str,
     inherited: &[VolumeMount],
 ) -> Result<Vec<VolumeMount>, ServiceFailure> {
-    let paths = run.backend.image_volumes(image).await.map_err(backend_failure(format!("inspect image `{image}`")))?;
+    let paths = run
+        .backend
+        .image_volumes(image)
+        .await
+        .map_err(backend_failure(Action::InspectImage { image: image.to_string() }))?;
     let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.as_str()).collect();
     let mut mounts = Vec::new();
     for (path, source) in ownership::plan_volumes(&run.group, &service.name, &paths, &bound, inherited) {
@@ -489,8 +497,11 @@ async fn ensure_volume<B: Backend>(
     volume: &str,
     path: &str,
 ) -> Result<(), ServiceFailure> {
-    let existing =
-        run.backend.volume_named(volume).await.map_err(backend_failure(format!("look up volume `{volume}`")))?;
+    let existing = run
+        .backend
+        .volume_named(volume)
+        .await
+        .map_err(backend_failure(Action::LookUpVolume { volume: volume.to_string() }))?;
     if let Some(found) = existing {
         let ours = ownership::service_labels(&run.group, &service.name)
             .iter()
@@ -504,7 +515,10 @@ async fn ensure_volume<B: Backend>(
     let mut labels = ownership::service_labels(&run.group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
     labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
-    run.backend.create_volume(volume, &labels).await.map_err(backend_failure(format!("create volume `{volume}`")))?;
+    run.backend
+        .create_volume(volume, &labels)
+        .await
+        .map_err(backend_failure(Action::CreateVolume { volume: volume.to_string() }))?;
     run.events
         .service(&service.name, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
     Ok(())
@@ -524,13 +538,13 @@ async fn restart<B: Backend>(
         run.backend
             .remove_container(&other.id)
             .await
-            .map_err(backend_failure(format!("remove old container `{}`", other.name)))?;
+            .map_err(backend_failure(Action::RemoveOldContainer { container: other.name.clone() }))?;
     }
     run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
     run.backend
         .start_container(&container.id)
         .await
-        .map_err(backend_failure(format!("start container `{}`", container.name)))?;
+        .map_err(backend_failure(Action::StartContainer { container: container.name.clone() }))?;
     record_ports(run, service, &container.id)
         .await
         .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
@@ -551,7 +565,7 @@ async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> 
         .backend
         .inspect_container(id)
         .await
-        .map_err(backend_failure(format!("inspect the container of `{}`", service.name)))?;
+        .map_err(backend_failure(Action::InspectServiceContainer { service: service.name.clone() }))?;
     for port in details.ports {
         let suffix = if port.protocol == "udp" { "_udp" } else { "" };
         let key = format!("{}_port_{}{suffix}", service.name, port.container_port);
@@ -561,7 +575,7 @@ async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> 
 }
 
 async fn image_id<B: Backend>(run: &Run<B>, image: &str) -> Result<Option<String>, ServiceFailure> {
-    run.backend.image_id(image).await.map_err(backend_failure(format!("look up image `{image}`")))
+    run.backend.image_id(image).await.map_err(backend_failure(Action::LookUpImage { image: image.to_string() }))
 }
 
 /// Stops the container of a service that failed to start, and removes it when this run
@@ -597,11 +611,17 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
     match result {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(ServiceFailure::Hook { hook: kind.name(), message: error.message, span: error.span }),
-        Err(error) => {
-            Err(ServiceFailure::Hook { hook: kind.name(), message: format!("the hook crashed: {error}"), span: None })
-        }
+        Ok(Err(error)) => Err(hook_failure(kind, error)),
+        Err(error) => Err(ServiceFailure::Hook {
+            hook: kind,
+            problem: HookProblem::Crashed { reason: error.to_string() },
+            span: None,
+        }),
     }
+}
+
+fn hook_failure(hook: HookKind, error: HookError) -> ServiceFailure {
+    ServiceFailure::Hook { hook, problem: HookProblem::Script { message: error.message }, span: error.span }
 }
 
 /// Pings until ready, failing at once if the container exits meanwhile.
@@ -638,12 +658,14 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         let outcome = tokio::task::spawn_blocking(move || {
             ping_until_ready(&SystemClock, timeout, interval, &loop_cancel, |deadline| {
                 let limits = CallLimits { deadline, cancel: loop_cancel.clone() };
-                match hooks.call(&name, HookKind::Ping, &context, &limits, &access)? {
-                    HookValue::Bool(ready) => Ok(ready),
-                    HookValue::Other(what) => Err(crate::hook::HookError {
-                        message: format!("`ping` must return `true` or `false`, got {what}"),
+                match hooks.call(&name, HookKind::Ping, &context, &limits, &access) {
+                    Ok(HookValue::Bool(ready)) => Ok(ready),
+                    Ok(HookValue::Other(got)) => Err(ServiceFailure::Hook {
+                        hook: HookKind::Ping,
+                        problem: HookProblem::NotABool { got },
                         span: None,
                     }),
+                    Err(error) => Err(hook_failure(HookKind::Ping, error)),
                 }
             })
         })
@@ -652,10 +674,12 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             Ok(Ok(PingOutcome::Ready { .. })) => Ok(()),
             Ok(Ok(PingOutcome::TimedOut { attempts })) => Err(ServiceFailure::PingTimeout { timeout, attempts }),
             Ok(Ok(PingOutcome::Cancelled)) => Err(ServiceFailure::Cancelled),
-            Ok(Err(error)) => Err(ServiceFailure::Hook { hook: "ping", message: error.message, span: error.span }),
-            Err(error) => {
-                Err(ServiceFailure::Hook { hook: "ping", message: format!("the hook crashed: {error}"), span: None })
-            }
+            Ok(Err(failure)) => Err(failure),
+            Err(error) => Err(ServiceFailure::Hook {
+                hook: HookKind::Ping,
+                problem: HookProblem::Crashed { reason: error.to_string() },
+                span: None,
+            }),
         }
     };
 
@@ -677,7 +701,6 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hook::HookError;
     use crate::testing::{FakeBackend, FakeHooks, project, recording_sink, service_changes};
 
     fn options() -> StartOptions {

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use tokio::task::JoinSet;
 
 use crate::backend::{Backend, BackendError, ContainerState};
-use crate::error::{Error, ServiceFailure};
+use crate::error::{Action, Error, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::ownership;
 use crate::project::Project;
@@ -95,10 +95,10 @@ async fn stop_service<B: Backend>(
     events: &EventSink,
 ) -> Result<bool, ServiceFailure> {
     let result = async {
-        let containers = backend
-            .containers_labelled(&ownership::service_labels(group, name))
-            .await
-            .map_err(|error| ServiceFailure::Backend { action: format!("list the containers of `{name}`"), error })?;
+        let containers =
+            backend.containers_labelled(&ownership::service_labels(group, name)).await.map_err(|error| {
+                ServiceFailure::Backend { action: Action::ListServiceContainers { service: name.to_string() }, error }
+            })?;
         if containers.is_empty() {
             events.service(name, ServiceChange::NoContainer);
         }
@@ -126,14 +126,14 @@ async fn stop_container<B: Backend>(
     if container.state != ContainerState::Stopped {
         events.service(name, ServiceChange::Stopping { container: container.name.clone() });
         backend.stop_container(&container.id, options.grace).await.map_err(|error| ServiceFailure::Backend {
-            action: format!("stop container `{}`", container.name),
+            action: Action::StopContainer { container: container.name.clone() },
             error,
         })?;
         events.service(name, ServiceChange::Stopped { container: container.name.clone() });
     }
     if options.remove {
         backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
-            action: format!("remove container `{}`", container.name),
+            action: Action::RemoveContainer { container: container.name.clone() },
             error,
         })?;
         events.service(name, ServiceChange::Removed { container: container.name.clone() });
@@ -143,7 +143,7 @@ async fn stop_container<B: Backend>(
         // over from a container of an older boss, which carry no label to find them by.
         for mount in &container.volumes {
             backend.remove_volume(&mount.volume).await.map_err(|error| ServiceFailure::Backend {
-                action: format!("remove volume `{}`", mount.volume),
+                action: Action::RemoveVolume { volume: mount.volume.clone() },
                 error,
             })?;
             events.emit(Event::VolumeRemoved { name: mount.volume.clone() });
@@ -161,7 +161,7 @@ pub async fn orphans<B: Backend>(
     let containers = backend
         .containers_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: format!("list the containers of group `{group}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupContainers { group: group.to_string() }, error })?;
     Ok(containers
         .into_iter()
         .filter(|container| {
@@ -175,10 +175,10 @@ pub async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &Even
     let networks = backend
         .networks_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: "list the group's networks".into(), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupNetworks { group: group.to_string() }, error })?;
     for network in networks {
         backend.remove_network(&network.id).await.map_err(|error: BackendError| Error::Backend {
-            action: format!("remove network `{}`", network.name),
+            action: Action::RemoveNetwork { name: network.name.clone() },
             error,
         })?;
         events.emit(Event::NetworkRemoved { name: network.name });
@@ -197,7 +197,7 @@ async fn remove_volumes<B: Backend>(
     let volumes = backend
         .volumes_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: "list the group's volumes".into(), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupVolumes { group: group.to_string() }, error })?;
     for volume in volumes {
         if volume.labels.get(crate::backend::label::SERVICE).is_some_and(|service| excluded.contains(service)) {
             continue;
@@ -205,7 +205,7 @@ async fn remove_volumes<B: Backend>(
         backend
             .remove_volume(&volume.name)
             .await
-            .map_err(|error| Error::Backend { action: format!("remove volume `{}`", volume.name), error })?;
+            .map_err(|error| Error::Backend { action: Action::RemoveVolume { volume: volume.name.clone() }, error })?;
         events.emit(Event::VolumeRemoved { name: volume.name });
     }
     Ok(())
