@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use tokio::runtime::Handle;
 
-use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState};
+use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState, Health};
 use crate::backend::{ExecOutput, ExecSpec};
 use crate::hook::{CallLimits, ContainerAccess, LogText, OUTPUT_LIMIT};
 use crate::ownership;
+use crate::service::Protocol;
 
 /// How often a waiting hook thread wakes up to check its deadline and cancel flag.
 const WAKE: Duration = Duration::from_millis(25);
@@ -112,14 +113,14 @@ impl<B: Backend> Access<B> {
 }
 
 impl<B: Backend> ContainerAccess for Access<B> {
-    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String> {
+    fn host_port(&self, service: &str, container_port: u16, protocol: Protocol) -> Result<u16, String> {
         let (_, details) = self.details(service)?;
         details
             .ports
             .iter()
             .find(|port| port.container_port == container_port && port.protocol == protocol)
             .map(|port| port.host_port)
-            .ok_or_else(|| format!("service `{service}` publishes no port {container_port}/{protocol}"))
+            .ok_or_else(|| format!("service `{service}` publishes no port {container_port}/{}", protocol.as_str()))
     }
 
     fn address(&self, service: &str) -> Result<String, String> {
@@ -169,7 +170,7 @@ impl<B: Backend> ContainerAccess for Access<B> {
         }
     }
 
-    fn health(&self, service: &str) -> Result<String, String> {
+    fn health(&self, service: &str) -> Result<Health, String> {
         Ok(self.details(service)?.1.health)
     }
 
@@ -192,10 +193,10 @@ impl<B: Backend> ContainerAccess for Access<B> {
     fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String> {
         loop {
             let (container, details) = self.details(service)?;
-            match details.health.as_str() {
-                "healthy" => return Ok(true),
-                "none" => return Err(format!("service `{service}` has no HEALTHCHECK")),
-                _ => {}
+            match details.health {
+                Health::Healthy => return Ok(true),
+                Health::None => return Err(format!("service `{service}` has no HEALTHCHECK")),
+                Health::Starting | Health::Unhealthy => {}
             }
             if !details.running {
                 return Err(format!("service `{service}` is not running"));

@@ -265,8 +265,8 @@ pub enum ScriptErrorKind {
         path: String,
     },
     BadHook {
-        hook: String,
-        reason: String,
+        hook: HookKind,
+        problem: BadHookProblem,
     },
     DuplicateService {
         name: String,
@@ -284,6 +284,15 @@ pub enum ScriptErrorKind {
     GroupSetTwice {
         first: Span,
     },
+}
+
+/// Why a hook value cannot be called later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadHookProblem {
+    /// The closure declares more than the one parameter (the context) a hook gets.
+    TooManyParameters,
+    /// Not a closure or function of the main script; `function` is its name unless anonymous.
+    NotInScript { function: Option<String> },
 }
 
 /// A kind of engine object whose name boss may find taken.
@@ -644,7 +653,19 @@ impl ScriptErrorKind {
             ScriptErrorKind::VolumePathColon { which, path } => {
                 format!("the {which} path `{path}` of a volume contains `:`")
             }
-            ScriptErrorKind::BadHook { hook, reason } => format!("invalid hook `{hook}`: {reason}"),
+            ScriptErrorKind::BadHook { hook, problem } => {
+                let reason = match problem {
+                    BadHookProblem::TooManyParameters => {
+                        "a hook takes no parameter or one (the context), like `|ctx| { ... }`".to_string()
+                    }
+                    BadHookProblem::NotInScript { function } => format!(
+                        "{} is not a closure or function written in this script; a closure made inside a module \
+                         cannot be called later, so write hooks in the main script (they may call a module's `fn`s)",
+                        function.as_ref().map_or_else(|| "this closure".to_string(), |name| format!("`{name}`"))
+                    ),
+                };
+                format!("invalid hook `{}`: {reason}", hook.name())
+            }
             ScriptErrorKind::DuplicateService { name, .. } => format!("service `{name}` is declared twice"),
             ScriptErrorKind::UnknownDependency { service, dependency, .. } => {
                 format!("service `{service}` depends on unknown service `{dependency}`")
@@ -674,7 +695,7 @@ impl ScriptErrorKind {
                 "use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
             ),
             ScriptErrorKind::BadStopSignal { .. } => {
-                Some(format!("use one of {}", and_ticked(&crate::service::STOP_SIGNALS)))
+                Some(format!("use one of {}", and_ticked(&crate::service::StopSignal::ALL.map(crate::service::StopSignal::as_str))))
             }
             ScriptErrorKind::BadVolume { .. } => Some(
                 "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),

@@ -155,7 +155,7 @@ pub(crate) mod tests {
                     ports: Vec::new(),
                     volumes: Vec::new(),
                     always_start_new: false,
-                    stop_signal: "SIGTERM".into(),
+                    stop_signal: crate::service::StopSignal::Term,
                     build_from: None,
                     dockerfile: "Dockerfile".into(),
                     entrypoint: None,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::backend::{ExecOutput, ExecSpec};
+use crate::backend::{ExecOutput, ExecSpec, Health};
 use crate::context::Context;
+use crate::service::Protocol;
 use crate::source::Span;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,15 +93,14 @@ pub struct LogText {
 /// of the backend; called from hook threads, so every method blocks, and each one that waits
 /// honours `limits`. Errors are messages for the script.
 pub trait ContainerAccess: Send + Sync {
-    /// The host port published for `container_port` (`protocol` is `tcp` or `udp`).
-    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String>;
+    /// The host port published for `container_port`.
+    fn host_port(&self, service: &str, container_port: u16, protocol: Protocol) -> Result<u16, String>;
     /// The container's address on the group network.
     fn address(&self, service: &str) -> Result<String, String>;
     fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String>;
     /// What the container printed since it last started, up to [`OUTPUT_LIMIT`].
     fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String>;
-    /// `healthy`, `unhealthy`, `starting`, or `none`.
-    fn health(&self, service: &str) -> Result<String, String>;
+    fn health(&self, service: &str) -> Result<Health, String>;
     /// Waits until the container's output (since it last started) contains `text`. Streams
     /// the output once; returns false at the deadline.
     fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String>;
@@ -112,26 +112,26 @@ pub trait ContainerAccess: Send + Sync {
 pub struct NoContainers;
 
 impl ContainerAccess for NoContainers {
-    fn host_port(&self, service: &str, _: u16, _: &str) -> Result<u16, String> {
+    fn host_port(&self, service: &str, _: u16, _: Protocol) -> Result<u16, String> {
         Err(format!("service `{service}` has no running container"))
     }
     fn address(&self, service: &str) -> Result<String, String> {
-        self.host_port(service, 0, "").map(|_| String::new())
+        self.host_port(service, 0, Protocol::Tcp).map(|_| String::new())
     }
     fn exec(&self, service: &str, _: &ExecSpec, _: &CallLimits) -> Result<ExecOutput, String> {
-        self.host_port(service, 0, "").map(|_| ExecOutput::default())
+        self.host_port(service, 0, Protocol::Tcp).map(|_| ExecOutput::default())
     }
     fn logs(&self, service: &str, _: &CallLimits) -> Result<LogText, String> {
         self.address(service).map(|_| LogText::default())
     }
-    fn health(&self, service: &str) -> Result<String, String> {
-        self.address(service)
+    fn health(&self, service: &str) -> Result<Health, String> {
+        self.address(service).map(|_| Health::None)
     }
     fn wait_for_output(&self, service: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, "").map(|_| false)
+        self.host_port(service, 0, Protocol::Tcp).map(|_| false)
     }
     fn wait_healthy(&self, service: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, "").map(|_| false)
+        self.host_port(service, 0, Protocol::Tcp).map(|_| false)
     }
 }
 

@@ -172,7 +172,7 @@ impl Definition {
             cmd: spec.cmd.clone(),
             entrypoint: spec.entrypoint.clone(),
             user: spec.user.clone(),
-            stop_signal: spec.stop_signal.clone(),
+            stop_signal: spec.stop_signal.as_str().to_string(),
             network: spec.network.clone(),
         }
     }
@@ -244,7 +244,7 @@ mod tests {
             ports: Vec::new(),
             binds: Vec::new(),
             volumes: Vec::new(),
-            stop_signal: "SIGTERM".into(),
+            stop_signal: crate::service::StopSignal::Term,
             entrypoint: None,
             cmd: None,
             user: None,

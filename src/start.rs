@@ -19,7 +19,7 @@ use crate::interpolate::interpolate;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::project::Project;
-use crate::service::Service;
+use crate::service::{Protocol, Service};
 
 /// A service without `ping` must keep its container running this long to count as started,
 /// so that a container that exits at once is reported rather than called "started".
@@ -222,7 +222,7 @@ fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<Containe
         ports: service.ports.clone(),
         binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
         volumes: Vec::new(),
-        stop_signal: service.stop_signal.clone(),
+        stop_signal: service.stop_signal,
         entrypoint: service.entrypoint.clone(),
         cmd: service.cmd.clone(),
         user: service.user.clone(),
@@ -567,7 +567,10 @@ async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> 
         .await
         .map_err(backend_failure(Action::InspectServiceContainer { service: service.name.clone() }))?;
     for port in details.ports {
-        let suffix = if port.protocol == "udp" { "_udp" } else { "" };
+        let suffix = match port.protocol {
+            Protocol::Udp => "_udp",
+            Protocol::Tcp => "",
+        };
         let key = format!("{}_port_{}{suffix}", service.name, port.container_port);
         run.context.set(&key, serde_json::Value::from(port.host_port));
     }

@@ -229,7 +229,7 @@ impl Backend for FakeBackend {
         let running = self.with(|state| {
             state.containers.iter().any(|(info, _)| info.id == id && info.state == ContainerState::Running)
         });
-        Ok(crate::backend::ContainerDetails { running, health: "none".into(), ..Default::default() })
+        Ok(crate::backend::ContainerDetails { running, health: crate::backend::Health::None, ..Default::default() })
     }
 
     /// Echoes the env lines and the command, so tests see what would have run.
@@ -247,7 +247,7 @@ impl Backend for FakeBackend {
         self.follow_logs(id)
     }
 
-    async fn next_health_change(&self, _: &str) -> BackendResult<String> {
+    async fn next_health_change(&self, _: &str) -> BackendResult<crate::backend::Health> {
         std::future::pending().await
     }
 

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, FnPtr, Map};
 
 use crate::error::{ContextProblem, Error, ScriptErrorKind};
 use crate::hook::HookKind;
-use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
+use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, Service, StopSignal, Volume};
 use crate::source::Span;
 use crate::text::suggest;
 
@@ -197,14 +197,12 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     };
 
     let stop_signal = match fields.get("stop_signal") {
-        None => "SIGTERM".to_string(),
+        None => StopSignal::default(),
         Some(value) => {
             let text =
                 if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };
-            if !value.is_string() || !STOP_SIGNALS.contains(&text.as_str()) {
-                return Err(fields.error("stop_signal", ScriptErrorKind::BadStopSignal { value: text }));
-            }
-            text
+            let signal = if value.is_string() { StopSignal::from_name(&text) } else { None };
+            signal.ok_or_else(|| fields.error("stop_signal", ScriptErrorKind::BadStopSignal { value: text }))?
         }
     };
 

@@ -82,7 +82,7 @@ service(#{
     assert!(web.volumes[0].read_only);
     assert_eq!(web.volumes[1].bind_string(), "/abs:/abs:rw");
     assert!(web.always_start_new);
-    assert_eq!(web.stop_signal, "SIGINT");
+    assert_eq!(web.stop_signal, crate::service::StopSignal::Int);
     assert_eq!(web.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".to_string()][..]));
     assert_eq!(web.cmd.as_deref(), Some(&["echo".to_string(), "hi there".to_string()][..]));
     assert_eq!(web.user.as_deref(), Some("1000"));
@@ -554,7 +554,7 @@ fn common_slips_get_hints() {
 struct FixedPorts;
 
 impl crate::hook::ContainerAccess for FixedPorts {
-    fn host_port(&self, _: &str, _: u16, _: &str) -> Result<u16, String> {
+    fn host_port(&self, _: &str, _: u16, _: crate::service::Protocol) -> Result<u16, String> {
         Ok(4321)
     }
     fn address(&self, _: &str) -> Result<String, String> {
@@ -572,8 +572,8 @@ impl crate::hook::ContainerAccess for FixedPorts {
     fn logs(&self, _: &str, _: &CallLimits) -> Result<crate::hook::LogText, String> {
         Ok(crate::hook::LogText::default())
     }
-    fn health(&self, _: &str) -> Result<String, String> {
-        Ok("healthy".into())
+    fn health(&self, _: &str) -> Result<crate::backend::Health, String> {
+        Ok(crate::backend::Health::Healthy)
     }
     fn wait_for_output(&self, _: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
         Ok(true)
@@ -635,7 +635,19 @@ fn a_hook_made_inside_a_module_is_refused_with_the_reason() {
     .unwrap();
     let error = crate::script::load(&script, EventSink::new(|_| {})).unwrap_err().render();
     assert!(error.contains("a closure made inside a module cannot be called later"), "{error}");
+    assert!(error.contains("error: invalid hook `ping`: this closure is not a closure or function written"), "{error}");
     assert!(error.contains("services.rhai:2:35"), "{error}");
+}
+
+#[test]
+fn a_hook_with_two_parameters_is_refused() {
+    let error = load_text("service(#{ name: \"a\", image: \"i\", post_start: |a, b| true });").unwrap_err().render();
+    assert!(
+        error.starts_with(
+            "error: invalid hook `post_start`: a hook takes no parameter or one (the context), like `|ctx| { ... }`\n"
+        ),
+        "{error}"
+    );
 }
 
 #[test]
