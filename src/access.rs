@@ -106,7 +106,7 @@ impl<B: Backend> Access<B> {
             tokio::select! {
                 value = future => Some(value),
                 () = tokio::time::sleep_until(deadline) => None,
-                () = async { while !cancel.is_cancelled() { tokio::time::sleep(WAKE).await; } } => None,
+                () = cancel.cancelled() => None,
             }
         }))
     }

@@ -10,13 +10,13 @@ use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
 use crate::error::{Error, UsageError};
-use crate::hook::CancelFlag;
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::{StartOptions, StartReport, start};
 use crate::stop::{StopOptions, stop};
 use crate::text::{and_ticked, count};
 use crate::{claim, graph, output, ownership, script};
+use tokio_util::sync::CancellationToken;
 
 /// Grace before SIGKILL when tearing down a service that failed to start, and when `reload`
 /// stops services.
@@ -99,7 +99,11 @@ pub async fn execute(command: Command) -> Result<(), Error> {
 }
 
 /// Saves the context (also after failures: what succeeded stays usable) and summarises.
-fn finish_start(context: &Context, report: Result<StartReport, Error>, cancel: &CancelFlag) -> Result<(), Error> {
+fn finish_start(
+    context: &Context,
+    report: Result<StartReport, Error>,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     context.persist()?;
     let report = report?;
     if cancel.is_cancelled() {
@@ -116,9 +120,9 @@ fn finish_start(context: &Context, report: Result<StartReport, Error>, cancel: &
 /// Turns the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) into a cancel request (no new
 /// service starts, running hooks stop, starting services are torn down, the context is saved);
 /// a second one saves the context and exits at once.
-fn watch_signals(context: &Context) -> CancelFlag {
+fn watch_signals(context: &Context) -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
-    let cancel = CancelFlag::default();
+    let cancel = CancellationToken::new();
     let flag = cancel.clone();
     let context = context.clone();
     tokio::spawn(async move {

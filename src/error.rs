@@ -837,8 +837,8 @@ impl ServiceFailure {
                 out.push_str(&render_backend_cause(error));
             }
             ServiceFailure::TaskCrashed { reason } => {
-                let _ = writeln!(out, "failed to run the start task");
-                let _ = writeln!(out, "caused by: internal error: {reason}");
+                let _ = writeln!(out, "internal error: the task that drove the service crashed");
+                let _ = writeln!(out, "caused by: {reason}");
             }
             ServiceFailure::Cancelled => {
                 let _ = writeln!(out, "interrupted");

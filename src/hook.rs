@@ -3,8 +3,9 @@
 //! callers run them on blocking threads.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::{ExecOutput, ExecSpec, Health};
 use crate::context::Context;
@@ -31,33 +32,13 @@ impl HookKind {
     }
 }
 
-/// A flag that asks running hooks and helpers to stop as soon as they can.
-#[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
-
-impl CancelFlag {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once the flag is set. Polling keeps the flag a plain atomic that blocking hook
-    /// threads can read; 20 ms is well within the second a user waits after Ctrl-C.
-    pub async fn cancelled(&self) {
-        while !self.is_cancelled() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// The bounds of one hook call: a wall-clock deadline and a cancel flag.
+/// The bounds of one hook call: a wall-clock deadline and a cancel token. Async code awaits
+/// the token's `cancelled()`; blocking hook threads and Rhai's progress callback read
+/// `is_cancelled()`.
 #[derive(Debug, Clone)]
 pub struct CallLimits {
     pub deadline: Instant,
-    pub cancel: CancelFlag,
+    pub cancel: CancellationToken,
 }
 
 /// What a hook returned, reduced to what the engine cares about.

@@ -30,6 +30,7 @@ pub mod stop;
 #[cfg(test)]
 mod testing;
 pub mod text;
+mod walk;
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::hook::CancelFlag;
+use tokio_util::sync::CancellationToken;
 
 /// Time as the ping loop sees it.
 pub trait Clock {
     fn now(&self) -> Instant;
     /// Sleeps `duration`, but not past `deadline` (a long interval must not outlast the
     /// timeout), returning early if `cancel` is set.
-    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag);
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancellationToken);
 }
 
 /// The real clock; sleeps in short slices so a cancel is noticed within milliseconds.
@@ -21,7 +21,7 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
-    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag) {
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancellationToken) {
         let end = (Instant::now() + duration).min(deadline);
         while !cancel.is_cancelled() {
             let now = Instant::now();
@@ -46,7 +46,7 @@ pub fn ping_until_ready<E>(
     clock: &dyn Clock,
     timeout: Duration,
     interval: Duration,
-    cancel: &CancelFlag,
+    cancel: &CancellationToken,
     mut ping: impl FnMut(Instant) -> Result<bool, E>,
 ) -> Result<PingOutcome, E> {
     let start = clock.now();
@@ -92,7 +92,7 @@ mod tests {
             self.base + Duration::from_secs_f64(reading)
         }
 
-        fn sleep(&self, _: Duration, _: Instant, _: &CancelFlag) {
+        fn sleep(&self, _: Duration, _: Instant, _: &CancellationToken) {
             self.sleeps.set(self.sleeps.get() + 1);
         }
     }
@@ -105,7 +105,7 @@ mod tests {
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| {
                 calls += 1;
                 Ok(false)
@@ -120,7 +120,7 @@ mod tests {
     fn zero_timeout_never_pings() {
         let clock = ScriptedClock::new(&[0.0, 0.0]);
         let outcome: Result<_, HookError> =
-            ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancelFlag::default(), |_| {
+            ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancellationToken::new(), |_| {
                 panic!("ping must not be called")
             });
         assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 0 }));
@@ -134,7 +134,7 @@ mod tests {
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Ok(answers.next().unwrap()),
         );
         assert_eq!(outcome, Ok(PingOutcome::Ready { attempts: 2 }));
@@ -145,7 +145,7 @@ mod tests {
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Err(error.clone()),
         );
         assert_eq!(outcome, Err(error));
@@ -159,7 +159,7 @@ mod tests {
             &SystemClock,
             Duration::from_millis(200),
             Duration::from_secs(60),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Ok(false),
         );
         assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 1 }));
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn cancel_stops_the_loop() {
-        let cancel = CancelFlag::default();
+        let cancel = CancellationToken::new();
         cancel.cancel();
         let outcome: Result<_, HookError> =
             ping_until_ready(&SystemClock, Duration::from_secs(60), Duration::from_millis(100), &cancel, |_| Ok(false));

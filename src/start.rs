@@ -6,20 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use tokio::task::JoinSet;
 
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerSpec, ContainerState, VolumeMount, label};
 use crate::context::Context;
 use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
+use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
 use crate::image;
 use crate::interpolate::interpolate;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::project::Project;
 use crate::service::{Protocol, Service};
+use crate::walk::{AfterFailure, Direction, Outcome, walk};
+use tokio_util::sync::CancellationToken;
 
 /// A service without `ping` must keep its container running this long to count as started,
 /// so that a container that exits at once is reported rather than called "started".
@@ -40,7 +41,7 @@ pub struct StartOptions {
     /// image was just built).
     pub fresh: Vec<String>,
     /// Set on Ctrl-C: no new service starts, hooks stop, starting services are torn down.
-    pub cancel: CancelFlag,
+    pub cancel: CancellationToken,
 }
 
 /// Which services ended up running and which did not.
@@ -58,7 +59,7 @@ struct Run<B> {
     context: Context,
     events: EventSink,
     options: StartOptions,
-    cancel: CancelFlag,
+    cancel: CancellationToken,
     access: Arc<dyn ContainerAccess>,
 }
 
@@ -134,70 +135,33 @@ pub async fn start<B: Backend>(
     Ok(schedule(&run, &selected).await)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Running,
-    Started,
-    Failed,
-}
-
 /// Runs every service as soon as its dependencies have started. A failure marks the whole set
-/// of transitive dependants failed at once, so no shape of graph can leave a service waiting.
+/// of transitive dependants skipped at once, so no shape of graph can leave a service waiting.
 async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Service>) -> StartReport {
-    let mut status: IndexMap<String, Status> = services.keys().map(|name| (name.clone(), Status::Pending)).collect();
-    let mut tasks = JoinSet::new();
-    let mut task_names = std::collections::HashMap::new();
-    loop {
-        for (name, service) in services {
-            let ready = status[name] == Status::Pending
-                && !run.cancel.is_cancelled()
-                && service.dependencies.iter().all(|dependency| {
-                    // Dependencies outside the selection are not started by this run.
-                    status.get(dependency).is_none_or(|state| *state == Status::Started)
-                });
-            if ready {
-                status[name] = Status::Running;
-                let (task_run, task_service) = (Arc::clone(run), service.clone());
-                let handle = tasks.spawn(async move { start_service(&task_run, &task_service).await });
-                task_names.insert(handle.id(), name.clone());
+    let graph: IndexMap<String, Vec<String>> =
+        services.iter().map(|(name, service)| (name.clone(), service.dependencies.clone())).collect();
+    let task = |name: &str| {
+        let (run, service) = (Arc::clone(run), services[name].clone());
+        async move { start_service(&run, &service).await }
+    };
+    let settled = |name: &str, outcome: &Outcome<(), ServiceFailure>| {
+        let change = match outcome {
+            Outcome::Skipped { failed } => ServiceChange::Skipped { dependency: failed.clone() },
+            Outcome::Panicked { reason } => {
+                ServiceChange::Failed { failure: ServiceFailure::TaskCrashed { reason: reason.clone() } }
             }
-        }
-        let Some(joined) = tasks.join_next_with_id().await else { break };
-        let (name, result) = match joined {
-            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result),
-            Err(error) => {
-                let name = task_names.remove(&error.id()).unwrap_or_default();
-                let failure = ServiceFailure::TaskCrashed { reason: error.to_string() };
-                run.events.service(&name, ServiceChange::Failed { failure: failure.clone() });
-                (name, Err(failure))
-            }
+            Outcome::NotStarted => ServiceChange::Failed { failure: ServiceFailure::Cancelled },
+            // `start_service` reported these itself.
+            Outcome::Done(()) | Outcome::Failed(_) => return,
         };
-        match result {
-            Ok(()) => status[&name] = Status::Started,
-            Err(_) => {
-                status[&name] = Status::Failed;
-                for dependant in crate::graph::transitive_dependants(services, &name) {
-                    if status.get(&dependant) == Some(&Status::Pending) {
-                        status[&dependant] = Status::Failed;
-                        run.events.service(&dependant, ServiceChange::Skipped { dependency: name.clone() });
-                    }
-                }
-            }
-        }
-    }
+        run.events.service(name, change);
+    };
+    let outcomes = walk(&graph, Direction::DependenciesFirst, AfterFailure::Skip, &run.cancel, task, settled).await;
     let mut report = StartReport::default();
-    for (name, state) in &status {
-        if *state == Status::Pending {
-            run.events.service(name, ServiceChange::Failed { failure: ServiceFailure::Cancelled });
-        }
-    }
-    for (name, state) in status {
-        match state {
-            Status::Started => report.started.push(name),
-            // Pending can only remain if the graph were cyclic, which validation rules out;
-            // count it as failed rather than hang.
-            Status::Pending | Status::Running | Status::Failed => report.failed.push(name),
+    for (name, outcome) in outcomes {
+        match outcome {
+            Outcome::Done(()) => report.started.push(name),
+            _ => report.failed.push(name),
         }
     }
     report
@@ -629,7 +593,8 @@ fn hook_failure(hook: HookKind, error: HookError) -> ServiceFailure {
 
 /// Pings until ready, failing at once if the container exits meanwhile.
 async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
-    let cancel = CancelFlag::default();
+    // Cancelled when the readiness check must end early; a cancel of the whole run reaches it too.
+    let cancel = run.cancel.child_token();
     let exited = {
         let backend = Arc::clone(&run.backend);
         let id = id.to_string();
@@ -713,7 +678,7 @@ mod tests {
             excluded: Vec::new(),
             stop_grace: Duration::from_secs(1),
             fresh: Vec::new(),
-            cancel: CancelFlag::default(),
+            cancel: CancellationToken::new(),
         }
     }
 

@@ -2,12 +2,11 @@
 //! independent services in parallel), optionally removing containers, the network and the
 //! context file. Only containers and networks carrying this group's labels are touched.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, ContainerState};
 use crate::error::{Action, Error, ServiceFailure};
@@ -15,6 +14,7 @@ use crate::event::{Event, EventSink, ServiceChange};
 use crate::ownership;
 use crate::project::Project;
 use crate::service::Service;
+use crate::walk::{AfterFailure, Direction, Outcome, walk};
 
 #[derive(Debug, Clone)]
 pub struct StopOptions {
@@ -44,43 +44,33 @@ pub async fn stop_services<B: Backend>(
     options: &StopOptions,
     events: &EventSink,
 ) -> StopReport {
-    let selected: Vec<&Service> =
-        services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
-    let mut done: HashMap<String, Option<bool>> = HashMap::new();
-    let mut launched: Vec<String> = Vec::new();
-    let mut tasks = JoinSet::new();
-    let mut task_names = HashMap::new();
-    loop {
-        for service in &selected {
-            if launched.contains(&service.name) {
-                continue;
-            }
-            // Eligible once every selected service that depends on it is done.
-            let waiting = selected
-                .iter()
-                .any(|other| other.dependencies.contains(&service.name) && !done.contains_key(&other.name));
-            if !waiting {
-                launched.push(service.name.clone());
-                let (task_backend, task_events) = (Arc::clone(&backend), events.clone());
-                let (task_group, task_name, task_options) = (group.to_string(), service.name.clone(), options.clone());
-                let handle = tasks.spawn(async move {
-                    stop_service(&*task_backend, &task_group, &task_name, &task_options, &task_events).await
-                });
-                task_names.insert(handle.id(), service.name.clone());
-            }
+    let graph: IndexMap<String, Vec<String>> = services
+        .values()
+        .filter(|service| !options.excluded.contains(&service.name))
+        .map(|service| (service.name.clone(), service.dependencies.clone()))
+        .collect();
+    let task = |name: &str| {
+        let (backend, events, group, name, options) =
+            (Arc::clone(&backend), events.clone(), group.to_string(), name.to_string(), options.clone());
+        async move { stop_service(&*backend, &group, &name, &options, &events).await }
+    };
+    // The summary lists services in the order they were stopped.
+    let mut order = Vec::new();
+    let settled = |name: &str, outcome: &Outcome<bool, ServiceFailure>| {
+        if let Outcome::Panicked { reason } = outcome {
+            let failure = ServiceFailure::TaskCrashed { reason: reason.clone() };
+            events.service(name, ServiceChange::StopFailed { failure });
         }
-        let Some(joined) = tasks.join_next_with_id().await else { break };
-        let (name, ok) = match joined {
-            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result.ok()),
-            Err(error) => (task_names.remove(&error.id()).unwrap_or_default(), None),
-        };
-        done.insert(name, ok);
-    }
+        order.push(name.to_string());
+    };
+    // A stop is never cancelled: Ctrl-C during `boss stop` ends the process.
+    let never = CancellationToken::new();
+    let mut outcomes = walk(&graph, Direction::DependantsFirst, AfterFailure::GoOn, &never, task, settled).await;
     let mut report = StopReport::default();
-    for name in launched {
-        match done.get(&name) {
-            Some(Some(true)) => report.stopped.push(name),
-            Some(Some(false)) => report.absent.push(name),
+    for name in order {
+        match outcomes.swap_remove(&name) {
+            Some(Outcome::Done(true)) => report.stopped.push(name),
+            Some(Outcome::Done(false)) => report.absent.push(name),
             _ => report.failed.push(name),
         }
     }

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::event::{EventSink, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, ContainerAccess};
+use crate::hook::{CallLimits, ContainerAccess};
+use tokio_util::sync::CancellationToken;
 
 pub(super) struct CallState {
     pub(super) deadline: Instant,
-    pub(super) cancel: CancelFlag,
+    pub(super) cancel: CancellationToken,
     /// The service whose hook runs; `None` while the script's top level is evaluated.
     pub(super) service: Option<String>,
     pub(super) events: Option<EventSink>,
@@ -128,7 +129,7 @@ pub(super) fn limits(timeout: Duration) -> CallLimits {
         let deadline = Instant::now().checked_add(timeout).unwrap_or(far);
         match current.as_ref() {
             Some(state) => CallLimits { deadline: deadline.min(state.deadline), cancel: state.cancel.clone() },
-            None => CallLimits { deadline, cancel: CancelFlag::default() },
+            None => CallLimits { deadline, cancel: CancellationToken::new() },
         }
     })
 }

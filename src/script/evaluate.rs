@@ -15,10 +15,10 @@ use super::fields::{self, describe, is_valid_name};
 use super::hooks::{ScriptHook, ScriptHooks, error_message};
 use crate::error::{BadHookProblem, Error, ScriptErrorKind};
 use crate::event::EventSink;
-use crate::hook::CancelFlag;
 use crate::project::Project;
 use crate::service::Service;
 use crate::source::{SourceFile, Span};
+use tokio_util::sync::CancellationToken;
 
 /// How long a script's top level may run. It only declares services, so this is generous.
 const EVALUATION_LIMIT: Duration = Duration::from_secs(10);
@@ -97,7 +97,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         access: None,
         directory: directory.clone(),
         deadline: Instant::now() + EVALUATION_LIMIT,
-        cancel: CancelFlag::default(),
+        cancel: CancellationToken::new(),
         service: None,
         events: None,
     };

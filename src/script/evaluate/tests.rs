@@ -116,7 +116,7 @@ service(#{ name: "b", image: "i", pre_start: |ctx| { if !("url" in ctx) { throw 
 "#,
     );
     let context = Context::default();
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let hooks = &project.hooks;
     assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(false)));
     assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(true)));
@@ -150,7 +150,7 @@ service(#{ name: "a", image: "i",
     );
     let context = Context::default();
     let limits =
-        |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancelFlag::default() };
+        |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancellationToken::new() };
     let error = hooks_call(&project.hooks, "a", HookKind::PreStart, &context, &limits(5000)).unwrap_err();
     assert_eq!(error.message, "Property not found: missing_field");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((3, 7)));
@@ -601,7 +601,7 @@ service(#{ name: "a", image: "i",
     .unwrap();
     let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
     let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     assert_eq!(project.hooks.call("a", HookKind::Ping, &context, &limits, &access), Ok(HookValue::Bool(true)));
     project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
@@ -653,7 +653,7 @@ fn a_hook_with_two_parameters_is_refused() {
 #[test]
 fn a_ping_that_returns_something_else_points_at_the_hook() {
     let project = project("service(#{ name: \"a\", image: \"i\",\n    ping: || 1 });");
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let error = hooks_call(&project.hooks, "a", HookKind::Ping, &Context::default(), &limits).unwrap_err();
     assert_eq!(error.message, "`ping` must return `true` or `false`, got `1`");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((2, 5)));
@@ -675,7 +675,7 @@ fn errors_inside_modules_and_the_library_point_at_the_right_file() {
     )
     .unwrap();
     let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     let error = hooks_call(&project.hooks, "a", HookKind::Ping, &context, &limits).unwrap_err();
     assert_eq!(error.message, "module boom");
@@ -749,7 +749,7 @@ fn exec_passes_env_for_one_command_and_checks_its_options() {
 "#,
     );
     let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
     assert_eq!(context.get("out"), Some(serde_json::json!("MYSQL_PWD=pw N=1 mysqladmin ping")));
