@@ -25,7 +25,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub async fn execute(command: Command) -> Result<(), Error> {
     match command {
         Command::Start { file, exclude, timeout, network_name } => {
-            let project = load(&file)?;
+            let project = load(&file).await?;
             let excluded = clean_names(&exclude);
             graph::check_start_exclusions(&project.services, &excluded)?;
             let network = network(&project, network_name)?;
@@ -45,7 +45,7 @@ pub async fn execute(command: Command) -> Result<(), Error> {
             finish_start(&context, report, &cancel)
         }
         Command::Stop { file, exclude, remove, volumes, timeout } => {
-            let project = load(&file)?;
+            let project = load(&file).await?;
             let excluded = clean_names(&exclude);
             graph::check_stop_exclusions(&project.services, &excluded)?;
             let grace = Duration::from_secs(timeout);
@@ -77,7 +77,7 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let project = load(&file)?;
+            let project = load(&file).await?;
             check_reloadable(&project, &service)?;
             let network = network(&project, network_name)?;
             let context = Context::load(&project.context_path())?;
@@ -151,11 +151,18 @@ fn watch_signals(context: &Context) -> CancellationToken {
     cancel
 }
 
-fn load(file: &Path) -> Result<Project, Error> {
+async fn load(file: &Path) -> Result<Project, Error> {
     if !file.exists() {
         return Err(Error::Usage(UsageError::NoScript { path: file.to_path_buf() }));
     }
-    script::load(file, output::stderr_sink())
+    // Evaluating the script runs Rhai, which must not hold up an async worker. Blocking threads
+    // get the runtime's large stack (`HOOK_STACK_SIZE` in lib.rs), which a script's top level
+    // needs as much as a hook does when it nests values deeply.
+    let file = file.to_path_buf();
+    match tokio::task::spawn_blocking(move || script::load(&file, output::stderr_sink())).await {
+        Ok(loaded) => loaded,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
 }
 
 fn project_dir(project: &Project) -> String {

@@ -71,17 +71,24 @@ pub struct LogText {
 }
 
 /// What hooks may ask about the group's running containers. Implemented by the engine on top
-/// of the backend; called from hook threads, so every method blocks, and each one that waits
-/// honours `limits`. Errors are messages for the script.
+/// of the backend; called from hook threads, so every method blocks, and every one honours
+/// `limits` (the engine may be slow to answer even a lookup). Errors are messages for the
+/// script.
 pub trait ContainerAccess: Send + Sync {
     /// The host port published for `container_port`.
-    fn host_port(&self, service: &str, container_port: u16, protocol: Protocol) -> Result<u16, String>;
+    fn host_port(
+        &self,
+        service: &str,
+        container_port: u16,
+        protocol: Protocol,
+        limits: &CallLimits,
+    ) -> Result<u16, String>;
     /// The container's address on the group network.
-    fn address(&self, service: &str) -> Result<String, String>;
+    fn address(&self, service: &str, limits: &CallLimits) -> Result<String, String>;
     fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String>;
     /// What the container printed since it last started, up to [`OUTPUT_LIMIT`].
     fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String>;
-    fn health(&self, service: &str) -> Result<Health, String>;
+    fn health(&self, service: &str, limits: &CallLimits) -> Result<Health, String>;
     /// Waits until the container's output (since it last started) contains `text`. Streams
     /// the output once; returns false at the deadline.
     fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String>;
@@ -92,27 +99,33 @@ pub trait ContainerAccess: Send + Sync {
 /// Access for when there are no containers to reach (evaluating the script, unit tests).
 pub struct NoContainers;
 
-impl ContainerAccess for NoContainers {
-    fn host_port(&self, service: &str, _: u16, _: Protocol) -> Result<u16, String> {
+impl NoContainers {
+    fn refuse<T>(service: &str) -> Result<T, String> {
         Err(format!("service `{service}` has no running container"))
     }
-    fn address(&self, service: &str) -> Result<String, String> {
-        self.host_port(service, 0, Protocol::Tcp).map(|_| String::new())
+}
+
+impl ContainerAccess for NoContainers {
+    fn host_port(&self, service: &str, _: u16, _: Protocol, _: &CallLimits) -> Result<u16, String> {
+        NoContainers::refuse(service)
+    }
+    fn address(&self, service: &str, _: &CallLimits) -> Result<String, String> {
+        NoContainers::refuse(service)
     }
     fn exec(&self, service: &str, _: &ExecSpec, _: &CallLimits) -> Result<ExecOutput, String> {
-        self.host_port(service, 0, Protocol::Tcp).map(|_| ExecOutput::default())
+        NoContainers::refuse(service)
     }
     fn logs(&self, service: &str, _: &CallLimits) -> Result<LogText, String> {
-        self.address(service).map(|_| LogText::default())
+        NoContainers::refuse(service)
     }
-    fn health(&self, service: &str) -> Result<Health, String> {
-        self.address(service).map(|_| Health::None)
+    fn health(&self, service: &str, _: &CallLimits) -> Result<Health, String> {
+        NoContainers::refuse(service)
     }
     fn wait_for_output(&self, service: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, Protocol::Tcp).map(|_| false)
+        NoContainers::refuse(service)
     }
     fn wait_healthy(&self, service: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, Protocol::Tcp).map(|_| false)
+        NoContainers::refuse(service)
     }
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct FakeState {
     /// Images whose containers exit as soon as they start.
     pub(crate) crashing_images: HashSet<String>,
     pub(crate) calls: Vec<String>,
+    /// Listing and inspecting containers never answer, like an engine that hangs.
+    pub(crate) unresponsive: bool,
 }
 
 /// An in-memory container engine.
@@ -92,6 +94,9 @@ impl Backend for FakeBackend {
     }
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
+        if self.with(|state| state.unresponsive) {
+            std::future::pending::<()>().await;
+        }
         Ok(self.with(|state| {
             state
                 .containers

@@ -76,12 +76,12 @@ fn parse_port(port: &Dynamic) -> HelperResult<(u16, Protocol)> {
 fn port_of(service: Option<&str>, port: &Dynamic) -> HelperResult<rhai::INT> {
     let (access, service) = target(service)?;
     let (number, protocol) = parse_port(port)?;
-    Ok(rhai::INT::from(access.host_port(&service, number, protocol)?))
+    Ok(rhai::INT::from(access.host_port(&service, number, protocol, &call_state::limits(Duration::MAX))?))
 }
 
 fn address(service: Option<&str>) -> HelperResult<String> {
     let (access, service) = target(service)?;
-    Ok(access.address(&service)?)
+    Ok(access.address(&service, &call_state::limits(Duration::MAX))?)
 }
 
 /// A command as an array of strings, or a string split like a shell would.
@@ -186,7 +186,7 @@ fn logs(service: Option<&str>) -> HelperResult<String> {
 
 fn health(service: Option<&str>) -> HelperResult<String> {
     let (access, service) = target(service)?;
-    Ok(access.health(&service)?.as_str().to_string())
+    Ok(access.health(&service, &call_state::limits(Duration::MAX))?.as_str().to_string())
 }
 
 fn timeout(ms: Option<rhai::INT>) -> HelperResult<Duration> {
@@ -211,7 +211,7 @@ fn wait_healthy(service: Option<&str>, ms: Option<rhai::INT>) -> HelperResult<bo
 fn tcp_ready(service: Option<&str>, port: rhai::INT) -> HelperResult<bool> {
     let (access, service) = target(service)?;
     let port = u16::try_from(port).map_err(|_| format!("tcp_ready: `{port}` is not a port number"))?;
-    let ip = access.address(&service)?;
+    let ip = access.address(&service, &call_state::limits(Duration::MAX))?;
     let address: SocketAddr = format!("{ip}:{port}").parse().map_err(|_| format!("`{ip}` is not an IP address"))?;
     let limits = call_state::limits(CONNECT_TIMEOUT);
     let timeout = limits.deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1));

@@ -554,10 +554,10 @@ fn common_slips_get_hints() {
 struct FixedPorts;
 
 impl crate::hook::ContainerAccess for FixedPorts {
-    fn host_port(&self, _: &str, _: u16, _: crate::service::Protocol) -> Result<u16, String> {
+    fn host_port(&self, _: &str, _: u16, _: crate::service::Protocol, _: &CallLimits) -> Result<u16, String> {
         Ok(4321)
     }
-    fn address(&self, _: &str) -> Result<String, String> {
+    fn address(&self, _: &str, _: &CallLimits) -> Result<String, String> {
         Ok("10.0.0.2".into())
     }
     fn exec(
@@ -572,7 +572,7 @@ impl crate::hook::ContainerAccess for FixedPorts {
     fn logs(&self, _: &str, _: &CallLimits) -> Result<crate::hook::LogText, String> {
         Ok(crate::hook::LogText::default())
     }
-    fn health(&self, _: &str) -> Result<crate::backend::Health, String> {
+    fn health(&self, _: &str, _: &CallLimits) -> Result<crate::backend::Health, String> {
         Ok(crate::backend::Health::Healthy)
     }
     fn wait_for_output(&self, _: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
