@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::backend::{BackendError, BackendErrorKind};
 use crate::hook::HookKind;
+use crate::interpolate::InterpolationError;
 use crate::source::Span;
 use crate::text::{and_ticked, count, suggest};
 
@@ -35,7 +36,9 @@ pub enum Error {
     /// A command-line value breaks a rule (exclusions, unknown service names, missing file).
     Usage(UsageError),
     /// The context file exists but cannot be used.
-    ContextLoad { path: PathBuf, reason: String },
+    ContextLoad { path: PathBuf, problem: ContextFileProblem },
+    /// `stop --remove` could not delete the context file; `error` is the system's words.
+    ContextDelete { path: PathBuf, error: String },
     /// The context could not be written.
     ContextSave { path: PathBuf, reason: String },
     /// No Docker daemon answers at `address`.
@@ -52,6 +55,32 @@ pub enum Error {
     Interrupted,
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+}
+
+/// Why the context file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextFileProblem {
+    /// Reading it failed; `error` is the system's words.
+    Unreadable {
+        error: String,
+    },
+    NotAnObject,
+    /// `error` is the JSON parser's words.
+    InvalidJson {
+        error: String,
+    },
+}
+
+/// Why an env entry of a service cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvProblem {
+    /// The value is an array, a map or another non-scalar, described by its type.
+    NotAScalar {
+        got: String,
+    },
+    NulCharacter,
+    /// A malformed `{placeholder}`.
+    Placeholder(InterpolationError),
 }
 
 /// A command line that asks for something the script does not allow.
@@ -246,7 +275,7 @@ pub enum ScriptErrorKind {
     },
     BadEnv {
         key: String,
-        reason: String,
+        problem: EnvProblem,
     },
     /// An env name Docker cannot take; `key` is escaped so it prints on one line.
     BadEnvName {
@@ -389,6 +418,37 @@ impl ContextProblem {
     }
 }
 
+/// Worded here with every other error; the type lives with the code that finds it.
+impl InterpolationError {
+    /// The placeholder the error is about (`{admin_id}`), when there is one.
+    pub fn placeholder(&self) -> Option<String> {
+        match self {
+            InterpolationError::UnknownKey { key, .. } => Some(format!("{{{key}}}")),
+            _ => None,
+        }
+    }
+
+    /// The reason, as it follows "cannot fill in ...: ".
+    pub fn describe(&self) -> String {
+        match self {
+            InterpolationError::UnknownKey { key, existing } if existing.is_empty() => {
+                format!("the context has no key `{key}` (the context is empty)")
+            }
+            InterpolationError::UnknownKey { key, existing } => {
+                let hint = crate::text::suggest(key, existing.iter().map(String::as_str))
+                    .map(|suggestion| format!("; did you mean `{suggestion}`?"))
+                    .unwrap_or_default();
+                format!("the context has no key `{key}` (existing keys: {}){hint}", crate::text::and_ticked(existing))
+            }
+            InterpolationError::EmptyPlaceholder => {
+                "`{}` names no key; write `{key}`, or `{{}}` for literal braces".into()
+            }
+            InterpolationError::Unclosed => "a `{` is not closed; write `{{` for a literal brace".into(),
+            InterpolationError::StrayClosingBrace => "a `}` has no opening `{`; write `}}` for a literal brace".into(),
+        }
+    }
+}
+
 /// Why one service failed; reported under the service's name when it happens.
 #[derive(Debug, Clone)]
 pub enum ServiceFailure {
@@ -400,7 +460,7 @@ pub enum ServiceFailure {
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
-    Interpolation { key: String, placeholder: Option<String>, reason: String },
+    Interpolation { key: String, error: InterpolationError },
     /// The build context could not be read.
     BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
@@ -438,6 +498,7 @@ impl Error {
                 exit_code::DOCKER_UNREACHABLE
             }
             Error::ContextSave { .. }
+            | Error::ContextDelete { .. }
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. } => exit_code::FAILURE,
@@ -455,13 +516,21 @@ impl Error {
                     let _ = writeln!(out, "hint: {hint}");
                 }
             }
-            Error::ContextLoad { path, reason } => {
+            Error::ContextLoad { path, problem } => {
+                let reason = match problem {
+                    ContextFileProblem::Unreadable { error } => error.clone(),
+                    ContextFileProblem::NotAnObject => "it does not hold a JSON object".to_string(),
+                    ContextFileProblem::InvalidJson { error } => format!("invalid JSON: {error}"),
+                };
                 let _ = writeln!(out, "error: cannot use the context file `{}`: {reason}", path.display());
                 let _ =
                     writeln!(out, "hint: fix the JSON object in it, or delete the file to start from an empty context");
             }
             Error::ContextSave { path, reason } => {
                 let _ = writeln!(out, "error: cannot save the context to `{}`: {reason}", path.display());
+            }
+            Error::ContextDelete { path, error } => {
+                let _ = writeln!(out, "error: cannot delete the context file `{}`: {error}", path.display());
             }
             Error::DockerUnreachable { address, cause } => {
                 let _ = writeln!(out, "error: cannot reach Docker at `{address}`");
@@ -645,7 +714,14 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
             ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
-            ScriptErrorKind::BadEnv { key, reason } => format!("invalid env entry `{key}`: {reason}"),
+            ScriptErrorKind::BadEnv { key, problem } => {
+                let reason = match problem {
+                    EnvProblem::NotAScalar { got } => format!("values must be strings, numbers or booleans, got {got}"),
+                    EnvProblem::NulCharacter => "the value contains a NUL character".to_string(),
+                    EnvProblem::Placeholder(error) => error.describe(),
+                };
+                format!("invalid env entry `{key}`: {reason}")
+            }
             ScriptErrorKind::BadEnvName { key, problem } => format!("invalid env name `{key}`: {problem}"),
             ScriptErrorKind::UnnormalisedPath { path, .. } => {
                 format!("container path `{path}` is not in normal form")
@@ -775,11 +851,16 @@ impl ServiceFailure {
                     }
                 }
             }
-            ServiceFailure::Interpolation { key, placeholder: Some(placeholder), reason } => {
-                let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
-            }
-            ServiceFailure::Interpolation { key, placeholder: None, reason } => {
-                let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
+            ServiceFailure::Interpolation { key, error } => {
+                let reason = error.describe();
+                match error.placeholder() {
+                    Some(placeholder) => {
+                        let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
+                    }
+                }
             }
             ServiceFailure::BuildContext { directory, problem } => {
                 let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());

@@ -172,11 +172,8 @@ fn container_spec(run: &Run<impl Backend>, service: &Service) -> Result<Containe
     let values = run.context.snapshot();
     let mut env = Vec::with_capacity(service.env.len());
     for (key, value) in &service.env {
-        let filled = interpolate(value, &values).map_err(|error| ServiceFailure::Interpolation {
-            key: key.clone(),
-            placeholder: error.placeholder(),
-            reason: error.describe(),
-        })?;
+        let filled =
+            interpolate(value, &values).map_err(|error| ServiceFailure::Interpolation { key: key.clone(), error })?;
         env.push(format!("{key}={filled}"));
     }
     let mut spec = ContainerSpec {

@@ -230,7 +230,7 @@ pub async fn stop<B: Backend>(
         match std::fs::remove_file(&path) {
             Ok(()) => events.emit(Event::ContextRemoved),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(Error::ContextSave { path, reason: format!("cannot delete it: {error}") }),
+            Err(error) => return Err(Error::ContextDelete { path, error: error.to_string() }),
         }
     }
     Ok(report)

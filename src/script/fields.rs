@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{ContextProblem, Error, ScriptErrorKind};
+use crate::error::{ContextProblem, EnvProblem, Error, ScriptErrorKind};
 use crate::hook::HookKind;
 use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, Service, StopSignal, Volume};
 use crate::source::Span;
@@ -319,18 +319,19 @@ fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
                 "env",
                 ScriptErrorKind::BadEnv {
                     key: key.to_string(),
-                    reason: format!("values must be strings, numbers or booleans, got {}", describe(&item)),
+                    problem: EnvProblem::NotAScalar { got: describe(&item) },
                 },
             ));
         };
         if text.contains('\0') {
-            return Err(fields.error(
-                "env",
-                ScriptErrorKind::BadEnv { key: key.to_string(), reason: "the value contains a NUL character".into() },
-            ));
+            return Err(fields
+                .error("env", ScriptErrorKind::BadEnv { key: key.to_string(), problem: EnvProblem::NulCharacter }));
         }
         if let Err(error) = crate::interpolate::check(&text) {
-            return Err(fields.error("env", ScriptErrorKind::BadEnv { key: key.to_string(), reason: error.describe() }));
+            return Err(fields.error(
+                "env",
+                ScriptErrorKind::BadEnv { key: key.to_string(), problem: EnvProblem::Placeholder(error) },
+            ));
         }
         env.push((key.to_string(), text));
     }
