@@ -19,7 +19,7 @@ use crate::hook::{CallLimits, ContainerAccess, LogText, OUTPUT_LIMIT};
 use crate::ownership;
 use crate::service::Protocol;
 
-/// How often a waiting hook thread wakes up to check its deadline and cancel flag.
+/// How often a waiting hook thread wakes up to check its deadline and cancel token.
 const WAKE: Duration = Duration::from_millis(25);
 
 /// A container's output since it started, filled by one follower task.

@@ -1,4 +1,4 @@
-//! The state of the hook call running on this thread: its deadline, cancel flag and service.
+//! The state of the hook call running on this thread: its deadline, cancel token and service.
 //! Rhai's progress callback and the helpers read it to cut off runaway or cancelled hooks.
 
 use std::cell::RefCell;
@@ -120,7 +120,7 @@ pub(super) fn access() -> Result<(Arc<dyn ContainerAccess>, String), String> {
     })
 }
 
-/// Limits for a helper: the hook's cancel flag and the earlier of the hook's deadline and
+/// Limits for a helper: the hook's cancel token and the earlier of the hook's deadline and
 /// `timeout` from now.
 pub(super) fn limits(timeout: Duration) -> CallLimits {
     CURRENT.with(|current| {
