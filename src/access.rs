@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use tokio::runtime::Handle;
 
-use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState};
+use crate::backend::{Backend, ContainerDetails, ContainerInfo, ContainerState, Health};
 use crate::backend::{ExecOutput, ExecSpec};
 use crate::hook::{CallLimits, ContainerAccess, LogText, OUTPUT_LIMIT};
 use crate::ownership;
+use crate::service::Protocol;
 
-/// How often a waiting hook thread wakes up to check its deadline and cancel flag.
+/// How often a waiting hook thread wakes up to check its deadline and cancel token.
 const WAKE: Duration = Duration::from_millis(25);
 
 /// A container's output since it started, filled by one follower task.
@@ -51,17 +52,28 @@ impl<B: Backend> Access<B> {
         Access { backend, runtime, group: group.to_string(), network: network.to_string(), outputs: Mutex::default() }
     }
 
-    /// The service's container: the running one if there is one.
-    fn container(&self, service: &str) -> Result<ContainerInfo, String> {
+    /// The service's container: the running one if there is one. Bounded by `limits` like
+    /// every engine call a hook makes, so a slow engine cannot hold a hook past its deadline.
+    fn container(&self, service: &str, limits: &CallLimits) -> Result<ContainerInfo, String> {
         let labels = ownership::service_labels(&self.group, service);
-        let containers = self.runtime.block_on(self.backend.containers_labelled(&labels)).map_err(|e| e.message)?;
+        let containers = self
+            .block_on_bounded(limits, self.backend.containers_labelled(&labels))?
+            .ok_or_else(|| {
+                format!("finding the container of `{service}` did not finish before the hook's time ran out")
+            })?
+            .map_err(|e| e.message)?;
         let running = containers.iter().find(|container| container.state == ContainerState::Running);
         running.or(containers.first()).cloned().ok_or_else(|| format!("service `{service}` has no container"))
     }
 
-    fn details(&self, service: &str) -> Result<(ContainerInfo, ContainerDetails), String> {
-        let container = self.container(service)?;
-        let details = self.runtime.block_on(self.backend.inspect_container(&container.id)).map_err(|e| e.message)?;
+    fn details(&self, service: &str, limits: &CallLimits) -> Result<(ContainerInfo, ContainerDetails), String> {
+        let container = self.container(service, limits)?;
+        let details = self
+            .block_on_bounded(limits, self.backend.inspect_container(&container.id))?
+            .ok_or_else(|| {
+                format!("inspecting the container of `{service}` did not finish before the hook's time ran out")
+            })?
+            .map_err(|e| e.message)?;
         Ok((container, details))
     }
 
@@ -105,25 +117,31 @@ impl<B: Backend> Access<B> {
             tokio::select! {
                 value = future => Some(value),
                 () = tokio::time::sleep_until(deadline) => None,
-                () = async { while !cancel.is_cancelled() { tokio::time::sleep(WAKE).await; } } => None,
+                () = cancel.cancelled() => None,
             }
         }))
     }
 }
 
 impl<B: Backend> ContainerAccess for Access<B> {
-    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String> {
-        let (_, details) = self.details(service)?;
+    fn host_port(
+        &self,
+        service: &str,
+        container_port: u16,
+        protocol: Protocol,
+        limits: &CallLimits,
+    ) -> Result<u16, String> {
+        let (_, details) = self.details(service, limits)?;
         details
             .ports
             .iter()
             .find(|port| port.container_port == container_port && port.protocol == protocol)
             .map(|port| port.host_port)
-            .ok_or_else(|| format!("service `{service}` publishes no port {container_port}/{protocol}"))
+            .ok_or_else(|| format!("service `{service}` publishes no port {container_port}/{}", protocol.as_str()))
     }
 
-    fn address(&self, service: &str) -> Result<String, String> {
-        let (_, details) = self.details(service)?;
+    fn address(&self, service: &str, limits: &CallLimits) -> Result<String, String> {
+        let (_, details) = self.details(service, limits)?;
         details
             .addresses
             .get(&self.network)
@@ -132,7 +150,7 @@ impl<B: Backend> ContainerAccess for Access<B> {
     }
 
     fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String> {
-        let container = self.container(service)?;
+        let container = self.container(service, limits)?;
         if container.state != ContainerState::Running {
             return Err(format!("service `{service}` is not running"));
         }
@@ -146,7 +164,7 @@ impl<B: Backend> ContainerAccess for Access<B> {
     /// Reads the log without following it, so the stream ends at what was written so far and
     /// nothing printed before the call is missed; stops reading at [`OUTPUT_LIMIT`].
     fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String> {
-        let container = self.container(service)?;
+        let container = self.container(service, limits)?;
         let mut stream = self.backend.logs_so_far(&container.id);
         let read = async move {
             let mut bytes = Vec::new();
@@ -169,12 +187,12 @@ impl<B: Backend> ContainerAccess for Access<B> {
         }
     }
 
-    fn health(&self, service: &str) -> Result<String, String> {
-        Ok(self.details(service)?.1.health)
+    fn health(&self, service: &str, limits: &CallLimits) -> Result<Health, String> {
+        Ok(self.details(service, limits)?.1.health)
     }
 
     fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String> {
-        let container = self.container(service)?;
+        let container = self.container(service, limits)?;
         let output = self.output(&container.id);
         let mut state = output.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
@@ -191,11 +209,11 @@ impl<B: Backend> ContainerAccess for Access<B> {
 
     fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String> {
         loop {
-            let (container, details) = self.details(service)?;
-            match details.health.as_str() {
-                "healthy" => return Ok(true),
-                "none" => return Err(format!("service `{service}` has no HEALTHCHECK")),
-                _ => {}
+            let (container, details) = self.details(service, limits)?;
+            match details.health {
+                Health::Healthy => return Ok(true),
+                Health::None => return Err(format!("service `{service}` has no HEALTHCHECK")),
+                Health::Starting | Health::Unhealthy => {}
             }
             if !details.running {
                 return Err(format!("service `{service}` is not running"));
@@ -209,5 +227,31 @@ impl<B: Backend> ContainerAccess for Access<B> {
                 return Ok(false);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeBackend;
+    use tokio_util::sync::CancellationToken;
+
+    #[test]
+    fn lookups_end_at_the_hook_deadline_and_on_cancel() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().unresponsive = true;
+        let access = Access::new(backend, runtime.handle().clone(), "g", "boss-g");
+        let soon =
+            CallLimits { deadline: Instant::now() + Duration::from_millis(50), cancel: CancellationToken::new() };
+        let error = access.host_port("a", 80, Protocol::Tcp, &soon).unwrap_err();
+        assert_eq!(error, "finding the container of `a` did not finish before the hook's time ran out");
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let cancelled = CallLimits { deadline: Instant::now() + Duration::from_secs(3600), cancel };
+        assert!(access.address("a", &cancelled).is_err());
+        assert!(access.health("a", &cancelled).is_err());
+        assert!(access.logs("a", &cancelled).is_err());
+        assert_eq!(access.wait_healthy("a", &cancelled).map_err(|error| error.contains("time ran out")), Err(true));
     }
 }

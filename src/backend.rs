@@ -116,7 +116,7 @@ pub struct ContainerSpec {
     /// boss's volumes for the image's `VOLUME` paths. They follow from the image, so they are
     /// not part of the recorded definition.
     pub volumes: Vec<VolumeMount>,
-    pub stop_signal: String,
+    pub stop_signal: crate::service::StopSignal,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub user: Option<String>,
@@ -161,7 +161,7 @@ pub struct ExecOutput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedPort {
     pub container_port: u16,
-    pub protocol: String,
+    pub protocol: crate::service::Protocol,
     pub host_port: u16,
 }
 
@@ -172,8 +172,30 @@ pub struct ContainerDetails {
     pub ports: Vec<PublishedPort>,
     /// Its address on each network it is attached to.
     pub addresses: Labels,
-    /// `healthy`, `unhealthy`, `starting`, or `none` without a HEALTHCHECK.
-    pub health: String,
+    pub health: Health,
+}
+
+/// A container's HEALTHCHECK status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    Unhealthy,
+    Starting,
+    /// The container has no HEALTHCHECK.
+    #[default]
+    None,
+}
+
+impl Health {
+    /// The status as Docker and the script's `health()` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+            Health::Starting => "starting",
+            Health::None => "none",
+        }
+    }
 }
 
 /// How to build one image.
@@ -270,7 +292,7 @@ pub trait Backend: Send + Sync + 'static {
     fn logs_so_far(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
 
     /// Resolves at the next health status change of the container, with the new status.
-    fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<String>> + Send;
+    fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<Health>> + Send;
 
     /// The last `lines` lines of the container's output (stdout and stderr).
     fn logs_tail(&self, id: &str, lines: usize) -> impl Future<Output = BackendResult<String>> + Send;

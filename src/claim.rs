@@ -3,7 +3,7 @@
 //! instead of silently sharing (or stopping) each other's containers.
 
 use crate::backend::{Backend, label};
-use crate::error::Error;
+use crate::error::{Action, Error};
 use crate::ownership;
 
 /// Fails if anything of `group` on the engine was created by a script in another directory
@@ -13,16 +13,16 @@ pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> R
     let containers = backend
         .containers_labelled(&labels)
         .await
-        .map_err(|error| Error::Backend { action: format!("list the containers of group `{group}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupContainers { group: group.to_string() }, error })?;
     let networks = backend
         .networks_labelled(&labels)
         .await
-        .map_err(|error| Error::Backend { action: format!("list the networks of group `{group}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupNetworks { group: group.to_string() }, error })?;
     // Volumes outlive `stop --remove`; another directory's script must not mount their data.
     let volumes = backend
         .volumes_labelled(&labels)
         .await
-        .map_err(|error| Error::Backend { action: format!("list the volumes of group `{group}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupVolumes { group: group.to_string() }, error })?;
     // A directory that no longer exists (deleted or moved) cannot stop its group any more;
     // its containers are still boss's own, so the group may be taken over.
     let foreign = |labels: &&crate::backend::Labels| {

@@ -9,12 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arguments::{Command, PlanFormat, clean_names};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::group::{Group, STOP_GRACE, connect};
 use crate::project::Project;
 use crate::reload::{ReloadOptions, reload};
 use crate::start::StartReport;
-use crate::text::{and_ticked, count, suggest};
+use crate::text::{and_ticked, count};
 use crate::{claim, output, ownership, script};
 
 pub async fn execute(command: Command) -> Result<(), Error> {
@@ -86,28 +86,24 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
                 None if first.ends_with(".rhai") => {
-                    return Err(Error::Usage {
-                        message: format!("`reload {first}` names no service"),
-                        hint: Some(format!("write `boss reload {first} SERVICE`")),
-                    });
+                    return Err(Error::Usage(UsageError::ReloadWithoutService { file: first }));
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let project = load(&file)?;
+            let project = load(&file).await?;
             check_reloadable(&project, &service)?;
             let network = network(&project, network_name)?;
             let context = Context::load(&project.context_path())?;
             let backend = Arc::new(connect(STOP_GRACE).await?);
             claim::check(&*backend, &project.group, &project_dir(&project)).await?;
             let cancel = watch_signals(&context);
-            let (flag, _forward) = crate::group::cancel_flag(&cancel);
             let options = ReloadOptions {
                 service,
                 remove,
                 timeout: Duration::from_secs(timeout),
                 stop_grace: STOP_GRACE,
                 network,
-                cancel: flag,
+                cancel: cancel.clone(),
             };
             let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
             // Saved also after failures: what succeeded stays usable.
@@ -164,11 +160,18 @@ fn watch_signals(context: &Context) -> CancellationToken {
     cancel
 }
 
-fn load(file: &Path) -> Result<Project, Error> {
+async fn load(file: &Path) -> Result<Project, Error> {
     if !file.exists() {
-        return Err(Error::NoScript { path: file.to_path_buf() });
+        return Err(Error::Usage(UsageError::NoScript { path: file.to_path_buf() }));
     }
-    script::load(file, output::stderr_sink())
+    // Evaluating the script runs Rhai, which must not hold up an async worker. Blocking threads
+    // get the runtime's large stack (`HOOK_STACK_SIZE` in lib.rs), which a script's top level
+    // needs as much as a hook does when it nests values deeply.
+    let file = file.to_path_buf();
+    match tokio::task::spawn_blocking(move || script::load(&file, output::stderr_sink())).await {
+        Ok(loaded) => loaded,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
 }
 
 fn project_dir(project: &Project) -> String {
@@ -178,18 +181,11 @@ fn project_dir(project: &Project) -> String {
 /// `reload` needs a known service with `build_from`.
 fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
     let Some(service) = project.services.get(name) else {
-        let hint = suggest(name, project.services.keys().map(String::as_str))
-            .map(|suggestion| format!("did you mean `{suggestion}`?"))
-            .unwrap_or_else(|| {
-                format!("the services are {}", and_ticked(&project.services.keys().collect::<Vec<_>>()))
-            });
-        return Err(Error::Usage { message: format!("unknown service `{name}`"), hint: Some(hint) });
+        let known = project.services.keys().cloned().collect();
+        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
     };
     if service.build_from.is_none() {
-        return Err(Error::Usage {
-            message: format!("service `{name}` cannot be reloaded: it has no `build_from`"),
-            hint: Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into()),
-        });
+        return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
     }
     Ok(())
 }

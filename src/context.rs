@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{ContextFileProblem, Error};
 
 /// The name of the context file of `services.rhai`, next to it. Every file boss writes for a
 /// context starts with this, so build contexts can leave them all out.
@@ -111,15 +111,17 @@ impl Context {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Context::default()),
-            Err(error) => return Err(Error::ContextLoad { path: path.to_path_buf(), reason: error.to_string() }),
+            Err(error) => {
+                let problem = ContextFileProblem::Unreadable { error: error.to_string() };
+                return Err(Error::ContextLoad { path: path.to_path_buf(), problem });
+            }
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(values)) => Ok(Context::from_map(values)),
-            Ok(_) => {
-                Err(Error::ContextLoad { path: path.to_path_buf(), reason: "it does not hold a JSON object".into() })
-            }
+            Ok(_) => Err(Error::ContextLoad { path: path.to_path_buf(), problem: ContextFileProblem::NotAnObject }),
             Err(error) => {
-                Err(Error::ContextLoad { path: path.to_path_buf(), reason: format!("invalid JSON: {error}") })
+                let problem = ContextFileProblem::InvalidJson { error: error.to_string() };
+                Err(Error::ContextLoad { path: path.to_path_buf(), problem })
             }
         }
     }

@@ -23,10 +23,11 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Labels, NetworkInfo, PublishedPort,
+    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, NetworkInfo, PublishedPort,
     VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
+use crate::service::Protocol;
 
 /// A connection to one Docker daemon.
 #[derive(Clone)]
@@ -142,10 +143,16 @@ fn lines_since(text: &str, since: Option<std::time::SystemTime>) -> String {
     kept
 }
 
-/// Health as one lowercase word (`healthy`, `unhealthy`, `starting`, `none`).
-fn normalise_health(status: &str) -> String {
-    let status = status.trim().trim_end_matches(':').to_lowercase();
-    if status.is_empty() { "none".to_string() } else { status }
+/// Docker's health status word (`healthy`, `unhealthy`, `starting`, `none`, or empty without a
+/// HEALTHCHECK). A word Docker may add later counts as `starting`: not healthy yet, and not a
+/// reason to give up waiting.
+fn parse_health(status: &str) -> Health {
+    match status.trim().trim_end_matches(':').to_lowercase().as_str() {
+        "healthy" => Health::Healthy,
+        "unhealthy" => Health::Unhealthy,
+        "" | "none" => Health::None,
+        _ => Health::Starting,
+    }
 }
 
 fn volume_info(volume: bollard::models::Volume) -> VolumeInfo {
@@ -327,7 +334,7 @@ impl Backend for DockerBackend {
             user: spec.user.clone(),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(spec.ports.iter().map(|port| port.container_key()).collect()),
-            stop_signal: Some(spec.stop_signal.clone()),
+            stop_signal: Some(spec.stop_signal.as_str().to_string()),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
                 // A volume name where a bind's host path would be mounts that named volume.
@@ -444,18 +451,18 @@ impl Backend for DockerBackend {
     async fn inspect_container(&self, id: &str) -> BackendResult<ContainerDetails> {
         let inspect = self.docker.inspect_container(id, None).await.map_err(|e| convert(&e))?;
         let state = inspect.state.unwrap_or_default();
-        let health = state
-            .health
-            .and_then(|health| health.status)
-            .map_or_else(|| "none".to_string(), |status| status.to_string());
+        let health =
+            state.health.and_then(|health| health.status).map_or_else(String::new, |status| status.to_string());
         let settings = inspect.network_settings.unwrap_or_default();
         let mut ports = Vec::new();
         for (key, bindings) in settings.ports.unwrap_or_default() {
             let (port, protocol) = key.split_once('/').unwrap_or((&key, "tcp"));
+            // boss publishes only TCP and UDP; another protocol (`sctp`) is none of its ports.
+            let Some(protocol) = Protocol::from_name(protocol) else { continue };
             let Ok(container_port) = port.parse::<u16>() else { continue };
             for binding in bindings.unwrap_or_default() {
                 if let Some(host_port) = binding.host_port.and_then(|port| port.parse::<u16>().ok()) {
-                    ports.push(PublishedPort { container_port, protocol: protocol.to_string(), host_port });
+                    ports.push(PublishedPort { container_port, protocol, host_port });
                 }
             }
         }
@@ -465,12 +472,7 @@ impl Backend for DockerBackend {
             .into_iter()
             .filter_map(|(network, endpoint)| endpoint.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (network, ip)))
             .collect();
-        Ok(ContainerDetails {
-            running: state.running == Some(true),
-            ports,
-            addresses,
-            health: normalise_health(&health),
-        })
+        Ok(ContainerDetails { running: state.running == Some(true), ports, addresses, health: parse_health(&health) })
     }
 
     async fn exec(&self, id: &str, exec: &ExecSpec) -> BackendResult<ExecOutput> {
@@ -527,7 +529,7 @@ impl Backend for DockerBackend {
         self.logs_since_start(id, false)
     }
 
-    async fn next_health_change(&self, id: &str) -> BackendResult<String> {
+    async fn next_health_change(&self, id: &str) -> BackendResult<Health> {
         let filters = HashMap::from([
             ("container".to_string(), vec![id.to_string()]),
             ("event".to_string(), vec!["health_status".to_string()]),
@@ -536,7 +538,7 @@ impl Backend for DockerBackend {
         match events.next().await {
             // The action reads `health_status: healthy`.
             Some(Ok(event)) => {
-                Ok(normalise_health(event.action.unwrap_or_default().rsplit(' ').next().unwrap_or_default()))
+                Ok(parse_health(event.action.unwrap_or_default().rsplit(' ').next().unwrap_or_default()))
             }
             Some(Err(error)) => Err(convert(&error)),
             None => Err(BackendError::other("the event stream ended")),
@@ -602,8 +604,17 @@ fn program_and_count(cmd: &[String]) -> (&str, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::lines_since;
+    use super::{Health, lines_since, parse_health};
     use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn health_words_become_states() {
+        assert_eq!(parse_health("healthy"), Health::Healthy);
+        assert_eq!(parse_health(" Unhealthy:"), Health::Unhealthy);
+        assert_eq!(parse_health(""), Health::None);
+        assert_eq!(parse_health("starting"), Health::Starting);
+        assert_eq!(parse_health("reticulating"), Health::Starting, "an unknown word is not healthy yet");
+    }
 
     #[test]
     fn only_lines_since_the_start_are_kept() {

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::backend::{BackendError, BackendErrorKind};
+use crate::hook::HookKind;
+use crate::interpolate::InterpolationError;
 use crate::source::Span;
-use crate::text::{and_ticked, count};
+use crate::text::{and_ticked, count, suggest};
 
 /// Named process exit statuses (listed in the README).
 pub mod exit_code {
@@ -32,15 +34,17 @@ pub enum Error {
     /// Something is wrong in the services script.
     Script(Box<ScriptError>),
     /// A command-line value breaks a rule (exclusions, unknown service names, missing file).
-    Usage { message: String, hint: Option<String> },
+    Usage(UsageError),
     /// The context file exists but cannot be used.
-    ContextLoad { path: PathBuf, reason: String },
+    ContextLoad { path: PathBuf, problem: ContextFileProblem },
+    /// `stop --remove` could not delete the context file; `error` is the system's words.
+    ContextDelete { path: PathBuf, error: String },
     /// The context could not be written.
     ContextSave { path: PathBuf, reason: String },
     /// No Docker daemon answers at `address`.
     DockerUnreachable { address: String, cause: String },
     /// A Docker call outside any single service failed (network set-up, listing).
-    Backend { action: String, error: BackendError },
+    Backend { action: Action, error: BackendError },
     /// A network with the name boss needs exists but was not created by boss for this group;
     /// `owner` is the boss group it belongs to, if any.
     ForeignNetwork { name: String, owner: Option<String> },
@@ -55,16 +59,156 @@ pub enum Error {
     PlanHasChanges,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
-    /// There is no script at the path given.
-    NoScript { path: PathBuf },
     /// A group name given to the library is not a valid hostname.
     BadGroupName { name: String },
-    /// `--network-name` (or the library's `network_name`) is not a name Docker accepts.
-    BadNetworkName { name: String },
     /// [`crate::Running::port`] was asked for a port the service does not publish.
     NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+}
+
+/// Why the context file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextFileProblem {
+    /// Reading it failed; `error` is the system's words.
+    Unreadable {
+        error: String,
+    },
+    NotAnObject,
+    /// `error` is the JSON parser's words.
+    InvalidJson {
+        error: String,
+    },
+}
+
+/// Why an env entry of a service cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvProblem {
+    /// The value is an array, a map or another non-scalar, described by its type.
+    NotAScalar {
+        got: String,
+    },
+    NulCharacter,
+    /// A malformed `{placeholder}`.
+    Placeholder(InterpolationError),
+}
+
+/// A command line that asks for something the script does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    /// The services script named (or the default `services.rhai`) does not exist.
+    NoScript {
+        path: PathBuf,
+    },
+    /// `boss reload FILE.rhai` without the service to reload.
+    ReloadWithoutService {
+        file: String,
+    },
+    /// A service name that the script does not declare; `known` are the declared ones.
+    UnknownService {
+        name: String,
+        known: Vec<String>,
+    },
+    /// `reload` of a service that has no `build_from`.
+    NotReloadable {
+        service: String,
+    },
+    BadNetworkName {
+        name: String,
+    },
+    /// `--exclude` names services that the script does not declare.
+    UnknownExclusion {
+        unknown: Vec<String>,
+        known: Vec<String>,
+    },
+    /// `start --exclude dependency` while `dependant`, which needs it, would be started.
+    ExcludedDependency {
+        dependency: String,
+        dependant: String,
+    },
+    /// `stop --exclude service` while `dependency`, which it needs, would be stopped.
+    ExcludedDependant {
+        service: String,
+        dependency: String,
+    },
+}
+
+/// A Docker call that failed, named for the `failed to ...` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    ListNetworksNamed {
+        name: String,
+    },
+    CreateNetwork {
+        name: String,
+    },
+    RemoveNetwork {
+        name: String,
+    },
+    ListGroupContainers {
+        group: String,
+    },
+    ListGroupNetworks {
+        group: String,
+    },
+    ListGroupVolumes {
+        group: String,
+    },
+    ListServiceContainers {
+        service: String,
+    },
+    /// Inspecting a service's container for the ports it got.
+    InspectServiceContainer {
+        service: String,
+    },
+    LookUpContainer {
+        container: String,
+    },
+    CreateContainer {
+        container: String,
+    },
+    StartContainer {
+        container: String,
+    },
+    UnpauseContainer {
+        container: String,
+    },
+    StopContainer {
+        container: String,
+    },
+    RemoveContainer {
+        container: String,
+    },
+    /// Removing a container that a new one replaces.
+    RemoveOldContainer {
+        container: String,
+    },
+    LookUpImage {
+        image: String,
+    },
+    InspectImage {
+        image: String,
+    },
+    LookUpVolume {
+        volume: String,
+    },
+    CreateVolume {
+        volume: String,
+    },
+    RemoveVolume {
+        volume: String,
+    },
+}
+
+/// Why a hook failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookProblem {
+    /// The script layer's account of the error (Rhai's words, a throw, a time-out).
+    Script { message: String },
+    /// `ping` returned something other than a boolean, described by its type.
+    NotABool { got: String },
+    /// The blocking thread that ran the hook panicked or was cancelled by the runtime.
+    Crashed { reason: String },
 }
 
 /// A mistake in the script, with where it is.
@@ -141,7 +285,7 @@ pub enum ScriptErrorKind {
     },
     BadEnv {
         key: String,
-        reason: String,
+        problem: EnvProblem,
     },
     /// An env name Docker cannot take; `key` is escaped so it prints on one line.
     BadEnvName {
@@ -160,8 +304,8 @@ pub enum ScriptErrorKind {
         path: String,
     },
     BadHook {
-        hook: String,
-        reason: String,
+        hook: HookKind,
+        problem: BadHookProblem,
     },
     DuplicateService {
         name: String,
@@ -179,6 +323,15 @@ pub enum ScriptErrorKind {
     GroupSetTwice {
         first: Span,
     },
+}
+
+/// Why a hook value cannot be called later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadHookProblem {
+    /// The closure declares more than the one parameter (the context) a hook gets.
+    TooManyParameters,
+    /// Not a closure or function of the main script; `function` is its name unless anonymous.
+    NotInScript { function: Option<String> },
 }
 
 /// A kind of engine object whose name boss may find taken.
@@ -275,18 +428,49 @@ impl ContextProblem {
     }
 }
 
+/// Worded here with every other error; the type lives with the code that finds it.
+impl InterpolationError {
+    /// The placeholder the error is about (`{admin_id}`), when there is one.
+    pub fn placeholder(&self) -> Option<String> {
+        match self {
+            InterpolationError::UnknownKey { key, .. } => Some(format!("{{{key}}}")),
+            _ => None,
+        }
+    }
+
+    /// The reason, as it follows "cannot fill in ...: ".
+    pub fn describe(&self) -> String {
+        match self {
+            InterpolationError::UnknownKey { key, existing } if existing.is_empty() => {
+                format!("the context has no key `{key}` (the context is empty)")
+            }
+            InterpolationError::UnknownKey { key, existing } => {
+                let hint = crate::text::suggest(key, existing.iter().map(String::as_str))
+                    .map(|suggestion| format!("; did you mean `{suggestion}`?"))
+                    .unwrap_or_default();
+                format!("the context has no key `{key}` (existing keys: {}){hint}", crate::text::and_ticked(existing))
+            }
+            InterpolationError::EmptyPlaceholder => {
+                "`{}` names no key; write `{key}`, or `{{}}` for literal braces".into()
+            }
+            InterpolationError::Unclosed => "a `{` is not closed; write `{{` for a literal brace".into(),
+            InterpolationError::StrayClosingBrace => "a `}` has no opening `{`; write `}}` for a literal brace".into(),
+        }
+    }
+}
+
 /// Why one service failed; reported under the service's name when it happens.
 #[derive(Debug, Clone)]
 pub enum ServiceFailure {
     /// A hook threw, returned the wrong type or ran out of time.
-    Hook { hook: &'static str, message: String, span: Option<Span> },
+    Hook { hook: HookKind, problem: HookProblem, span: Option<Span> },
     /// `ping` never returned true before the deadline.
     PingTimeout { timeout: Duration, attempts: u64 },
     /// The container stopped while the service was starting.
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
-    Interpolation { key: String, placeholder: Option<String>, reason: String },
+    Interpolation { key: String, error: InterpolationError },
     /// The build context could not be read.
     BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
@@ -301,7 +485,12 @@ pub enum ServiceFailure {
     /// Another boss run created the service's container between this run's check and create.
     CreatedConcurrently { container: String },
     /// Another Docker call failed.
-    Backend { action: String, error: BackendError },
+    Backend { action: Action, error: BackendError },
+    /// The task that drove the service panicked; `reason` is the runtime's account of it.
+    TaskCrashed { reason: String },
+    /// The planner left a decision to the run that only a plan made before the run may leave
+    /// (a bug in boss).
+    DeferredDecision,
     /// The run was interrupted before the service was up.
     Cancelled,
 }
@@ -311,19 +500,13 @@ impl Error {
         Error::Script(Box::new(ScriptError { kind, span }))
     }
 
-    pub fn usage(message: impl Into<String>) -> Error {
-        Error::Usage { message: message.into(), hint: None }
-    }
-
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Script(_)
-            | Error::Usage { .. }
+            | Error::Usage(_)
             | Error::ContextLoad { .. }
             | Error::GroupClaimed { .. }
-            | Error::NoScript { .. }
             | Error::BadGroupName { .. }
-            | Error::BadNetworkName { .. }
             | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
@@ -332,6 +515,7 @@ impl Error {
             }
             Error::ContextSave { .. }
             | Error::NoPublishedPort { .. }
+            | Error::ContextDelete { .. }
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
@@ -344,13 +528,18 @@ impl Error {
         let mut out = String::new();
         match self {
             Error::Script(error) => out.push_str(&error.render()),
-            Error::Usage { message, hint } => {
-                let _ = writeln!(out, "error: {message}");
-                if let Some(hint) = hint {
+            Error::Usage(usage) => {
+                let _ = writeln!(out, "error: {}", usage.message());
+                if let Some(hint) = usage.hint() {
                     let _ = writeln!(out, "hint: {hint}");
                 }
             }
-            Error::ContextLoad { path, reason } => {
+            Error::ContextLoad { path, problem } => {
+                let reason = match problem {
+                    ContextFileProblem::Unreadable { error } => error.clone(),
+                    ContextFileProblem::NotAnObject => "it does not hold a JSON object".to_string(),
+                    ContextFileProblem::InvalidJson { error } => format!("invalid JSON: {error}"),
+                };
                 let _ = writeln!(out, "error: cannot use the context file `{}`: {reason}", path.display());
                 let _ =
                     writeln!(out, "hint: fix the JSON object in it, or delete the file to start from an empty context");
@@ -358,13 +547,16 @@ impl Error {
             Error::ContextSave { path, reason } => {
                 let _ = writeln!(out, "error: cannot save the context to `{}`: {reason}", path.display());
             }
+            Error::ContextDelete { path, error } => {
+                let _ = writeln!(out, "error: cannot delete the context file `{}`: {error}", path.display());
+            }
             Error::DockerUnreachable { address, cause } => {
                 let _ = writeln!(out, "error: cannot reach Docker at `{address}`");
                 let _ = writeln!(out, "caused by: {cause}");
                 let _ = writeln!(out, "hint: is the Docker daemon running? set DOCKER_HOST to use another address");
             }
             Error::Backend { action, error } => {
-                let _ = writeln!(out, "error: failed to {action}");
+                let _ = writeln!(out, "error: failed to {}", action.describe());
                 out.push_str(&render_backend_cause(error));
             }
             Error::ForeignNetwork { name, owner: Some(owner) } => {
@@ -403,22 +595,12 @@ impl Error {
                     "hint: give this script its own group with `group(\"...\")`; `boss stop --remove --volumes` from that script frees the name but deletes that data"
                 );
             }
-            Error::NoScript { path } => {
-                let _ = writeln!(out, "error: no services script at `{}`", path.display());
-                let _ = writeln!(
-                    out,
-                    "hint: pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`"
-                );
-            }
             Error::BadGroupName { name } => {
                 let _ = writeln!(out, "error: group name `{name}` is not a valid hostname");
                 let _ = writeln!(
                     out,
                     "hint: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters"
                 );
-            }
-            Error::BadNetworkName { name } => {
-                let _ = writeln!(out, "error: `{name}` is not a valid network name");
             }
             Error::NoPublishedPort { service, container_port } => {
                 let _ = writeln!(
@@ -464,6 +646,84 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+impl UsageError {
+    pub fn message(&self) -> String {
+        match self {
+            UsageError::NoScript { path } => format!("no services script at `{}`", path.display()),
+            UsageError::ReloadWithoutService { file } => format!("`reload {file}` names no service"),
+            UsageError::UnknownService { name, .. } => format!("unknown service `{name}`"),
+            UsageError::NotReloadable { service } => {
+                format!("service `{service}` cannot be reloaded: it has no `build_from`")
+            }
+            UsageError::BadNetworkName { name } => format!("`{name}` is not a valid network name"),
+            UsageError::UnknownExclusion { unknown, .. } => {
+                let noun = if unknown.len() == 1 { "service" } else { "services" };
+                format!("cannot exclude unknown {noun} {}", and_ticked(unknown))
+            }
+            UsageError::ExcludedDependency { dependency, dependant } => {
+                format!("cannot exclude `{dependency}`: `{dependant}` depends on it and would be started")
+            }
+            UsageError::ExcludedDependant { service, dependency } => {
+                format!("cannot exclude `{service}`: it depends on `{dependency}`, which would be stopped")
+            }
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            UsageError::NoScript { .. } => {
+                Some("pass the script's path as the first argument, e.g. `examples/quickstart/services.rhai`".into())
+            }
+            UsageError::ReloadWithoutService { file } => Some(format!("write `boss reload {file} SERVICE`")),
+            UsageError::UnknownService { name, known } => Some(did_you_mean(name, known)),
+            UsageError::UnknownExclusion { unknown, known } => {
+                Some(did_you_mean(unknown.first().map(String::as_str).unwrap_or_default(), known))
+            }
+            UsageError::NotReloadable { .. } => {
+                Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into())
+            }
+            UsageError::BadNetworkName { .. } => None,
+            UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
+            UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
+        }
+    }
+}
+
+/// "did you mean" for a close service name, else the list of services.
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    match suggest(name, known.iter().map(String::as_str)) {
+        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+        None => format!("the services are {}", and_ticked(known)),
+    }
+}
+
+impl Action {
+    /// The action as it follows "failed to ".
+    pub fn describe(&self) -> String {
+        match self {
+            Action::ListNetworksNamed { name } => format!("list networks named `{name}`"),
+            Action::CreateNetwork { name } => format!("create network `{name}`"),
+            Action::RemoveNetwork { name } => format!("remove network `{name}`"),
+            Action::ListGroupContainers { group } => format!("list the containers of group `{group}`"),
+            Action::ListGroupNetworks { group } => format!("list the networks of group `{group}`"),
+            Action::ListGroupVolumes { group } => format!("list the volumes of group `{group}`"),
+            Action::ListServiceContainers { service } => format!("list the containers of `{service}`"),
+            Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
+            Action::LookUpContainer { container } => format!("look up container `{container}`"),
+            Action::CreateContainer { container } => format!("create container `{container}`"),
+            Action::StartContainer { container } => format!("start container `{container}`"),
+            Action::UnpauseContainer { container } => format!("unpause container `{container}`"),
+            Action::StopContainer { container } => format!("stop container `{container}`"),
+            Action::RemoveContainer { container } => format!("remove container `{container}`"),
+            Action::RemoveOldContainer { container } => format!("remove old container `{container}`"),
+            Action::LookUpImage { image } => format!("look up image `{image}`"),
+            Action::InspectImage { image } => format!("inspect image `{image}`"),
+            Action::LookUpVolume { volume } => format!("look up volume `{volume}`"),
+            Action::CreateVolume { volume } => format!("create volume `{volume}`"),
+            Action::RemoveVolume { volume } => format!("remove volume `{volume}`"),
+        }
+    }
+}
 
 impl ScriptError {
     pub fn render(&self) -> String {
@@ -511,7 +771,14 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
             ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
-            ScriptErrorKind::BadEnv { key, reason } => format!("invalid env entry `{key}`: {reason}"),
+            ScriptErrorKind::BadEnv { key, problem } => {
+                let reason = match problem {
+                    EnvProblem::NotAScalar { got } => format!("values must be strings, numbers or booleans, got {got}"),
+                    EnvProblem::NulCharacter => "the value contains a NUL character".to_string(),
+                    EnvProblem::Placeholder(error) => error.describe(),
+                };
+                format!("invalid env entry `{key}`: {reason}")
+            }
             ScriptErrorKind::BadEnvName { key, problem } => format!("invalid env name `{key}`: {problem}"),
             ScriptErrorKind::UnnormalisedPath { path, .. } => {
                 format!("container path `{path}` is not in normal form")
@@ -519,7 +786,19 @@ impl ScriptErrorKind {
             ScriptErrorKind::VolumePathColon { which, path } => {
                 format!("the {which} path `{path}` of a volume contains `:`")
             }
-            ScriptErrorKind::BadHook { hook, reason } => format!("invalid hook `{hook}`: {reason}"),
+            ScriptErrorKind::BadHook { hook, problem } => {
+                let reason = match problem {
+                    BadHookProblem::TooManyParameters => {
+                        "a hook takes no parameter or one (the context), like `|ctx| { ... }`".to_string()
+                    }
+                    BadHookProblem::NotInScript { function } => format!(
+                        "{} is not a closure or function written in this script; a closure made inside a module \
+                         cannot be called later, so write hooks in the main script (they may call a module's `fn`s)",
+                        function.as_ref().map_or_else(|| "this closure".to_string(), |name| format!("`{name}`"))
+                    ),
+                };
+                format!("invalid hook `{}`: {reason}", hook.name())
+            }
             ScriptErrorKind::DuplicateService { name, .. } => format!("service `{name}` is declared twice"),
             ScriptErrorKind::UnknownDependency { service, dependency, .. } => {
                 format!("service `{service}` depends on unknown service `{dependency}`")
@@ -549,7 +828,7 @@ impl ScriptErrorKind {
                 "use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
             ),
             ScriptErrorKind::BadStopSignal { .. } => {
-                Some(format!("use one of {}", and_ticked(&crate::service::STOP_SIGNALS)))
+                Some(format!("use one of {}", and_ticked(&crate::service::StopSignal::ALL.map(crate::service::StopSignal::as_str))))
             }
             ScriptErrorKind::BadVolume { .. } => Some(
                 "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
@@ -584,8 +863,20 @@ impl ServiceFailure {
     pub fn render(&self) -> String {
         let mut out = String::new();
         match self {
-            ServiceFailure::Hook { hook, message, span } => {
-                let _ = writeln!(out, "hook `{hook}` failed: {message}");
+            ServiceFailure::Hook { hook, problem, span } => {
+                let hook = hook.name();
+                match problem {
+                    HookProblem::Script { message } => {
+                        let _ = writeln!(out, "hook `{hook}` failed: {message}");
+                    }
+                    HookProblem::NotABool { got } => {
+                        let _ =
+                            writeln!(out, "hook `{hook}` failed: `{hook}` must return `true` or `false`, got {got}");
+                    }
+                    HookProblem::Crashed { reason } => {
+                        let _ = writeln!(out, "hook `{hook}` failed: the hook crashed: {reason}");
+                    }
+                }
                 if let Some(span) = span {
                     out.push_str(&span.snippet());
                 }
@@ -617,11 +908,16 @@ impl ServiceFailure {
                     }
                 }
             }
-            ServiceFailure::Interpolation { key, placeholder: Some(placeholder), reason } => {
-                let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
-            }
-            ServiceFailure::Interpolation { key, placeholder: None, reason } => {
-                let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
+            ServiceFailure::Interpolation { key, error } => {
+                let reason = error.describe();
+                match error.placeholder() {
+                    Some(placeholder) => {
+                        let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
+                    }
+                }
             }
             ServiceFailure::BuildContext { directory, problem } => {
                 let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());
@@ -675,8 +971,15 @@ impl ServiceFailure {
                 let _ = writeln!(out, "hint: run one boss command per group at a time; `boss start` again uses it");
             }
             ServiceFailure::Backend { action, error } => {
-                let _ = writeln!(out, "failed to {action}");
+                let _ = writeln!(out, "failed to {}", action.describe());
                 out.push_str(&render_backend_cause(error));
+            }
+            ServiceFailure::DeferredDecision => {
+                let _ = writeln!(out, "internal error: the planner deferred a decision at run time");
+            }
+            ServiceFailure::TaskCrashed { reason } => {
+                let _ = writeln!(out, "internal error: the task that drove the service crashed");
+                let _ = writeln!(out, "caused by: {reason}");
             }
             ServiceFailure::Cancelled => {
                 let _ = writeln!(out, "interrupted");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ServiceFailure;
+use crate::ownership::Changes;
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -40,13 +41,13 @@ pub enum ServiceChange {
     /// was created, and `reloadable` whether `boss reload` can refresh it.
     AlreadyRunning {
         container: String,
-        outdated: Option<String>,
+        outdated: Option<Changes>,
         reloadable: bool,
     },
     /// The service's container no longer matches its definition and is replaced.
     Recreating {
         container: String,
-        reason: String,
+        reason: RecreateReason,
     },
     /// An image is built from `build_from`, tagged `image` and `tag`.
     Building {
@@ -114,6 +115,18 @@ pub enum ServiceChange {
     Log {
         message: String,
     },
+}
+
+/// Why a service gets a new container in place of its old one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecreateReason {
+    AlwaysStartNew,
+    /// `boss reload` of this service.
+    Reloading,
+    /// The stopped container no longer matches the definition.
+    Changed(Changes),
+    /// The old container is running, restarting or otherwise not one to start again.
+    NotUsable,
 }
 
 /// Where events go. Cloning shares the destination.

@@ -3,9 +3,9 @@
 
 use indexmap::{IndexMap, IndexSet};
 
-use crate::error::{Error, ScriptErrorKind};
+use crate::error::{Error, ScriptErrorKind, UsageError};
 use crate::service::Service;
-use crate::text::{and_ticked, suggest};
+use crate::text::suggest;
 
 /// Checks that every dependency names a declared service and that there is no cycle.
 pub fn check(services: &IndexMap<String, Service>) -> Result<(), Error> {
@@ -95,13 +95,11 @@ pub fn transitive_dependants(services: &IndexMap<String, Service>, name: &str) -
 
 /// Checks that every excluded name is a service.
 fn check_known(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
-    let unknown: Vec<&String> = excluded.iter().filter(|name| !services.contains_key(*name)).collect();
-    let Some(first) = unknown.first() else { return Ok(()) };
-    let noun = if unknown.len() == 1 { "service" } else { "services" };
-    let hint = suggest(first, services.keys().map(String::as_str))
-        .map(|suggestion| format!("did you mean `{suggestion}`?"))
-        .or_else(|| Some(format!("the services are {}", and_ticked(&services.keys().collect::<Vec<_>>()))));
-    Err(Error::Usage { message: format!("cannot exclude unknown {noun} {}", and_ticked(&unknown)), hint })
+    let unknown: Vec<String> = excluded.iter().filter(|name| !services.contains_key(*name)).cloned().collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(UsageError::UnknownExclusion { unknown, known: services.keys().cloned().collect() }))
 }
 
 /// `start --exclude`: a service that is started needs all its dependencies started too.
@@ -109,13 +107,10 @@ pub fn check_start_exclusions(services: &IndexMap<String, Service>, excluded: &[
     check_known(services, excluded)?;
     for service in services.values().filter(|service| !excluded.contains(&service.name)) {
         if let Some(dependency) = service.dependencies.iter().find(|dependency| excluded.contains(dependency)) {
-            return Err(Error::Usage {
-                message: format!(
-                    "cannot exclude `{dependency}`: `{}` depends on it and would be started",
-                    service.name
-                ),
-                hint: Some(format!("exclude `{}` too", service.name)),
-            });
+            return Err(Error::Usage(UsageError::ExcludedDependency {
+                dependency: dependency.clone(),
+                dependant: service.name.clone(),
+            }));
         }
     }
     Ok(())
@@ -127,10 +122,10 @@ pub fn check_stop_exclusions(services: &IndexMap<String, Service>, excluded: &[S
     for name in excluded {
         let service = &services[name.as_str()];
         if let Some(dependency) = service.dependencies.iter().find(|dependency| !excluded.contains(dependency)) {
-            return Err(Error::Usage {
-                message: format!("cannot exclude `{name}`: it depends on `{dependency}`, which would be stopped"),
-                hint: Some(format!("exclude `{dependency}` too")),
-            });
+            return Err(Error::Usage(UsageError::ExcludedDependant {
+                service: name.clone(),
+                dependency: dependency.clone(),
+            }));
         }
     }
     Ok(())
@@ -160,7 +155,7 @@ pub(crate) mod tests {
                     ports: Vec::new(),
                     volumes: Vec::new(),
                     always_start_new: false,
-                    stop_signal: "SIGTERM".into(),
+                    stop_signal: crate::service::StopSignal::Term,
                     build_from: None,
                     dockerfile: "Dockerfile".into(),
                     entrypoint: None,

@@ -16,9 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::event::{Event, EventSink};
-use crate::hook::CancelFlag;
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::start::{StartOptions, StartReport};
@@ -76,7 +75,7 @@ impl Group {
     pub fn load(path: impl AsRef<Path>) -> Result<Group, Error> {
         let path = path.as_ref();
         if !path.exists() {
-            return Err(Error::NoScript { path: path.to_path_buf() });
+            return Err(Error::Usage(UsageError::NoScript { path: path.to_path_buf() }));
         }
         let (receiver, events) = relay();
         Ok(Group::new(crate::script::load(path, events.clone())?, receiver, events))
@@ -219,7 +218,7 @@ impl Group {
         if !missing.is_empty() {
             return Err(Error::MissingContextKeys { missing });
         }
-        let (cancel, forward) = cancel_flag(&prepared.cancel);
+        let cancel = prepared.cancel.clone();
         let options = StartOptions {
             timeout: prepared.timeout,
             network: prepared.network.clone(),
@@ -236,7 +235,6 @@ impl Group {
             prepared.events.clone(),
         )
         .await;
-        forward.abort();
         // Saved also after failures: what started stays usable.
         let saved = prepared.context.persist();
         let running = Running {
@@ -488,24 +486,12 @@ impl IntoFuture for StopRequest {
     }
 }
 
-/// A [`CancelFlag`] that follows `token`, for the code that still polls flags; abort the
-/// returned task when done.
-pub(crate) fn cancel_flag(token: &CancellationToken) -> (CancelFlag, tokio::task::JoinHandle<()>) {
-    let flag = CancelFlag::default();
-    let (set, token) = (flag.clone(), token.clone());
-    let forward = tokio::spawn(async move {
-        token.cancelled().await;
-        set.cancel();
-    });
-    (flag, forward)
-}
-
 /// A `--network-name` Docker accepts.
 pub(crate) fn check_network_name(name: String) -> Result<String, Error> {
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if valid { Ok(name) } else { Err(Error::BadNetworkName { name }) }
+    if valid { Ok(name) } else { Err(Error::Usage(UsageError::BadNetworkName { name })) }
 }
 
 /// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the

@@ -3,11 +3,13 @@
 //! callers run them on blocking threads.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::backend::{ExecOutput, ExecSpec};
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{ExecOutput, ExecSpec, Health};
 use crate::context::Context;
+use crate::service::Protocol;
 use crate::source::Span;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,33 +32,13 @@ impl HookKind {
     }
 }
 
-/// A flag that asks running hooks and helpers to stop as soon as they can.
-#[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
-
-impl CancelFlag {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once the flag is set. Polling keeps the flag a plain atomic that blocking hook
-    /// threads can read; 20 ms is well within the second a user waits after Ctrl-C.
-    pub async fn cancelled(&self) {
-        while !self.is_cancelled() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// The bounds of one hook call: a wall-clock deadline and a cancel flag.
+/// The bounds of one hook call: a wall-clock deadline and a cancel token. Async code awaits
+/// the token's `cancelled()`; blocking hook threads and Rhai's progress callback read
+/// `is_cancelled()`.
 #[derive(Debug, Clone)]
 pub struct CallLimits {
     pub deadline: Instant,
-    pub cancel: CancelFlag,
+    pub cancel: CancellationToken,
 }
 
 /// What a hook returned, reduced to what the engine cares about.
@@ -89,18 +71,24 @@ pub struct LogText {
 }
 
 /// What hooks may ask about the group's running containers. Implemented by the engine on top
-/// of the backend; called from hook threads, so every method blocks, and each one that waits
-/// honours `limits`. Errors are messages for the script.
+/// of the backend; called from hook threads, so every method blocks, and every one honours
+/// `limits` (the engine may be slow to answer even a lookup). Errors are messages for the
+/// script.
 pub trait ContainerAccess: Send + Sync {
-    /// The host port published for `container_port` (`protocol` is `tcp` or `udp`).
-    fn host_port(&self, service: &str, container_port: u16, protocol: &str) -> Result<u16, String>;
+    /// The host port published for `container_port`.
+    fn host_port(
+        &self,
+        service: &str,
+        container_port: u16,
+        protocol: Protocol,
+        limits: &CallLimits,
+    ) -> Result<u16, String>;
     /// The container's address on the group network.
-    fn address(&self, service: &str) -> Result<String, String>;
+    fn address(&self, service: &str, limits: &CallLimits) -> Result<String, String>;
     fn exec(&self, service: &str, exec: &ExecSpec, limits: &CallLimits) -> Result<ExecOutput, String>;
     /// What the container printed since it last started, up to [`OUTPUT_LIMIT`].
     fn logs(&self, service: &str, limits: &CallLimits) -> Result<LogText, String>;
-    /// `healthy`, `unhealthy`, `starting`, or `none`.
-    fn health(&self, service: &str) -> Result<String, String>;
+    fn health(&self, service: &str, limits: &CallLimits) -> Result<Health, String>;
     /// Waits until the container's output (since it last started) contains `text`. Streams
     /// the output once; returns false at the deadline.
     fn wait_for_output(&self, service: &str, text: &str, limits: &CallLimits) -> Result<bool, String>;
@@ -111,27 +99,33 @@ pub trait ContainerAccess: Send + Sync {
 /// Access for when there are no containers to reach (evaluating the script, unit tests).
 pub struct NoContainers;
 
-impl ContainerAccess for NoContainers {
-    fn host_port(&self, service: &str, _: u16, _: &str) -> Result<u16, String> {
+impl NoContainers {
+    fn refuse<T>(service: &str) -> Result<T, String> {
         Err(format!("service `{service}` has no running container"))
     }
-    fn address(&self, service: &str) -> Result<String, String> {
-        self.host_port(service, 0, "").map(|_| String::new())
+}
+
+impl ContainerAccess for NoContainers {
+    fn host_port(&self, service: &str, _: u16, _: Protocol, _: &CallLimits) -> Result<u16, String> {
+        NoContainers::refuse(service)
+    }
+    fn address(&self, service: &str, _: &CallLimits) -> Result<String, String> {
+        NoContainers::refuse(service)
     }
     fn exec(&self, service: &str, _: &ExecSpec, _: &CallLimits) -> Result<ExecOutput, String> {
-        self.host_port(service, 0, "").map(|_| ExecOutput::default())
+        NoContainers::refuse(service)
     }
     fn logs(&self, service: &str, _: &CallLimits) -> Result<LogText, String> {
-        self.address(service).map(|_| LogText::default())
+        NoContainers::refuse(service)
     }
-    fn health(&self, service: &str) -> Result<String, String> {
-        self.address(service)
+    fn health(&self, service: &str, _: &CallLimits) -> Result<Health, String> {
+        NoContainers::refuse(service)
     }
     fn wait_for_output(&self, service: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, "").map(|_| false)
+        NoContainers::refuse(service)
     }
     fn wait_healthy(&self, service: &str, _: &CallLimits) -> Result<bool, String> {
-        self.host_port(service, 0, "").map(|_| false)
+        NoContainers::refuse(service)
     }
 }
 

@@ -3,42 +3,13 @@
 
 use serde_json::{Map, Value};
 
-/// Why a string could not be filled in.
+/// Why a string could not be filled in; worded in `error.rs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InterpolationError {
     UnknownKey { key: String, existing: Vec<String> },
     EmptyPlaceholder,
     Unclosed,
     StrayClosingBrace,
-}
-
-impl InterpolationError {
-    /// The placeholder the error is about (`{admin_id}`), when there is one.
-    pub fn placeholder(&self) -> Option<String> {
-        match self {
-            InterpolationError::UnknownKey { key, .. } => Some(format!("{{{key}}}")),
-            _ => None,
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            InterpolationError::UnknownKey { key, existing } if existing.is_empty() => {
-                format!("the context has no key `{key}` (the context is empty)")
-            }
-            InterpolationError::UnknownKey { key, existing } => {
-                let hint = crate::text::suggest(key, existing.iter().map(String::as_str))
-                    .map(|suggestion| format!("; did you mean `{suggestion}`?"))
-                    .unwrap_or_default();
-                format!("the context has no key `{key}` (existing keys: {}){hint}", crate::text::and_ticked(existing))
-            }
-            InterpolationError::EmptyPlaceholder => {
-                "`{}` names no key; write `{key}`, or `{{}}` for literal braces".into()
-            }
-            InterpolationError::Unclosed => "a `{` is not closed; write `{{` for a literal brace".into(),
-            InterpolationError::StrayClosingBrace => "a `}` has no opening `{`; write `}}` for a literal brace".into(),
-        }
-    }
 }
 
 /// A piece of a definition string: literal text or a `{key}` placeholder.

@@ -65,6 +65,7 @@ pub mod stop;
 #[cfg(test)]
 mod testing;
 pub mod text;
+mod walk;
 
 pub use error::Error;
 pub use group::{Group, Running, StopRequest};
@@ -106,8 +107,9 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
                 return exit_code::FAILURE;
             }
         };
-    // The command runs on a thread with the same large stack, since the script's top level is
-    // evaluated on it (inside `block_on`) and can nest values as deeply as a hook.
+    // The command runs on a thread with the same large stack. The script's top level is now
+    // evaluated on a blocking thread of the runtime (`command::load`), which has that stack
+    // too, so this thread only keeps anything else run inside `block_on` equally safe.
     let command = arguments.command;
     let result = std::thread::scope(|scope| {
         std::thread::Builder::new()

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::event::{Event, EventSink, ServiceChange};
+use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
+use crate::ownership::{Change, Changes};
 use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
 use crate::text::{and_ticked, count};
 
@@ -31,10 +32,11 @@ pub fn describe(event: &Event) -> Option<String> {
                     } else {
                         "`boss stop` then `boss start`".to_string()
                     };
+                    let changes = describe_changes(changes);
                     format!("already running ({container}) but outdated: {changes}; run {refresh} to recreate it")
                 }
                 ServiceChange::Recreating { container, reason } => {
-                    format!("recreating: {reason} (removing {container})")
+                    format!("recreating: {} (removing {container})", describe_recreate_reason(reason))
                 }
                 ServiceChange::Building { image, tag } => format!("building image {image} (also tagged {tag})"),
                 ServiceChange::BuildOutput { line } => return Some(format!("{service} (build) | {line}")),
@@ -140,7 +142,7 @@ fn action_detail(service: &PlannedService) -> String {
             let state = if *unpause { "paused, unpause" } else { "running" };
             match outdated {
                 None => format!("{state}, unchanged"),
-                Some(changes) => format!("{state}, outdated: {changes}"),
+                Some(changes) => format!("{state}, outdated: {}", describe_changes(changes)),
             }
         }
         ServiceAction::Restart { remove, .. } if remove.is_empty() => "stopped, unchanged".to_string(),
@@ -148,7 +150,9 @@ fn action_detail(service: &PlannedService) -> String {
             format!("stopped, unchanged; remove {}", count(remove.len(), "other container"))
         }
         ServiceAction::Create { image } => format!("no container{}", image_step(image)),
-        ServiceAction::Recreate { reason, image, .. } => format!("{reason}{}", image_step(image)),
+        ServiceAction::Recreate { reason, image, .. } => {
+            format!("{}{}", describe_recreate_reason(reason), image_step(image))
+        }
         ServiceAction::Build { container: None } => "tag `latest` with build_from".to_string(),
         ServiceAction::Build { container: Some(_) } => {
             "tag `latest` with build_from; restart if the image is unchanged, else recreate".to_string()
@@ -160,10 +164,10 @@ fn action_detail(service: &PlannedService) -> String {
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
         }
-        ServiceAction::Unfillable { env, placeholder: Some(placeholder), reason } => {
-            format!("cannot fill in `{placeholder}` in env `{env}`: {reason}")
-        }
-        ServiceAction::Unfillable { env, placeholder: None, reason } => format!("cannot fill in env `{env}`: {reason}"),
+        ServiceAction::Unfillable { env, error } => match error.placeholder() {
+            Some(placeholder) => format!("cannot fill in `{placeholder}` in env `{env}`: {}", error.describe()),
+            None => format!("cannot fill in env `{env}`: {}", error.describe()),
+        },
     }
 }
 
@@ -209,6 +213,59 @@ pub fn result(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+/// Why a service gets a new container.
+pub fn describe_recreate_reason(reason: &RecreateReason) -> String {
+    match reason {
+        RecreateReason::AlwaysStartNew => "`always_start_new` is set".to_string(),
+        RecreateReason::Reloading => "reloading".to_string(),
+        RecreateReason::Changed(changes) => describe_changes(changes),
+        RecreateReason::NotUsable => "the old container is not usable".to_string(),
+    }
+}
+
+// The plan's JSON carries these as the phrases the text output shows (see "boss plan" in the
+// README), so the wording stays in this file.
+impl serde::Serialize for Changes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&describe_changes(self))
+    }
+}
+
+impl serde::Serialize for RecreateReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&describe_recreate_reason(self))
+    }
+}
+
+impl serde::Serialize for crate::interpolate::InterpolationError {
+    /// As `placeholder` (or null) and `reason`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("placeholder", &self.placeholder())?;
+        map.serialize_entry("reason", &self.describe())?;
+        map.end()
+    }
+}
+
+/// What changed in a container's definition, one phrase per change, e.g. "env `DB_URL` changed".
+pub fn describe_changes(changes: &Changes) -> String {
+    let phrases: Vec<String> = changes
+        .0
+        .iter()
+        .map(|change| match change {
+            Change::ImageReplaced { from, to } => format!("image changed from `{from}` to `{to}`"),
+            Change::ImageRebuilt { image } => format!("image `{image}` was rebuilt or pulled again"),
+            Change::EnvAdded(key) => format!("env `{key}` was added"),
+            Change::EnvChanged(key) => format!("env `{key}` changed"),
+            Change::EnvRemoved(key) => format!("env `{key}` was removed"),
+            Change::Field(field) => format!("`{}` changed", field.name()),
+            Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
+        })
+        .collect();
+    phrases.join(", ")
+}
+
 /// Indents every line after the first by four spaces, so details stay under their service.
 fn indent_after_first(text: &str) -> String {
     let mut lines = text.trim_end().lines();
@@ -239,10 +296,33 @@ pub fn line(text: &str) {
 mod tests {
     use super::*;
     use crate::error::ServiceFailure;
+    use crate::ownership::DefinitionField;
     use std::time::Duration;
 
     fn service(change: ServiceChange) -> Option<String> {
         describe(&Event::Service { service: "web".into(), change })
+    }
+
+    #[test]
+    fn changes_are_worded() {
+        let changes = Changes(vec![
+            Change::ImageReplaced { from: "a:1".into(), to: "a:2".into() },
+            Change::ImageRebuilt { image: "img:1".into() },
+            Change::EnvChanged("DB_URL".into()),
+            Change::EnvAdded("NEW".into()),
+            Change::EnvRemoved("GONE".into()),
+            Change::Field(DefinitionField::Cmd),
+            Change::NoRecordedDefinition,
+        ]);
+        assert_eq!(
+            describe_changes(&changes),
+            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition"
+        );
+        assert_eq!(
+            service(ServiceChange::Recreating { container: "g.web".into(), reason: RecreateReason::Reloading })
+                .unwrap(),
+            "web: recreating: reloading (removing g.web)"
+        );
     }
 
     #[test]
@@ -288,7 +368,7 @@ mod tests {
                     "app",
                     ServiceAction::Recreate {
                         remove: vec![container("app")],
-                        reason: "env `ADMIN_ID` changed".into(),
+                        reason: RecreateReason::Changed(Changes(vec![Change::EnvChanged("ADMIN_ID".into())])),
                         image: ImageStep::Present,
                     },
                     &all,
@@ -315,7 +395,7 @@ mod tests {
                     ServiceAction::Keep {
                         container: container("web"),
                         unpause: true,
-                        outdated: Some("`ports` changed".into()),
+                        outdated: Some(Changes(vec![Change::Field(crate::ownership::DefinitionField::Ports)])),
                     },
                     &[],
                     vec![KeyUse { key: "token".into(), env: vec!["TOKEN".into()], sources: vec![], provided: false }],

@@ -90,6 +90,57 @@ pub struct Definition {
     pub network: String,
 }
 
+/// One way a container's recorded definition differs from its service's definition now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    ImageReplaced {
+        from: String,
+        to: String,
+    },
+    /// Same image reference, another image id: rebuilt or pulled again.
+    ImageRebuilt {
+        image: String,
+    },
+    EnvAdded(String),
+    /// The value changed; which value is never said (it may be a password).
+    EnvChanged(String),
+    EnvRemoved(String),
+    Field(DefinitionField),
+    /// The container has no `boss.definition` label (or one boss cannot read).
+    NoRecordedDefinition,
+}
+
+/// A part of the definition that is compared as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefinitionField {
+    Ports,
+    Volumes,
+    Cmd,
+    Entrypoint,
+    User,
+    StopSignal,
+    Network,
+}
+
+impl DefinitionField {
+    /// The field as the script spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DefinitionField::Ports => "ports",
+            DefinitionField::Volumes => "volumes",
+            DefinitionField::Cmd => "cmd",
+            DefinitionField::Entrypoint => "entrypoint",
+            DefinitionField::User => "user",
+            DefinitionField::StopSignal => "stop_signal",
+            DefinitionField::Network => "network",
+        }
+    }
+}
+
+/// Every way a container no longer matches its service, in a stable order; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes(pub Vec<Change>);
+
 fn short_hash(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().take(8).map(|byte| format!("{byte:02x}")).collect()
 }
@@ -121,7 +172,7 @@ impl Definition {
             cmd: spec.cmd.clone(),
             entrypoint: spec.entrypoint.clone(),
             user: spec.user.clone(),
-            stop_signal: spec.stop_signal.clone(),
+            stop_signal: spec.stop_signal.as_str().to_string(),
             network: spec.network.clone(),
         }
     }
@@ -140,45 +191,45 @@ impl Definition {
         short_hash(&self.to_label())
     }
 
-    /// What differs from `old`, one phrase per change, e.g. "env `DB_URL` changed".
-    pub fn changes_from(&self, old: &Definition) -> Vec<String> {
+    /// What differs from `old`: image first, then env, then the other fields.
+    pub fn changes_from(&self, old: &Definition) -> Vec<Change> {
         let mut changes = Vec::new();
         if self.image != old.image {
-            changes.push(format!("image changed from `{}` to `{}`", old.image, self.image));
+            changes.push(Change::ImageReplaced { from: old.image.clone(), to: self.image.clone() });
         } else if self.image_id != old.image_id {
-            changes.push(format!("image `{}` was rebuilt or pulled again", self.image));
+            changes.push(Change::ImageRebuilt { image: self.image.clone() });
         }
         for (key, value) in &self.env {
             match old.env.get(key) {
-                None => changes.push(format!("env `{key}` was added")),
-                Some(old_value) if old_value != value => changes.push(format!("env `{key}` changed")),
+                None => changes.push(Change::EnvAdded(key.clone())),
+                Some(old_value) if old_value != value => changes.push(Change::EnvChanged(key.clone())),
                 Some(_) => {}
             }
         }
         for key in old.env.keys().filter(|key| !self.env.contains_key(*key)) {
-            changes.push(format!("env `{key}` was removed"));
+            changes.push(Change::EnvRemoved(key.clone()));
         }
-        let fields: [(&str, bool); 7] = [
-            ("ports", self.ports != old.ports),
-            ("volumes", self.volumes != old.volumes),
-            ("cmd", self.cmd != old.cmd),
-            ("entrypoint", self.entrypoint != old.entrypoint),
-            ("user", self.user != old.user),
-            ("stop_signal", self.stop_signal != old.stop_signal),
-            ("network", self.network != old.network),
+        let fields = [
+            (DefinitionField::Ports, self.ports != old.ports),
+            (DefinitionField::Volumes, self.volumes != old.volumes),
+            (DefinitionField::Cmd, self.cmd != old.cmd),
+            (DefinitionField::Entrypoint, self.entrypoint != old.entrypoint),
+            (DefinitionField::User, self.user != old.user),
+            (DefinitionField::StopSignal, self.stop_signal != old.stop_signal),
+            (DefinitionField::Network, self.network != old.network),
         ];
-        changes.extend(fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| format!("`{field}` changed")));
+        changes.extend(fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| Change::Field(*field)));
         changes
     }
 }
 
 /// Why a container with the label text `old` does not match `new` (`None` when it does).
-pub fn mismatch(new: &Definition, old: Option<&str>) -> Option<String> {
+pub fn mismatch(new: &Definition, old: Option<&str>) -> Option<Changes> {
     let Some(old) = old.and_then(Definition::from_label) else {
-        return Some("it was created without a recorded definition".into());
+        return Some(Changes(vec![Change::NoRecordedDefinition]));
     };
     let changes = new.changes_from(&old);
-    if changes.is_empty() { None } else { Some(changes.join(", ")) }
+    if changes.is_empty() { None } else { Some(Changes(changes)) }
 }
 
 #[cfg(test)]
@@ -193,7 +244,7 @@ mod tests {
             ports: Vec::new(),
             binds: Vec::new(),
             volumes: Vec::new(),
-            stop_signal: "SIGTERM".into(),
+            stop_signal: crate::service::StopSignal::Term,
             entrypoint: None,
             cmd: None,
             user: None,
@@ -234,11 +285,17 @@ mod tests {
         new_spec.cmd = Some(vec!["run".into()]);
         let new = Definition::of(&new_spec, Some("sha256:2"));
         assert_eq!(
-            mismatch(&new, Some(&old.to_label())).unwrap(),
-            "image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed"
+            mismatch(&new, Some(&old.to_label())).unwrap().0,
+            [
+                Change::ImageRebuilt { image: "img:1".into() },
+                Change::EnvChanged("DB_URL".into()),
+                Change::EnvAdded("NEW".into()),
+                Change::EnvRemoved("GONE".into()),
+                Change::Field(DefinitionField::Cmd),
+            ]
         );
         assert_eq!(mismatch(&old, Some(&old.to_label())), None);
         assert!(!old.to_label().contains("DB_URL\":\"a"), "env values are not copied into labels");
-        assert_eq!(mismatch(&old, None).unwrap(), "it was created without a recorded definition");
+        assert_eq!(mismatch(&old, None).unwrap().0, [Change::NoRecordedDefinition]);
     }
 }

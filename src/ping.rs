@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::hook::{CancelFlag, HookError};
+use tokio_util::sync::CancellationToken;
 
 /// Time as the ping loop sees it.
 pub trait Clock {
     fn now(&self) -> Instant;
     /// Sleeps `duration`, but not past `deadline` (a long interval must not outlast the
     /// timeout), returning early if `cancel` is set.
-    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag);
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancellationToken);
 }
 
 /// The real clock; sleeps in short slices so a cancel is noticed within milliseconds.
@@ -21,7 +21,7 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
-    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancelFlag) {
+    fn sleep(&self, duration: Duration, deadline: Instant, cancel: &CancellationToken) {
         let end = (Instant::now() + duration).min(deadline);
         while !cancel.is_cancelled() {
             let now = Instant::now();
@@ -42,13 +42,13 @@ pub enum PingOutcome {
 
 /// Calls `ping` (given the deadline) until it returns true, the deadline passes, or `cancel`
 /// is set. No call starts once `timeout` has elapsed; an error from `ping` ends the loop.
-pub fn ping_until_ready(
+pub fn ping_until_ready<E>(
     clock: &dyn Clock,
     timeout: Duration,
     interval: Duration,
-    cancel: &CancelFlag,
-    mut ping: impl FnMut(Instant) -> Result<bool, HookError>,
-) -> Result<PingOutcome, HookError> {
+    cancel: &CancellationToken,
+    mut ping: impl FnMut(Instant) -> Result<bool, E>,
+) -> Result<PingOutcome, E> {
     let start = clock.now();
     let deadline = start + timeout;
     let mut attempts = 0;
@@ -70,6 +70,7 @@ pub fn ping_until_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hook::HookError;
     use std::cell::{Cell, RefCell};
 
     /// A clock that returns scripted readings (seconds after a fixed start) and records sleeps.
@@ -91,7 +92,7 @@ mod tests {
             self.base + Duration::from_secs_f64(reading)
         }
 
-        fn sleep(&self, _: Duration, _: Instant, _: &CancelFlag) {
+        fn sleep(&self, _: Duration, _: Instant, _: &CancellationToken) {
             self.sleeps.set(self.sleeps.get() + 1);
         }
     }
@@ -100,11 +101,11 @@ mod tests {
     fn stops_pinging_at_the_timeout() {
         let clock = ScriptedClock::new(&[0.0, 0.2, 0.6, 0.8, 1.0]);
         let mut calls = 0;
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| {
                 calls += 1;
                 Ok(false)
@@ -118,8 +119,8 @@ mod tests {
     #[test]
     fn zero_timeout_never_pings() {
         let clock = ScriptedClock::new(&[0.0, 0.0]);
-        let outcome =
-            ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancelFlag::default(), |_| {
+        let outcome: Result<_, HookError> =
+            ping_until_ready(&clock, Duration::ZERO, Duration::from_millis(100), &CancellationToken::new(), |_| {
                 panic!("ping must not be called")
             });
         assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 0 }));
@@ -129,22 +130,22 @@ mod tests {
     fn first_true_is_ready_and_errors_end_the_loop() {
         let clock = ScriptedClock::new(&[0.0, 0.1, 0.2]);
         let mut answers = vec![false, true].into_iter();
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Ok(answers.next().unwrap()),
         );
         assert_eq!(outcome, Ok(PingOutcome::Ready { attempts: 2 }));
 
         let clock = ScriptedClock::new(&[0.0, 0.1]);
         let error = HookError { message: "boom".into(), span: None };
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),
             Duration::from_millis(100),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Err(error.clone()),
         );
         assert_eq!(outcome, Err(error));
@@ -154,11 +155,11 @@ mod tests {
     #[test]
     fn a_long_interval_does_not_outlast_the_timeout() {
         let started = Instant::now();
-        let outcome = ping_until_ready(
+        let outcome: Result<_, HookError> = ping_until_ready(
             &SystemClock,
             Duration::from_millis(200),
             Duration::from_secs(60),
-            &CancelFlag::default(),
+            &CancellationToken::new(),
             |_| Ok(false),
         );
         assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 1 }));
@@ -167,9 +168,9 @@ mod tests {
 
     #[test]
     fn cancel_stops_the_loop() {
-        let cancel = CancelFlag::default();
+        let cancel = CancellationToken::new();
         cancel.cancel();
-        let outcome =
+        let outcome: Result<_, HookError> =
             ping_until_ready(&SystemClock, Duration::from_secs(60), Duration::from_millis(100), &cancel, |_| Ok(false));
         assert_eq!(outcome, Ok(PingOutcome::Cancelled));
     }

@@ -8,11 +8,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, ContainerInfo, ContainerSpec, ContainerState, label};
-use crate::error::Error;
+use crate::error::{Action, Error};
+use crate::event::RecreateReason;
 use crate::hook::HookKind;
 use crate::image;
 use crate::interpolate::{InterpolationError, interpolate};
-use crate::ownership::{self, Definition};
+use crate::ownership::{self, Changes, Definition};
 use crate::project::Project;
 use crate::service::Service;
 
@@ -67,14 +68,14 @@ pub enum ImageStep {
 pub enum ServiceAction {
     /// A running (or paused, which is unpaused) container is left alone; no hook runs.
     /// `outdated` says what changed since it was created.
-    Keep { container: ContainerRef, unpause: bool, outdated: Option<String> },
+    Keep { container: ContainerRef, unpause: bool, outdated: Option<Changes> },
     /// A stopped container with the same definition is started again; `remove` are extra
     /// containers of the service, removed so they never pile up.
     Restart { container: ContainerRef, remove: Vec<ContainerRef> },
     /// The service has no container: a new one is created.
     Create { image: ImageStep },
     /// The old containers are removed (never their volumes) and a new one is created.
-    Recreate { remove: Vec<ContainerRef>, reason: String, image: ImageStep },
+    Recreate { remove: Vec<ContainerRef>, reason: RecreateReason, image: ImageStep },
     /// The `latest` tag is built from `build_from` first; the image id it gives decides
     /// whether the stopped `container` (if any) is restarted or replaced.
     Build { container: Option<ContainerRef> },
@@ -84,7 +85,12 @@ pub enum ServiceAction {
     /// The container is restarting, dead or being removed: the service fails.
     Unusable { container: ContainerRef },
     /// An env value cannot be filled in from the context: the service fails.
-    Unfillable { env: String, placeholder: Option<String>, reason: String },
+    Unfillable {
+        env: String,
+        /// Serialised as `placeholder` and `reason`.
+        #[serde(flatten)]
+        error: InterpolationError,
+    },
 }
 
 impl ServiceAction {
@@ -256,7 +262,7 @@ pub(crate) fn container_spec(
         ports: service.ports.clone(),
         binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
         volumes: Vec::new(),
-        stop_signal: service.stop_signal.clone(),
+        stop_signal: service.stop_signal,
         entrypoint: service.entrypoint.clone(),
         cmd: service.cmd.clone(),
         user: service.user.clone(),
@@ -270,7 +276,7 @@ pub(crate) fn container_spec(
 
 /// Why the container's recorded definition (label text) differs from `new`; `None` when it
 /// matches. The planner's one question to `ownership.rs` about changes.
-fn definition_changes(new: &Definition, recorded: &ContainerInfo) -> Option<String> {
+fn definition_changes(new: &Definition, recorded: &ContainerInfo) -> Option<Changes> {
     ownership::mismatch(new, recorded.labels.get(label::DEFINITION).map(String::as_str))
 }
 
@@ -325,11 +331,7 @@ pub(crate) fn plan_service(
         _ => Vec::new(),
     };
     if let (Err(problem), true) = (&spec, pending.is_empty()) {
-        return ServiceAction::Unfillable {
-            env: problem.env.clone(),
-            placeholder: problem.error.placeholder(),
-            reason: problem.error.describe(),
-        };
+        return ServiceAction::Unfillable { env: problem.env.clone(), error: problem.error.clone() };
     }
     let stopped = containers.iter().find(|container| container.state == ContainerState::Stopped);
     if image::builds_on_every_start(service) && !fresh && !observed.built {
@@ -343,9 +345,9 @@ pub(crate) fn plan_service(
         (None, false) => ImageStep::Pull,
     };
     let forced = if service.always_start_new {
-        Some("`always_start_new` is set".to_string())
+        Some(RecreateReason::AlwaysStartNew)
     } else if fresh {
-        Some("reloading".to_string())
+        Some(RecreateReason::Reloading)
     } else {
         None
     };
@@ -363,7 +365,7 @@ pub(crate) fn plan_service(
     if containers.is_empty() {
         return ServiceAction::Create { image };
     }
-    let reason = forced.or(mismatch).unwrap_or_else(|| "the old container is not usable".to_string());
+    let reason = forced.or(mismatch.map(RecreateReason::Changed)).unwrap_or(RecreateReason::NotUsable);
     ServiceAction::Recreate { remove: containers.iter().map(ContainerRef::from).collect(), reason, image }
 }
 
@@ -386,14 +388,14 @@ pub(crate) async fn plan<B: Backend>(
     let mut observed = IndexMap::new();
     for service in project.services.values().filter(|service| !options.excluded.contains(&service.name)) {
         let name = &service.name;
-        let containers = backend
-            .containers_labelled(&ownership::service_labels(&project.group, name))
-            .await
-            .map_err(|error| Error::Backend { action: format!("list the containers of `{name}`"), error })?;
+        let containers =
+            backend.containers_labelled(&ownership::service_labels(&project.group, name)).await.map_err(|error| {
+                Error::Backend { action: Action::ListServiceContainers { service: name.clone() }, error }
+            })?;
         let image_id = backend
             .image_id(&service.image)
             .await
-            .map_err(|error| Error::Backend { action: format!("look up image `{}`", service.image), error })?;
+            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
         observed.insert(name.clone(), ObservedService { containers, image_id, built: false });
     }
     let orphans = crate::stop::orphans(backend, &project.group, &project.services)
@@ -571,7 +573,7 @@ mod tests {
                     container.id,
                     if *unpause { " unpause" } else { "" },
                     match outdated {
-                        Some(changes) => format!(" outdated: {changes}"),
+                        Some(changes) => format!(" outdated: {}", crate::output::describe_changes(changes)),
                         None => String::new(),
                     }
                 )
@@ -583,6 +585,7 @@ mod tests {
             ServiceAction::Create { image: step } => format!("create {}", image(step)),
             ServiceAction::Recreate { remove, reason, image: step } => {
                 let removed: Vec<&str> = remove.iter().map(|other| other.id.as_str()).collect();
+                let reason = crate::output::describe_recreate_reason(reason);
                 format!("recreate [{}] {} ({reason})", removed.join(" "), image(step))
             }
             ServiceAction::Build { container } => {
@@ -590,8 +593,8 @@ mod tests {
             }
             ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
             ServiceAction::Unusable { container } => format!("unusable {}", container.id),
-            ServiceAction::Unfillable { env, placeholder, .. } => {
-                format!("unfillable {env} {}", placeholder.as_deref().unwrap_or("-"))
+            ServiceAction::Unfillable { env, error } => {
+                format!("unfillable {env} {}", error.placeholder().as_deref().unwrap_or("-"))
             }
         }
     }

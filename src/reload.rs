@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::context::Context;
@@ -25,7 +26,7 @@ pub struct ReloadOptions {
     pub timeout: Duration,
     pub stop_grace: Duration,
     pub network: String,
-    pub cancel: crate::hook::CancelFlag,
+    pub cancel: CancellationToken,
 }
 
 /// Reloads `options.service` (which has `build_from`; the caller checked). The context is the

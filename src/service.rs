@@ -12,8 +12,35 @@ use crate::source::Span;
 /// How long to wait between two calls of `ping` unless the service says otherwise.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The signals a container may be stopped with, as the user spells them.
-pub const STOP_SIGNALS: [&str; 4] = ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"];
+/// A signal a container may be stopped with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum StopSignal {
+    Int,
+    #[default]
+    Term,
+    Kill,
+    Quit,
+}
+
+impl StopSignal {
+    /// Every allowed signal, in the order the hint lists them.
+    pub const ALL: [StopSignal; 4] = [StopSignal::Int, StopSignal::Term, StopSignal::Kill, StopSignal::Quit];
+
+    /// The name as the script and Docker spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopSignal::Int => "SIGINT",
+            StopSignal::Term => "SIGTERM",
+            StopSignal::Kill => "SIGKILL",
+            StopSignal::Quit => "SIGQUIT",
+        }
+    }
+
+    /// The signal spelled exactly `name`, or `None` when it is not one of [`StopSignal::ALL`].
+    pub fn from_name(name: &str) -> Option<StopSignal> {
+        StopSignal::ALL.into_iter().find(|signal| signal.as_str() == name)
+    }
+}
 
 /// One service of a group, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +53,7 @@ pub struct Service {
     pub ports: Vec<PortMapping>,
     pub volumes: Vec<Volume>,
     pub always_start_new: bool,
-    pub stop_signal: String,
+    pub stop_signal: StopSignal,
     pub build_from: Option<PathBuf>,
     pub dockerfile: String,
     pub entrypoint: Option<Vec<String>>,
@@ -71,6 +98,11 @@ impl Protocol {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
         }
+    }
+
+    /// The protocol spelled `name` (`tcp` or `udp`); `None` for others, such as Docker's `sctp`.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        [Protocol::Tcp, Protocol::Udp].into_iter().find(|protocol| protocol.as_str() == name)
     }
 }
 
@@ -128,4 +160,21 @@ pub fn normalise_container_path(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_to_their_values() {
+        for signal in StopSignal::ALL {
+            assert_eq!(StopSignal::from_name(signal.as_str()), Some(signal));
+        }
+        assert_eq!(StopSignal::from_name("SIGHUP"), None);
+        assert_eq!(StopSignal::from_name("sigterm"), None, "names are exact");
+        assert_eq!(StopSignal::default(), StopSignal::Term);
+        assert_eq!(Protocol::from_name("udp"), Some(Protocol::Udp));
+        assert_eq!(Protocol::from_name("sctp"), None);
+    }
 }

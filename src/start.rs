@@ -6,20 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use tokio::task::JoinSet;
 
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
 use crate::context::Context;
-use crate::error::{Error, Resource, ServiceFailure};
-use crate::event::{Event, EventSink, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, ContainerAccess, HookKind, HookRunner, HookValue};
+use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
+use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
+use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
 use crate::image;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::plan::{self, ContainerRef, EnvProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
-use crate::service::Service;
+use crate::service::{Protocol, Service};
+use crate::walk::{AfterFailure, Direction, Outcome, walk};
+use tokio_util::sync::CancellationToken;
 
 /// A service without `ping` must keep its container running this long to count as started,
 /// so that a container that exits at once is reported rather than called "started".
@@ -40,7 +41,7 @@ pub struct StartOptions {
     /// image was just built).
     pub fresh: Vec<String>,
     /// Set on Ctrl-C: no new service starts, hooks stop, starting services are torn down.
-    pub cancel: CancelFlag,
+    pub cancel: CancellationToken,
 }
 
 /// Which services ended up running and which did not.
@@ -58,7 +59,7 @@ struct Run<B> {
     context: Context,
     events: EventSink,
     options: StartOptions,
-    cancel: CancelFlag,
+    cancel: CancellationToken,
     access: Arc<dyn ContainerAccess>,
 }
 
@@ -74,7 +75,7 @@ pub async fn ensure_network<B: Backend>(
     let existing = backend
         .networks_named(name)
         .await
-        .map_err(|error| Error::Backend { action: format!("list networks named `{name}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListNetworksNamed { name: name.to_string() }, error })?;
     if !existing.is_empty() {
         if existing.iter().any(|network| network.labels.get(label::GROUP).map(String::as_str) == Some(group)) {
             events.emit(Event::Network { name: name.to_string(), created: false });
@@ -88,7 +89,7 @@ pub async fn ensure_network<B: Backend>(
     backend
         .create_network(name, &labels)
         .await
-        .map_err(|error| Error::Backend { action: format!("create network `{name}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::CreateNetwork { name: name.to_string() }, error })?;
     events.emit(Event::Network { name: name.to_string(), created: true });
     Ok(())
 }
@@ -134,73 +135,33 @@ pub async fn start<B: Backend>(
     Ok(schedule(&run, &selected).await)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Running,
-    Started,
-    Failed,
-}
-
 /// Runs every service as soon as its dependencies have started. A failure marks the whole set
-/// of transitive dependants failed at once, so no shape of graph can leave a service waiting.
+/// of transitive dependants skipped at once, so no shape of graph can leave a service waiting.
 async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Service>) -> StartReport {
-    let mut status: IndexMap<String, Status> = services.keys().map(|name| (name.clone(), Status::Pending)).collect();
-    let mut tasks = JoinSet::new();
-    let mut task_names = std::collections::HashMap::new();
-    loop {
-        for (name, service) in services {
-            let ready = status[name] == Status::Pending
-                && !run.cancel.is_cancelled()
-                && service.dependencies.iter().all(|dependency| {
-                    // Dependencies outside the selection are not started by this run.
-                    status.get(dependency).is_none_or(|state| *state == Status::Started)
-                });
-            if ready {
-                status[name] = Status::Running;
-                let (task_run, task_service) = (Arc::clone(run), service.clone());
-                let handle = tasks.spawn(async move { start_service(&task_run, &task_service).await });
-                task_names.insert(handle.id(), name.clone());
+    let graph: IndexMap<String, Vec<String>> =
+        services.iter().map(|(name, service)| (name.clone(), service.dependencies.clone())).collect();
+    let task = |name: &str| {
+        let (run, service) = (Arc::clone(run), services[name].clone());
+        async move { start_service(&run, &service).await }
+    };
+    let settled = |name: &str, outcome: &Outcome<(), ServiceFailure>| {
+        let change = match outcome {
+            Outcome::Skipped { failed } => ServiceChange::Skipped { dependency: failed.clone() },
+            Outcome::Panicked { reason } => {
+                ServiceChange::Failed { failure: ServiceFailure::TaskCrashed { reason: reason.clone() } }
             }
-        }
-        let Some(joined) = tasks.join_next_with_id().await else { break };
-        let (name, result) = match joined {
-            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result),
-            Err(error) => {
-                let name = task_names.remove(&error.id()).unwrap_or_default();
-                let failure = ServiceFailure::Backend {
-                    action: "run the start task".into(),
-                    error: BackendError::other(format!("internal error: {error}")),
-                };
-                run.events.service(&name, ServiceChange::Failed { failure: failure.clone() });
-                (name, Err(failure))
-            }
+            Outcome::NotStarted => ServiceChange::Failed { failure: ServiceFailure::Cancelled },
+            // `start_service` reported these itself.
+            Outcome::Done(()) | Outcome::Failed(_) => return,
         };
-        match result {
-            Ok(()) => status[&name] = Status::Started,
-            Err(_) => {
-                status[&name] = Status::Failed;
-                for dependant in crate::graph::transitive_dependants(services, &name) {
-                    if status.get(&dependant) == Some(&Status::Pending) {
-                        status[&dependant] = Status::Failed;
-                        run.events.service(&dependant, ServiceChange::Skipped { dependency: name.clone() });
-                    }
-                }
-            }
-        }
-    }
+        run.events.service(name, change);
+    };
+    let outcomes = walk(&graph, Direction::DependenciesFirst, AfterFailure::Skip, &run.cancel, task, settled).await;
     let mut report = StartReport::default();
-    for (name, state) in &status {
-        if *state == Status::Pending {
-            run.events.service(name, ServiceChange::Failed { failure: ServiceFailure::Cancelled });
-        }
-    }
-    for (name, state) in status {
-        match state {
-            Status::Started => report.started.push(name),
-            // Pending can only remain if the graph were cyclic, which validation rules out;
-            // count it as failed rather than hang.
-            Status::Pending | Status::Running | Status::Failed => report.failed.push(name),
+    for (name, outcome) in outcomes {
+        match outcome {
+            Outcome::Done(()) => report.started.push(name),
+            _ => report.failed.push(name),
         }
     }
     report
@@ -212,11 +173,7 @@ fn target(run: &Run<impl Backend>) -> Target {
 }
 
 fn interpolation_failure(problem: EnvProblem) -> ServiceFailure {
-    ServiceFailure::Interpolation {
-        key: problem.env,
-        placeholder: problem.error.placeholder(),
-        reason: problem.error.describe(),
-    }
+    ServiceFailure::Interpolation { key: problem.env, error: problem.error }
 }
 
 /// Records the definition (with the image id) in the spec's labels and returns it.
@@ -227,7 +184,7 @@ fn label_definition(spec: &mut ContainerSpec, image_id: Option<&str>) -> Definit
     definition
 }
 
-fn backend_failure(action: String) -> impl FnOnce(BackendError) -> ServiceFailure {
+fn backend_failure(action: Action) -> impl FnOnce(BackendError) -> ServiceFailure {
     move |error| ServiceFailure::Backend { action, error }
 }
 
@@ -281,7 +238,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
         .await
-        .map_err(backend_failure(format!("list the containers of `{name}`")))?;
+        .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
     let image_id = image_id(run, &service.image).await?;
     let mut observed = ObservedService { containers, image_id, built: false };
     let fresh = run.options.fresh.contains(name);
@@ -307,23 +264,17 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         ServiceAction::Unusable { container } => {
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
-        ServiceAction::Unfillable { env, placeholder, reason } => {
-            Err(ServiceFailure::Interpolation { key: env, placeholder, reason }.into())
-        }
+        ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
         ServiceAction::Restart { container, remove } => restart(run, service, &container, &remove, began).await,
         ServiceAction::Create { image } => {
-            create(run, service, &observed, &values, Vec::new(), String::new(), image, began).await
+            create(run, service, &observed, &values, Vec::new(), RecreateReason::NotUsable, image, began).await
         }
         ServiceAction::Recreate { remove, reason, image } => {
             create(run, service, &observed, &values, remove, reason, image, began).await
         }
         // The executor observes right before it acts and passes no keys to be set later, and
         // it has built already: the planner answers neither of these then.
-        ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Err(ServiceFailure::Backend {
-            action: format!("decide what to do with `{name}`"),
-            error: BackendError::other("internal error: the planner deferred a decision at run time"),
-        }
-        .into()),
+        ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Err(ServiceFailure::DeferredDecision.into()),
     }
 }
 
@@ -336,7 +287,7 @@ async fn create<B: Backend>(
     observed: &ObservedService,
     values: &serde_json::Map<String, serde_json::Value>,
     remove: Vec<ContainerRef>,
-    reason: String,
+    reason: RecreateReason,
     image: ImageStep,
     began: Instant,
 ) -> Result<(), Failed> {
@@ -352,13 +303,13 @@ async fn create<B: Backend>(
         run.backend
             .remove_container(&container.id)
             .await
-            .map_err(backend_failure(format!("remove old container `{}`", container.name)))?;
+            .map_err(backend_failure(Action::RemoveOldContainer { container: container.name.clone() }))?;
     }
     if let Some(other) = run
         .backend
         .container_named(&spec.name)
         .await
-        .map_err(backend_failure(format!("look up container `{}`", spec.name)))?
+        .map_err(backend_failure(Action::LookUpContainer { container: spec.name.clone() }))?
     {
         // Everything of ours for this service was just removed, so this one is not ours.
         let owner = other.labels.get(label::GROUP).cloned();
@@ -407,11 +358,18 @@ async fn create<B: Backend>(
             .into());
         }
         Err(error) => {
-            return Err(ServiceFailure::Backend { action: format!("create container `{}`", spec.name), error }.into());
+            return Err(ServiceFailure::Backend {
+                action: Action::CreateContainer { container: spec.name.clone() },
+                error,
+            }
+            .into());
         }
     };
     let outcome = async {
-        run.backend.start_container(&id).await.map_err(backend_failure(format!("start container `{}`", spec.name)))?;
+        run.backend
+            .start_container(&id)
+            .await
+            .map_err(backend_failure(Action::StartContainer { container: spec.name.clone() }))?;
         record_ports(run, service, &id).await?;
         wait_until_ready(run, service, &id).await?;
         call_hook(run, service, HookKind::PostStart).await?;
@@ -436,7 +394,7 @@ async fn keep_running<B: Backend>(
     service: &Service,
     container: &ContainerRef,
     unpause: bool,
-    outdated: Option<String>,
+    outdated: Option<crate::ownership::Changes>,
 ) -> Result<(), ServiceFailure> {
     let name = &service.name;
     if unpause {
@@ -444,7 +402,7 @@ async fn keep_running<B: Backend>(
         run.backend
             .unpause_container(&container.id)
             .await
-            .map_err(backend_failure(format!("unpause container `{}`", container.name)))?;
+            .map_err(backend_failure(Action::UnpauseContainer { container: container.name.clone() }))?;
     }
     let reloadable = service.build_from.is_some();
     record_ports(run, service, &container.id).await?;
@@ -463,7 +421,11 @@ async fn image_volumes<B: Backend>(
     image: &str,
     inherited: &[VolumeMount],
 ) -> Result<Vec<VolumeMount>, ServiceFailure> {
-    let paths = run.backend.image_volumes(image).await.map_err(backend_failure(format!("inspect image `{image}`")))?;
+    let paths = run
+        .backend
+        .image_volumes(image)
+        .await
+        .map_err(backend_failure(Action::InspectImage { image: image.to_string() }))?;
     let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.as_str()).collect();
     let mut mounts = Vec::new();
     for (path, source) in ownership::plan_volumes(&run.group, &service.name, &paths, &bound, inherited) {
@@ -487,8 +449,11 @@ async fn ensure_volume<B: Backend>(
     volume: &str,
     path: &str,
 ) -> Result<(), ServiceFailure> {
-    let existing =
-        run.backend.volume_named(volume).await.map_err(backend_failure(format!("look up volume `{volume}`")))?;
+    let existing = run
+        .backend
+        .volume_named(volume)
+        .await
+        .map_err(backend_failure(Action::LookUpVolume { volume: volume.to_string() }))?;
     if let Some(found) = existing {
         let ours = ownership::service_labels(&run.group, &service.name)
             .iter()
@@ -502,7 +467,10 @@ async fn ensure_volume<B: Backend>(
     let mut labels = ownership::service_labels(&run.group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
     labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
-    run.backend.create_volume(volume, &labels).await.map_err(backend_failure(format!("create volume `{volume}`")))?;
+    run.backend
+        .create_volume(volume, &labels)
+        .await
+        .map_err(backend_failure(Action::CreateVolume { volume: volume.to_string() }))?;
     run.events
         .service(&service.name, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
     Ok(())
@@ -522,13 +490,13 @@ async fn restart<B: Backend>(
         run.backend
             .remove_container(&other.id)
             .await
-            .map_err(backend_failure(format!("remove old container `{}`", other.name)))?;
+            .map_err(backend_failure(Action::RemoveOldContainer { container: other.name.clone() }))?;
     }
     run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
     run.backend
         .start_container(&container.id)
         .await
-        .map_err(backend_failure(format!("start container `{}`", container.name)))?;
+        .map_err(backend_failure(Action::StartContainer { container: container.name.clone() }))?;
     record_ports(run, service, &container.id)
         .await
         .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
@@ -549,9 +517,12 @@ async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> 
         .backend
         .inspect_container(id)
         .await
-        .map_err(backend_failure(format!("inspect the container of `{}`", service.name)))?;
+        .map_err(backend_failure(Action::InspectServiceContainer { service: service.name.clone() }))?;
     for port in details.ports {
-        let suffix = if port.protocol == "udp" { "_udp" } else { "" };
+        let suffix = match port.protocol {
+            Protocol::Udp => "_udp",
+            Protocol::Tcp => "",
+        };
         let key = format!("{}_port_{}{suffix}", service.name, port.container_port);
         run.context.set(&key, serde_json::Value::from(port.host_port));
     }
@@ -559,7 +530,7 @@ async fn record_ports<B: Backend>(run: &Run<B>, service: &Service, id: &str) -> 
 }
 
 async fn image_id<B: Backend>(run: &Run<B>, image: &str) -> Result<Option<String>, ServiceFailure> {
-    run.backend.image_id(image).await.map_err(backend_failure(format!("look up image `{image}`")))
+    run.backend.image_id(image).await.map_err(backend_failure(Action::LookUpImage { image: image.to_string() }))
 }
 
 /// Stops the container of a service that failed to start, and removes it when this run
@@ -595,16 +566,23 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
     match result {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(ServiceFailure::Hook { hook: kind.name(), message: error.message, span: error.span }),
-        Err(error) => {
-            Err(ServiceFailure::Hook { hook: kind.name(), message: format!("the hook crashed: {error}"), span: None })
-        }
+        Ok(Err(error)) => Err(hook_failure(kind, error)),
+        Err(error) => Err(ServiceFailure::Hook {
+            hook: kind,
+            problem: HookProblem::Crashed { reason: error.to_string() },
+            span: None,
+        }),
     }
+}
+
+fn hook_failure(hook: HookKind, error: HookError) -> ServiceFailure {
+    ServiceFailure::Hook { hook, problem: HookProblem::Script { message: error.message }, span: error.span }
 }
 
 /// Pings until ready, failing at once if the container exits meanwhile.
 async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
-    let cancel = CancelFlag::default();
+    // Cancelled when the readiness check must end early; a cancel of the whole run reaches it too.
+    let cancel = run.cancel.child_token();
     let exited = {
         let backend = Arc::clone(&run.backend);
         let id = id.to_string();
@@ -636,12 +614,14 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         let outcome = tokio::task::spawn_blocking(move || {
             ping_until_ready(&SystemClock, timeout, interval, &loop_cancel, |deadline| {
                 let limits = CallLimits { deadline, cancel: loop_cancel.clone() };
-                match hooks.call(&name, HookKind::Ping, &context, &limits, &access)? {
-                    HookValue::Bool(ready) => Ok(ready),
-                    HookValue::Other(what) => Err(crate::hook::HookError {
-                        message: format!("`ping` must return `true` or `false`, got {what}"),
+                match hooks.call(&name, HookKind::Ping, &context, &limits, &access) {
+                    Ok(HookValue::Bool(ready)) => Ok(ready),
+                    Ok(HookValue::Other(got)) => Err(ServiceFailure::Hook {
+                        hook: HookKind::Ping,
+                        problem: HookProblem::NotABool { got },
                         span: None,
                     }),
+                    Err(error) => Err(hook_failure(HookKind::Ping, error)),
                 }
             })
         })
@@ -650,10 +630,12 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             Ok(Ok(PingOutcome::Ready { .. })) => Ok(()),
             Ok(Ok(PingOutcome::TimedOut { attempts })) => Err(ServiceFailure::PingTimeout { timeout, attempts }),
             Ok(Ok(PingOutcome::Cancelled)) => Err(ServiceFailure::Cancelled),
-            Ok(Err(error)) => Err(ServiceFailure::Hook { hook: "ping", message: error.message, span: error.span }),
-            Err(error) => {
-                Err(ServiceFailure::Hook { hook: "ping", message: format!("the hook crashed: {error}"), span: None })
-            }
+            Ok(Err(failure)) => Err(failure),
+            Err(error) => Err(ServiceFailure::Hook {
+                hook: HookKind::Ping,
+                problem: HookProblem::Crashed { reason: error.to_string() },
+                span: None,
+            }),
         }
     };
 
@@ -686,7 +668,7 @@ mod tests {
             excluded: Vec::new(),
             stop_grace: Duration::from_secs(1),
             fresh: Vec::new(),
-            cancel: CancelFlag::default(),
+            cancel: CancellationToken::new(),
         }
     }
 

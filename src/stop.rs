@@ -2,19 +2,19 @@
 //! independent services in parallel), optionally removing containers, the network and the
 //! context file. Only containers and networks carrying this group's labels are touched.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, ContainerState};
-use crate::error::{Error, ServiceFailure};
+use crate::error::{Action, Error, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::ownership;
 use crate::project::Project;
 use crate::service::Service;
+use crate::walk::{AfterFailure, Direction, Outcome, walk};
 
 #[derive(Debug, Clone)]
 pub struct StopOptions {
@@ -44,43 +44,33 @@ pub async fn stop_services<B: Backend>(
     options: &StopOptions,
     events: &EventSink,
 ) -> StopReport {
-    let selected: Vec<&Service> =
-        services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
-    let mut done: HashMap<String, Option<bool>> = HashMap::new();
-    let mut launched: Vec<String> = Vec::new();
-    let mut tasks = JoinSet::new();
-    let mut task_names = HashMap::new();
-    loop {
-        for service in &selected {
-            if launched.contains(&service.name) {
-                continue;
-            }
-            // Eligible once every selected service that depends on it is done.
-            let waiting = selected
-                .iter()
-                .any(|other| other.dependencies.contains(&service.name) && !done.contains_key(&other.name));
-            if !waiting {
-                launched.push(service.name.clone());
-                let (task_backend, task_events) = (Arc::clone(&backend), events.clone());
-                let (task_group, task_name, task_options) = (group.to_string(), service.name.clone(), options.clone());
-                let handle = tasks.spawn(async move {
-                    stop_service(&*task_backend, &task_group, &task_name, &task_options, &task_events).await
-                });
-                task_names.insert(handle.id(), service.name.clone());
-            }
+    let graph: IndexMap<String, Vec<String>> = services
+        .values()
+        .filter(|service| !options.excluded.contains(&service.name))
+        .map(|service| (service.name.clone(), service.dependencies.clone()))
+        .collect();
+    let task = |name: &str| {
+        let (backend, events, group, name, options) =
+            (Arc::clone(&backend), events.clone(), group.to_string(), name.to_string(), options.clone());
+        async move { stop_service(&*backend, &group, &name, &options, &events).await }
+    };
+    // The summary lists services in the order they were stopped.
+    let mut order = Vec::new();
+    let settled = |name: &str, outcome: &Outcome<bool, ServiceFailure>| {
+        if let Outcome::Panicked { reason } = outcome {
+            let failure = ServiceFailure::TaskCrashed { reason: reason.clone() };
+            events.service(name, ServiceChange::StopFailed { failure });
         }
-        let Some(joined) = tasks.join_next_with_id().await else { break };
-        let (name, ok) = match joined {
-            Ok((id, result)) => (task_names.remove(&id).unwrap_or_default(), result.ok()),
-            Err(error) => (task_names.remove(&error.id()).unwrap_or_default(), None),
-        };
-        done.insert(name, ok);
-    }
+        order.push(name.to_string());
+    };
+    // A stop is never cancelled: Ctrl-C during `boss stop` ends the process.
+    let never = CancellationToken::new();
+    let mut outcomes = walk(&graph, Direction::DependantsFirst, AfterFailure::GoOn, &never, task, settled).await;
     let mut report = StopReport::default();
-    for name in launched {
-        match done.get(&name) {
-            Some(Some(true)) => report.stopped.push(name),
-            Some(Some(false)) => report.absent.push(name),
+    for name in order {
+        match outcomes.swap_remove(&name) {
+            Some(Outcome::Done(true)) => report.stopped.push(name),
+            Some(Outcome::Done(false)) => report.absent.push(name),
             _ => report.failed.push(name),
         }
     }
@@ -95,10 +85,10 @@ async fn stop_service<B: Backend>(
     events: &EventSink,
 ) -> Result<bool, ServiceFailure> {
     let result = async {
-        let containers = backend
-            .containers_labelled(&ownership::service_labels(group, name))
-            .await
-            .map_err(|error| ServiceFailure::Backend { action: format!("list the containers of `{name}`"), error })?;
+        let containers =
+            backend.containers_labelled(&ownership::service_labels(group, name)).await.map_err(|error| {
+                ServiceFailure::Backend { action: Action::ListServiceContainers { service: name.to_string() }, error }
+            })?;
         if containers.is_empty() {
             events.service(name, ServiceChange::NoContainer);
         }
@@ -126,14 +116,14 @@ async fn stop_container<B: Backend>(
     if container.state != ContainerState::Stopped {
         events.service(name, ServiceChange::Stopping { container: container.name.clone() });
         backend.stop_container(&container.id, options.grace).await.map_err(|error| ServiceFailure::Backend {
-            action: format!("stop container `{}`", container.name),
+            action: Action::StopContainer { container: container.name.clone() },
             error,
         })?;
         events.service(name, ServiceChange::Stopped { container: container.name.clone() });
     }
     if options.remove {
         backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
-            action: format!("remove container `{}`", container.name),
+            action: Action::RemoveContainer { container: container.name.clone() },
             error,
         })?;
         events.service(name, ServiceChange::Removed { container: container.name.clone() });
@@ -143,7 +133,7 @@ async fn stop_container<B: Backend>(
         // over from a container of an older boss, which carry no label to find them by.
         for mount in &container.volumes {
             backend.remove_volume(&mount.volume).await.map_err(|error| ServiceFailure::Backend {
-                action: format!("remove volume `{}`", mount.volume),
+                action: Action::RemoveVolume { volume: mount.volume.clone() },
                 error,
             })?;
             events.emit(Event::VolumeRemoved { name: mount.volume.clone() });
@@ -161,7 +151,7 @@ pub async fn orphans<B: Backend>(
     let containers = backend
         .containers_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: format!("list the containers of group `{group}`"), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupContainers { group: group.to_string() }, error })?;
     Ok(containers
         .into_iter()
         .filter(|container| {
@@ -175,10 +165,10 @@ pub async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &Even
     let networks = backend
         .networks_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: "list the group's networks".into(), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupNetworks { group: group.to_string() }, error })?;
     for network in networks {
         backend.remove_network(&network.id).await.map_err(|error: BackendError| Error::Backend {
-            action: format!("remove network `{}`", network.name),
+            action: Action::RemoveNetwork { name: network.name.clone() },
             error,
         })?;
         events.emit(Event::NetworkRemoved { name: network.name });
@@ -197,7 +187,7 @@ async fn remove_volumes<B: Backend>(
     let volumes = backend
         .volumes_labelled(&ownership::group_labels(group))
         .await
-        .map_err(|error| Error::Backend { action: "list the group's volumes".into(), error })?;
+        .map_err(|error| Error::Backend { action: Action::ListGroupVolumes { group: group.to_string() }, error })?;
     for volume in volumes {
         if volume.labels.get(crate::backend::label::SERVICE).is_some_and(|service| excluded.contains(service)) {
             continue;
@@ -205,7 +195,7 @@ async fn remove_volumes<B: Backend>(
         backend
             .remove_volume(&volume.name)
             .await
-            .map_err(|error| Error::Backend { action: format!("remove volume `{}`", volume.name), error })?;
+            .map_err(|error| Error::Backend { action: Action::RemoveVolume { volume: volume.name.clone() }, error })?;
         events.emit(Event::VolumeRemoved { name: volume.name });
     }
     Ok(())
@@ -240,7 +230,7 @@ pub async fn stop<B: Backend>(
         match std::fs::remove_file(&path) {
             Ok(()) => events.emit(Event::ContextRemoved),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(Error::ContextSave { path, reason: format!("cannot delete it: {error}") }),
+            Err(error) => return Err(Error::ContextDelete { path, error: error.to_string() }),
         }
     }
     Ok(report)

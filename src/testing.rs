@@ -27,6 +27,8 @@ pub(crate) struct FakeState {
     /// Images whose containers exit as soon as they start.
     pub(crate) crashing_images: HashSet<String>,
     pub(crate) calls: Vec<String>,
+    /// Listing and inspecting containers never answer, like an engine that hangs.
+    pub(crate) unresponsive: bool,
 }
 
 /// An in-memory container engine.
@@ -92,6 +94,9 @@ impl Backend for FakeBackend {
     }
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
+        if self.with(|state| state.unresponsive) {
+            std::future::pending::<()>().await;
+        }
         Ok(self.with(|state| {
             state
                 .containers
@@ -229,7 +234,7 @@ impl Backend for FakeBackend {
         let running = self.with(|state| {
             state.containers.iter().any(|(info, _)| info.id == id && info.state == ContainerState::Running)
         });
-        Ok(crate::backend::ContainerDetails { running, health: "none".into(), ..Default::default() })
+        Ok(crate::backend::ContainerDetails { running, health: crate::backend::Health::None, ..Default::default() })
     }
 
     /// Echoes the env lines and the command, so tests see what would have run.
@@ -247,7 +252,7 @@ impl Backend for FakeBackend {
         self.follow_logs(id)
     }
 
-    async fn next_health_change(&self, _: &str) -> BackendResult<String> {
+    async fn next_health_change(&self, _: &str) -> BackendResult<crate::backend::Health> {
         std::future::pending().await
     }
 

@@ -29,6 +29,24 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
     assert!(containers(project.group()).is_empty(), "the container is torn down\n{output}");
 }
 
+// The script's top level is evaluated on a blocking thread of the runtime, which must have the
+// same large stack as the hook threads.
+#[test]
+fn deeply_nested_value_at_the_top_level_is_evaluated_without_overflow() {
+    let project = Project::new("deep_top");
+    project.script(
+        r#"group("@GROUP@");
+let a = [];
+for i in 0..4000 { a = [a]; }
+throw "nested";
+"#,
+    );
+
+    let output = project.run(["start"]);
+
+    output.code(2).stderr_lacks("overflowed its stack").stderr_contains("error: script failed: nested");
+}
+
 #[test]
 fn value_nested_too_deeply_for_the_context_file_is_refused() {
     let project = Project::new("deep_ctx");

@@ -1,4 +1,4 @@
-//! The state of the hook call running on this thread: its deadline, cancel flag and service.
+//! The state of the hook call running on this thread: its deadline, cancel token and service.
 //! Rhai's progress callback and the helpers read it to cut off runaway or cancelled hooks.
 
 use std::cell::RefCell;
@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::event::{EventSink, ServiceChange};
-use crate::hook::{CallLimits, CancelFlag, ContainerAccess};
+use crate::hook::{CallLimits, ContainerAccess};
+use tokio_util::sync::CancellationToken;
 
 pub(super) struct CallState {
     pub(super) deadline: Instant,
-    pub(super) cancel: CancelFlag,
+    pub(super) cancel: CancellationToken,
     /// The service whose hook runs; `None` while the script's top level is evaluated.
     pub(super) service: Option<String>,
     pub(super) events: Option<EventSink>,
@@ -119,7 +120,7 @@ pub(super) fn access() -> Result<(Arc<dyn ContainerAccess>, String), String> {
     })
 }
 
-/// Limits for a helper: the hook's cancel flag and the earlier of the hook's deadline and
+/// Limits for a helper: the hook's cancel token and the earlier of the hook's deadline and
 /// `timeout` from now.
 pub(super) fn limits(timeout: Duration) -> CallLimits {
     CURRENT.with(|current| {
@@ -128,7 +129,7 @@ pub(super) fn limits(timeout: Duration) -> CallLimits {
         let deadline = Instant::now().checked_add(timeout).unwrap_or(far);
         match current.as_ref() {
             Some(state) => CallLimits { deadline: deadline.min(state.deadline), cancel: state.cancel.clone() },
-            None => CallLimits { deadline, cancel: CancelFlag::default() },
+            None => CallLimits { deadline, cancel: CancellationToken::new() },
         }
     })
 }

@@ -13,12 +13,12 @@ use super::call_state::{self, CallState};
 use super::engine::engine_for;
 use super::fields::{self, describe, is_valid_name};
 use super::hooks::{ScriptHook, ScriptHooks, error_message};
-use crate::error::{Error, ScriptErrorKind};
+use crate::error::{BadHookProblem, Error, ScriptErrorKind};
 use crate::event::EventSink;
-use crate::hook::CancelFlag;
 use crate::project::Project;
 use crate::service::Service;
 use crate::source::{SourceFile, Span};
+use tokio_util::sync::CancellationToken;
 
 /// How long a script's top level may run. It only declares services, so this is generous.
 const EVALUATION_LIMIT: Duration = Duration::from_secs(10);
@@ -102,7 +102,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         access: None,
         directory: directory.clone(),
         deadline: Instant::now() + EVALUATION_LIMIT,
-        cancel: CancelFlag::default(),
+        cancel: CancellationToken::new(),
         service: None,
         events: None,
     };
@@ -150,10 +150,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                 Some(_) => {
                     let hook_span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
                     return Err(Error::script(
-                        ScriptErrorKind::BadHook {
-                            hook: kind.name().into(),
-                            reason: "a hook takes no parameter or one (the context), like `|ctx| { ... }`".into(),
-                        },
+                        ScriptErrorKind::BadHook { hook: kind, problem: BadHookProblem::TooManyParameters },
                         hook_span,
                     ));
                 }
@@ -161,17 +158,10 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                     let hook_span = fields::locate_field(span, kind.name()).unwrap_or_else(|| span.clone());
                     return Err(Error::script(
                         ScriptErrorKind::BadHook {
-                            hook: kind.name().into(),
-                            reason: format!(
-                                "{} is not a closure or function written in this script; a closure made inside \
-                                 a module cannot be called later, so write hooks in the main script (they may call \
-                                 a module's `fn`s)",
-                                if function.is_anonymous() {
-                                    "this closure".to_string()
-                                } else {
-                                    format!("`{}`", function.fn_name())
-                                }
-                            ),
+                            hook: kind,
+                            problem: BadHookProblem::NotInScript {
+                                function: (!function.is_anonymous()).then(|| function.fn_name().to_string()),
+                            },
                         },
                         hook_span,
                     ));

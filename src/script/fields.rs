@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{ContextProblem, Error, ScriptErrorKind};
+use crate::error::{ContextProblem, EnvProblem, Error, ScriptErrorKind};
 use crate::hook::HookKind;
-use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, STOP_SIGNALS, Service, Volume};
+use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, Service, StopSignal, Volume};
 use crate::source::Span;
 use crate::text::suggest;
 
@@ -197,14 +197,12 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     };
 
     let stop_signal = match fields.get("stop_signal") {
-        None => "SIGTERM".to_string(),
+        None => StopSignal::default(),
         Some(value) => {
             let text =
                 if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };
-            if !value.is_string() || !STOP_SIGNALS.contains(&text.as_str()) {
-                return Err(fields.error("stop_signal", ScriptErrorKind::BadStopSignal { value: text }));
-            }
-            text
+            let signal = if value.is_string() { StopSignal::from_name(&text) } else { None };
+            signal.ok_or_else(|| fields.error("stop_signal", ScriptErrorKind::BadStopSignal { value: text }))?
         }
     };
 
@@ -321,18 +319,19 @@ fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
                 "env",
                 ScriptErrorKind::BadEnv {
                     key: key.to_string(),
-                    reason: format!("values must be strings, numbers or booleans, got {}", describe(&item)),
+                    problem: EnvProblem::NotAScalar { got: describe(&item) },
                 },
             ));
         };
         if text.contains('\0') {
-            return Err(fields.error(
-                "env",
-                ScriptErrorKind::BadEnv { key: key.to_string(), reason: "the value contains a NUL character".into() },
-            ));
+            return Err(fields
+                .error("env", ScriptErrorKind::BadEnv { key: key.to_string(), problem: EnvProblem::NulCharacter }));
         }
         if let Err(error) = crate::interpolate::check(&text) {
-            return Err(fields.error("env", ScriptErrorKind::BadEnv { key: key.to_string(), reason: error.describe() }));
+            return Err(fields.error(
+                "env",
+                ScriptErrorKind::BadEnv { key: key.to_string(), problem: EnvProblem::Placeholder(error) },
+            ));
         }
         env.push((key.to_string(), text));
     }

@@ -13,6 +13,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use super::call_state;
 use crate::backend::{ExecOutput, ExecOutputMode, ExecSpec};
 use crate::hook::OUTPUT_LIMIT;
+use crate::service::Protocol;
 
 type HelperResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -60,13 +61,14 @@ fn target(service: Option<&str>) -> HelperResult<(std::sync::Arc<dyn crate::hook
 }
 
 /// `5432`, `"5432"`, `"53/udp"` → (port, protocol).
-fn parse_port(port: &Dynamic) -> HelperResult<(u16, &'static str)> {
+fn parse_port(port: &Dynamic) -> HelperResult<(u16, Protocol)> {
     let text = port.to_string();
     let (number, protocol) = match text.split_once('/') {
-        None => (text.as_str(), "tcp"),
-        Some((number, "tcp")) => (number, "tcp"),
-        Some((number, "udp")) => (number, "udp"),
-        Some(_) => return Err(format!("`{text}` is not a port like 5432 or \"53/udp\"").into()),
+        None => (text.as_str(), Protocol::Tcp),
+        Some((number, protocol)) => match Protocol::from_name(protocol) {
+            Some(protocol) => (number, protocol),
+            None => return Err(format!("`{text}` is not a port like 5432 or \"53/udp\"").into()),
+        },
     };
     number.parse::<u16>().map(|number| (number, protocol)).map_err(|_| format!("`{text}` is not a port number").into())
 }
@@ -74,12 +76,12 @@ fn parse_port(port: &Dynamic) -> HelperResult<(u16, &'static str)> {
 fn port_of(service: Option<&str>, port: &Dynamic) -> HelperResult<rhai::INT> {
     let (access, service) = target(service)?;
     let (number, protocol) = parse_port(port)?;
-    Ok(rhai::INT::from(access.host_port(&service, number, protocol)?))
+    Ok(rhai::INT::from(access.host_port(&service, number, protocol, &call_state::limits(Duration::MAX))?))
 }
 
 fn address(service: Option<&str>) -> HelperResult<String> {
     let (access, service) = target(service)?;
-    Ok(access.address(&service)?)
+    Ok(access.address(&service, &call_state::limits(Duration::MAX))?)
 }
 
 /// A command as an array of strings, or a string split like a shell would.
@@ -184,7 +186,7 @@ fn logs(service: Option<&str>) -> HelperResult<String> {
 
 fn health(service: Option<&str>) -> HelperResult<String> {
     let (access, service) = target(service)?;
-    Ok(access.health(&service)?)
+    Ok(access.health(&service, &call_state::limits(Duration::MAX))?.as_str().to_string())
 }
 
 fn timeout(ms: Option<rhai::INT>) -> HelperResult<Duration> {
@@ -209,7 +211,7 @@ fn wait_healthy(service: Option<&str>, ms: Option<rhai::INT>) -> HelperResult<bo
 fn tcp_ready(service: Option<&str>, port: rhai::INT) -> HelperResult<bool> {
     let (access, service) = target(service)?;
     let port = u16::try_from(port).map_err(|_| format!("tcp_ready: `{port}` is not a port number"))?;
-    let ip = access.address(&service)?;
+    let ip = access.address(&service, &call_state::limits(Duration::MAX))?;
     let address: SocketAddr = format!("{ip}:{port}").parse().map_err(|_| format!("`{ip}` is not an IP address"))?;
     let limits = call_state::limits(CONNECT_TIMEOUT);
     let timeout = limits.deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1));
@@ -314,8 +316,8 @@ mod tests {
 
     #[test]
     fn ports_and_commands_parse() {
-        assert_eq!(parse_port(&Dynamic::from(5432_i64)).unwrap(), (5432, "tcp"));
-        assert_eq!(parse_port(&Dynamic::from("53/udp")).unwrap(), (53, "udp"));
+        assert_eq!(parse_port(&Dynamic::from(5432_i64)).unwrap(), (5432, Protocol::Tcp));
+        assert_eq!(parse_port(&Dynamic::from("53/udp")).unwrap(), (53, Protocol::Udp));
         assert!(parse_port(&Dynamic::from("53/sctp")).is_err());
         assert_eq!(command(&Dynamic::from("pg_isready -U 'db user'")).unwrap(), ["pg_isready", "-U", "db user"]);
         assert!(command(&Dynamic::from("")).is_err());

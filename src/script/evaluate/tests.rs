@@ -82,7 +82,7 @@ service(#{
     assert!(web.volumes[0].read_only);
     assert_eq!(web.volumes[1].bind_string(), "/abs:/abs:rw");
     assert!(web.always_start_new);
-    assert_eq!(web.stop_signal, "SIGINT");
+    assert_eq!(web.stop_signal, crate::service::StopSignal::Int);
     assert_eq!(web.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".to_string()][..]));
     assert_eq!(web.cmd.as_deref(), Some(&["echo".to_string(), "hi there".to_string()][..]));
     assert_eq!(web.user.as_deref(), Some("1000"));
@@ -116,7 +116,7 @@ service(#{ name: "b", image: "i", pre_start: |ctx| { if !("url" in ctx) { throw 
 "#,
     );
     let context = Context::default();
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let hooks = &project.hooks;
     assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(false)));
     assert_eq!(hooks_call(hooks, "a", HookKind::Ping, &context, &limits), Ok(HookValue::Bool(true)));
@@ -150,7 +150,7 @@ service(#{ name: "a", image: "i",
     );
     let context = Context::default();
     let limits =
-        |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancelFlag::default() };
+        |ms| CallLimits { deadline: Instant::now() + Duration::from_millis(ms), cancel: CancellationToken::new() };
     let error = hooks_call(&project.hooks, "a", HookKind::PreStart, &context, &limits(5000)).unwrap_err();
     assert_eq!(error.message, "Property not found: missing_field");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((3, 7)));
@@ -554,10 +554,10 @@ fn common_slips_get_hints() {
 struct FixedPorts;
 
 impl crate::hook::ContainerAccess for FixedPorts {
-    fn host_port(&self, _: &str, _: u16, _: &str) -> Result<u16, String> {
+    fn host_port(&self, _: &str, _: u16, _: crate::service::Protocol, _: &CallLimits) -> Result<u16, String> {
         Ok(4321)
     }
-    fn address(&self, _: &str) -> Result<String, String> {
+    fn address(&self, _: &str, _: &CallLimits) -> Result<String, String> {
         Ok("10.0.0.2".into())
     }
     fn exec(
@@ -572,8 +572,8 @@ impl crate::hook::ContainerAccess for FixedPorts {
     fn logs(&self, _: &str, _: &CallLimits) -> Result<crate::hook::LogText, String> {
         Ok(crate::hook::LogText::default())
     }
-    fn health(&self, _: &str) -> Result<String, String> {
-        Ok("healthy".into())
+    fn health(&self, _: &str, _: &CallLimits) -> Result<crate::backend::Health, String> {
+        Ok(crate::backend::Health::Healthy)
     }
     fn wait_for_output(&self, _: &str, _: &str, _: &CallLimits) -> Result<bool, String> {
         Ok(true)
@@ -601,7 +601,7 @@ service(#{ name: "a", image: "i",
     .unwrap();
     let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
     let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     assert_eq!(project.hooks.call("a", HookKind::Ping, &context, &limits, &access), Ok(HookValue::Bool(true)));
     project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
@@ -635,13 +635,25 @@ fn a_hook_made_inside_a_module_is_refused_with_the_reason() {
     .unwrap();
     let error = crate::script::load(&script, EventSink::new(|_| {})).unwrap_err().render();
     assert!(error.contains("a closure made inside a module cannot be called later"), "{error}");
+    assert!(error.contains("error: invalid hook `ping`: this closure is not a closure or function written"), "{error}");
     assert!(error.contains("services.rhai:2:35"), "{error}");
+}
+
+#[test]
+fn a_hook_with_two_parameters_is_refused() {
+    let error = load_text("service(#{ name: \"a\", image: \"i\", post_start: |a, b| true });").unwrap_err().render();
+    assert!(
+        error.starts_with(
+            "error: invalid hook `post_start`: a hook takes no parameter or one (the context), like `|ctx| { ... }`\n"
+        ),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_ping_that_returns_something_else_points_at_the_hook() {
     let project = project("service(#{ name: \"a\", image: \"i\",\n    ping: || 1 });");
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let error = hooks_call(&project.hooks, "a", HookKind::Ping, &Context::default(), &limits).unwrap_err();
     assert_eq!(error.message, "`ping` must return `true` or `false`, got `1`");
     assert_eq!(error.span.map(|span| (span.line, span.column)), Some((2, 5)));
@@ -663,7 +675,7 @@ fn errors_inside_modules_and_the_library_point_at_the_right_file() {
     )
     .unwrap();
     let project = crate::script::load(&script, EventSink::new(|_| {})).unwrap();
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     let error = hooks_call(&project.hooks, "a", HookKind::Ping, &context, &limits).unwrap_err();
     assert_eq!(error.message, "module boom");
@@ -737,7 +749,7 @@ fn exec_passes_env_for_one_command_and_checks_its_options() {
 "#,
     );
     let access: Arc<dyn crate::hook::ContainerAccess> = Arc::new(FixedPorts);
-    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancelFlag::default() };
+    let limits = CallLimits { deadline: Instant::now() + Duration::from_secs(5), cancel: CancellationToken::new() };
     let context = Context::default();
     project.hooks.call("a", HookKind::PostStart, &context, &limits, &access).unwrap();
     assert_eq!(context.get("out"), Some(serde_json::json!("MYSQL_PWD=pw N=1 mysqladmin ping")));
