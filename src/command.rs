@@ -1,8 +1,8 @@
-//! Running a parsed command: load and check the script, connect to Docker, drive the lifecycle
-//! and summarise. Everything that can be refused is refused before Docker is contacted.
+//! Running a parsed command as a thin user of the library ([`crate::Group`]): what only a
+//! command line does lives here (Ctrl-C, SIGTERM and SIGHUP, exiting on a second one, printing
+//! summaries and plans); loading, checking and driving the lifecycle are the library's.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -10,12 +10,10 @@ use tokio_util::sync::CancellationToken;
 use crate::arguments::{Command, PlanFormat, clean_names};
 use crate::context::Context;
 use crate::error::{Error, UsageError};
-use crate::group::{Group, STOP_GRACE, connect};
-use crate::project::Project;
-use crate::reload::{ReloadOptions, reload};
+use crate::group::Group;
+use crate::output;
 use crate::start::StartReport;
 use crate::text::{and_ticked, count};
-use crate::{claim, output, ownership, script};
 
 pub async fn execute(command: Command) -> Result<(), Error> {
     match command {
@@ -90,25 +88,15 @@ pub async fn execute(command: Command) -> Result<(), Error> {
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let project = load(&file).await?;
-            check_reloadable(&project, &service)?;
-            let network = network(&project, network_name)?;
-            let context = Context::load(&project.context_path())?;
-            let backend = Arc::new(connect(STOP_GRACE).await?);
-            claim::check(&*backend, &project.group, &project_dir(&project)).await?;
+            let mut group = Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(timeout));
+            if let Some(name) = network_name {
+                group = group.network_name(&name);
+            }
+            let context = group.context()?.clone();
             let cancel = watch_signals(&context);
-            let options = ReloadOptions {
-                service,
-                remove,
-                timeout: Duration::from_secs(timeout),
-                stop_grace: STOP_GRACE,
-                network,
-                cancel: cancel.clone(),
-            };
-            let report = reload(backend, &project, context.clone(), options, output::stderr_sink()).await;
-            // Saved also after failures: what succeeded stays usable.
-            context.persist()?;
-            summarise_start(report?, &cancel)
+            let (running, report) = group.cancel_on(cancel.clone()).reload_keeping_failures(&service, remove).await?;
+            running.keep();
+            summarise_start(report, &cancel)
         }
     }
 }
@@ -158,39 +146,4 @@ fn watch_signals(context: &Context) -> CancellationToken {
         std::process::exit(crate::error::exit_code::INTERRUPTED);
     });
     cancel
-}
-
-async fn load(file: &Path) -> Result<Project, Error> {
-    if !file.exists() {
-        return Err(Error::Usage(UsageError::NoScript { path: file.to_path_buf() }));
-    }
-    // Evaluating the script runs Rhai, which must not hold up an async worker. Blocking threads
-    // get the runtime's large stack (`HOOK_STACK_SIZE` in lib.rs), which a script's top level
-    // needs as much as a hook does when it nests values deeply.
-    let file = file.to_path_buf();
-    match tokio::task::spawn_blocking(move || script::load(&file, output::stderr_sink())).await {
-        Ok(loaded) => loaded,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}
-
-fn project_dir(project: &Project) -> String {
-    project.directory.display().to_string()
-}
-
-/// `reload` needs a known service with `build_from`.
-fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
-    let Some(service) = project.services.get(name) else {
-        let known = project.services.keys().cloned().collect();
-        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
-    };
-    if service.build_from.is_none() {
-        return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
-    }
-    Ok(())
-}
-
-fn network(project: &Project, network_name: Option<String>) -> Result<String, Error> {
-    let Some(name) = network_name else { return Ok(ownership::default_network_name(&project.group)) };
-    crate::group::check_network_name(name)
 }

@@ -20,6 +20,7 @@ use crate::error::{Error, UsageError};
 use crate::event::{Event, EventSink};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
+use crate::reload::ReloadOptions;
 use crate::start::{StartOptions, StartReport};
 use crate::stop::{StopOptions, StopReport};
 
@@ -196,21 +197,25 @@ impl Group {
     /// fails, everything this call started is stopped and removed again before the error
     /// (typically [`Error::ServicesFailed`]) is returned, so a failed test leaves nothing behind.
     pub async fn start(self) -> Result<Running, Error> {
-        let (running, report) = self.start_keeping_failures().await?;
-        if running.cancel.is_cancelled() {
-            running.stop().remove().volumes().await?;
-            return Err(Error::Interrupted);
+        let (running, report) = self.run_start().await?;
+        match report {
+            Ok(report) => running.fail_on(report).await,
+            Err(error) => {
+                running.stop().remove().volumes().await.ok();
+                Err(error)
+            }
         }
-        if !report.failed.is_empty() {
-            running.stop().remove().volumes().await?;
-            return Err(Error::ServicesFailed { verb: "start", failed: report.failed });
-        }
-        Ok(running)
     }
 
     /// Starts the group and returns what started and what failed, leaving both as they are
     /// (the CLI's `start`).
     pub(crate) async fn start_keeping_failures(self) -> Result<(Running, StartReport), Error> {
+        let (running, report) = self.run_start().await?;
+        keep_on_error(running, report)
+    }
+
+    /// Starts the group; the outer error is one that stopped it before anything changed.
+    async fn run_start(self) -> Result<(Running, Result<StartReport, Error>), Error> {
         let prepared = self.prepare().await?;
         // A `{key}` that nothing provides would fail its service halfway through the run;
         // refuse it before anything starts.
@@ -235,26 +240,65 @@ impl Group {
             prepared.events.clone(),
         )
         .await;
-        // Saved also after failures: what started stays usable.
-        let saved = prepared.context.persist();
-        let running = Running {
-            project: Arc::new(prepared.project),
-            backend: prepared.backend,
-            context: prepared.context,
-            events: prepared.events,
-            cancel: prepared.cancel,
-            keep: false,
-            done: false,
+        prepared.finish(report)
+    }
+
+    /// Rebuilds `service`'s image from its `build_from`, then stops it and everything that
+    /// depends on it and starts the group again: `service` gets a new container with all its
+    /// hooks, its dependants are restarted, its dependencies are untouched. A broken build
+    /// changes nothing. Failures are handled as in [`Group::start`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), boss::Error> {
+    /// let running = boss::Group::load("services.rhai")?.reload("api").await?;
+    /// running.keep();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reload(self, service: &str) -> Result<Running, Error> {
+        let (running, report) = self.reload_keeping_failures(service, false).await?;
+        if running.cancel.is_cancelled() {
+            running.keep();
+            return Err(Error::Interrupted);
+        }
+        if !report.failed.is_empty() {
+            running.keep();
+            return Err(Error::ServicesFailed { verb: "reload", failed: report.failed });
+        }
+        Ok(running)
+    }
+
+    /// Reloads and returns what started and what failed, leaving both as they are (the CLI's
+    /// `reload`); with `remove`, the stopped dependants are removed and so recreated.
+    pub(crate) async fn reload_keeping_failures(
+        self,
+        service: &str,
+        remove: bool,
+    ) -> Result<(Running, StartReport), Error> {
+        check_reloadable(&self.project, service)?;
+        let (running, report) = self.run_reload(service, remove).await?;
+        keep_on_error(running, report)
+    }
+
+    async fn run_reload(self, service: &str, remove: bool) -> Result<(Running, Result<StartReport, Error>), Error> {
+        let prepared = self.prepare().await?;
+        let options = ReloadOptions {
+            service: service.to_string(),
+            remove,
+            timeout: prepared.timeout,
+            stop_grace: STOP_GRACE,
+            network: prepared.network.clone(),
+            cancel: prepared.cancel.clone(),
         };
-        let report = match report {
-            Ok(report) => report,
-            Err(error) => {
-                running.stop().remove().volumes().await.ok();
-                return Err(error);
-            }
-        };
-        saved?;
-        Ok((running, report))
+        let report = crate::reload::reload(
+            Arc::clone(&prepared.backend),
+            &prepared.project,
+            prepared.context.clone(),
+            options,
+            prepared.events.clone(),
+        )
+        .await;
+        prepared.finish(report)
     }
 
     /// What [`Group::start`] would do, service by service, without changing anything: the
@@ -318,6 +362,27 @@ impl Group {
 }
 
 impl Prepared {
+    /// Saves the context (also after failures: what started stays usable) and hands the group
+    /// over as [`Running`], with the outcome of the run; what to do with a failed run is the
+    /// caller's decision.
+    fn finish(self, report: Result<StartReport, Error>) -> Result<(Running, Result<StartReport, Error>), Error> {
+        let saved = self.context.persist();
+        let running = Running {
+            project: Arc::new(self.project),
+            backend: self.backend,
+            context: self.context,
+            events: self.events,
+            cancel: self.cancel,
+            keep: false,
+            done: false,
+        };
+        if let Err(failure) = saved {
+            running.keep();
+            return Err(failure.into());
+        }
+        Ok((running, report))
+    }
+
     async fn plan(&self) -> Result<Plan, Error> {
         let options = PlanOptions { network: self.network.clone(), excluded: self.excluded.clone() };
         crate::plan::plan(&*self.backend, &self.project, &self.context.snapshot(), &options).await
@@ -358,6 +423,20 @@ pub struct Running {
 }
 
 impl Running {
+    /// The group, or, when the run was interrupted or a service failed, the error after
+    /// removing everything again (so a failed test leaves nothing behind).
+    async fn fail_on(self, report: StartReport) -> Result<Running, Error> {
+        if self.cancel.is_cancelled() {
+            self.stop().remove().volumes().await?;
+            return Err(Error::Interrupted);
+        }
+        if !report.failed.is_empty() {
+            self.stop().remove().volumes().await?;
+            return Err(Error::ServicesFailed { verb: "start", failed: report.failed });
+        }
+        Ok(self)
+    }
+
     /// The group's name.
     pub fn group_name(&self) -> &str {
         &self.project.group
@@ -484,6 +563,30 @@ impl IntoFuture for StopRequest {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
+}
+
+/// The group and the report of a run, or the error that ended the run, leaving the group as it
+/// is (a run of the CLI never removes what it did not decide to remove).
+fn keep_on_error(running: Running, report: Result<StartReport, Error>) -> Result<(Running, StartReport), Error> {
+    match report {
+        Ok(report) => Ok((running, report)),
+        Err(error) => {
+            running.keep();
+            Err(error)
+        }
+    }
+}
+
+/// `reload` needs a known service with `build_from`.
+fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
+    let Some(service) = project.services.get(name) else {
+        let known = project.services.keys().cloned().collect();
+        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
+    };
+    if service.build_from.is_none() {
+        return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
+    }
+    Ok(())
 }
 
 /// A `--network-name` Docker accepts.

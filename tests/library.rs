@@ -155,3 +155,31 @@ async fn a_kept_group_is_stopped_later_from_a_freshly_loaded_group() {
     assert_eq!(containers(&name), []);
     assert!(!directory.0.join(format!(".boss-context.services.{name}")).exists(), "the context file is removed");
 }
+
+#[tokio::test]
+async fn reload_rebuilds_and_recreates_a_service_from_rust() {
+    let directory = Directory::new("reload");
+    let name = unique_group("lib_reload");
+    let _guard = GroupGuard::new(&name);
+    std::fs::create_dir_all(directory.0.join("app")).unwrap();
+    std::fs::write(
+        directory.0.join("app/Dockerfile"),
+        format!("FROM {}\nCMD [\"sleep\", \"3600\"]\n", fixture_image()),
+    )
+    .unwrap();
+    let script =
+        format!(r#"service(#{{ name: "app", image: "{name}-app:dev", build_from: "app", stop_signal: "SIGKILL" }});"#);
+    let load = || boss::Group::from_source(&script, &directory.0).unwrap().name(&name);
+    load().start().await.unwrap().keep();
+    let before = container(&name, "app").unwrap().id;
+
+    let unknown = load().reload("ap").await;
+    assert!(unknown.is_err_and(|error| error.exit_code() == 2 && error.to_string().contains("did you mean `app`?")));
+
+    let running = load().reload("app").await.unwrap();
+    let after = container(&name, "app").unwrap();
+    assert_ne!(after.id, before, "a new container");
+    assert_eq!(after.state, "running");
+    drop(running);
+    assert_eq!(containers(&name), []);
+}
