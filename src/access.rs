@@ -39,7 +39,7 @@ struct OutputState {
 /// from the front.
 const FOLLOWED_LIMIT: usize = 4 << 20;
 
-pub struct Access<B> {
+pub(crate) struct Access<B> {
     backend: Arc<B>,
     runtime: Handle,
     group: String,
@@ -48,7 +48,7 @@ pub struct Access<B> {
 }
 
 impl<B: Backend> Access<B> {
-    pub fn new(backend: Arc<B>, runtime: Handle, group: &str, network: &str) -> Access<B> {
+    pub(crate) fn new(backend: Arc<B>, runtime: Handle, group: &str, network: &str) -> Access<B> {
         Access { backend, runtime, group: group.to_string(), network: network.to_string(), outputs: Mutex::default() }
     }
 

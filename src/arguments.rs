@@ -13,7 +13,7 @@ const MAX_TIMEOUT: u64 = 86_400;
     version,
     about = "Start, stop and reload groups of dependent Docker services described in Rhai scripts"
 )]
-pub struct Arguments {
+pub(crate) struct Arguments {
     /// Show debug logs (-vv for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -22,7 +22,7 @@ pub struct Arguments {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create the network and start every service in dependency order.
     Start {
         /// The services script.
@@ -100,13 +100,13 @@ pub enum Command {
 
 /// How `boss plan` prints the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     Text,
     Json,
 }
 
 /// `--exclude` values, trimmed, without empty entries.
-pub fn clean_names(names: &[String]) -> Vec<String> {
+pub(crate) fn clean_names(names: &[String]) -> Vec<String> {
     names.iter().map(|name| name.trim().to_string()).filter(|name| !name.is_empty()).collect()
 }
 

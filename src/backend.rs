@@ -9,22 +9,22 @@ use std::time::Duration;
 
 /// Label keys boss puts on everything it creates. boss recognises its own resources only by
 /// these labels, never by name.
-pub mod label {
-    pub const GROUP: &str = "boss.group";
-    pub const SERVICE: &str = "boss.service";
-    pub const CONFIG_HASH: &str = "boss.config-hash";
+pub(crate) mod label {
+    pub(crate) const GROUP: &str = "boss.group";
+    pub(crate) const SERVICE: &str = "boss.service";
+    pub(crate) const CONFIG_HASH: &str = "boss.config-hash";
     /// The container's [`crate::ownership::Definition`] as JSON, to say what changed.
-    pub const DEFINITION: &str = "boss.definition";
-    pub const PROJECT_DIR: &str = "boss.project-dir";
+    pub(crate) const DEFINITION: &str = "boss.definition";
+    pub(crate) const PROJECT_DIR: &str = "boss.project-dir";
     /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
-    pub const VOLUME_PATH: &str = "boss.volume-path";
+    pub(crate) const VOLUME_PATH: &str = "boss.volume-path";
 }
 
-pub type Labels = BTreeMap<String, String>;
+pub(crate) type Labels = BTreeMap<String, String>;
 
 /// A build context as it is produced: pieces of a tar, ending early with an error when the
 /// context could not be read (the engine must then abort the build).
-pub type ContextStream = futures_util::stream::BoxStream<'static, std::io::Result<Vec<u8>>>;
+pub(crate) type ContextStream = futures_util::stream::BoxStream<'static, std::io::Result<Vec<u8>>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendErrorKind {
@@ -56,7 +56,7 @@ impl fmt::Display for BackendError {
     }
 }
 
-pub type BackendResult<T> = Result<T, BackendError>;
+pub(crate) type BackendResult<T> = Result<T, BackendError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerState {
@@ -83,7 +83,7 @@ pub struct ContainerInfo {
 
 /// A volume as listed by the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeInfo {
+pub(crate) struct VolumeInfo {
     pub name: String,
     pub labels: Labels,
 }
@@ -97,7 +97,7 @@ pub struct VolumeMount {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkInfo {
+pub(crate) struct NetworkInfo {
     pub id: String,
     pub name: String,
     pub labels: Labels,
@@ -105,7 +105,7 @@ pub struct NetworkInfo {
 
 /// Everything needed to create one service container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerSpec {
+pub(crate) struct ContainerSpec {
     pub name: String,
     pub image: String,
     /// `KEY=value` lines.
@@ -128,7 +128,7 @@ pub struct ContainerSpec {
 
 /// A command to run in a running container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
+pub(crate) struct ExecSpec {
     pub cmd: Vec<String>,
     /// `KEY=value` lines added to the container's environment for this command only, so that
     /// a password need not be an argument (arguments show in `ps` and in logs).
@@ -138,7 +138,7 @@ pub struct ExecSpec {
 
 /// What to do with the output of an exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecOutputMode {
+pub(crate) enum ExecOutputMode {
     /// Keep stdout and stderr, at most `limit` bytes together; past it, stop reading and
     /// return what was kept with `truncated` set.
     Keep { limit: usize },
@@ -148,7 +148,7 @@ pub enum ExecOutputMode {
 
 /// What `exec` in a container returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecOutput {
+pub(crate) struct ExecOutput {
     /// `None` when the command was abandoned (output over the limit) or Docker did not say.
     pub code: Option<i64>,
     pub stdout: String,
@@ -159,7 +159,7 @@ pub struct ExecOutput {
 
 /// A published port as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedPort {
+pub(crate) struct PublishedPort {
     pub container_port: u16,
     pub protocol: crate::service::Protocol,
     pub host_port: u16,
@@ -167,7 +167,7 @@ pub struct PublishedPort {
 
 /// The live state of a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerDetails {
+pub(crate) struct ContainerDetails {
     pub running: bool,
     pub ports: Vec<PublishedPort>,
     /// Its address on each network it is attached to.
@@ -177,7 +177,7 @@ pub struct ContainerDetails {
 
 /// A container's HEALTHCHECK status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Health {
+pub(crate) enum Health {
     Healthy,
     Unhealthy,
     Starting,
@@ -188,7 +188,7 @@ pub enum Health {
 
 impl Health {
     /// The status as Docker and the script's `health()` spell it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Health::Healthy => "healthy",
             Health::Unhealthy => "unhealthy",
@@ -200,7 +200,7 @@ impl Health {
 
 /// How to build one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildSpec {
+pub(crate) struct BuildSpec {
     /// The Dockerfile's path inside the context.
     pub dockerfile: String,
     /// The first tag is the one the build is made under; the others are added after.
@@ -209,7 +209,7 @@ pub struct BuildSpec {
 }
 
 /// What the lifecycle engine asks of a container engine.
-pub trait Backend: Send + Sync + 'static {
+pub(crate) trait Backend: Send + Sync + 'static {
     /// A human-readable address, for messages ("unix:///var/run/docker.sock").
     fn address(&self) -> String;
 

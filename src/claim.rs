@@ -8,7 +8,7 @@ use crate::ownership;
 
 /// Fails if anything of `group` on the engine was created by a script in another directory
 /// that still exists.
-pub async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> Result<(), Error> {
+pub(crate) async fn check<B: Backend>(backend: &B, group: &str, project_dir: &str) -> Result<(), Error> {
     let labels = ownership::group_labels(group);
     let containers = backend
         .containers_labelled(&labels)

@@ -15,7 +15,7 @@ use crate::output;
 use crate::start::StartReport;
 use crate::text::{and_ticked, count};
 
-pub async fn execute(command: Command) -> Result<(), Error> {
+pub(crate) async fn execute(command: Command) -> Result<(), Error> {
     match command {
         Command::Start { file, exclude, timeout, network_name } => {
             let mut group = Group::load(&file)?

@@ -31,7 +31,7 @@ use crate::service::Protocol;
 
 /// A connection to one Docker daemon.
 #[derive(Clone)]
-pub struct DockerBackend {
+pub(crate) struct DockerBackend {
     docker: Docker,
     address: String,
 }
@@ -39,7 +39,7 @@ pub struct DockerBackend {
 impl DockerBackend {
     /// Connects to `$DOCKER_HOST` (or the default socket). `request_timeout` must exceed the
     /// longest stop grace: Docker answers `POST /stop` only once the container has stopped.
-    pub fn connect(request_timeout: Duration) -> Result<DockerBackend, BackendError> {
+    pub(crate) fn connect(request_timeout: Duration) -> Result<DockerBackend, BackendError> {
         let address = address();
         let docker =
             Docker::connect_with_host(&address).map_err(|error| convert(&error))?.with_timeout(request_timeout);
@@ -48,7 +48,7 @@ impl DockerBackend {
 }
 
 /// `$DOCKER_HOST`, or the default socket when it is unset or empty (as the docker CLI does).
-pub fn address() -> String {
+pub(crate) fn address() -> String {
     std::env::var("DOCKER_HOST")
         .ok()
         .filter(|host| !host.trim().is_empty())

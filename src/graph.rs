@@ -8,7 +8,7 @@ use crate::service::Service;
 use crate::text::suggest;
 
 /// Checks that every dependency names a declared service and that there is no cycle.
-pub fn check(services: &IndexMap<String, Service>) -> Result<(), Error> {
+pub(crate) fn check(services: &IndexMap<String, Service>) -> Result<(), Error> {
     for service in services.values() {
         for dependency in &service.dependencies {
             if !services.contains_key(dependency) {
@@ -80,7 +80,7 @@ fn find_cycle(services: &IndexMap<String, Service>) -> Option<Vec<String>> {
 }
 
 /// Every service that depends on `name`, directly or not, in declaration order.
-pub fn transitive_dependants(services: &IndexMap<String, Service>, name: &str) -> IndexSet<String> {
+pub(crate) fn transitive_dependants(services: &IndexMap<String, Service>, name: &str) -> IndexSet<String> {
     let mut found: IndexSet<String> = IndexSet::new();
     let mut frontier = vec![name.to_string()];
     while let Some(current) = frontier.pop() {
@@ -103,7 +103,7 @@ fn check_known(services: &IndexMap<String, Service>, excluded: &[String]) -> Res
 }
 
 /// `start --exclude`: a service that is started needs all its dependencies started too.
-pub fn check_start_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
+pub(crate) fn check_start_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
     check_known(services, excluded)?;
     for service in services.values().filter(|service| !excluded.contains(&service.name)) {
         if let Some(dependency) = service.dependencies.iter().find(|dependency| excluded.contains(dependency)) {
@@ -117,7 +117,7 @@ pub fn check_start_exclusions(services: &IndexMap<String, Service>, excluded: &[
 }
 
 /// `stop --exclude`: a service that keeps running needs all its dependencies running too.
-pub fn check_stop_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
+pub(crate) fn check_stop_exclusions(services: &IndexMap<String, Service>, excluded: &[String]) -> Result<(), Error> {
     check_known(services, excluded)?;
     for name in excluded {
         let service = &services[name.as_str()];

@@ -36,14 +36,14 @@ impl HookKind {
 /// the token's `cancelled()`; blocking hook threads and Rhai's progress callback read
 /// `is_cancelled()`.
 #[derive(Debug, Clone)]
-pub struct CallLimits {
+pub(crate) struct CallLimits {
     pub deadline: Instant,
     pub cancel: CancellationToken,
 }
 
 /// What a hook returned, reduced to what the engine cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HookValue {
+pub(crate) enum HookValue {
     Bool(bool),
     /// Anything else, described by its type name.
     Other(String),
@@ -51,7 +51,7 @@ pub enum HookValue {
 
 /// A hook that threw, timed out or was cancelled.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HookError {
+pub(crate) struct HookError {
     pub message: String,
     /// The innermost script position the error came from.
     pub span: Option<Span>,
@@ -59,11 +59,11 @@ pub struct HookError {
 
 /// The most output `exec` keeps (stdout and stderr together) and `logs` returns. Half of
 /// Rhai's 8 MiB string limit, so a script can still append to what it got.
-pub const OUTPUT_LIMIT: usize = 4 << 20;
+pub(crate) const OUTPUT_LIMIT: usize = 4 << 20;
 
 /// A container's log as `logs()` returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogText {
+pub(crate) struct LogText {
     /// At most [`OUTPUT_LIMIT`] bytes, from the start of the log.
     pub text: String,
     /// The log went on past the limit.
@@ -74,7 +74,7 @@ pub struct LogText {
 /// of the backend; called from hook threads, so every method blocks, and every one honours
 /// `limits` (the engine may be slow to answer even a lookup). Errors are messages for the
 /// script.
-pub trait ContainerAccess: Send + Sync {
+pub(crate) trait ContainerAccess: Send + Sync {
     /// The host port published for `container_port`.
     fn host_port(
         &self,
@@ -96,15 +96,18 @@ pub trait ContainerAccess: Send + Sync {
     fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String>;
 }
 
-/// Access for when there are no containers to reach (evaluating the script, unit tests).
-pub struct NoContainers;
+/// Access for when there are no containers to reach (unit tests of the script layer).
+#[cfg(test)]
+pub(crate) struct NoContainers;
 
+#[cfg(test)]
 impl NoContainers {
     fn refuse<T>(service: &str) -> Result<T, String> {
         Err(format!("service `{service}` has no running container"))
     }
 }
 
+#[cfg(test)]
 impl ContainerAccess for NoContainers {
     fn host_port(&self, service: &str, _: u16, _: Protocol, _: &CallLimits) -> Result<u16, String> {
         NoContainers::refuse(service)
@@ -130,7 +133,7 @@ impl ContainerAccess for NoContainers {
 }
 
 /// Calls the hooks a script defined. Implemented by the script layer.
-pub trait HookRunner: Send + Sync + 'static {
+pub(crate) trait HookRunner: Send + Sync + 'static {
     /// Calls `kind` of `service`. A service without that hook returns `Bool(true)`. Helpers
     /// that reach containers go through `access`.
     fn call(

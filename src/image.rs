@@ -16,7 +16,7 @@ const BUILD_LINES: usize = 10;
 
 /// Splits `repo[:tag]` (a digest reference has no tag); a reference without a tag means
 /// `latest`.
-pub fn split_reference(image: &str) -> (&str, &str) {
+pub(crate) fn split_reference(image: &str) -> (&str, &str) {
     if image.contains('@') {
         return (image, "");
     }
@@ -29,7 +29,7 @@ pub fn split_reference(image: &str) -> (&str, &str) {
 
 /// Whether `image` looks like a reference Docker accepts: `[registry[:port]/]path[:tag][@digest]`
 /// with a lowercase path and no spaces. The engine has the last word; this catches typos early.
-pub fn is_valid_reference(image: &str) -> bool {
+pub(crate) fn is_valid_reference(image: &str) -> bool {
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
         None => (image, None),
@@ -61,13 +61,13 @@ pub fn is_valid_reference(image: &str) -> bool {
 
 /// Whether `start` builds this service's image even when it is present: `build_from` is set and
 /// the tag is `latest` (written or implied), which says "whatever the source is now".
-pub fn builds_on_every_start(service: &Service) -> bool {
+pub(crate) fn builds_on_every_start(service: &Service) -> bool {
     service.build_from.is_some() && split_reference(&service.image).1 == "latest"
 }
 
 /// The tags of a build: the image reference the service declares, so later starts use the new
 /// build, and `<repository>:boss-<UTC time>`, so builds can be told apart.
-pub fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
+pub(crate) fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
     let (repository, tag) = split_reference(image);
     let stamp: String =
         humantime::format_rfc3339_seconds(now).to_string().chars().filter(char::is_ascii_digit).collect();
@@ -77,7 +77,7 @@ pub fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
 
 /// Builds the service's image from `build_from`, showing the builder's output under the
 /// service's name. Returns the new image id.
-pub async fn build<B: Backend>(
+pub(crate) async fn build<B: Backend>(
     backend: &B,
     group: &str,
     project_dir: &str,
@@ -156,7 +156,7 @@ fn strip_escapes(line: &str) -> String {
 }
 
 /// Pulls the service's image.
-pub async fn pull<B: Backend>(backend: &B, service: &Service, events: &EventSink) -> Result<(), ServiceFailure> {
+pub(crate) async fn pull<B: Backend>(backend: &B, service: &Service, events: &EventSink) -> Result<(), ServiceFailure> {
     events.service(&service.name, ServiceChange::Pulling { image: service.image.clone() });
     backend
         .pull_image(&service.image)

@@ -60,13 +60,13 @@ fn parse(text: &str) -> Result<Vec<Piece>, InterpolationError> {
 }
 
 /// Checks the placeholder syntax of `text` without filling anything in.
-pub fn check(text: &str) -> Result<(), InterpolationError> {
+pub(crate) fn check(text: &str) -> Result<(), InterpolationError> {
     parse(text).map(|_| ())
 }
 
 /// The keys `text` names in `{key}` placeholders, in order; none when its syntax is broken
 /// (load-time validation reports that).
-pub fn keys(text: &str) -> Vec<String> {
+pub(crate) fn keys(text: &str) -> Vec<String> {
     let pieces = parse(text).unwrap_or_default();
     pieces
         .into_iter()
@@ -79,7 +79,7 @@ pub fn keys(text: &str) -> Vec<String> {
 
 /// Replaces every `{key}` in `text` with the context value (strings as they are, other
 /// values as JSON text).
-pub fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, InterpolationError> {
+pub(crate) fn interpolate(text: &str, context: &Map<String, Value>) -> Result<String, InterpolationError> {
     let mut out = String::with_capacity(text.len());
     for piece in parse(text)? {
         match piece {

@@ -35,36 +35,36 @@
 //! built with a larger `thread_stack_size`, as the CLI's is. See ARCHITECTURE.md for the map
 //! of modules.
 
-pub mod access;
-pub mod arguments;
-pub mod backend;
-pub mod build_context;
-pub mod claim;
-pub mod command;
+mod access;
+mod arguments;
+mod backend;
+mod build_context;
+mod claim;
+mod command;
 pub mod context;
-pub mod docker;
-pub mod dockerignore;
+mod docker;
+mod dockerignore;
 pub mod error;
 pub mod event;
-pub mod graph;
+mod graph;
 mod group;
-pub mod hook;
-pub mod image;
-pub mod interpolate;
-pub mod output;
-pub mod ownership;
-pub mod ping;
+mod hook;
+mod image;
+mod interpolate;
+mod output;
+mod ownership;
+mod ping;
 pub mod plan;
-pub mod project;
-pub mod reload;
-pub mod script;
-pub mod service;
-pub mod source;
-pub mod start;
-pub mod stop;
+mod project;
+mod reload;
+mod script;
+mod service;
+mod source;
+mod start;
+mod stop;
 #[cfg(test)]
 mod testing;
-pub mod text;
+mod text;
 mod walk;
 
 pub use error::Error;

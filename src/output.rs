@@ -11,7 +11,7 @@ use crate::text::{and_ticked, count};
 
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
 /// events that are not shown.
-pub fn describe(event: &Event) -> Option<String> {
+pub(crate) fn describe(event: &Event) -> Option<String> {
     let text = match event {
         Event::Network { name, created: true } => format!("created network `{name}`"),
         Event::Network { created: false, .. } | Event::ContextSaved => return None,
@@ -76,7 +76,7 @@ pub fn describe(event: &Event) -> Option<String> {
 
 /// The plan as `boss plan` shows it: one line per service (name, action, why, hooks), a line
 /// under it for each `{key}` its env needs, then the excluded services and the orphans.
-pub fn plan_text(plan: &Plan) -> String {
+pub(crate) fn plan_text(plan: &Plan) -> String {
     let names = plan.services.iter().map(|service| service.name.as_str());
     let others =
         plan.excluded.iter().map(String::as_str).chain(plan.orphans.iter().map(|orphan| orphan.service.as_str()));
@@ -201,7 +201,7 @@ fn key_sources(key: &KeyUse, action: &ServiceAction) -> String {
 }
 
 /// The plan as JSON (see "boss plan" in the README for its fields).
-pub fn plan_json(plan: &Plan) -> String {
+pub(crate) fn plan_json(plan: &Plan) -> String {
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
     text.push('\n');
     text
@@ -209,12 +209,12 @@ pub fn plan_json(plan: &Plan) -> String {
 
 /// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
 /// to stderr.
-pub fn result(text: &str) {
+pub(crate) fn result(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Why a service gets a new container.
-pub fn describe_recreate_reason(reason: &RecreateReason) -> String {
+pub(crate) fn describe_recreate_reason(reason: &RecreateReason) -> String {
     match reason {
         RecreateReason::AlwaysStartNew => "`always_start_new` is set".to_string(),
         RecreateReason::Reloading => "reloading".to_string(),
@@ -249,7 +249,7 @@ impl serde::Serialize for crate::interpolate::InterpolationError {
 }
 
 /// What changed in a container's definition, one phrase per change, e.g. "env `DB_URL` changed".
-pub fn describe_changes(changes: &Changes) -> String {
+pub(crate) fn describe_changes(changes: &Changes) -> String {
     let phrases: Vec<String> = changes
         .0
         .iter()
@@ -278,7 +278,7 @@ fn indent_after_first(text: &str) -> String {
 }
 
 /// A sink that prints every shown event to stderr.
-pub fn stderr_sink() -> EventSink {
+pub(crate) fn stderr_sink() -> EventSink {
     EventSink::new(|event| {
         if let Some(text) = describe(event) {
             let mut stderr = std::io::stderr().lock();
@@ -288,7 +288,7 @@ pub fn stderr_sink() -> EventSink {
 }
 
 /// Prints a line that is not an event (summaries).
-pub fn line(text: &str) {
+pub(crate) fn line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 

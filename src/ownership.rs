@@ -10,23 +10,23 @@ use crate::backend::{ContainerSpec, Labels, VolumeMount, label};
 
 /// `<group>.<service>`. Group and service names cannot hold a `.`, so no two pairs share a
 /// name (with `-`, group `shop` + service `api-db` and group `shop-api` + service `db` did).
-pub fn container_name(group: &str, service: &str) -> String {
+pub(crate) fn container_name(group: &str, service: &str) -> String {
     format!("{group}.{service}")
 }
 
 /// The volume boss keeps for an image's `VOLUME` at `path`: `<group>.<service>.<hash of path>`,
 /// unambiguous for the same reason as [`container_name`].
-pub fn volume_name(group: &str, service: &str, path: &str) -> String {
+pub(crate) fn volume_name(group: &str, service: &str, path: &str) -> String {
     format!("{}.{}", container_name(group, service), short_hash(path))
 }
 
-pub fn default_network_name(group: &str) -> String {
+pub(crate) fn default_network_name(group: &str) -> String {
     format!("boss-{group}")
 }
 
 /// Where the volume for one of an image's `VOLUME` paths comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VolumeSource {
+pub(crate) enum VolumeSource {
     /// The volume the replaced container had there: boss's own, or an anonymous one Docker
     /// made for a container of an older boss. Its data goes on with the new container, as
     /// docker compose carries anonymous volumes over on a recreate.
@@ -38,7 +38,7 @@ pub enum VolumeSource {
 /// Which volume each of the image's `VOLUME` paths gets. A path that a bind in the service's
 /// `volumes` covers gets none (Docker refuses two mounts at one path). Pure; the caller
 /// checks and creates.
-pub fn plan_volumes(
+pub(crate) fn plan_volumes(
     group: &str,
     service: &str,
     image_paths: &[String],
@@ -62,12 +62,12 @@ pub fn plan_volumes(
 }
 
 /// Labels that select everything of a group.
-pub fn group_labels(group: &str) -> Labels {
+pub(crate) fn group_labels(group: &str) -> Labels {
     Labels::from([(label::GROUP.to_string(), group.to_string())])
 }
 
 /// Labels that select the containers of one service.
-pub fn service_labels(group: &str, service: &str) -> Labels {
+pub(crate) fn service_labels(group: &str, service: &str) -> Labels {
     let mut labels = group_labels(group);
     labels.insert(label::SERVICE.to_string(), service.to_string());
     labels
@@ -76,7 +76,7 @@ pub fn service_labels(group: &str, service: &str) -> Labels {
 /// Everything that defines a container, as stored in its `boss.definition` label. Env values
 /// are kept as hashes: the label says which variable changed without copying its value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Definition {
+pub(crate) struct Definition {
     pub image: String,
     /// The id of the image the container was created from; `None` when it was not present yet.
     pub image_id: Option<String>,
@@ -146,7 +146,7 @@ fn short_hash(text: &str) -> String {
 }
 
 impl Definition {
-    pub fn of(spec: &ContainerSpec, image_id: Option<&str>) -> Definition {
+    pub(crate) fn of(spec: &ContainerSpec, image_id: Option<&str>) -> Definition {
         let env = spec
             .env
             .iter()
@@ -178,21 +178,21 @@ impl Definition {
     }
 
     /// The label text.
-    pub fn to_label(&self) -> String {
+    pub(crate) fn to_label(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn from_label(text: &str) -> Option<Definition> {
+    pub(crate) fn from_label(text: &str) -> Option<Definition> {
         serde_json::from_str(text).ok()
     }
 
     /// A short hash of the whole definition.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         short_hash(&self.to_label())
     }
 
     /// What differs from `old`: image first, then env, then the other fields.
-    pub fn changes_from(&self, old: &Definition) -> Vec<Change> {
+    pub(crate) fn changes_from(&self, old: &Definition) -> Vec<Change> {
         let mut changes = Vec::new();
         if self.image != old.image {
             changes.push(Change::ImageReplaced { from: old.image.clone(), to: self.image.clone() });
@@ -224,7 +224,7 @@ impl Definition {
 }
 
 /// Why a container with the label text `old` does not match `new` (`None` when it does).
-pub fn mismatch(new: &Definition, old: Option<&str>) -> Option<Changes> {
+pub(crate) fn mismatch(new: &Definition, old: Option<&str>) -> Option<Changes> {
     let Some(old) = old.and_then(Definition::from_label) else {
         return Some(Changes(vec![Change::NoRecordedDefinition]));
     };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Time as the ping loop sees it.
-pub trait Clock {
+pub(crate) trait Clock {
     fn now(&self) -> Instant;
     /// Sleeps `duration`, but not past `deadline` (a long interval must not outlast the
     /// timeout), returning early if `cancel` is set.
@@ -14,7 +14,7 @@ pub trait Clock {
 }
 
 /// The real clock; sleeps in short slices so a cancel is noticed within milliseconds.
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
@@ -34,7 +34,7 @@ impl Clock for SystemClock {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PingOutcome {
+pub(crate) enum PingOutcome {
     Ready { attempts: u64 },
     TimedOut { attempts: u64 },
     Cancelled,
@@ -42,7 +42,7 @@ pub enum PingOutcome {
 
 /// Calls `ping` (given the deadline) until it returns true, the deadline passes, or `cancel`
 /// is set. No call starts once `timeout` has elapsed; an error from `ping` ends the loop.
-pub fn ping_until_ready<E>(
+pub(crate) fn ping_until_ready<E>(
     clock: &dyn Clock,
     timeout: Duration,
     interval: Duration,

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use crate::hook::HookRunner;
 use crate::service::Service;
 
-pub struct Project {
+pub(crate) struct Project {
     pub group: String,
     /// The script's directory, absolute: relative paths and the context file live here.
     pub directory: PathBuf,
@@ -22,7 +22,7 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn context_path(&self) -> PathBuf {
+    pub(crate) fn context_path(&self) -> PathBuf {
         self.context_file.clone()
     }
 }

@@ -18,7 +18,7 @@ use crate::start::{StartOptions, StartReport, start};
 use crate::stop::{StopOptions, stop_services};
 
 #[derive(Debug, Clone)]
-pub struct ReloadOptions {
+pub(crate) struct ReloadOptions {
     pub service: String,
     /// Remove the stopped containers, so dependants are recreated too.
     pub remove: bool,
@@ -31,7 +31,7 @@ pub struct ReloadOptions {
 
 /// Reloads `options.service` (which has `build_from`; the caller checked). The context is the
 /// one loaded before the reload; the caller saves it after.
-pub async fn reload<B: Backend>(
+pub(crate) async fn reload<B: Backend>(
     backend: Arc<B>,
     project: &Project,
     context: Context,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::source::Span;
 
 /// How long to wait between two calls of `ping` unless the service says otherwise.
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A signal a container may be stopped with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -132,7 +132,7 @@ impl Volume {
 /// Why `name` cannot be an environment variable name, or `None` when it can. Docker takes env
 /// as `NAME=value` lines, so a name with `=` would be split wrongly, and a line break or a NUL
 /// character cannot pass through at all.
-pub fn env_name_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn env_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         Some("it is empty")
     } else if name.contains('=') {
@@ -148,7 +148,7 @@ pub fn env_name_problem(name: &str) -> Option<&'static str> {
 
 /// An absolute container path in its normal form: no `.`, `..` or empty components, and no
 /// trailing `/` (except for `/` itself).
-pub fn normalise_container_path(path: &str) -> String {
+pub(crate) fn normalise_container_path(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

@@ -29,7 +29,7 @@ const SETTLE_WITHOUT_PING: Duration = Duration::from_millis(500);
 const LOG_LINES: usize = 20;
 
 #[derive(Debug, Clone)]
-pub struct StartOptions {
+pub(crate) struct StartOptions {
     /// How long each service's readiness check (and each other hook) may take.
     pub timeout: Duration,
     pub network: String,
@@ -46,7 +46,7 @@ pub struct StartOptions {
 
 /// Which services ended up running and which did not.
 #[derive(Debug, Default)]
-pub struct StartReport {
+pub(crate) struct StartReport {
     pub started: Vec<String>,
     pub failed: Vec<String>,
 }
@@ -65,7 +65,7 @@ struct Run<B> {
 
 /// Gets or creates the group's network. Only a network with boss's label for this group is
 /// used; any other network with that name is an error.
-pub async fn ensure_network<B: Backend>(
+pub(crate) async fn ensure_network<B: Backend>(
     backend: &B,
     group: &str,
     project_dir: &str,
@@ -96,7 +96,7 @@ pub async fn ensure_network<B: Backend>(
 
 /// Starts the project's services (minus exclusions). Returns which started and which failed;
 /// a failed service never stops unrelated ones.
-pub async fn start<B: Backend>(
+pub(crate) async fn start<B: Backend>(
     backend: Arc<B>,
     project: &Project,
     context: Context,

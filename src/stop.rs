@@ -17,7 +17,7 @@ use crate::service::Service;
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 
 #[derive(Debug, Clone)]
-pub struct StopOptions {
+pub(crate) struct StopOptions {
     /// Grace before SIGKILL.
     pub grace: Duration,
     pub remove: bool,
@@ -28,7 +28,7 @@ pub struct StopOptions {
 }
 
 #[derive(Debug, Default)]
-pub struct StopReport {
+pub(crate) struct StopReport {
     /// Services that had a container (now stopped, or removed).
     pub stopped: Vec<String>,
     /// Services that had no container.
@@ -37,7 +37,7 @@ pub struct StopReport {
 }
 
 /// Stops the selected services of a group, dependants before their dependencies.
-pub async fn stop_services<B: Backend>(
+pub(crate) async fn stop_services<B: Backend>(
     backend: Arc<B>,
     group: &str,
     services: &IndexMap<String, Service>,
@@ -143,7 +143,7 @@ async fn stop_container<B: Backend>(
 }
 
 /// The group's containers whose service the script does not declare (renamed or removed).
-pub async fn orphans<B: Backend>(
+pub(crate) async fn orphans<B: Backend>(
     backend: &B,
     group: &str,
     services: &IndexMap<String, Service>,
@@ -161,7 +161,7 @@ pub async fn orphans<B: Backend>(
 }
 
 /// Removes every network labelled for this group (whatever its name).
-pub async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &EventSink) -> Result<(), Error> {
+pub(crate) async fn remove_networks<B: Backend>(backend: &B, group: &str, events: &EventSink) -> Result<(), Error> {
     let networks = backend
         .networks_labelled(&ownership::group_labels(group))
         .await
@@ -202,7 +202,7 @@ async fn remove_volumes<B: Backend>(
 }
 
 /// `boss stop`: stop (and with `remove`, clean up) the project's services.
-pub async fn stop<B: Backend>(
+pub(crate) async fn stop<B: Backend>(
     backend: Arc<B>,
     project: &Project,
     options: &StopOptions,

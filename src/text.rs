@@ -1,7 +1,7 @@
 //! Small helpers that make messages read well: "did you mean", ticked lists, counted nouns.
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let candidates: Vec<&str> = candidates.into_iter().collect();
     if let Some(same) = candidates.iter().find(|candidate| candidate.eq_ignore_ascii_case(word) && **candidate != word)
     {
@@ -16,7 +16,7 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Levenshtein distance over characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -31,7 +31,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// "`a`", "`a` and `b`", "`a`, `b`, and `c`".
-pub fn and_ticked<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn and_ticked<S: AsRef<str>>(items: &[S]) -> String {
     let ticked: Vec<String> = items.iter().map(|item| format!("`{}`", item.as_ref())).collect();
     match ticked.as_slice() {
         [] => String::new(),
@@ -42,7 +42,7 @@ pub fn and_ticked<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// "1 service", "3 services".
-pub fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
 }
 

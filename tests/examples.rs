@@ -11,9 +11,8 @@ fn repository() -> PathBuf {
 
 /// Loads a script with the library, which never contacts Docker.
 fn load(path: &Path) {
-    let events = boss::event::EventSink::new(|_| {});
-    if let Err(error) = boss::script::load(path, events) {
-        panic!("{} does not load:\n{}", path.display(), error.render());
+    if let Err(error) = boss::Group::load(path) {
+        panic!("{} does not load:\n{error}", path.display());
     }
 }
 

@@ -56,7 +56,7 @@ fn end_of(file: &Arc<SourceFile>) -> Span {
 
 /// Loads and validates the script at `path`. Never contacts Docker. `events` receives what
 /// hooks `log` when they run later.
-pub fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
+pub(crate) fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         let file = Arc::new(SourceFile { path: path.to_path_buf(), text: String::new() });
         Error::script(

@@ -13,7 +13,7 @@ use crate::source::Span;
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub const FIELDS: [&str; 17] = [
+pub(crate) const FIELDS: [&str; 17] = [
     "name",
     "image",
     "dependencies",

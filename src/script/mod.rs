@@ -12,7 +12,7 @@ mod helpers;
 mod hooks;
 mod readiness;
 
-pub use evaluate::load;
+pub(crate) use evaluate::load;
 pub(crate) use evaluate::load_text;
-pub use fields::FIELDS;
+pub(crate) use fields::FIELDS;
 pub(crate) use fields::is_valid_name;
