@@ -28,7 +28,19 @@ pub mod exit_code {
     pub const INTERRUPTED: i32 = 130;
 }
 
-/// An error that ends a command.
+/// An error that ends a command or a library call: data, worded only by [`Error::render`]
+/// (and `Display`, which is the same text), with [`Error::exit_code`] for the CLI's status.
+///
+/// ```
+/// let directory = std::env::temp_dir();
+/// let error = match boss::Group::from_source(r#"service(#{ name: "web" });"#, &directory) {
+///     Err(error) => error,
+///     Ok(_) => unreachable!("`image` is missing"),
+/// };
+/// assert!(matches!(error, boss::Error::Script(_)));
+/// assert_eq!(error.exit_code(), 2);
+/// assert!(error.to_string().starts_with("error: field `image` is required"));
+/// ```
 #[derive(Debug)]
 pub enum Error {
     /// Something is wrong in the services script.

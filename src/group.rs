@@ -501,7 +501,14 @@ impl Drop for Running {
     }
 }
 
-/// A stop of a [`Running`] group being configured; `.await` it to stop.
+/// A stop of a [`Running`] group (or of a loaded [`Group`]) being configured; `.await` it.
+///
+/// ```no_run
+/// # async fn example(running: boss::Running) -> Result<(), boss::Error> {
+/// running.stop().remove().volumes().grace(std::time::Duration::from_secs(2)).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a stop does nothing until it is awaited"]
 pub struct StopRequest {
     project: Arc<Project>,

@@ -210,7 +210,18 @@ pub struct MissingKey {
 }
 
 /// What `start` would do: every selected service in declaration order, the excluded ones and
-/// the orphans.
+/// the orphans. [`crate::Group::plan`] makes one; `boss plan --format json` prints it.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), boss::Error> {
+/// let plan = boss::Group::load("services.rhai")?.plan().await?;
+/// for service in &plan.services {
+///     println!("{}: {:?} (hooks: {:?})", service.name, service.action, service.hooks);
+/// }
+/// assert!(plan.missing_keys().is_empty(), "every {{key}} has a source");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub group: String,
