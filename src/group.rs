@@ -246,7 +246,8 @@ impl Group {
     /// Rebuilds `service`'s image from its `build_from`, then stops it and everything that
     /// depends on it and starts the group again: `service` gets a new container with all its
     /// hooks, its dependants are restarted, its dependencies are untouched. A broken build
-    /// changes nothing. Failures are handled as in [`Group::start`].
+    /// changes nothing. Unlike [`Group::start`], a failed or interrupted reload leaves the
+    /// group as it is (it ran before this call) and returns the error.
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), boss::Error> {
