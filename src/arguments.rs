@@ -76,6 +76,19 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+    /// Show the state of every service: container, image, ports, health, uptime; exit 1 unless
+    /// every declared service is running.
+    Status {
+        /// The services script.
+        #[arg(default_value = "services.rhai")]
+        file: PathBuf,
+        /// `table` (one row per service) or `json`.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+        format: StatusFormat,
+        /// The network the group was started with, if not `boss-<group>`.
+        #[arg(long)]
+        network_name: Option<String>,
+    },
     /// Rebuild one service's image and recreate it; restart its dependants.
     #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
     Reload {
@@ -102,6 +115,13 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PlanFormat {
     Text,
+    Json,
+}
+
+/// How `boss status` prints the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatusFormat {
+    Table,
     Json,
 }
 
@@ -153,6 +173,17 @@ mod tests {
         let Command::Plan { format, exit_code, file, .. } = arguments.command else { panic!("not plan") };
         assert_eq!((format, exit_code, file), (PlanFormat::Json, true, PathBuf::from("services.rhai")));
         assert!(Arguments::try_parse_from(["boss", "plan", "--format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn status_takes_a_format() {
+        let arguments = Arguments::try_parse_from(["boss", "status", "x.rhai", "--format", "json"]).unwrap();
+        let Command::Status { format, file, .. } = arguments.command else { panic!("not status") };
+        assert_eq!((format, file), (StatusFormat::Json, PathBuf::from("x.rhai")));
+        let arguments = Arguments::try_parse_from(["boss", "status"]).unwrap();
+        let Command::Status { format, .. } = arguments.command else { panic!("not status") };
+        assert_eq!(format, StatusFormat::Table);
+        assert!(Arguments::try_parse_from(["boss", "status", "--format", "yaml"]).is_err());
     }
 
     #[test]

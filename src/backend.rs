@@ -79,6 +79,33 @@ pub struct ContainerInfo {
     pub labels: Labels,
     /// The volumes it mounts (boss's own, or anonymous ones Docker made), by name and path.
     pub volumes: Vec<VolumeMount>,
+    /// What else the engine's list says about it, for `boss status`.
+    pub listed: Listed,
+}
+
+/// What a container list gives beside the container's identity, without a further call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The image reference the container was created from, as the engine shows it.
+    pub image: String,
+    /// The engine's state word: `running`, `paused`, `exited`, `created`, `restarting`, ...
+    pub state: String,
+    /// The engine's status text: `Up 3 minutes (healthy)`, `Exited (1) 3 minutes ago`.
+    pub status: String,
+    /// When it was created, in seconds since the Unix epoch.
+    pub created: i64,
+    /// The ports it publishes now (a stopped container publishes none).
+    pub ports: Vec<ListedPort>,
+}
+
+/// A published port as a container list reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPort {
+    pub container_port: u16,
+    pub protocol: crate::service::Protocol,
+    /// The host address it is bound to (`127.0.0.1`, `0.0.0.0`, `::`).
+    pub host_ip: String,
+    pub host_port: u16,
 }
 
 /// A volume as listed by the engine.

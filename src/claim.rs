@@ -25,11 +25,7 @@ pub(crate) async fn check<B: Backend>(backend: &B, group: &str, project_dir: &st
         .map_err(|error| Error::Backend { action: Action::ListGroupVolumes { group: group.to_string() }, error })?;
     // A directory that no longer exists (deleted or moved) cannot stop its group any more;
     // its containers are still boss's own, so the group may be taken over.
-    let foreign = |labels: &&crate::backend::Labels| {
-        labels.get(label::PROJECT_DIR).is_some_and(|directory| {
-            directory.as_str() != project_dir && std::path::Path::new(directory.as_str()).is_dir()
-        })
-    };
+    let foreign = |labels: &&crate::backend::Labels| made_elsewhere(labels, project_dir);
     let running =
         containers.iter().map(|container| &container.labels).chain(networks.iter().map(|network| &network.labels));
     let (directory, only_volumes) = match running.clone().find(foreign) {
@@ -44,4 +40,11 @@ pub(crate) async fn check<B: Backend>(backend: &B, group: &str, project_dir: &st
         directory: directory.cloned().unwrap_or_default(),
         only_volumes,
     })
+}
+
+/// Whether `labels` say that a script in another directory, which still exists, made it.
+pub(crate) fn made_elsewhere(labels: &crate::backend::Labels, project_dir: &str) -> bool {
+    labels
+        .get(label::PROJECT_DIR)
+        .is_some_and(|directory| directory.as_str() != project_dir && std::path::Path::new(directory.as_str()).is_dir())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, PlanFormat, clean_names};
+use crate::arguments::{Command, PlanFormat, StatusFormat, clean_names};
 use crate::context::Context;
 use crate::error::{Error, UsageError};
 use crate::group::Group;
@@ -78,6 +78,18 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             } else {
                 Ok(())
             }
+        }
+        Command::Status { file, format, network_name } => {
+            let mut group = Group::load(&file)?.events_to(output::stderr_sink());
+            if let Some(name) = network_name {
+                group = group.network_name(&name);
+            }
+            let status = group.status().await?;
+            output::result(&match format {
+                StatusFormat::Table => output::status_table(&status),
+                StatusFormat::Json => output::status_json(&status),
+            });
+            if status.all_running { Ok(()) } else { Err(Error::NotAllRunning) }
         }
         Command::Reload { first, second, remove, timeout, network_name } => {
             let (file, service) = match second {

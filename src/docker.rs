@@ -11,7 +11,7 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::StartExecResults;
 use bollard::models::{
     ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HostConfig, ImageId,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, PortSummaryTypeEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -23,8 +23,8 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::{
     Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, NetworkInfo, PublishedPort,
-    VolumeInfo, VolumeMount,
+    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, Listed, ListedPort,
+    NetworkInfo, PublishedPort, VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 use crate::service::Protocol;
@@ -118,12 +118,39 @@ fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
         .filter(|mount| mount.typ.as_deref() == Some("volume"))
         .filter_map(|mount| Some(VolumeMount { volume: mount.name?, path: mount.destination? }))
         .collect();
+    let ports = summary
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|port| {
+            let protocol = match port.typ {
+                Some(PortSummaryTypeEnum::UDP) => Protocol::Udp,
+                Some(PortSummaryTypeEnum::TCP) => Protocol::Tcp,
+                // boss publishes only TCP and UDP; another protocol (`sctp`) is none of its ports.
+                _ => return None,
+            };
+            Some(ListedPort {
+                container_port: port.private_port,
+                protocol,
+                host_ip: port.ip.unwrap_or_default(),
+                host_port: port.public_port?,
+            })
+        })
+        .collect();
+    let listed = Listed {
+        image: summary.image.unwrap_or_default(),
+        state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
+        status: summary.status.unwrap_or_default(),
+        created: summary.created.unwrap_or_default(),
+        ports,
+    };
     ContainerInfo {
         id: summary.id.unwrap_or_default(),
         name,
         state,
         labels: summary.labels.unwrap_or_default().into_iter().collect(),
         volumes,
+        listed,
     }
 }
 

@@ -69,6 +69,9 @@ pub enum Error {
     /// `boss plan --exit-code` found that `start` would change something; the plan itself
     /// was printed, so this says nothing more.
     PlanHasChanges,
+    /// `boss status` found a declared service that is not running; the status itself was
+    /// printed, so this says nothing more.
+    NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
     /// A group name given to the library is not a valid hostname.
@@ -531,7 +534,8 @@ impl Error {
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
-            | Error::PlanHasChanges => exit_code::FAILURE,
+            | Error::PlanHasChanges
+            | Error::NotAllRunning => exit_code::FAILURE,
         }
     }
 
@@ -637,7 +641,7 @@ impl Error {
                     "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
                 );
             }
-            Error::PlanHasChanges => {}
+            Error::PlanHasChanges | Error::NotAllRunning => {}
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }

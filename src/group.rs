@@ -22,6 +22,7 @@ use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::reload::ReloadOptions;
 use crate::start::{StartOptions, StartReport};
+use crate::status::Status;
 use crate::stop::{StopOptions, StopReport};
 
 /// Grace before SIGKILL when a service that failed to start is torn down, and the default
@@ -320,6 +321,27 @@ impl Group {
         self.prepare().await?.plan().await
     }
 
+    /// The state of every declared service and of every orphan, as the engine holds them now:
+    /// one container list, and one image lookup per declared image (to tell an outdated
+    /// container). Changes nothing.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), boss::Error> {
+    /// let status = boss::Group::load("services.rhai")?.status().await?;
+    /// assert!(status.all_running, "run `boss start` first");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn status(mut self) -> Result<Status, Error> {
+        if !crate::script::is_valid_name(&self.project.group) {
+            return Err(Error::BadGroupName { name: self.project.group });
+        }
+        let network = self.take_network()?;
+        let values = self.context()?.snapshot();
+        let backend = connect(STOP_GRACE).await?;
+        crate::status::status(&backend, &self.project, &values, &network).await
+    }
+
     /// Stops this group as it runs on the engine (started earlier, by this process or another,
     /// or by the CLI), dependants first, leaving the services of [`Group::exclude`] running
     /// (and so their dependencies too). Configure with [`StopRequest::remove`] and
@@ -336,16 +358,21 @@ impl Group {
         StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options }
     }
 
+    /// The network the group uses: [`Group::network_name`]'s, checked, or `boss-<group>`.
+    fn take_network(&mut self) -> Result<String, Error> {
+        match self.network.take() {
+            Some(name) => check_network_name(name),
+            None => Ok(crate::ownership::default_network_name(&self.project.group)),
+        }
+    }
+
     /// Everything a start needs that can be refused, refused before anything is created.
     async fn prepare(mut self) -> Result<Prepared, Error> {
         if !crate::script::is_valid_name(&self.project.group) {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
-        let network = match self.network.take() {
-            Some(name) => check_network_name(name)?,
-            None => crate::ownership::default_network_name(&self.project.group),
-        };
+        let network = self.take_network()?;
         let context = self.context()?.clone();
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;

@@ -61,6 +61,7 @@ mod script;
 mod service;
 mod source;
 mod start;
+pub mod status;
 mod stop;
 #[cfg(test)]
 mod testing;
@@ -70,6 +71,7 @@ mod walk;
 pub use error::Error;
 pub use group::{Group, Running, StopRequest};
 pub use plan::Plan;
+pub use status::Status;
 /// The token [`Group::cancel_on`] takes, re-exported so callers need not depend on tokio-util.
 pub use tokio_util::sync::CancellationToken;
 

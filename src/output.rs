@@ -7,6 +7,7 @@ use std::io::Write as _;
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::ownership::{Change, Changes};
 use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
+use crate::status::{State, Status};
 use crate::text::{and_ticked, count};
 
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
@@ -203,6 +204,81 @@ fn key_sources(key: &KeyUse, action: &ServiceAction) -> String {
 /// The plan as JSON (see "boss plan" in the README for its fields).
 pub(crate) fn plan_json(plan: &Plan) -> String {
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The status as `boss status` shows it: a header, then one row per service and orphan.
+pub(crate) fn status_table(status: &Status) -> String {
+    let header = ["SERVICE", "STATE", "CONTAINER", "IMAGE", "PORTS", "HEALTH", "UPTIME", "NOTE"];
+    let mut rows = vec![header.map(str::to_string)];
+    for service in &status.services {
+        let state = match (service.state, service.exit_code) {
+            (State::Exited, Some(code)) => format!("exited ({code})"),
+            (state, _) => state_word(state).to_string(),
+        };
+        let ports: Vec<String> = service
+            .ports
+            .iter()
+            .map(|port| match &port.url {
+                Some(url) => url.clone(),
+                None => format!("{}:{}/{}", port.host, port.host_port, port.protocol),
+            })
+            .collect();
+        let note = if service.orphan {
+            "orphan: the script no longer declares this service; `boss stop` stops it".to_string()
+        } else if let Some(changes) = &service.outdated {
+            format!("outdated: {}", describe_changes(changes))
+        } else {
+            String::new()
+        };
+        let dash = |text: Option<&str>| text.filter(|text| !text.is_empty()).unwrap_or("-").to_string();
+        rows.push([
+            service.name.clone(),
+            state,
+            dash(service.container.as_ref().map(|container| container.name.as_str())),
+            service.image.clone(),
+            dash(Some(ports.join(", ").as_str())),
+            dash(service.health.as_deref()),
+            dash(service.uptime.as_deref()),
+            note,
+        ]);
+    }
+    let mut widths = [0; 8];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// How a state reads in the table and the JSON.
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Running => "running",
+        State::Paused => "paused",
+        State::Exited => "exited",
+        State::Created => "created",
+        State::Restarting => "restarting",
+        State::Removing => "removing",
+        State::Dead => "dead",
+        State::Missing => "missing",
+    }
+}
+
+/// The status as JSON (see "boss status" in the README for its fields).
+pub(crate) fn status_json(status: &Status) -> String {
+    let mut text = serde_json::to_string_pretty(status).unwrap_or_default();
     text.push('\n');
     text
 }

@@ -571,6 +571,7 @@ mod tests {
             state,
             labels,
             volumes: vec![VolumeMount { volume: "v".into(), path: "/data".into() }],
+            listed: Default::default(),
         }
     }
 

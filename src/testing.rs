@@ -140,6 +140,7 @@ impl Backend for FakeBackend {
                 state: ContainerState::Stopped,
                 labels: spec.labels.clone(),
                 volumes: spec.volumes.clone(),
+                listed: Default::default(),
             };
             state.containers.push((info, spec.clone()));
             id

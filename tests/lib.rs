@@ -25,4 +25,5 @@ mod reuse;
 mod safety;
 mod smoke;
 mod start;
+mod status;
 mod stop;
