@@ -89,6 +89,16 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+    /// Print the context's values and the published ports as environment variables.
+    Env {
+        /// The services script.
+        #[arg(default_value = "services.rhai")]
+        file: PathBuf,
+        /// `sh` (`export NAME='value'` lines for `eval`), `dotenv` (`NAME='value'` lines) or
+        /// `json` (one object).
+        #[arg(long, value_enum, default_value_t = EnvFormat::Sh)]
+        format: EnvFormat,
+    },
     /// Rebuild one service's image and recreate it; restart its dependants.
     #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
     Reload {
@@ -122,6 +132,14 @@ pub(crate) enum PlanFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum StatusFormat {
     Table,
+    Json,
+}
+
+/// How `boss env` prints the variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EnvFormat {
+    Sh,
+    Dotenv,
     Json,
 }
 
@@ -184,6 +202,18 @@ mod tests {
         let Command::Status { format, .. } = arguments.command else { panic!("not status") };
         assert_eq!(format, StatusFormat::Table);
         assert!(Arguments::try_parse_from(["boss", "status", "--format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn env_takes_a_format() {
+        let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
+            Ok(Command::Env { format, file }) => Some((format, file)),
+            _ => None,
+        };
+        assert_eq!(parse(&["boss", "env"]), Some((EnvFormat::Sh, PathBuf::from("services.rhai"))));
+        assert_eq!(parse(&["boss", "env", "x.rhai", "--format", "dotenv"]), Some((EnvFormat::Dotenv, "x.rhai".into())));
+        assert_eq!(parse(&["boss", "env", "--format", "json"]).map(|parsed| parsed.0), Some(EnvFormat::Json));
+        assert_eq!(parse(&["boss", "env", "--format", "yaml"]), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, PlanFormat, StatusFormat, clean_names};
+use crate::arguments::{Command, EnvFormat, PlanFormat, StatusFormat, clean_names};
 use crate::context::Context;
 use crate::error::{Error, UsageError};
 use crate::group::Group;
@@ -90,6 +90,15 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 StatusFormat::Json => output::status_json(&status),
             });
             if status.all_running { Ok(()) } else { Err(Error::NotAllRunning) }
+        }
+        Command::Env { file, format } => {
+            let variables = Group::load(&file)?.events_to(output::stderr_sink()).env().await?;
+            output::result(&match format {
+                EnvFormat::Sh => output::env_sh(&variables),
+                EnvFormat::Dotenv => output::env_dotenv(&variables),
+                EnvFormat::Json => output::env_json(&variables),
+            });
+            Ok(())
         }
         Command::Reload { first, second, remove, timeout, network_name } => {
             let (file, service) = match second {

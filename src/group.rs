@@ -332,14 +332,39 @@ impl Group {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn status(mut self) -> Result<Status, Error> {
+    pub async fn status(self) -> Result<Status, Error> {
+        Ok(self.observe().await?.0)
+    }
+
+    /// The variables `boss env` prints and `boss run` adds to its command's environment: every
+    /// value of the saved context, and every port the group's containers publish now as
+    /// `<SERVICE>_PORT_<port>` (`_UDP` added for UDP), names upper-cased with anything but
+    /// letters and digits turned into `_`; sorted by name. A value that is not a string, number
+    /// or boolean is its JSON text.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), boss::Error> {
+    /// for (name, value) in boss::Group::load("services.rhai")?.env().await? {
+    ///     println!("{name}={value}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn env(self) -> Result<Vec<(String, String)>, Error> {
+        let (status, values) = self.observe().await?;
+        Ok(crate::env::variables(&status, &values))
+    }
+
+    /// The status and the saved context's values.
+    async fn observe(mut self) -> Result<(Status, serde_json::Map<String, serde_json::Value>), Error> {
         if !crate::script::is_valid_name(&self.project.group) {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         let network = self.take_network()?;
         let values = self.context()?.snapshot();
         let backend = connect(STOP_GRACE).await?;
-        crate::status::status(&backend, &self.project, &values, &network).await
+        let status = crate::status::status(&backend, &self.project, &values, &network).await?;
+        Ok((status, values))
     }
 
     /// Stops this group as it runs on the engine (started earlier, by this process or another,
@@ -396,6 +421,7 @@ impl Prepared {
     fn finish(self, report: Result<StartReport, Error>) -> Result<(Running, Result<StartReport, Error>), Error> {
         let saved = self.context.persist();
         let running = Running {
+            network: self.network,
             project: Arc::new(self.project),
             backend: self.backend,
             context: self.context,
@@ -441,6 +467,7 @@ struct Prepared {
 /// # }
 /// ```
 pub struct Running {
+    network: String,
     project: Arc<Project>,
     backend: Arc<DockerBackend>,
     context: Context,
@@ -485,6 +512,14 @@ impl Running {
     /// `<service>_port_<port>`.
     pub fn context(&self) -> &Context {
         &self.context
+    }
+
+    /// The variables of [`Group::env`] as they are now: the context's values and the ports
+    /// the group's containers publish.
+    pub async fn env(&self) -> Result<Vec<(String, String)>, Error> {
+        let values = self.context.snapshot();
+        let status = crate::status::status(&*self.backend, &self.project, &values, &self.network).await?;
+        Ok(crate::env::variables(&status, &values))
     }
 
     /// Leaves the group running when this handle is dropped (`boss stop` stops it later).

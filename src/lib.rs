@@ -44,6 +44,7 @@ mod command;
 pub mod context;
 mod docker;
 mod dockerignore;
+mod env;
 pub mod error;
 pub mod event;
 mod graph;

@@ -283,6 +283,31 @@ pub(crate) fn status_json(status: &Status) -> String {
     text
 }
 
+/// `export NAME='value'` lines, for `eval "$(boss env)"` in a POSIX shell.
+pub(crate) fn env_sh(variables: &[(String, String)]) -> String {
+    variables.iter().map(|(name, value)| format!("export {name}={}\n", sh_quote(value))).collect()
+}
+
+/// `NAME='value'` lines: a `.env` file that dotenv loaders and `set -a; . ./.env` both read.
+pub(crate) fn env_dotenv(variables: &[(String, String)]) -> String {
+    variables.iter().map(|(name, value)| format!("{name}={}\n", sh_quote(value))).collect()
+}
+
+/// One JSON object, name to value.
+pub(crate) fn env_json(variables: &[(String, String)]) -> String {
+    let object: serde_json::Map<String, serde_json::Value> =
+        variables.iter().map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone()))).collect();
+    let mut text = serde_json::to_string_pretty(&object).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `value` in single quotes, each `'` in it written `'\''`: a POSIX shell reads it back as it
+/// is, `$`, backslashes and line breaks included.
+fn sh_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
 /// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
 /// to stderr.
 pub(crate) fn result(text: &str) {

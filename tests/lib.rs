@@ -10,6 +10,7 @@ mod common;
 mod container;
 mod context;
 mod data_safety;
+mod env;
 mod errors;
 mod examples;
 mod exclude;
