@@ -1,5 +1,6 @@
 //! The command line as clap parses it. Nothing below [`crate::command`] sees clap types.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -25,18 +26,8 @@ pub(crate) struct Arguments {
 pub(crate) enum Command {
     /// Create the network and start every service in dependency order.
     Start {
-        /// The services script.
-        #[arg(default_value = "services.rhai")]
-        file: PathBuf,
-        /// Services not to start (comma-separated, may be repeated).
-        #[arg(long, value_delimiter = ',')]
-        exclude: Vec<String>,
-        /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
-        timeout: u64,
-        /// Use this network instead of `boss-<group>`.
-        #[arg(long)]
-        network_name: Option<String>,
+        #[command(flatten)]
+        start: StartArguments,
     },
     /// Stop services in reverse dependency order.
     Stop {
@@ -99,6 +90,19 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = EnvFormat::Sh)]
         format: EnvFormat,
     },
+    /// Start the group, run a command on the host with `boss env`'s variables, then stop and
+    /// remove what this run started; exit with the command's status.
+    #[command(override_usage = "boss run [FILE] [OPTIONS] -- <COMMAND>...")]
+    Run {
+        #[command(flatten)]
+        start: StartArguments,
+        /// Leave the group running after the command.
+        #[arg(long)]
+        keep: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
     /// Rebuild one service's image and recreate it; restart its dependants.
     #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
     Reload {
@@ -119,6 +123,23 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+}
+
+/// What `start` and `run` take to start a group.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StartArguments {
+    /// The services script.
+    #[arg(default_value = "services.rhai")]
+    pub file: PathBuf,
+    /// Services not to start (comma-separated, may be repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Seconds each service's readiness check (and each hook) may take.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
+    pub timeout: u64,
+    /// Use this network instead of `boss-<group>`.
+    #[arg(long)]
+    pub network_name: Option<String>,
 }
 
 /// How `boss plan` prints the plan.
@@ -217,9 +238,23 @@ mod tests {
     }
 
     #[test]
+    fn run_takes_a_command_after_two_dashes() {
+        let arguments =
+            Arguments::try_parse_from(["boss", "run", "x.rhai", "--keep", "--", "sh", "-c", "echo --keep"]).unwrap();
+        let Command::Run { start, keep, command } = arguments.command else { panic!("not run") };
+        assert_eq!((start.file, keep, start.exclude), (PathBuf::from("x.rhai"), true, Vec::<String>::new()));
+        assert_eq!(command, ["sh", "-c", "echo --keep"]);
+        let arguments = Arguments::try_parse_from(["boss", "run", "--exclude", "a", "--", "make", "test"]).unwrap();
+        let Command::Run { start, keep, .. } = arguments.command else { panic!("not run") };
+        assert_eq!((start.file, keep, start.exclude), (PathBuf::from("services.rhai"), false, vec!["a".to_string()]));
+        assert!(Arguments::try_parse_from(["boss", "run"]).is_err(), "a command is required");
+        assert!(Arguments::try_parse_from(["boss", "run", "--"]).is_err(), "a command is required");
+    }
+
+    #[test]
     fn start_defaults() {
         let arguments = Arguments::try_parse_from(["boss", "start", "x.rhai"]).unwrap();
-        let Command::Start { timeout, file, network_name, .. } = arguments.command else { panic!("not start") };
-        assert_eq!((timeout, file, network_name), (300, PathBuf::from("x.rhai"), None));
+        let Command::Start { start } = arguments.command else { panic!("not start") };
+        assert_eq!((start.timeout, start.file, start.network_name), (300, PathBuf::from("x.rhai"), None));
     }
 }

@@ -2,31 +2,29 @@
 //! command line does lives here (Ctrl-C, SIGTERM and SIGHUP, exiting on a second one, printing
 //! summaries and plans); loading, checking and driving the lifecycle are the library's.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, EnvFormat, PlanFormat, StatusFormat, clean_names};
+use crate::arguments::{Command, EnvFormat, PlanFormat, StartArguments, StatusFormat, clean_names};
 use crate::context::Context;
-use crate::error::{Error, UsageError};
-use crate::group::Group;
-use crate::output;
+use crate::error::{Error, UsageError, exit_code};
+use crate::event::{Event, EventSink, ServiceChange};
+use crate::group::{Group, Running};
+use crate::output::{self, RunNotice};
 use crate::start::StartReport;
 use crate::text::{and_ticked, count};
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Start { file, exclude, timeout, network_name } => {
-            let mut group = Group::load(&file)?
-                .events_to(output::stderr_sink())
-                .exclude(clean_names(&exclude))
-                .timeout(Duration::from_secs(timeout));
-            if let Some(name) = network_name {
-                group = group.network_name(&name);
-            }
+        Command::Start { start } => {
+            let mut group = start_group(start)?.events_to(output::stderr_sink());
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context);
+            let cancel = watch_signals(&context, &Arc::default());
             let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
             // The CLI leaves the group running; `boss stop` stops it.
             running.keep();
@@ -100,6 +98,7 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             });
             Ok(())
         }
+        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command).await,
         Command::Reload { first, second, remove, timeout, network_name } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
@@ -114,12 +113,22 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 group = group.network_name(&name);
             }
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context);
+            let cancel = watch_signals(&context, &Arc::default());
             let (running, report) = group.cancel_on(cancel.clone()).reload_keeping_failures(&service, remove).await?;
             running.keep();
             summarise_start(report, &cancel)
         }
     }
+}
+
+/// The group `start` and `run` start.
+fn start_group(start: StartArguments) -> Result<Group, Error> {
+    let group =
+        Group::load(&start.file)?.exclude(clean_names(&start.exclude)).timeout(Duration::from_secs(start.timeout));
+    Ok(match start.network_name {
+        Some(name) => group.network_name(&name),
+        None => group,
+    })
 }
 
 /// Summarises a start (or reload) whose context is already saved.
@@ -135,26 +144,162 @@ fn summarise_start(report: StartReport, cancel: &CancellationToken) -> Result<()
     if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb: "start", failed: report.failed }) }
 }
 
+/// What one `boss run` started, learnt from the events of its start.
+#[derive(Debug, Default)]
+struct Started {
+    /// Services that got a new container.
+    created: Vec<String>,
+    /// Services whose stopped container was started again.
+    restarted: Vec<String>,
+    /// The run created the group's network.
+    network: bool,
+}
+
+/// `boss run`: starts the group, runs `command` on the host with `boss env`'s variables, then
+/// undoes what the start started (unless `keep`); boss's exit status is the command's.
+async fn run(group: Group, keep: bool, command: &[OsString]) -> Result<(), Error> {
+    let started = Arc::new(Mutex::new(Started::default()));
+    let mut group = group.events_to(recording_sink(Arc::clone(&started)));
+    let context = group.context()?.clone();
+    let child = Arc::new(AtomicU32::new(0));
+    let cancel = watch_signals(&context, &child);
+    let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
+    let started = std::mem::take(&mut *started.lock().unwrap_or_else(PoisonError::into_inner));
+    let outcome = match summarise_start(report, &cancel) {
+        Ok(()) => match running.env().await {
+            Ok(variables) => run_on_host(command, &variables, &child, &cancel).await,
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    let cleanup = clean_up(running, &started, keep).await;
+    match (outcome, cleanup) {
+        (Ok(()), cleanup) => cleanup,
+        (Err(error), Ok(())) => Err(error),
+        (Err(error), Err(cleanup)) => {
+            output::line(cleanup.render().trim_end());
+            Err(error)
+        }
+    }
+}
+
+/// Shows every event on stderr and records in `started` what the run creates or restarts.
+fn recording_sink(started: Arc<Mutex<Started>>) -> EventSink {
+    let stderr = output::stderr_sink();
+    EventSink::new(move |event| {
+        stderr.deliver(event);
+        let mut started = started.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = match event {
+            Event::Network { created: true, .. } => {
+                started.network = true;
+                return;
+            }
+            Event::Service { service, change: ServiceChange::Creating { .. } } => (&mut started.created, service),
+            Event::Service { service, change: ServiceChange::Restarting { .. } } => (&mut started.restarted, service),
+            _ => return,
+        };
+        if !list.0.contains(list.1) {
+            list.0.push(list.1.clone());
+        }
+    })
+}
+
+/// Runs the command with `variables` added to boss's environment and waits for it; its pid is
+/// in `child` meanwhile, for the signal watcher.
+async fn run_on_host(
+    command: &[OsString],
+    variables: &[(String, String)],
+    child: &AtomicU32,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    // clap requires a command.
+    let [program, arguments @ ..] = command else { return Ok(()) };
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    let program_name = program.to_string_lossy().into_owned();
+    output::run_notice(&RunNotice::Running { program: program_name.clone(), variables: variables.len() });
+    let not_run = |error: std::io::Error| Error::CommandNotRun {
+        program: program_name.clone(),
+        not_found: error.kind() == std::io::ErrorKind::NotFound,
+        error: error.to_string(),
+    };
+    let mut process = std::process::Command::new(program)
+        .args(arguments)
+        .envs(variables.iter().map(|(name, value)| (name, value)))
+        .spawn()
+        .map_err(not_run)?;
+    child.store(process.id(), Ordering::SeqCst);
+    let waited = tokio::task::spawn_blocking(move || process.wait()).await;
+    child.store(0, Ordering::SeqCst);
+    let status = match waited {
+        Ok(Ok(status)) => status,
+        Ok(Err(error)) => return Err(not_run(error)),
+        Err(error) => return Err(not_run(std::io::Error::other(error.to_string()))),
+    };
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    let code = std::os::unix::process::ExitStatusExt::signal(&status)
+        .map(|signal| 128 + signal)
+        .or(status.code())
+        .unwrap_or(exit_code::FAILURE);
+    if code == 0 { Ok(()) } else { Err(Error::CommandFailed { program: program_name, code }) }
+}
+
+/// Stops and removes the containers the run created, stops those it restarted, and removes the
+/// network if the run created it and restarted nothing; with `keep`, leaves it all running.
+async fn clean_up(running: Running, started: &Started, keep: bool) -> Result<(), Error> {
+    if keep {
+        output::run_notice(&RunNotice::Kept);
+        running.keep();
+        return Ok(());
+    }
+    if started.created.is_empty() && started.restarted.is_empty() {
+        output::run_notice(&RunNotice::NothingToCleanUp);
+        running.keep();
+        return Ok(());
+    }
+    output::run_notice(&RunNotice::CleaningUp);
+    let network = started.network && started.restarted.is_empty();
+    running.stop_started(&started.created, &started.restarted, network).await
+}
+
 /// Turns the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) into a cancel request (no new
 /// service starts, running hooks stop, starting services are torn down, the context is saved);
-/// a second one saves the context and exits at once.
-fn watch_signals(context: &Context) -> CancellationToken {
+/// a second one saves the context and exits at once. While `boss run`'s command runs (its pid
+/// in `child`), the first signal only marks the run interrupted: a terminal's Ctrl-C or hang-up
+/// reaches the command by itself (it is in boss's process group), and a SIGTERM is passed on.
+fn watch_signals(context: &Context, child: &Arc<AtomicU32>) -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
     let cancel = CancellationToken::new();
     let flag = cancel.clone();
     let context = context.clone();
+    let child = Arc::clone(child);
     tokio::spawn(async move {
         let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
         else {
             return;
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-            _ = hangup.recv() => {}
-        }
+        let terminated = tokio::select! {
+            _ = tokio::signal::ctrl_c() => false,
+            _ = terminate.recv() => true,
+            _ = hangup.recv() => false,
+        };
         flag.cancel();
-        output::line("interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)");
+        match i32::try_from(child.load(Ordering::SeqCst)) {
+            Ok(0) | Err(_) => output::line(
+                "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)",
+            ),
+            Ok(pid) => {
+                output::run_notice(&RunNotice::Interrupted);
+                if terminated {
+                    // SAFETY: `kill` has no memory-safety preconditions; the pid is the
+                    // command's, which boss has not reaped yet (it clears `child` first).
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                }
+            }
+        }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}

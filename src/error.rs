@@ -24,6 +24,10 @@ pub mod exit_code {
     pub const INVALID_INPUT: i32 = 2;
     /// The Docker daemon could not be reached.
     pub const DOCKER_UNREACHABLE: i32 = 3;
+    /// `boss run`: the command could not be started (as a shell says it).
+    pub const COMMAND_NOT_RUN: i32 = 126;
+    /// `boss run`: the command was not found (as a shell says it).
+    pub const COMMAND_NOT_FOUND: i32 = 127;
     /// Interrupted by Ctrl-C (SIGINT) or SIGTERM, after cleaning up.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -74,6 +78,11 @@ pub enum Error {
     NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
+    /// `boss run`: the command could not be started; `error` is the system's words.
+    CommandNotRun { program: String, error: String, not_found: bool },
+    /// `boss run`: the command ended with status `code` (128 + N when signal N ended it),
+    /// which is boss's exit status.
+    CommandFailed { program: String, code: i32 },
     /// A group name given to the library is not a valid hostname.
     BadGroupName { name: String },
     /// [`crate::Running::port`] was asked for a port the service does not publish.
@@ -525,6 +534,9 @@ impl Error {
             | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
+            Error::CommandNotRun { not_found: true, .. } => exit_code::COMMAND_NOT_FOUND,
+            Error::CommandNotRun { not_found: false, .. } => exit_code::COMMAND_NOT_RUN,
+            Error::CommandFailed { code, .. } => *code,
             Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
                 exit_code::DOCKER_UNREACHABLE
             }
@@ -648,6 +660,13 @@ impl Error {
             Error::ServicesFailed { verb, failed } => {
                 let _ =
                     writeln!(out, "error: failed to {verb} {}: {}", count(failed.len(), "service"), and_ticked(failed));
+            }
+            Error::CommandNotRun { program, error, .. } => {
+                let _ = writeln!(out, "error: cannot run `{program}`");
+                let _ = writeln!(out, "caused by: {error}");
+            }
+            Error::CommandFailed { program, code } => {
+                let _ = writeln!(out, "error: `{program}` exited with status {code}");
             }
         }
         out

@@ -379,7 +379,8 @@ impl Group {
     /// # }
     /// ```
     pub fn stop(self) -> StopRequest {
-        let options = StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded };
+        let options =
+            StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded, kept: Vec::new() };
         StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options }
     }
 
@@ -522,6 +523,38 @@ impl Running {
         Ok(crate::env::variables(&status, &values))
     }
 
+    /// Undoes what one run started (`boss run`), dependants first: stops and removes the
+    /// containers of `created`, stops those of `restarted` (they existed before the run), and
+    /// leaves every other service as it is; with `network`, removes the group's network (the
+    /// run created it). Never removes a volume or the context file.
+    pub(crate) async fn stop_started(
+        mut self,
+        created: &[String],
+        restarted: &[String],
+        network: bool,
+    ) -> Result<(), Error> {
+        self.done = true;
+        let touched = |name: &String| created.contains(name) || restarted.contains(name);
+        let excluded = self.project.services.keys().filter(|name| !touched(name)).cloned().collect();
+        let options =
+            StopOptions { grace: STOP_GRACE, remove: true, volumes: false, excluded, kept: restarted.to_vec() };
+        let report = crate::stop::stop_services(
+            Arc::clone(&self.backend),
+            &self.project.group,
+            &self.project.services,
+            &options,
+            &self.events,
+        )
+        .await;
+        if !report.failed.is_empty() {
+            return Err(Error::ServicesFailed { verb: "stop", failed: report.failed });
+        }
+        if network {
+            crate::stop::remove_networks(&*self.backend, &self.project.group, &self.events).await?;
+        }
+        Ok(())
+    }
+
     /// Leaves the group running when this handle is dropped (`boss stop` stops it later).
     pub fn keep(mut self) {
         self.keep = true;
@@ -535,7 +568,13 @@ impl Running {
             project: Arc::clone(&self.project),
             backend: Some(Arc::clone(&self.backend)),
             events: self.events.clone(),
-            options: StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: Vec::new() },
+            options: StopOptions {
+                grace: STOP_GRACE,
+                remove: false,
+                volumes: false,
+                excluded: Vec::new(),
+                kept: Vec::new(),
+            },
         }
     }
 }
@@ -547,7 +586,8 @@ impl Drop for Running {
         }
         let project = Arc::clone(&self.project);
         let events = self.events.clone();
-        let options = StopOptions { grace: Duration::ZERO, remove: true, volumes: true, excluded: Vec::new() };
+        let options =
+            StopOptions { grace: Duration::ZERO, remove: true, volumes: true, excluded: Vec::new(), kept: Vec::new() };
         // Drop cannot await, and the caller's runtime may be single-threaded and busy right
         // here, so the clean-up runs on a thread of its own with a small runtime and its own
         // connection, and the drop waits for it.

@@ -308,6 +308,37 @@ fn sh_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
+/// What `boss run` says between its steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunNotice {
+    /// The command starts, with this many variables added to its environment.
+    Running { program: String, variables: usize },
+    /// The command ended; what this run started is stopped and removed.
+    CleaningUp,
+    /// The command ended; `--keep` leaves the group running.
+    Kept,
+    /// Nothing was left to clean up: every service ran before the run.
+    NothingToCleanUp,
+    /// A signal arrived while the command runs; boss waits for it to end, then cleans up.
+    Interrupted,
+}
+
+/// Prints a [`RunNotice`] to stderr.
+pub(crate) fn run_notice(notice: &RunNotice) {
+    line(&match notice {
+        RunNotice::Running { program, variables } => {
+            format!("running `{program}` with {} from `boss env`", count(*variables, "variable"))
+        }
+        RunNotice::CleaningUp => "cleaning up what this run started".to_string(),
+        RunNotice::Kept => "leaving the group running (--keep); `boss stop` stops it".to_string(),
+        RunNotice::NothingToCleanUp => "nothing to clean up: every service was running before this run".to_string(),
+        RunNotice::Interrupted => {
+            "interrupted: waiting for the command to exit, then cleaning up (press Ctrl-C again to quit at once)"
+                .to_string()
+        }
+    });
+}
+
 /// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
 /// to stderr.
 pub(crate) fn result(text: &str) {

@@ -64,8 +64,13 @@ pub(crate) async fn reload<B: Backend>(
         .filter(|(name, _)| **name == service.name || dependants.contains(*name))
         .map(|(name, service)| (name.clone(), service.clone()))
         .collect();
-    let stop_options =
-        StopOptions { grace: options.stop_grace, remove: options.remove, volumes: false, excluded: Vec::new() };
+    let stop_options = StopOptions {
+        grace: options.stop_grace,
+        remove: options.remove,
+        volumes: false,
+        excluded: Vec::new(),
+        kept: Vec::new(),
+    };
     let stopped = stop_services(Arc::clone(&backend), &project.group, &to_stop, &stop_options, &events).await;
     if !stopped.failed.is_empty() {
         return Err(Error::ServicesFailed { verb: "stop", failed: stopped.failed });

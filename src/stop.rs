@@ -25,6 +25,9 @@ pub(crate) struct StopOptions {
     pub volumes: bool,
     /// Services to leave running (already checked against the exclusion rules).
     pub excluded: Vec<String>,
+    /// Services whose containers are stopped but never removed, even with `remove` (the
+    /// stopped containers `boss run` restarted).
+    pub kept: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -121,14 +124,15 @@ async fn stop_container<B: Backend>(
         })?;
         events.service(name, ServiceChange::Stopped { container: container.name.clone() });
     }
-    if options.remove {
+    let remove = options.remove && !options.kept.iter().any(|kept| kept == name);
+    if remove {
         backend.remove_container(&container.id).await.map_err(|error| ServiceFailure::Backend {
             action: Action::RemoveContainer { container: container.name.clone() },
             error,
         })?;
         events.service(name, ServiceChange::Removed { container: container.name.clone() });
     }
-    if options.remove && options.volumes {
+    if remove && options.volumes {
         // Its volumes are boss's own (also swept by label later) or anonymous ones carried
         // over from a container of an older boss, which carry no label to find them by.
         for mount in &container.volumes {

@@ -23,6 +23,7 @@ mod plan;
 mod readiness;
 mod reload;
 mod reuse;
+mod run;
 mod safety;
 mod smoke;
 mod start;

@@ -20,4 +20,4 @@ pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique
 pub(crate) use port::free_port;
 pub(crate) use process::{Captured, RunError, run_captured};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
-pub(crate) use signal::signal_when;
+pub(crate) use signal::{signal_group_when, signal_when};

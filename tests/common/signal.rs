@@ -17,13 +17,35 @@ pub(crate) fn signal_when(
     signal: &str,
     matches: &dyn Fn(&str) -> bool,
 ) -> (Option<i32>, String, Duration) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_boss"))
-        .args(args)
-        .current_dir(project.dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    signal_at(project, args, signal, matches, false)
+}
+
+/// Like [`signal_when`], but boss runs in a process group of its own and the signal goes to
+/// the whole group, as a terminal's Ctrl-C goes to every process in the foreground (boss and
+/// the command `boss run` started).
+pub(crate) fn signal_group_when(
+    project: &Project,
+    args: &[&str],
+    signal: &str,
+    matches: &dyn Fn(&str) -> bool,
+) -> (Option<i32>, String, Duration) {
+    signal_at(project, args, signal, matches, true)
+}
+
+fn signal_at(
+    project: &Project,
+    args: &[&str],
+    signal: &str,
+    matches: &dyn Fn(&str) -> bool,
+    whole_group: bool,
+) -> (Option<i32>, String, Duration) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_boss"));
+    command.args(args).current_dir(project.dir()).stderr(Stdio::piped()).stdout(Stdio::null());
+    if whole_group {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
+    let mut child = command.spawn().unwrap();
+    let target = if whole_group { format!("-{}", child.id()) } else { child.id().to_string() };
     let stderr = child.stderr.take().unwrap();
     let (lines_sender, lines) = mpsc::channel();
     std::thread::spawn(move || {
@@ -42,7 +64,7 @@ pub(crate) fn signal_when(
         }
     }
     let signalled = Instant::now();
-    Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    Command::new("kill").args([&format!("-{signal}"), "--", &target]).status().unwrap();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
