@@ -25,6 +25,7 @@
 //!   engine is touched. Options: [`Group::name`], [`Group::exclude`], [`Group::timeout`],
 //!   [`Group::network_name`], [`Group::events`] (every [`event::Event`] of the run),
 //!   [`Group::cancel_on`] (a [`CancellationToken`]; nothing here handles signals).
+//!   [`Group::status`] and [`Group::env`] read the group as it runs, changing nothing.
 //! - [`Running`] is a started group: [`Running::port`], [`Running::context`], and
 //!   [`Running::stop`]. Dropping it stops and removes the group, unless [`Running::keep`].
 //! - [`Error`] is every failure as data; its `Display` is the text the CLI prints.

@@ -1,6 +1,7 @@
 //! `boss run -- CMD`: start the group, run CMD on the host with `boss env`'s variables, then
 //! stop and remove what this run started, and exit with CMD's status. On the real engine: a
-//! passing and a failing command, a service that ran before the run, `--keep`, a start that
+//! passing and a failing command, a service that ran before the run, stopped containers it
+//! restarts, `--keep`, a start that
 //! fails (the command never runs), and Ctrl-C while the command runs.
 
 use crate::common::{Project, container, containers, networks, signal_group_when};
@@ -55,6 +56,27 @@ fn run_passes_the_env_to_the_command_and_removes_what_it_started() {
     let before = containers(&group);
     project.run(["run", "--", "true"]).success().stderr_contains("nothing to clean up");
     assert_eq!(containers(&group), before);
+}
+
+#[test]
+fn run_stops_again_the_stopped_containers_it_restarted() {
+    let project = Project::new("run_restarted");
+    let group = project.group().to_owned();
+    project.script(SCRIPT);
+    project.run(["start"]).success();
+    project.run(["stop"]).success();
+    let stopped = containers(&group);
+    let ids: Vec<&str> = stopped.iter().map(|row| row.id.as_str()).collect();
+    project
+        .run(["run", "--", "true"])
+        .success()
+        .stderr_contains(&format!("db: restarting stopped container {group}.db"))
+        .stderr_contains(&format!("db: stopped {group}.db"))
+        .stderr_lacks("removed");
+    let after = containers(&group);
+    assert_eq!(after.iter().map(|row| row.id.as_str()).collect::<Vec<_>>(), ids, "the same containers");
+    assert!(after.iter().all(|row| row.state == "exited"), "stopped again: {after:#?}");
+    assert_eq!(networks(&group).len(), 1, "the network the stopped containers use is kept");
 }
 
 #[test]
