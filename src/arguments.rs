@@ -96,6 +96,41 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+    /// Run a command in a service's running container, with this terminal attached.
+    #[command(override_usage = "boss exec [FILE] <SERVICE> [--] <COMMAND>...")]
+    Exec {
+        /// The services script (default `services.rhai`) when it ends in `.rhai`; otherwise the
+        /// service.
+        #[arg(value_name = "FILE|SERVICE")]
+        first: String,
+        /// The service (when a script was given), then the command and its arguments.
+        #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+}
+
+/// What `boss exec` was asked to run: the script, the service, and the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExecTarget {
+    pub file: PathBuf,
+    pub service: String,
+    pub cmd: Vec<String>,
+}
+
+/// Splits `boss exec`'s words: a first word ending in `.rhai` is the script and the service
+/// follows; a `--` right after the service only separates it from the command.
+pub(crate) fn exec_target(first: String, rest: Vec<String>) -> Option<ExecTarget> {
+    let (file, service, mut cmd) = if first.ends_with(".rhai") {
+        let mut rest = rest.into_iter();
+        let service = rest.next()?;
+        (PathBuf::from(first), service, rest.collect::<Vec<_>>())
+    } else {
+        (PathBuf::from("services.rhai"), first, rest)
+    };
+    if cmd.first().is_some_and(|word| word == "--") {
+        cmd.remove(0);
+    }
+    (!cmd.is_empty()).then_some(ExecTarget { file, service, cmd })
 }
 
 /// How `boss plan` prints the plan.
@@ -153,6 +188,35 @@ mod tests {
         let Command::Plan { format, exit_code, file, .. } = arguments.command else { panic!("not plan") };
         assert_eq!((format, exit_code, file), (PlanFormat::Json, true, PathBuf::from("services.rhai")));
         assert!(Arguments::try_parse_from(["boss", "plan", "--format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn exec_takes_an_optional_file_a_service_and_a_command() {
+        let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
+            Ok(Command::Exec { first, rest }) => exec_target(first, rest),
+            Ok(other) => panic!("not exec: {other:?}"),
+            Err(_) => None,
+        };
+        let target = |file: &str, service: &str, cmd: &[&str]| {
+            Some(ExecTarget {
+                file: PathBuf::from(file),
+                service: service.to_string(),
+                cmd: cmd.iter().map(ToString::to_string).collect(),
+            })
+        };
+        assert_eq!(
+            parse(&["boss", "exec", "a", "--", "sh", "-c", "exit 7"]),
+            target("services.rhai", "a", &["sh", "-c", "exit 7"])
+        );
+        assert_eq!(parse(&["boss", "exec", "a", "ls", "-l"]), target("services.rhai", "a", &["ls", "-l"]));
+        assert_eq!(
+            parse(&["boss", "exec", "x.rhai", "a", "--", "ls", "--", "-x"]),
+            target("x.rhai", "a", &["ls", "--", "-x"])
+        );
+        assert_eq!(parse(&["boss", "exec", "x.rhai", "a", "ls"]), target("x.rhai", "a", &["ls"]));
+        assert_eq!(parse(&["boss", "exec", "a"]), None);
+        assert_eq!(parse(&["boss", "exec", "x.rhai", "a"]), None);
+        assert_eq!(parse(&["boss", "exec", "a", "--"]), None);
     }
 
     #[test]

@@ -157,6 +157,39 @@ pub(crate) struct ExecOutput {
     pub truncated: bool,
 }
 
+/// A command run in a running container with the caller's terminal attached (`boss exec`):
+/// stdin goes in, stdout and stderr come out as they are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachedExecSpec {
+    pub cmd: Vec<String>,
+    /// A pseudo-terminal of this size for the command, or plain pipes when `None` (stdout and
+    /// stderr then stay apart).
+    pub tty: Option<TerminalSize>,
+}
+
+/// A terminal's size in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TerminalSize {
+    pub rows: u16,
+    pub columns: u16,
+}
+
+/// A piece of an attached command's output. With a TTY everything is `Stdout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExecChunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// A started attached command: its output until it exits, and its stdin.
+pub(crate) struct AttachedExec {
+    /// The engine's id of this exec, to resize its terminal and ask for its exit code.
+    pub id: String,
+    pub output: futures_util::stream::BoxStream<'static, BackendResult<ExecChunk>>,
+    /// The command's stdin; shutting it down is the end of its input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 /// A published port as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PublishedPort {
@@ -282,6 +315,19 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Runs `exec.cmd` in the running container and waits for it to finish, or until its
     /// output passes the limit.
     fn exec(&self, id: &str, exec: &ExecSpec) -> impl Future<Output = BackendResult<ExecOutput>> + Send;
+
+    /// Starts `exec.cmd` in the running container with its stdin, stdout and stderr attached.
+    fn exec_attached(
+        &self,
+        id: &str,
+        exec: &AttachedExecSpec,
+    ) -> impl Future<Output = BackendResult<AttachedExec>> + Send;
+
+    /// The exit code of an attached exec whose output ended, when the engine knows it.
+    fn exec_exit_code(&self, exec_id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;
+
+    /// Resizes the pseudo-terminal of an attached exec.
+    fn resize_exec(&self, exec_id: &str, size: TerminalSize) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// The container's output (stdout and stderr) since it last started, as it is written;
     /// the stream ends when the container stops.

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, PlanFormat, clean_names};
+use crate::arguments::{Command, PlanFormat, clean_names, exec_target};
 use crate::context::Context;
-use crate::error::{Error, UsageError};
+use crate::error::{Error, UsageError, exit_code};
 use crate::group::Group;
 use crate::output;
 use crate::start::StartReport;
@@ -98,6 +98,21 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             running.keep();
             summarise_start(report, &cancel)
         }
+        Command::Exec { first, rest } => {
+            let target = exec_target(first, rest).ok_or(Error::Usage(UsageError::ExecWithoutCommand))?;
+            let code = Group::load(&target.file)?.exec(&target.service, target.cmd).await?;
+            match code {
+                Some(0) => Ok(()),
+                // A process exits with 0 to 255; a code that does not fit, or none, is a failure.
+                Some(code) => Err(Error::CommandExited {
+                    code: i32::try_from(code)
+                        .ok()
+                        .filter(|code| (1..=255).contains(code))
+                        .unwrap_or(exit_code::FAILURE),
+                }),
+                None => Err(Error::CommandExited { code: exit_code::FAILURE }),
+            }
+        }
     }
 }
 
@@ -143,7 +158,7 @@ fn watch_signals(context: &Context) -> CancellationToken {
         if let Err(failure) = context.persist() {
             output::line(Error::from(failure).render().trim_end());
         }
-        std::process::exit(crate::error::exit_code::INTERRUPTED);
+        std::process::exit(exit_code::INTERRUPTED);
     });
     cancel
 }

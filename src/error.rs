@@ -77,6 +77,11 @@ pub enum Error {
     NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+    /// `boss exec` or `boss logs` asked for a service that has no running container.
+    ServiceNotRunning { service: String },
+    /// The command `boss exec` ran exited with a status other than 0, which boss exits with;
+    /// the command printed its own words, so this says nothing more.
+    CommandExited { code: i32 },
 }
 
 /// Why the context file cannot be used.
@@ -116,6 +121,8 @@ pub enum UsageError {
     ReloadWithoutService {
         file: String,
     },
+    /// `boss exec` without the command to run.
+    ExecWithoutCommand,
     /// A service name that the script does not declare; `known` are the declared ones.
     UnknownService {
         name: String,
@@ -209,6 +216,10 @@ pub enum Action {
     },
     RemoveVolume {
         volume: String,
+    },
+    /// Running a command in a container for `boss exec`.
+    ExecIn {
+        container: String,
     },
 }
 
@@ -531,7 +542,9 @@ impl Error {
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
+            | Error::ServiceNotRunning { .. }
             | Error::PlanHasChanges => exit_code::FAILURE,
+            Error::CommandExited { code } => *code,
         }
     }
 
@@ -637,7 +650,11 @@ impl Error {
                     "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
                 );
             }
-            Error::PlanHasChanges => {}
+            Error::PlanHasChanges | Error::CommandExited { .. } => {}
+            Error::ServiceNotRunning { service } => {
+                let _ = writeln!(out, "error: service `{service}` has no running container");
+                let _ = writeln!(out, "hint: start it with `boss start`");
+            }
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }
@@ -663,6 +680,7 @@ impl UsageError {
         match self {
             UsageError::NoScript { path } => format!("no services script at `{}`", path.display()),
             UsageError::ReloadWithoutService { file } => format!("`reload {file}` names no service"),
+            UsageError::ExecWithoutCommand => "`exec` names no command to run".to_string(),
             UsageError::UnknownService { name, .. } => format!("unknown service `{name}`"),
             UsageError::NotReloadable { service } => {
                 format!("service `{service}` cannot be reloaded: it has no `build_from`")
@@ -695,6 +713,7 @@ impl UsageError {
                 Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into())
             }
             UsageError::BadNetworkName { .. } => None,
+            UsageError::ExecWithoutCommand => Some("write `boss exec [FILE] SERVICE -- COMMAND...`".into()),
             UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
             UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
         }
@@ -720,6 +739,7 @@ impl Action {
             Action::ListGroupNetworks { group } => format!("list the networks of group `{group}`"),
             Action::ListGroupVolumes { group } => format!("list the volumes of group `{group}`"),
             Action::ListServiceContainers { service } => format!("list the containers of `{service}`"),
+            Action::ExecIn { container } => format!("run the command in `{container}`"),
             Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
             Action::LookUpContainer { container } => format!("look up container `{container}`"),
             Action::CreateContainer { container } => format!("create container `{container}`"),

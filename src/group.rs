@@ -336,6 +336,21 @@ impl Group {
         StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options }
     }
 
+    /// Runs `cmd` in the running container of `service` with this process's terminal attached
+    /// (the CLI's `exec`), and returns the command's exit code when the engine says it.
+    pub(crate) async fn exec(self, service: &str, cmd: Vec<String>) -> Result<Option<i64>, Error> {
+        check_known(&self.project, service)?;
+        let backend = self.connect_claimed().await?;
+        crate::attach::exec(&backend, &self.project.group, service, cmd).await
+    }
+
+    /// A connection to the engine, once the group is known to belong to this script.
+    async fn connect_claimed(&self) -> Result<DockerBackend, Error> {
+        let backend = connect(STOP_GRACE).await?;
+        crate::claim::check(&backend, &self.project.group, &self.project.directory.display().to_string()).await?;
+        Ok(backend)
+    }
+
     /// Everything a start needs that can be refused, refused before anything is created.
     async fn prepare(mut self) -> Result<Prepared, Error> {
         if !crate::script::is_valid_name(&self.project.group) {
@@ -585,13 +600,20 @@ fn keep_on_error(running: Running, report: Result<StartReport, Error>) -> Result
     }
 }
 
+/// A service the script declares.
+fn check_known(project: &Project, name: &str) -> Result<(), Error> {
+    if project.services.contains_key(name) {
+        Ok(())
+    } else {
+        let known = project.services.keys().cloned().collect();
+        Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }))
+    }
+}
+
 /// `reload` needs a known service with `build_from`.
 fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
-    let Some(service) = project.services.get(name) else {
-        let known = project.services.keys().cloned().collect();
-        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
-    };
-    if service.build_from.is_none() {
+    check_known(project, name)?;
+    if project.services[name].build_from.is_none() {
         return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
     }
     Ok(())

@@ -37,6 +37,7 @@
 
 mod access;
 mod arguments;
+mod attach;
 mod backend;
 mod build_context;
 mod claim;
@@ -62,6 +63,7 @@ mod service;
 mod source;
 mod start;
 mod stop;
+mod terminal;
 #[cfg(test)]
 mod testing;
 mod text;

@@ -213,6 +213,18 @@ pub(crate) fn result(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+/// Writes bytes a container printed to its stdout (`boss exec`) to ours, as they come.
+pub(crate) fn raw_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
+/// Writes bytes a container printed to its stderr (`boss exec`) to ours, as they come.
+pub(crate) fn raw_stderr(bytes: &[u8]) {
+    let _ = std::io::stderr().lock().write_all(bytes);
+}
+
 /// Why a service gets a new container.
 pub(crate) fn describe_recreate_reason(reason: &RecreateReason) -> String {
     match reason {

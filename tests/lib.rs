@@ -13,6 +13,7 @@ mod data_safety;
 mod errors;
 mod examples;
 mod exclude;
+mod exec;
 mod failures;
 mod interrupt;
 mod isolation;
