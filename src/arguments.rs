@@ -1,6 +1,7 @@
 //! The command line as clap parses it. Nothing below [`crate::command`] sees clap types.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,10 @@ pub(crate) enum Command {
         /// Use this network instead of `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
+        /// Write the log of every service that fails to `DIR/<service>.log` before its
+        /// container is removed.
+        #[arg(long, value_name = "DIR")]
+        save_logs: Option<PathBuf>,
     },
     /// Stop services in reverse dependency order.
     Stop {
@@ -96,6 +101,31 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
     },
+    /// Show the services' logs, interleaved by time, each line under its service's name.
+    #[command(override_usage = "boss logs [FILE] [SERVICE]... [OPTIONS]")]
+    Logs {
+        /// The services script (default `services.rhai`) when the first ends in `.rhai`, then
+        /// the services to show (all when none is named).
+        #[arg(value_name = "FILE|SERVICE")]
+        words: Vec<String>,
+        /// Keep showing what the services write, also from new containers (after a `reload`,
+        /// say), until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines of each service.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Only lines written since then: a duration (`10m`, `1h 30m`) or a time
+        /// (`2026-11-30T13:00:00Z`).
+        #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+        since: Option<SystemTime>,
+        /// Start each line with the time the engine read it.
+        #[arg(short, long)]
+        timestamps: bool,
+        /// Write each service's log to `DIR/<service>.log` instead of showing it.
+        #[arg(long, value_name = "DIR", conflicts_with = "follow")]
+        save: Option<PathBuf>,
+    },
     /// Run a command in a service's running container, with this terminal attached.
     #[command(override_usage = "boss exec [FILE] <SERVICE> [--] <COMMAND>...")]
     Exec {
@@ -107,6 +137,27 @@ pub(crate) enum Command {
         #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
+}
+
+/// `--since`: a duration back from now (`10m`) or a point in time (RFC 3339, or
+/// `2026-11-30 13:00:00` in UTC).
+fn parse_since(text: &str) -> Result<SystemTime, String> {
+    if let Ok(back) = humantime::parse_duration(text) {
+        return SystemTime::now().checked_sub(back).ok_or_else(|| format!("`{text}` reaches back before 1970"));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|_| format!("`{text}` is neither a duration (`10m`) nor a time (`2026-11-30T13:00:00Z`)"))
+}
+
+/// The script and the services of `boss logs`'s words: a first word ending in `.rhai` is the
+/// script.
+pub(crate) fn script_and_services(words: Vec<String>) -> (PathBuf, Vec<String>) {
+    let mut words = words.into_iter().peekable();
+    let file = match words.next_if(|word| word.ends_with(".rhai")) {
+        Some(file) => PathBuf::from(file),
+        None => PathBuf::from("services.rhai"),
+    };
+    (file, words.collect())
 }
 
 /// What `boss exec` was asked to run: the script, the service, and the command.
@@ -217,6 +268,26 @@ mod tests {
         assert_eq!(parse(&["boss", "exec", "a"]), None);
         assert_eq!(parse(&["boss", "exec", "x.rhai", "a"]), None);
         assert_eq!(parse(&["boss", "exec", "a", "--"]), None);
+    }
+
+    #[test]
+    fn logs_takes_an_optional_file_services_and_options() {
+        let arguments = Arguments::try_parse_from([
+            "boss", "logs", "x.rhai", "a", "b", "-f", "--tail", "3", "--since", "10m", "-t",
+        ])
+        .unwrap();
+        let Command::Logs { words, follow, tail, since, timestamps, save } = arguments.command else {
+            panic!("not logs")
+        };
+        assert_eq!(script_and_services(words), (PathBuf::from("x.rhai"), vec!["a".to_string(), "b".to_string()]));
+        assert!(follow && timestamps && save.is_none());
+        assert_eq!(tail, Some(3));
+        let back = SystemTime::now().duration_since(since.unwrap()).unwrap();
+        assert!(back >= std::time::Duration::from_secs(600));
+        assert_eq!(script_and_services(vec![]), (PathBuf::from("services.rhai"), vec![]));
+        assert!(Arguments::try_parse_from(["boss", "logs", "--since", "yesterday-ish"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "logs", "--save", "d", "-f"]).is_err());
+        assert!(parse_since("2026-11-30T13:00:00Z").is_ok());
     }
 
     #[test]

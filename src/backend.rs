@@ -190,6 +190,24 @@ pub(crate) struct AttachedExec {
     pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
+/// Which part of a container's log to read (`boss logs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct LogsRequest {
+    /// Keep reading what the container writes until it stops.
+    pub follow: bool,
+    /// Only the last lines of what is written now.
+    pub tail: Option<usize>,
+    /// Only lines written at or after this time (the engine counts whole seconds).
+    pub since: Option<std::time::SystemTime>,
+}
+
+/// A container of a group that started, as the engine's event stream reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContainerStarted {
+    pub id: String,
+    pub labels: Labels,
+}
+
 /// A published port as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PublishedPort {
@@ -336,6 +354,23 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The container's output (stdout and stderr) since it last started, as far as it is
     /// written now; the stream ends there.
     fn logs_so_far(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// The container's output (stdout and stderr, in the order written), each line starting
+    /// with the engine's RFC 3339 timestamp and a space.
+    fn timestamped_logs(
+        &self,
+        id: &str,
+        request: LogsRequest,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// Every start of a container carrying all of `labels`, from `since` on (earlier ones
+    /// included, so nothing is missed between a look at the containers and this call), as
+    /// they happen. The stream does not end by itself.
+    fn container_starts(
+        &self,
+        labels: &Labels,
+        since: std::time::SystemTime,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<ContainerStarted>>;
 
     /// Resolves at the next health status change of the container, with the new status.
     fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<Health>> + Send;

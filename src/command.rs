@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, PlanFormat, clean_names, exec_target};
+use crate::arguments::{Command, PlanFormat, clean_names, exec_target, script_and_services};
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
 use crate::group::Group;
@@ -17,13 +17,16 @@ use crate::text::{and_ticked, count};
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Start { file, exclude, timeout, network_name } => {
+        Command::Start { file, exclude, timeout, network_name, save_logs } => {
             let mut group = Group::load(&file)?
                 .events_to(output::stderr_sink())
                 .exclude(clean_names(&exclude))
                 .timeout(Duration::from_secs(timeout));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
+            }
+            if let Some(directory) = save_logs {
+                group = group.save_logs(directory);
             }
             let context = group.context()?.clone();
             let cancel = watch_signals(&context);
@@ -97,6 +100,26 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             let (running, report) = group.cancel_on(cancel.clone()).reload_keeping_failures(&service, remove).await?;
             running.keep();
             summarise_start(report, &cancel)
+        }
+        Command::Logs { words, follow, tail, since, timestamps, save } => {
+            let (file, services) = script_and_services(words);
+            let group = Group::load(&file)?.events_to(output::stderr_sink());
+            let options = crate::logs::ShowOptions { follow, tail, since, timestamps };
+            if let Some(directory) = save {
+                let (saved, missing) = group.save_service_logs(&services, options, &directory).await?;
+                saved.iter().for_each(output::log_saved);
+                missing.iter().for_each(|service| output::no_log(service));
+                return Ok(());
+            }
+            // Ctrl-C ends following; that is how `logs -f` is meant to end, so it succeeds.
+            let cancel = CancellationToken::new();
+            let on_interrupt = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_interrupt.cancel();
+                }
+            });
+            group.logs(&services, options, cancel).await
         }
         Command::Exec { first, rest } => {
             let target = exec_target(first, rest).ok_or(Error::Usage(UsageError::ExecWithoutCommand))?;

@@ -24,8 +24,9 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::{
     AttachedExec, AttachedExecSpec, Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec,
-    ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, ContextStream, ExecChunk, ExecOutput,
-    ExecOutputMode, ExecSpec, Health, Labels, NetworkInfo, PublishedPort, TerminalSize, VolumeInfo, VolumeMount,
+    ContainerDetails, ContainerInfo, ContainerSpec, ContainerStarted, ContainerState, ContextStream, ExecChunk,
+    ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, LogsRequest, NetworkInfo, PublishedPort, TerminalSize,
+    VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 use crate::service::Protocol;
@@ -565,6 +566,47 @@ impl Backend for DockerBackend {
 
     fn logs_so_far(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
         self.logs_since_start(id, false)
+    }
+
+    fn timestamped_logs(&self, id: &str, request: LogsRequest) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        let tail = request.tail.map_or_else(|| "all".to_string(), |lines| lines.to_string());
+        let mut options =
+            LogsOptionsBuilder::new().follow(request.follow).stdout(true).stderr(true).timestamps(true).tail(&tail);
+        if let Some(since) = request.since {
+            let seconds = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+            options = options.since(i32::try_from(seconds).unwrap_or(i32::MAX));
+        }
+        self.docker
+            .logs(id, Some(options.build()))
+            .map(|item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e)))
+            .boxed()
+    }
+
+    fn container_starts(
+        &self,
+        labels: &Labels,
+        since: std::time::SystemTime,
+    ) -> BoxStream<'static, BackendResult<ContainerStarted>> {
+        let mut filters = label_filter(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert("event".to_string(), vec!["start".to_string()]);
+        let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs()).to_string();
+        let options = EventsOptionsBuilder::new().since(&since).filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(event) => {
+                        let actor = event.actor?;
+                        Some(Ok(ContainerStarted {
+                            id: actor.id?,
+                            labels: actor.attributes.unwrap_or_default().into_iter().collect(),
+                        }))
+                    }
+                    Err(error) => Some(Err(convert(&error))),
+                }
+            })
+            .boxed()
     }
 
     async fn next_health_change(&self, id: &str) -> BackendResult<Health> {

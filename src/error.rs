@@ -77,7 +77,9 @@ pub enum Error {
     NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
-    /// `boss exec` or `boss logs` asked for a service that has no running container.
+    /// A service's log could not be written to `path`; `error` is the system's words.
+    SaveLog { path: PathBuf, error: String },
+    /// `boss exec` asked for a service that has no running container.
     ServiceNotRunning { service: String },
     /// The command `boss exec` ran exited with a status other than 0, which boss exits with;
     /// the command printed its own words, so this says nothing more.
@@ -216,6 +218,14 @@ pub enum Action {
     },
     RemoveVolume {
         volume: String,
+    },
+    /// Reading a container's log.
+    ReadLogs {
+        container: String,
+    },
+    /// Watching the engine for containers of the group that start (`logs -f`).
+    WatchContainers {
+        group: String,
     },
     /// Running a command in a container for `boss exec`.
     ExecIn {
@@ -543,6 +553,7 @@ impl Error {
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
             | Error::ServiceNotRunning { .. }
+            | Error::SaveLog { .. }
             | Error::PlanHasChanges => exit_code::FAILURE,
             Error::CommandExited { code } => *code,
         }
@@ -651,6 +662,9 @@ impl Error {
                 );
             }
             Error::PlanHasChanges | Error::CommandExited { .. } => {}
+            Error::SaveLog { path, error } => {
+                let _ = writeln!(out, "error: cannot write the log file `{}`: {error}", path.display());
+            }
             Error::ServiceNotRunning { service } => {
                 let _ = writeln!(out, "error: service `{service}` has no running container");
                 let _ = writeln!(out, "hint: start it with `boss start`");
@@ -740,6 +754,8 @@ impl Action {
             Action::ListGroupVolumes { group } => format!("list the volumes of group `{group}`"),
             Action::ListServiceContainers { service } => format!("list the containers of `{service}`"),
             Action::ExecIn { container } => format!("run the command in `{container}`"),
+            Action::ReadLogs { container } => format!("read the log of `{container}`"),
+            Action::WatchContainers { group } => format!("watch the containers of group `{group}`"),
             Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
             Action::LookUpContainer { container } => format!("look up container `{container}`"),
             Action::CreateContainer { container } => format!("create container `{container}`"),

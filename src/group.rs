@@ -53,6 +53,8 @@ pub struct Group {
     cancel: CancellationToken,
     /// Loaded on first use, from the context file of the script and group name.
     context: Option<Context>,
+    /// Where a start writes the logs of failed services.
+    save_logs: Option<std::path::PathBuf>,
 }
 
 /// A sink that passes every event on to whatever `receiver` holds at the time.
@@ -111,6 +113,7 @@ impl Group {
             events,
             cancel: CancellationToken::new(),
             context: None,
+            save_logs: None,
         }
     }
 
@@ -174,6 +177,14 @@ impl Group {
         self
     }
 
+    /// Writes the log of every service that fails to start to `directory/<service>.log`
+    /// (with timestamps), before its container is removed: what a CI job keeps.
+    #[must_use]
+    pub fn save_logs(mut self, directory: impl AsRef<Path>) -> Group {
+        self.save_logs = Some(directory.as_ref().to_path_buf());
+        self
+    }
+
     /// Receives every [`Event`] of the run (containers created, hooks' `log(...)`, failures).
     #[must_use]
     pub fn events(self, receiver: impl Fn(&Event) + Send + Sync + 'static) -> Group {
@@ -231,6 +242,7 @@ impl Group {
             stop_grace: STOP_GRACE,
             fresh: Vec::new(),
             cancel,
+            save_logs: prepared.save_logs.clone(),
         };
         let report = crate::start::start(
             Arc::clone(&prepared.backend),
@@ -344,6 +356,52 @@ impl Group {
         crate::attach::exec(&backend, &self.project.group, service, cmd).await
     }
 
+    /// Prints the logs of `services` (every service when empty) to stdout, interleaved by time;
+    /// with `options.follow`, goes on with what they write, across new containers, until
+    /// `cancel` (the CLI's `logs`).
+    pub(crate) async fn logs(
+        self,
+        services: &[String],
+        options: crate::logs::ShowOptions,
+        cancel: CancellationToken,
+    ) -> Result<(), Error> {
+        let services = self.selected(services)?;
+        let backend = Arc::new(self.connect_claimed().await?);
+        let options = crate::logs::LogsOptions { services, show: options };
+        crate::logs::show(backend, &self.project.group, &options, cancel).await
+    }
+
+    /// Writes the logs of `services` (every service when empty) to `directory/<service>.log`
+    /// (the CLI's `logs --save`); returns what was written and the services without a
+    /// container.
+    pub(crate) async fn save_service_logs(
+        self,
+        services: &[String],
+        options: crate::logs::ShowOptions,
+        directory: &Path,
+    ) -> Result<(Vec<crate::logs::SavedLog>, Vec<String>), Error> {
+        let services: Vec<String> = self.selected(services)?.into_iter().map(|(name, _)| name).collect();
+        let backend = self.connect_claimed().await?;
+        let request = crate::backend::LogsRequest { follow: false, tail: options.tail, since: options.since };
+        crate::logs::save(&backend, &self.project.group, &services, request, options.timestamps, directory).await
+    }
+
+    /// The named services (all when none is named), each with its place in the script, in
+    /// the script's order; an unknown name is an error.
+    fn selected(&self, names: &[String]) -> Result<Vec<(String, usize)>, Error> {
+        for name in names {
+            check_known(&self.project, name)?;
+        }
+        Ok(self
+            .project
+            .services
+            .keys()
+            .enumerate()
+            .filter(|(_, name)| names.is_empty() || names.contains(name))
+            .map(|(place, name)| (name.clone(), place))
+            .collect())
+    }
+
     /// A connection to the engine, once the group is known to belong to this script.
     async fn connect_claimed(&self) -> Result<DockerBackend, Error> {
         let backend = connect(STOP_GRACE).await?;
@@ -365,6 +423,7 @@ impl Group {
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
         Ok(Prepared {
+            save_logs: self.save_logs,
             project: self.project,
             excluded: self.excluded,
             timeout: self.timeout,
@@ -406,6 +465,7 @@ impl Prepared {
 }
 
 struct Prepared {
+    save_logs: Option<std::path::PathBuf>,
     project: Project,
     excluded: Vec<String>,
     timeout: Duration,

@@ -23,7 +23,7 @@
 //!
 //! - [`Group`] is a loaded, checked script; script mistakes are [`Error::Script`] before the
 //!   engine is touched. Options: [`Group::name`], [`Group::exclude`], [`Group::timeout`],
-//!   [`Group::network_name`], [`Group::events`] (every [`event::Event`] of the run),
+//!   [`Group::network_name`], [`Group::save_logs`], [`Group::events`] (every [`event::Event`] of the run),
 //!   [`Group::cancel_on`] (a [`CancellationToken`]; nothing here handles signals).
 //! - [`Running`] is a started group: [`Running::port`], [`Running::context`], and
 //!   [`Running::stop`]. Dropping it stops and removes the group, unless [`Running::keep`].
@@ -52,6 +52,7 @@ mod group;
 mod hook;
 mod image;
 mod interpolate;
+mod logs;
 mod output;
 mod ownership;
 mod ping;

@@ -260,6 +260,24 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
+    fn timestamped_logs(
+        &self,
+        _: &str,
+        _: crate::backend::LogsRequest,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter([Ok(b"2026-11-22T04:00:00.5Z crashed\n".to_vec())]).boxed()
+    }
+
+    fn container_starts(
+        &self,
+        _: &Labels,
+        _: std::time::SystemTime,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<crate::backend::ContainerStarted>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::pending().boxed()
+    }
+
     fn follow_logs(&self, _: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
         use futures_util::StreamExt as _;
         futures_util::stream::iter([Ok(b"crashed\n".to_vec())]).boxed()

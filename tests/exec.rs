@@ -17,18 +17,9 @@ service(#{
 });
 "#;
 
-/// A started one-service group.
-#[track_caller]
-fn started(test_name: &str) -> Project {
-    let project = Project::new(test_name);
-    project.script(SCRIPT);
-    project.run(["start"]).success();
-    project
-}
-
 #[test]
 fn exec_passes_the_exit_status_stdout_and_stderr_through() {
-    let project = started("exec_status");
+    let project = Project::started("exec_status", SCRIPT);
     let output = project.run(["exec", "app", "--", "sh", "-c", "echo to-out; echo to-err >&2; exit 7"]);
     output.code(7);
     assert_eq!(output.stdout, "to-out\n", "{output}");
@@ -42,7 +33,7 @@ fn exec_passes_the_exit_status_stdout_and_stderr_through() {
 
 #[test]
 fn exec_passes_piped_stdin_to_the_command() {
-    let project = started("exec_stdin");
+    let project = Project::started("exec_stdin", SCRIPT);
     let output = project.boss(["exec", "app", "--", "cat"]).stdin("hi\nthere\n").run();
     output.success();
     assert_eq!(output.stdout, "hi\nthere\n", "{output}");
@@ -56,7 +47,7 @@ fn exec_passes_piped_stdin_to_the_command() {
 
 #[test]
 fn exec_gives_a_terminal_a_tty() {
-    let project = started("exec_tty");
+    let project = Project::started("exec_tty", SCRIPT);
     // `script` runs boss on a pseudo-terminal (stdin and stdout), as a user's shell would;
     // `-e` makes it exit with boss's status.
     let boss = env!("CARGO_BIN_EXE_boss");
@@ -97,7 +88,7 @@ fn exec_refuses_an_unknown_service_with_a_suggestion() {
 
 #[test]
 fn exec_refuses_a_service_without_a_running_container() {
-    let project = started("exec_stopped");
+    let project = Project::started("exec_stopped", SCRIPT);
     project.run(["stop"]).success();
     project
         .run(["exec", "app", "--", "true"])

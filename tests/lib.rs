@@ -18,6 +18,7 @@ mod failures;
 mod interrupt;
 mod isolation;
 mod library;
+mod logs;
 mod ownership;
 mod plan;
 mod readiness;

@@ -50,6 +50,16 @@ impl Project {
         Self { guard: GroupGuard::new(&group), dir }
     }
 
+    /// A project for `test_name` with `script` as its `services.rhai`, started with
+    /// `boss start`.
+    #[track_caller]
+    pub(crate) fn started(test_name: &str, script: &str) -> Self {
+        let project = Self::new(test_name);
+        project.script(script);
+        project.run(["start"]).success();
+        project
+    }
+
     /// The group name the script must declare (`group("...")`) so that the guard cleans up
     /// what boss creates.
     pub(crate) fn group(&self) -> &str {
