@@ -12,6 +12,7 @@ const MAX_TIMEOUT: u64 = 86_400;
 #[command(
     name = "boss",
     version,
+    after_help = "Example:\n  boss start && boss logs -f\n\nRun `boss <COMMAND> --help` for each command's options and examples.",
     about = "Start, stop and reload groups of dependent Docker services described in Rhai scripts"
 )]
 pub(crate) struct Arguments {
@@ -25,6 +26,9 @@ pub(crate) struct Arguments {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create the network and start every service in dependency order.
+    #[command(
+        after_help = "Examples:\n  boss start\n  boss start examples/quickstart/services.rhai --exclude worker --save-logs ci-logs"
+    )]
     Start {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -44,6 +48,7 @@ pub(crate) enum Command {
         save_logs: Option<PathBuf>,
     },
     /// Stop services in reverse dependency order.
+    #[command(after_help = "Examples:\n  boss stop\n  boss stop services.rhai --remove --volumes")]
     Stop {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -64,6 +69,7 @@ pub(crate) enum Command {
         timeout: u64,
     },
     /// Show what `start` would do, changing nothing.
+    #[command(after_help = "Examples:\n  boss plan\n  boss plan --format json --exit-code")]
     Plan {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -82,7 +88,10 @@ pub(crate) enum Command {
         network_name: Option<String>,
     },
     /// Rebuild one service's image and recreate it; restart its dependants.
-    #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
+    #[command(
+        override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]",
+        after_help = "Examples:\n  boss reload api\n  boss reload services.rhai api --remove"
+    )]
     Reload {
         /// The services script (default `services.rhai`) when two arguments are given; the
         /// service when only one is.
@@ -102,7 +111,10 @@ pub(crate) enum Command {
         network_name: Option<String>,
     },
     /// Show the services' logs, interleaved by time, each line under its service's name.
-    #[command(override_usage = "boss logs [FILE] [SERVICE]... [OPTIONS]")]
+    #[command(
+        override_usage = "boss logs [FILE] [SERVICE]... [OPTIONS]",
+        after_help = "Examples:\n  boss logs -f\n  boss logs api db --since 10m --timestamps\n  boss logs --save ci-logs"
+    )]
     Logs {
         /// The services script (default `services.rhai`) when the first ends in `.rhai`, then
         /// the services to show (all when none is named).
@@ -127,7 +139,10 @@ pub(crate) enum Command {
         save: Option<PathBuf>,
     },
     /// Run a command in a service's running container, with this terminal attached.
-    #[command(override_usage = "boss exec [FILE] <SERVICE> [--] <COMMAND>...")]
+    #[command(
+        override_usage = "boss exec [FILE] <SERVICE> [--] <COMMAND>...",
+        after_help = "Examples:\n  boss exec db psql -U postgres\n  echo 'select 1' | boss exec db -- psql -U postgres"
+    )]
     Exec {
         /// The services script (default `services.rhai`) when it ends in `.rhai`; otherwise the
         /// service.
@@ -136,6 +151,15 @@ pub(crate) enum Command {
         /// The service (when a script was given), then the command and its arguments.
         #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
+    },
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  boss completions bash > ~/.local/share/bash-completion/completions/boss\n  boss completions zsh > ~/.zfunc/_boss\n  boss completions fish > ~/.config/fish/completions/boss.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
     },
 }
 
@@ -158,6 +182,27 @@ pub(crate) fn script_and_services(words: Vec<String>) -> (PathBuf, Vec<String>) 
         None => PathBuf::from("services.rhai"),
     };
     (file, words.collect())
+}
+
+/// The shells `boss completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script of `shell` for boss's command line.
+pub(crate) fn completion_script(shell: Shell) -> String {
+    use clap::CommandFactory as _;
+    let generator = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(generator, &mut Arguments::command(), "boss", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
 }
 
 /// What `boss exec` was asked to run: the script, the service, and the command.

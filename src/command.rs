@@ -121,6 +121,10 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             });
             group.logs(&services, options, cancel).await
         }
+        Command::Completions { shell } => {
+            output::result(&crate::arguments::completion_script(shell));
+            Ok(())
+        }
         Command::Exec { first, rest } => {
             let target = exec_target(first, rest).ok_or(Error::Usage(UsageError::ExecWithoutCommand))?;
             let code = Group::load(&target.file)?.exec(&target.service, target.cmd).await?;

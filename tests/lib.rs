@@ -7,6 +7,7 @@ mod build;
 mod build_context;
 mod changes;
 mod common;
+mod completions;
 mod container;
 mod context;
 mod data_safety;
