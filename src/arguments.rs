@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
-/// The longest `--timeout` accepted: a day.
+/// The longest `--wait-timeout` or `--stop-timeout` accepted: a day. (`--timeout`, their old
+/// shared name, is a hidden alias of both, so older scripts keep working.)
 const MAX_TIMEOUT: u64 = 86_400;
 
 #[derive(Debug, Parser)]
@@ -37,7 +38,13 @@ pub(crate) enum Command {
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
         /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
+        #[arg(
+            long = "wait-timeout",
+            alias = "timeout",
+            value_name = "SECS",
+            default_value_t = 300,
+            value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
+        )]
         timeout: u64,
         /// Use this network instead of `boss-<group>`.
         #[arg(long)]
@@ -65,7 +72,13 @@ pub(crate) enum Command {
         #[arg(long, requires = "remove")]
         volumes: bool,
         /// Seconds to wait after the stop signal before SIGKILL.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
+        #[arg(
+            long = "stop-timeout",
+            alias = "timeout",
+            value_name = "SECS",
+            default_value_t = 10,
+            value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT)
+        )]
         timeout: u64,
     },
     /// Show what `start` would do, changing nothing.
@@ -104,7 +117,13 @@ pub(crate) enum Command {
         #[arg(long)]
         remove: bool,
         /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
+        #[arg(
+            long = "wait-timeout",
+            alias = "timeout",
+            value_name = "SECS",
+            default_value_t = 300,
+            value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
+        )]
         timeout: u64,
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]
@@ -333,6 +352,27 @@ mod tests {
         assert!(Arguments::try_parse_from(["boss", "logs", "--since", "yesterday-ish"]).is_err());
         assert!(Arguments::try_parse_from(["boss", "logs", "--save", "d", "-f"]).is_err());
         assert!(parse_since("2026-11-30T13:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn timeouts_have_their_own_names_and_the_old_one_still_works() {
+        let wait = |args: &[&str]| match Arguments::try_parse_from(args).unwrap().command {
+            Command::Start { timeout, .. } | Command::Reload { timeout, .. } | Command::Stop { timeout, .. } => timeout,
+            other => panic!("no timeout: {other:?}"),
+        };
+        assert_eq!(wait(&["boss", "start", "--wait-timeout", "20"]), 20);
+        assert_eq!(wait(&["boss", "start", "--timeout", "21"]), 21);
+        assert_eq!(wait(&["boss", "reload", "api", "--wait-timeout", "22"]), 22);
+        assert_eq!(wait(&["boss", "reload", "api", "--timeout", "23"]), 23);
+        assert_eq!(wait(&["boss", "stop", "--stop-timeout", "2"]), 2);
+        assert_eq!(wait(&["boss", "stop", "--timeout", "3"]), 3);
+        assert!(Arguments::try_parse_from(["boss", "stop", "--wait-timeout", "3"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "start", "--stop-timeout", "3"]).is_err());
+        use clap::CommandFactory as _;
+        let mut help = Vec::new();
+        Arguments::command().find_subcommand_mut("start").unwrap().write_long_help(&mut help).unwrap();
+        let help = String::from_utf8(help).unwrap();
+        assert!(help.contains("--wait-timeout") && !help.contains("--timeout"), "the old name is hidden: {help}");
     }
 
     #[test]

@@ -936,7 +936,7 @@ impl ServiceFailure {
                     timeout.as_secs_f64(),
                     count(usize::try_from(*attempts).unwrap_or(usize::MAX), "attempt")
                 );
-                let _ = writeln!(out, "hint: raise `--timeout`, or check what `ping` waits for");
+                let _ = writeln!(out, "hint: raise `--wait-timeout`, or check what `ping` waits for");
             }
             ServiceFailure::ContainerExited { exit_code, logs } => {
                 match exit_code {
