@@ -37,15 +37,8 @@ pub(crate) enum Command {
         /// Services not to start (comma-separated, may be repeated).
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
-        /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(
-            long = "wait-timeout",
-            alias = "timeout",
-            value_name = "SECS",
-            default_value_t = 300,
-            value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
-        )]
-        timeout: u64,
+        #[command(flatten)]
+        wait: WaitTimeout,
         /// Use this network instead of `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
@@ -116,15 +109,8 @@ pub(crate) enum Command {
         /// Remove the stopped containers, so the service's dependants are recreated too.
         #[arg(long)]
         remove: bool,
-        /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(
-            long = "wait-timeout",
-            alias = "timeout",
-            value_name = "SECS",
-            default_value_t = 300,
-            value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
-        )]
-        timeout: u64,
+        #[command(flatten)]
+        wait: WaitTimeout,
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
@@ -248,6 +234,20 @@ pub(crate) fn exec_target(first: String, rest: Vec<String>) -> Option<ExecTarget
     (!cmd.is_empty()).then_some(ExecTarget { file, service, cmd })
 }
 
+/// `--wait-timeout`, of the commands that start services.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct WaitTimeout {
+    /// Seconds each service's readiness check (and each hook) may take.
+    #[arg(
+        long = "wait-timeout",
+        alias = "timeout",
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
+    )]
+    pub seconds: u64,
+}
+
 /// How `boss plan` prints the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PlanFormat {
@@ -357,7 +357,8 @@ mod tests {
     #[test]
     fn timeouts_have_their_own_names_and_the_old_one_still_works() {
         let wait = |args: &[&str]| match Arguments::try_parse_from(args).unwrap().command {
-            Command::Start { timeout, .. } | Command::Reload { timeout, .. } | Command::Stop { timeout, .. } => timeout,
+            Command::Start { wait, .. } | Command::Reload { wait, .. } => wait.seconds,
+            Command::Stop { timeout, .. } => timeout,
             other => panic!("no timeout: {other:?}"),
         };
         assert_eq!(wait(&["boss", "start", "--wait-timeout", "20"]), 20);
@@ -378,7 +379,7 @@ mod tests {
     #[test]
     fn start_defaults() {
         let arguments = Arguments::try_parse_from(["boss", "start", "x.rhai"]).unwrap();
-        let Command::Start { timeout, file, network_name, .. } = arguments.command else { panic!("not start") };
-        assert_eq!((timeout, file, network_name), (300, PathBuf::from("x.rhai"), None));
+        let Command::Start { wait, file, network_name, .. } = arguments.command else { panic!("not start") };
+        assert_eq!((wait.seconds, file, network_name), (300, PathBuf::from("x.rhai"), None));
     }
 }

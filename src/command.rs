@@ -17,11 +17,11 @@ use crate::text::{and_ticked, count};
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Start { file, exclude, timeout, network_name, save_logs } => {
+        Command::Start { file, exclude, wait, network_name, save_logs } => {
             let mut group = Group::load(&file)?
                 .events_to(output::stderr_sink())
                 .exclude(clean_names(&exclude))
-                .timeout(Duration::from_secs(timeout));
+                .timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
@@ -82,7 +82,7 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 Ok(())
             }
         }
-        Command::Reload { first, second, remove, timeout, network_name } => {
+        Command::Reload { first, second, remove, wait, network_name } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -91,7 +91,8 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let mut group = Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(timeout));
+            let mut group =
+                Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
