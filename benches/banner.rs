@@ -91,7 +91,7 @@ fn main() {
 /// Runs `boss start` once and returns how long after the banner it reported `web` started.
 fn one_run(project: &Project) -> Duration {
     let mut child = Command::new(BOSS)
-        .args(["start", "--timeout", "30"])
+        .args(["start", "--wait-timeout", "30"])
         .current_dir(project.dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

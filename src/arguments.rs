@@ -2,16 +2,19 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
-/// The longest `--timeout` accepted: a day.
+/// The longest `--wait-timeout` or `--stop-timeout` accepted: a day. (`--timeout`, their old
+/// shared name, is a hidden alias of both, so older scripts keep working.)
 const MAX_TIMEOUT: u64 = 86_400;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "boss",
     version,
+    after_help = "Example:\n  boss start && boss logs -f\n\nRun `boss <COMMAND> --help` for each command's options and examples.",
     about = "Start, stop and reload groups of dependent Docker services described in Rhai scripts"
 )]
 pub(crate) struct Arguments {
@@ -25,11 +28,15 @@ pub(crate) struct Arguments {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create the network and start every service in dependency order.
+    #[command(
+        after_help = "Examples:\n  boss start\n  boss start examples/quickstart/services.rhai --exclude worker --save-logs ci-logs"
+    )]
     Start {
         #[command(flatten)]
         start: StartArguments,
     },
     /// Stop services in reverse dependency order.
+    #[command(after_help = "Examples:\n  boss stop\n  boss stop services.rhai --remove --volumes")]
     Stop {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -46,10 +53,17 @@ pub(crate) enum Command {
         #[arg(long, requires = "remove")]
         volumes: bool,
         /// Seconds to wait after the stop signal before SIGKILL.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
+        #[arg(
+            long = "stop-timeout",
+            alias = "timeout",
+            value_name = "SECS",
+            default_value_t = 10,
+            value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT)
+        )]
         timeout: u64,
     },
     /// Show what `start` would do, changing nothing.
+    #[command(after_help = "Examples:\n  boss plan\n  boss plan --format json --exit-code")]
     Plan {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -104,7 +118,10 @@ pub(crate) enum Command {
         command: Vec<OsString>,
     },
     /// Rebuild one service's image and recreate it; restart its dependants.
-    #[command(override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]")]
+    #[command(
+        override_usage = "boss reload [FILE] <SERVICE> [OPTIONS]",
+        after_help = "Examples:\n  boss reload api\n  boss reload services.rhai api --remove"
+    )]
     Reload {
         /// The services script (default `services.rhai`) when two arguments are given; the
         /// service when only one is.
@@ -116,13 +133,143 @@ pub(crate) enum Command {
         /// Remove the stopped containers, so the service's dependants are recreated too.
         #[arg(long)]
         remove: bool,
-        /// Seconds each service's readiness check (and each hook) may take.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
-        timeout: u64,
+        #[command(flatten)]
+        wait: WaitTimeout,
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
     },
+    /// Show the services' logs, interleaved by time, each line under its service's name.
+    #[command(
+        override_usage = "boss logs [FILE] [SERVICE]... [OPTIONS]",
+        after_help = "Examples:\n  boss logs -f\n  boss logs api db --since 10m --timestamps\n  boss logs --save ci-logs"
+    )]
+    Logs {
+        /// The services script (default `services.rhai`) when the first ends in `.rhai`, then
+        /// the services to show (all when none is named).
+        #[arg(value_name = "FILE|SERVICE")]
+        words: Vec<String>,
+        /// Keep showing what the services write, also from new containers (after a `reload`,
+        /// say), until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines of each service.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Only lines written since then: a duration (`10m`, `1h 30m`) or a time
+        /// (`2026-11-30T13:00:00Z`).
+        #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+        since: Option<SystemTime>,
+        /// Start each line with the time the engine read it.
+        #[arg(short, long)]
+        timestamps: bool,
+        /// Write each service's log to `DIR/<service>.log` instead of showing it.
+        #[arg(long, value_name = "DIR", conflicts_with = "follow")]
+        save: Option<PathBuf>,
+    },
+    /// Run a command in a service's running container, with this terminal attached.
+    #[command(
+        override_usage = "boss exec [FILE] <SERVICE> [--] <COMMAND>...",
+        after_help = "Examples:\n  boss exec db psql -U postgres\n  echo 'select 1' | boss exec db -- psql -U postgres"
+    )]
+    Exec {
+        /// The services script (default `services.rhai`) when it ends in `.rhai`; otherwise the
+        /// service.
+        #[arg(value_name = "FILE|SERVICE")]
+        first: String,
+        /// The service (when a script was given), then the command and its arguments.
+        #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  boss completions bash > ~/.local/share/bash-completion/completions/boss\n  boss completions zsh > ~/.zfunc/_boss\n  boss completions fish > ~/.config/fish/completions/boss.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// `--since`: a duration back from now (`10m`) or a point in time (RFC 3339, or
+/// `2026-11-30 13:00:00` in UTC).
+fn parse_since(text: &str) -> Result<SystemTime, String> {
+    if let Ok(back) = humantime::parse_duration(text) {
+        return SystemTime::now().checked_sub(back).ok_or_else(|| format!("`{text}` reaches back before 1970"));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|_| format!("`{text}` is neither a duration (`10m`) nor a time (`2026-11-30T13:00:00Z`)"))
+}
+
+/// The script and the services of `boss logs`'s words: a first word ending in `.rhai` is the
+/// script.
+pub(crate) fn script_and_services(words: Vec<String>) -> (PathBuf, Vec<String>) {
+    let mut words = words.into_iter().peekable();
+    let file = match words.next_if(|word| word.ends_with(".rhai")) {
+        Some(file) => PathBuf::from(file),
+        None => PathBuf::from("services.rhai"),
+    };
+    (file, words.collect())
+}
+
+/// The shells `boss completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script of `shell` for boss's command line.
+pub(crate) fn completion_script(shell: Shell) -> String {
+    use clap::CommandFactory as _;
+    let generator = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(generator, &mut Arguments::command(), "boss", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// What `boss exec` was asked to run: the script, the service, and the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExecTarget {
+    pub file: PathBuf,
+    pub service: String,
+    pub cmd: Vec<String>,
+}
+
+/// Splits `boss exec`'s words: a first word ending in `.rhai` is the script and the service
+/// follows; a `--` right after the service only separates it from the command.
+pub(crate) fn exec_target(first: String, rest: Vec<String>) -> Option<ExecTarget> {
+    let (file, service, mut cmd) = if first.ends_with(".rhai") {
+        let mut rest = rest.into_iter();
+        let service = rest.next()?;
+        (PathBuf::from(first), service, rest.collect::<Vec<_>>())
+    } else {
+        (PathBuf::from("services.rhai"), first, rest)
+    };
+    if cmd.first().is_some_and(|word| word == "--") {
+        cmd.remove(0);
+    }
+    (!cmd.is_empty()).then_some(ExecTarget { file, service, cmd })
+}
+
+/// `--wait-timeout`, of the commands that start services.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct WaitTimeout {
+    /// Seconds each service's readiness check (and each hook) may take.
+    #[arg(
+        long = "wait-timeout",
+        alias = "timeout",
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT)
+    )]
+    pub seconds: u64,
 }
 
 /// What `start` and `run` take to start a group.
@@ -134,12 +281,15 @@ pub(crate) struct StartArguments {
     /// Services not to start (comma-separated, may be repeated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
-    /// Seconds each service's readiness check (and each hook) may take.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub wait: WaitTimeout,
     /// Use this network instead of `boss-<group>`.
     #[arg(long)]
     pub network_name: Option<String>,
+    /// Write the log of every service that fails to `DIR/<service>.log` before its
+    /// container is removed.
+    #[arg(long, value_name = "DIR")]
+    pub save_logs: Option<PathBuf>,
 }
 
 /// How `boss plan` prints the plan.
@@ -252,9 +402,81 @@ mod tests {
     }
 
     #[test]
+    fn exec_takes_an_optional_file_a_service_and_a_command() {
+        let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
+            Ok(Command::Exec { first, rest }) => exec_target(first, rest),
+            Ok(other) => panic!("not exec: {other:?}"),
+            Err(_) => None,
+        };
+        let target = |file: &str, service: &str, cmd: &[&str]| {
+            Some(ExecTarget {
+                file: PathBuf::from(file),
+                service: service.to_string(),
+                cmd: cmd.iter().map(ToString::to_string).collect(),
+            })
+        };
+        assert_eq!(
+            parse(&["boss", "exec", "a", "--", "sh", "-c", "exit 7"]),
+            target("services.rhai", "a", &["sh", "-c", "exit 7"])
+        );
+        assert_eq!(parse(&["boss", "exec", "a", "ls", "-l"]), target("services.rhai", "a", &["ls", "-l"]));
+        assert_eq!(
+            parse(&["boss", "exec", "x.rhai", "a", "--", "ls", "--", "-x"]),
+            target("x.rhai", "a", &["ls", "--", "-x"])
+        );
+        assert_eq!(parse(&["boss", "exec", "x.rhai", "a", "ls"]), target("x.rhai", "a", &["ls"]));
+        assert_eq!(parse(&["boss", "exec", "a"]), None);
+        assert_eq!(parse(&["boss", "exec", "x.rhai", "a"]), None);
+        assert_eq!(parse(&["boss", "exec", "a", "--"]), None);
+    }
+
+    #[test]
+    fn logs_takes_an_optional_file_services_and_options() {
+        let arguments = Arguments::try_parse_from([
+            "boss", "logs", "x.rhai", "a", "b", "-f", "--tail", "3", "--since", "10m", "-t",
+        ])
+        .unwrap();
+        let Command::Logs { words, follow, tail, since, timestamps, save } = arguments.command else {
+            panic!("not logs")
+        };
+        assert_eq!(script_and_services(words), (PathBuf::from("x.rhai"), vec!["a".to_string(), "b".to_string()]));
+        assert!(follow && timestamps && save.is_none());
+        assert_eq!(tail, Some(3));
+        let back = SystemTime::now().duration_since(since.unwrap()).unwrap();
+        assert!(back >= std::time::Duration::from_secs(600));
+        assert_eq!(script_and_services(vec![]), (PathBuf::from("services.rhai"), vec![]));
+        assert!(Arguments::try_parse_from(["boss", "logs", "--since", "yesterday-ish"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "logs", "--save", "d", "-f"]).is_err());
+        assert!(parse_since("2026-11-30T13:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn timeouts_have_their_own_names_and_the_old_one_still_works() {
+        let wait = |args: &[&str]| match Arguments::try_parse_from(args).unwrap().command {
+            Command::Start { start } => start.wait.seconds,
+            Command::Reload { wait, .. } => wait.seconds,
+            Command::Stop { timeout, .. } => timeout,
+            other => panic!("no timeout: {other:?}"),
+        };
+        assert_eq!(wait(&["boss", "start", "--wait-timeout", "20"]), 20);
+        assert_eq!(wait(&["boss", "start", "--timeout", "21"]), 21);
+        assert_eq!(wait(&["boss", "reload", "api", "--wait-timeout", "22"]), 22);
+        assert_eq!(wait(&["boss", "reload", "api", "--timeout", "23"]), 23);
+        assert_eq!(wait(&["boss", "stop", "--stop-timeout", "2"]), 2);
+        assert_eq!(wait(&["boss", "stop", "--timeout", "3"]), 3);
+        assert!(Arguments::try_parse_from(["boss", "stop", "--wait-timeout", "3"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "start", "--stop-timeout", "3"]).is_err());
+        use clap::CommandFactory as _;
+        let mut help = Vec::new();
+        Arguments::command().find_subcommand_mut("start").unwrap().write_long_help(&mut help).unwrap();
+        let help = String::from_utf8(help).unwrap();
+        assert!(help.contains("--wait-timeout") && !help.contains("--timeout"), "the old name is hidden: {help}");
+    }
+
+    #[test]
     fn start_defaults() {
         let arguments = Arguments::try_parse_from(["boss", "start", "x.rhai"]).unwrap();
         let Command::Start { start } = arguments.command else { panic!("not start") };
-        assert_eq!((start.timeout, start.file, start.network_name), (300, PathBuf::from("x.rhai"), None));
+        assert_eq!((start.wait.seconds, start.file, start.network_name), (300, PathBuf::from("x.rhai"), None));
     }
 }

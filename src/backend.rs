@@ -184,6 +184,57 @@ pub(crate) struct ExecOutput {
     pub truncated: bool,
 }
 
+/// A command run in a running container with the caller's terminal attached (`boss exec`):
+/// stdin goes in, stdout and stderr come out as they are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachedExecSpec {
+    pub cmd: Vec<String>,
+    /// A pseudo-terminal of this size for the command, or plain pipes when `None` (stdout and
+    /// stderr then stay apart).
+    pub tty: Option<TerminalSize>,
+}
+
+/// A terminal's size in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TerminalSize {
+    pub rows: u16,
+    pub columns: u16,
+}
+
+/// A piece of an attached command's output. With a TTY everything is `Stdout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExecChunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// A started attached command: its output until it exits, and its stdin.
+pub(crate) struct AttachedExec {
+    /// The engine's id of this exec, to resize its terminal and ask for its exit code.
+    pub id: String,
+    pub output: futures_util::stream::BoxStream<'static, BackendResult<ExecChunk>>,
+    /// The command's stdin; shutting it down is the end of its input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+/// Which part of a container's log to read (`boss logs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct LogsRequest {
+    /// Keep reading what the container writes until it stops.
+    pub follow: bool,
+    /// Only the last lines of what is written now.
+    pub tail: Option<usize>,
+    /// Only lines written at or after this time (the engine counts whole seconds).
+    pub since: Option<std::time::SystemTime>,
+}
+
+/// A container of a group that started, as the engine's event stream reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContainerStarted {
+    pub id: String,
+    pub labels: Labels,
+}
+
 /// A published port as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PublishedPort {
@@ -310,6 +361,19 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// output passes the limit.
     fn exec(&self, id: &str, exec: &ExecSpec) -> impl Future<Output = BackendResult<ExecOutput>> + Send;
 
+    /// Starts `exec.cmd` in the running container with its stdin, stdout and stderr attached.
+    fn exec_attached(
+        &self,
+        id: &str,
+        exec: &AttachedExecSpec,
+    ) -> impl Future<Output = BackendResult<AttachedExec>> + Send;
+
+    /// The exit code of an attached exec whose output ended, when the engine knows it.
+    fn exec_exit_code(&self, exec_id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;
+
+    /// Resizes the pseudo-terminal of an attached exec.
+    fn resize_exec(&self, exec_id: &str, size: TerminalSize) -> impl Future<Output = BackendResult<()>> + Send;
+
     /// The container's output (stdout and stderr) since it last started, as it is written;
     /// the stream ends when the container stops.
     fn follow_logs(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
@@ -317,6 +381,23 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The container's output (stdout and stderr) since it last started, as far as it is
     /// written now; the stream ends there.
     fn logs_so_far(&self, id: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// The container's output (stdout and stderr, in the order written), each line starting
+    /// with the engine's RFC 3339 timestamp and a space.
+    fn timestamped_logs(
+        &self,
+        id: &str,
+        request: LogsRequest,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>>;
+
+    /// Every start of a container carrying all of `labels`, from `since` on (earlier ones
+    /// included, so nothing is missed between a look at the containers and this call), as
+    /// they happen. The stream does not end by itself.
+    fn container_starts(
+        &self,
+        labels: &Labels,
+        since: std::time::SystemTime,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<ContainerStarted>>;
 
     /// Resolves at the next health status change of the container, with the new status.
     fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<Health>> + Send;

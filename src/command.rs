@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::arguments::{Command, EnvFormat, PlanFormat, StartArguments, StatusFormat, clean_names};
+use crate::arguments::{
+    Command, EnvFormat, PlanFormat, StartArguments, StatusFormat, clean_names, exec_target, script_and_services,
+};
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
 use crate::event::{Event, EventSink, ServiceChange};
@@ -99,7 +101,7 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { start, keep, command } => run(start_group(start)?, keep, &command).await,
-        Command::Reload { first, second, remove, timeout, network_name } => {
+        Command::Reload { first, second, remove, wait, network_name } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -108,7 +110,8 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let mut group = Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(timeout));
+            let mut group =
+                Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
@@ -118,17 +121,59 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             running.keep();
             summarise_start(report, &cancel)
         }
+        Command::Logs { words, follow, tail, since, timestamps, save } => {
+            let (file, services) = script_and_services(words);
+            let group = Group::load(&file)?.events_to(output::stderr_sink());
+            let options = crate::logs::ShowOptions { follow, tail, since, timestamps };
+            if let Some(directory) = save {
+                let (saved, missing) = group.save_service_logs(&services, options, &directory).await?;
+                saved.iter().for_each(output::log_saved);
+                missing.iter().for_each(|service| output::no_log(service));
+                return Ok(());
+            }
+            // Ctrl-C ends following; that is how `logs -f` is meant to end, so it succeeds.
+            let cancel = CancellationToken::new();
+            let on_interrupt = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_interrupt.cancel();
+                }
+            });
+            group.logs(&services, options, cancel).await
+        }
+        Command::Completions { shell } => {
+            output::result(&crate::arguments::completion_script(shell));
+            Ok(())
+        }
+        Command::Exec { first, rest } => {
+            let target = exec_target(first, rest).ok_or(Error::Usage(UsageError::ExecWithoutCommand))?;
+            let code = Group::load(&target.file)?.exec(&target.service, target.cmd).await?;
+            match code {
+                Some(0) => Ok(()),
+                // A process exits with 0 to 255; a code that does not fit, or none, is a failure.
+                Some(code) => Err(Error::CommandExited {
+                    code: i32::try_from(code)
+                        .ok()
+                        .filter(|code| (1..=255).contains(code))
+                        .unwrap_or(exit_code::FAILURE),
+                }),
+                None => Err(Error::CommandExited { code: exit_code::FAILURE }),
+            }
+        }
     }
 }
 
 /// The group `start` and `run` start.
 fn start_group(start: StartArguments) -> Result<Group, Error> {
-    let group =
-        Group::load(&start.file)?.exclude(clean_names(&start.exclude)).timeout(Duration::from_secs(start.timeout));
-    Ok(match start.network_name {
-        Some(name) => group.network_name(&name),
-        None => group,
-    })
+    let mut group =
+        Group::load(&start.file)?.exclude(clean_names(&start.exclude)).timeout(Duration::from_secs(start.wait.seconds));
+    if let Some(name) = start.network_name {
+        group = group.network_name(&name);
+    }
+    if let Some(directory) = start.save_logs {
+        group = group.save_logs(directory);
+    }
+    Ok(group)
 }
 
 /// Summarises a start (or reload) whose context is already saved.
@@ -309,7 +354,7 @@ fn watch_signals(context: &Context, child: &Arc<AtomicU32>) -> CancellationToken
         if let Err(failure) = context.persist() {
             output::line(Error::from(failure).render().trim_end());
         }
-        std::process::exit(crate::error::exit_code::INTERRUPTED);
+        std::process::exit(exit_code::INTERRUPTED);
     });
     cancel
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
-use bollard::exec::StartExecResults;
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HostConfig, ImageId,
     NetworkCreateRequest, NetworkingConfig, PortBinding, PortSummaryTypeEnum, VolumeCreateRequest,
@@ -16,15 +16,17 @@ use bollard::models::{
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use crate::backend::{
-    Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec, ContainerDetails, ContainerInfo, ContainerSpec,
-    ContainerState, ContextStream, ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, Listed, ListedPort,
-    NetworkInfo, PublishedPort, VolumeInfo, VolumeMount,
+    AttachedExec, AttachedExecSpec, Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec,
+    ContainerDetails, ContainerInfo, ContainerSpec, ContainerStarted, ContainerState, ContextStream, ExecChunk,
+    ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, Listed, ListedPort, LogsRequest, NetworkInfo, PublishedPort,
+    TerminalSize, VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 use crate::service::Protocol;
@@ -548,12 +550,90 @@ impl Backend for DockerBackend {
         Ok(output)
     }
 
+    async fn exec_attached(&self, id: &str, exec: &AttachedExecSpec) -> BackendResult<AttachedExec> {
+        let (program, n_args) = program_and_count(&exec.cmd);
+        tracing::debug!(id, program, n_args, tty = exec.tty.is_some(), "attached exec");
+        let config = ExecConfig {
+            cmd: Some(exec.cmd.clone()),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(exec.tty.is_some()),
+            console_size: exec.tty.map(|size| vec![usize::from(size.rows), usize::from(size.columns)]),
+            ..Default::default()
+        };
+        let created = self.docker.create_exec(id, config).await.map_err(|e| convert(&e))?;
+        let options = StartExecOptions { detach: false, tty: exec.tty.is_some(), output_capacity: None };
+        match self.docker.start_exec(&created.id, Some(options)).await.map_err(|e| convert(&e))? {
+            StartExecResults::Attached { output, input } => {
+                let output = output
+                    .map(|item| match item.map_err(|e| convert(&e))? {
+                        LogOutput::StdErr { message } => Ok(ExecChunk::Stderr(message.to_vec())),
+                        other => Ok(ExecChunk::Stdout(other.into_bytes().to_vec())),
+                    })
+                    .boxed();
+                Ok(AttachedExec { id: created.id, output, input })
+            }
+            StartExecResults::Detached => Err(BackendError::other("the engine detached the command")),
+        }
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> BackendResult<Option<i64>> {
+        Ok(self.docker.inspect_exec(exec_id).await.map_err(|e| convert(&e))?.exit_code)
+    }
+
+    async fn resize_exec(&self, exec_id: &str, size: TerminalSize) -> BackendResult<()> {
+        let options = ResizeExecOptionsBuilder::new().h(i32::from(size.rows)).w(i32::from(size.columns)).build();
+        self.docker.resize_exec(exec_id, options).await.map_err(|e| convert(&e))
+    }
+
     fn follow_logs(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
         self.logs_since_start(id, true)
     }
 
     fn logs_so_far(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
         self.logs_since_start(id, false)
+    }
+
+    fn timestamped_logs(&self, id: &str, request: LogsRequest) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        let tail = request.tail.map_or_else(|| "all".to_string(), |lines| lines.to_string());
+        let mut options =
+            LogsOptionsBuilder::new().follow(request.follow).stdout(true).stderr(true).timestamps(true).tail(&tail);
+        if let Some(since) = request.since {
+            let seconds = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+            options = options.since(i32::try_from(seconds).unwrap_or(i32::MAX));
+        }
+        self.docker
+            .logs(id, Some(options.build()))
+            .map(|item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e)))
+            .boxed()
+    }
+
+    fn container_starts(
+        &self,
+        labels: &Labels,
+        since: std::time::SystemTime,
+    ) -> BoxStream<'static, BackendResult<ContainerStarted>> {
+        let mut filters = label_filter(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert("event".to_string(), vec!["start".to_string()]);
+        let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs()).to_string();
+        let options = EventsOptionsBuilder::new().since(&since).filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(event) => {
+                        let actor = event.actor?;
+                        Some(Ok(ContainerStarted {
+                            id: actor.id?,
+                            labels: actor.attributes.unwrap_or_default().into_iter().collect(),
+                        }))
+                    }
+                    Err(error) => Some(Err(convert(&error))),
+                }
+            })
+            .boxed()
     }
 
     async fn next_health_change(&self, id: &str) -> BackendResult<Health> {

@@ -89,6 +89,13 @@ pub enum Error {
     NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+    /// A service's log could not be written to `path`; `error` is the system's words.
+    SaveLog { path: PathBuf, error: String },
+    /// `boss exec` asked for a service that has no running container.
+    ServiceNotRunning { service: String },
+    /// The command `boss exec` ran exited with a status other than 0, which boss exits with;
+    /// the command printed its own words, so this says nothing more.
+    CommandExited { code: i32 },
 }
 
 /// Why the context file cannot be used.
@@ -128,6 +135,8 @@ pub enum UsageError {
     ReloadWithoutService {
         file: String,
     },
+    /// `boss exec` without the command to run.
+    ExecWithoutCommand,
     /// A service name that the script does not declare; `known` are the declared ones.
     UnknownService {
         name: String,
@@ -221,6 +230,18 @@ pub enum Action {
     },
     RemoveVolume {
         volume: String,
+    },
+    /// Reading a container's log.
+    ReadLogs {
+        container: String,
+    },
+    /// Watching the engine for containers of the group that start (`logs -f`).
+    WatchContainers {
+        group: String,
+    },
+    /// Running a command in a container for `boss exec`.
+    ExecIn {
+        container: String,
     },
 }
 
@@ -546,8 +567,11 @@ impl Error {
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
+            | Error::ServiceNotRunning { .. }
+            | Error::SaveLog { .. }
             | Error::PlanHasChanges
             | Error::NotAllRunning => exit_code::FAILURE,
+            Error::CommandExited { code } => *code,
         }
     }
 
@@ -653,7 +677,14 @@ impl Error {
                     "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
                 );
             }
-            Error::PlanHasChanges | Error::NotAllRunning => {}
+            Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
+            Error::SaveLog { path, error } => {
+                let _ = writeln!(out, "error: cannot write the log file `{}`: {error}", path.display());
+            }
+            Error::ServiceNotRunning { service } => {
+                let _ = writeln!(out, "error: service `{service}` has no running container");
+                let _ = writeln!(out, "hint: start it with `boss start`");
+            }
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }
@@ -686,6 +717,7 @@ impl UsageError {
         match self {
             UsageError::NoScript { path } => format!("no services script at `{}`", path.display()),
             UsageError::ReloadWithoutService { file } => format!("`reload {file}` names no service"),
+            UsageError::ExecWithoutCommand => "`exec` names no command to run".to_string(),
             UsageError::UnknownService { name, .. } => format!("unknown service `{name}`"),
             UsageError::NotReloadable { service } => {
                 format!("service `{service}` cannot be reloaded: it has no `build_from`")
@@ -718,6 +750,7 @@ impl UsageError {
                 Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into())
             }
             UsageError::BadNetworkName { .. } => None,
+            UsageError::ExecWithoutCommand => Some("write `boss exec [FILE] SERVICE -- COMMAND...`".into()),
             UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
             UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
         }
@@ -743,6 +776,9 @@ impl Action {
             Action::ListGroupNetworks { group } => format!("list the networks of group `{group}`"),
             Action::ListGroupVolumes { group } => format!("list the volumes of group `{group}`"),
             Action::ListServiceContainers { service } => format!("list the containers of `{service}`"),
+            Action::ExecIn { container } => format!("run the command in `{container}`"),
+            Action::ReadLogs { container } => format!("read the log of `{container}`"),
+            Action::WatchContainers { group } => format!("watch the containers of group `{group}`"),
             Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
             Action::LookUpContainer { container } => format!("look up container `{container}`"),
             Action::CreateContainer { container } => format!("create container `{container}`"),
@@ -923,7 +959,7 @@ impl ServiceFailure {
                     timeout.as_secs_f64(),
                     count(usize::try_from(*attempts).unwrap_or(usize::MAX), "attempt")
                 );
-                let _ = writeln!(out, "hint: raise `--timeout`, or check what `ping` waits for");
+                let _ = writeln!(out, "hint: raise `--wait-timeout`, or check what `ping` waits for");
             }
             ServiceFailure::ContainerExited { exit_code, logs } => {
                 match exit_code {

@@ -115,6 +115,16 @@ pub enum ServiceChange {
     Log {
         message: String,
     },
+    /// The log of the service's failed container was written to `path` (`start --save-logs`).
+    LogSaved {
+        path: std::path::PathBuf,
+        lines: usize,
+    },
+    /// The log of the service's failed container could not be saved; `reason` is the error as
+    /// boss words it.
+    LogNotSaved {
+        reason: String,
+    },
 }
 
 /// Why a service gets a new container in place of its old one.

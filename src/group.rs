@@ -54,6 +54,8 @@ pub struct Group {
     cancel: CancellationToken,
     /// Loaded on first use, from the context file of the script and group name.
     context: Option<Context>,
+    /// Where a start writes the logs of failed services.
+    save_logs: Option<std::path::PathBuf>,
 }
 
 /// A sink that passes every event on to whatever `receiver` holds at the time.
@@ -112,6 +114,7 @@ impl Group {
             events,
             cancel: CancellationToken::new(),
             context: None,
+            save_logs: None,
         }
     }
 
@@ -175,6 +178,14 @@ impl Group {
         self
     }
 
+    /// Writes the log of every service that fails to start to `directory/<service>.log`
+    /// (with timestamps), before its container is removed: what a CI job keeps.
+    #[must_use]
+    pub fn save_logs(mut self, directory: impl AsRef<Path>) -> Group {
+        self.save_logs = Some(directory.as_ref().to_path_buf());
+        self
+    }
+
     /// Receives every [`Event`] of the run (containers created, hooks' `log(...)`, failures).
     #[must_use]
     pub fn events(self, receiver: impl Fn(&Event) + Send + Sync + 'static) -> Group {
@@ -232,6 +243,7 @@ impl Group {
             stop_grace: STOP_GRACE,
             fresh: Vec::new(),
             cancel,
+            save_logs: prepared.save_logs.clone(),
         };
         let report = crate::start::start(
             Arc::clone(&prepared.backend),
@@ -392,6 +404,67 @@ impl Group {
         }
     }
 
+    /// Runs `cmd` in the running container of `service` with this process's terminal attached
+    /// (the CLI's `exec`), and returns the command's exit code when the engine says it.
+    pub(crate) async fn exec(self, service: &str, cmd: Vec<String>) -> Result<Option<i64>, Error> {
+        check_known(&self.project, service)?;
+        let backend = self.connect_claimed().await?;
+        crate::attach::exec(&backend, &self.project.group, service, cmd).await
+    }
+
+    /// Prints the logs of `services` (every service when empty) to stdout, interleaved by time;
+    /// with `options.follow`, goes on with what they write, across new containers, until
+    /// `cancel` (the CLI's `logs`).
+    pub(crate) async fn logs(
+        self,
+        services: &[String],
+        options: crate::logs::ShowOptions,
+        cancel: CancellationToken,
+    ) -> Result<(), Error> {
+        let services = self.selected(services)?;
+        let backend = Arc::new(self.connect_claimed().await?);
+        let options = crate::logs::LogsOptions { services, show: options };
+        crate::logs::show(backend, &self.project.group, &options, cancel).await
+    }
+
+    /// Writes the logs of `services` (every service when empty) to `directory/<service>.log`
+    /// (the CLI's `logs --save`); returns what was written and the services without a
+    /// container.
+    pub(crate) async fn save_service_logs(
+        self,
+        services: &[String],
+        options: crate::logs::ShowOptions,
+        directory: &Path,
+    ) -> Result<(Vec<crate::logs::SavedLog>, Vec<String>), Error> {
+        let services: Vec<String> = self.selected(services)?.into_iter().map(|(name, _)| name).collect();
+        let backend = self.connect_claimed().await?;
+        let request = crate::backend::LogsRequest { follow: false, tail: options.tail, since: options.since };
+        crate::logs::save(&backend, &self.project.group, &services, request, options.timestamps, directory).await
+    }
+
+    /// The named services (all when none is named), each with its place in the script, in
+    /// the script's order; an unknown name is an error.
+    fn selected(&self, names: &[String]) -> Result<Vec<(String, usize)>, Error> {
+        for name in names {
+            check_known(&self.project, name)?;
+        }
+        Ok(self
+            .project
+            .services
+            .keys()
+            .enumerate()
+            .filter(|(_, name)| names.is_empty() || names.contains(name))
+            .map(|(place, name)| (name.clone(), place))
+            .collect())
+    }
+
+    /// A connection to the engine, once the group is known to belong to this script.
+    async fn connect_claimed(&self) -> Result<DockerBackend, Error> {
+        let backend = connect(STOP_GRACE).await?;
+        crate::claim::check(&backend, &self.project.group, &self.project.directory.display().to_string()).await?;
+        Ok(backend)
+    }
+
     /// Everything a start needs that can be refused, refused before anything is created.
     async fn prepare(mut self) -> Result<Prepared, Error> {
         if !crate::script::is_valid_name(&self.project.group) {
@@ -403,6 +476,7 @@ impl Group {
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
         Ok(Prepared {
+            save_logs: self.save_logs,
             project: self.project,
             excluded: self.excluded,
             timeout: self.timeout,
@@ -445,6 +519,7 @@ impl Prepared {
 }
 
 struct Prepared {
+    save_logs: Option<std::path::PathBuf>,
     project: Project,
     excluded: Vec<String>,
     timeout: Duration,
@@ -687,13 +762,20 @@ fn keep_on_error(running: Running, report: Result<StartReport, Error>) -> Result
     }
 }
 
+/// A service the script declares.
+fn check_known(project: &Project, name: &str) -> Result<(), Error> {
+    if project.services.contains_key(name) {
+        Ok(())
+    } else {
+        let known = project.services.keys().cloned().collect();
+        Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }))
+    }
+}
+
 /// `reload` needs a known service with `build_from`.
 fn check_reloadable(project: &Project, name: &str) -> Result<(), Error> {
-    let Some(service) = project.services.get(name) else {
-        let known = project.services.keys().cloned().collect();
-        return Err(Error::Usage(UsageError::UnknownService { name: name.to_string(), known }));
-    };
-    if service.build_from.is_none() {
+    check_known(project, name)?;
+    if project.services[name].build_from.is_none() {
         return Err(Error::Usage(UsageError::NotReloadable { service: name.to_string() }));
     }
     Ok(())

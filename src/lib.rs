@@ -23,7 +23,7 @@
 //!
 //! - [`Group`] is a loaded, checked script; script mistakes are [`Error::Script`] before the
 //!   engine is touched. Options: [`Group::name`], [`Group::exclude`], [`Group::timeout`],
-//!   [`Group::network_name`], [`Group::events`] (every [`event::Event`] of the run),
+//!   [`Group::network_name`], [`Group::save_logs`], [`Group::events`] (every [`event::Event`] of the run),
 //!   [`Group::cancel_on`] (a [`CancellationToken`]; nothing here handles signals).
 //!   [`Group::status`] and [`Group::env`] read the group as it runs, changing nothing.
 //! - [`Running`] is a started group: [`Running::port`], [`Running::context`], and
@@ -38,6 +38,7 @@
 
 mod access;
 mod arguments;
+mod attach;
 mod backend;
 mod build_context;
 mod claim;
@@ -53,6 +54,7 @@ mod group;
 mod hook;
 mod image;
 mod interpolate;
+mod logs;
 mod output;
 mod ownership;
 mod ping;
@@ -65,6 +67,7 @@ mod source;
 mod start;
 pub mod status;
 mod stop;
+mod terminal;
 #[cfg(test)]
 mod testing;
 mod text;

@@ -64,6 +64,10 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::StopFailed { failure } => {
                     indent_after_first(&format!("failed to stop: {}", failure.render()))
                 }
+                ServiceChange::LogSaved { path, lines } => {
+                    format!("saved {} of its log to `{}`", count(*lines, "line"), path.display())
+                }
+                ServiceChange::LogNotSaved { reason } => indent_after_first(&format!("log not saved: {reason}")),
                 ServiceChange::Log { message } => {
                     let lines: Vec<String> = message.lines().map(|line| format!("{service} | {line}")).collect();
                     return Some(lines.join("\n"));
@@ -343,6 +347,70 @@ pub(crate) fn run_notice(notice: &RunNotice) {
 /// to stderr.
 pub(crate) fn result(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Writes bytes a container printed to its stdout (`boss exec`) to ours, as they come.
+pub(crate) fn raw_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
+/// Writes bytes a container printed to its stderr (`boss exec`) to ours, as they come.
+pub(crate) fn raw_stderr(bytes: &[u8]) {
+    let _ = std::io::stderr().lock().write_all(bytes);
+}
+
+/// Prints log lines to stdout (they are `boss logs`'s output) under each service's name,
+/// padded to the longest, in a colour of its own on a terminal unless `NO_COLOR` is set.
+pub(crate) struct LogPrinter {
+    /// Each service's prefix, ready to print.
+    prefixes: Vec<String>,
+    timestamps: bool,
+}
+
+/// The colours of service names, by the service's place in the script, so that a service keeps
+/// its colour from one run to the next: cyan, yellow, green, magenta, blue, red.
+const SERVICE_COLOURS: [u8; 6] = [36, 33, 32, 35, 34, 31];
+
+impl LogPrinter {
+    /// A printer for `services`, each with its place in the script.
+    pub(crate) fn new(services: &[(String, usize)], timestamps: bool) -> LogPrinter {
+        use std::io::IsTerminal as _;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let colour = !no_color && std::io::stdout().is_terminal();
+        let width = services.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let prefixes = services
+            .iter()
+            .map(|(name, place)| {
+                let padded = format!("{name:<width$} |");
+                if colour {
+                    format!("\x1b[{}m{padded}\x1b[0m", SERVICE_COLOURS[place % SERVICE_COLOURS.len()])
+                } else {
+                    padded
+                }
+            })
+            .collect();
+        LogPrinter { prefixes, timestamps }
+    }
+
+    /// Prints one line of the `service`-th service's log; `false` once stdout is closed (the
+    /// reader, `head` say, is gone), so that following can end.
+    pub(crate) fn print(&self, service: usize, line: &crate::logs::LogLine) -> bool {
+        let prefix = self.prefixes.get(service).map_or("", String::as_str);
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{prefix} {}", line.file_line(self.timestamps)).and_then(|()| stdout.flush()).is_ok()
+    }
+}
+
+/// Says where `boss logs --save` wrote a service's log.
+pub(crate) fn log_saved(saved: &crate::logs::SavedLog) {
+    line(&format!("{}: saved {} of its log to `{}`", saved.service, count(saved.lines, "line"), saved.path.display()));
+}
+
+/// Says that a service has no container, so no log.
+pub(crate) fn no_log(service: &str) {
+    line(&format!("{service}: no container, so no log"));
 }
 
 /// Why a service gets a new container.

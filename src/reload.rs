@@ -83,6 +83,7 @@ pub(crate) async fn reload<B: Backend>(
         stop_grace: options.stop_grace,
         fresh: vec![service.name.clone()],
         cancel: options.cancel,
+        save_logs: None,
     };
     start(backend, project, context, start_options, events).await
 }

@@ -42,6 +42,8 @@ pub(crate) struct StartOptions {
     pub fresh: Vec<String>,
     /// Set on Ctrl-C: no new service starts, hooks stop, starting services are torn down.
     pub cancel: CancellationToken,
+    /// Where the log of each failed service's container is written, before it is removed.
+    pub save_logs: Option<std::path::PathBuf>,
 }
 
 /// Which services ended up running and which did not.
@@ -543,6 +545,15 @@ async fn tear_down<B: Backend>(run: &Run<B>, name: &str, container: &Touched) {
     if let Err(error) = run.backend.stop_container(&container.id, grace).await {
         tracing::warn!(service = name, %error, "stopping a failed container");
     }
+    // Stopped first, so the log is complete; saved before the container goes with it.
+    if let Some(directory) = &run.options.save_logs {
+        let change =
+            match crate::logs::save_container(&*run.backend, &container.id, &container.name, name, directory).await {
+                Ok(saved) => ServiceChange::LogSaved { path: saved.path, lines: saved.lines },
+                Err(error) => ServiceChange::LogNotSaved { reason: error.render().trim_end().to_string() },
+            };
+        run.events.service(name, change);
+    }
     if container.created
         && let Err(error) = run.backend.remove_container(&container.id).await
     {
@@ -669,6 +680,7 @@ mod tests {
             stop_grace: Duration::from_secs(1),
             fresh: Vec::new(),
             cancel: CancellationToken::new(),
+            save_logs: None,
         }
     }
 

@@ -244,6 +244,41 @@ impl Backend for FakeBackend {
         Ok(crate::backend::ExecOutput { code: Some(0), stdout, ..Default::default() })
     }
 
+    /// Attached commands need a real engine (tests/exec.rs).
+    async fn exec_attached(
+        &self,
+        _: &str,
+        _: &crate::backend::AttachedExecSpec,
+    ) -> BackendResult<crate::backend::AttachedExec> {
+        Err(BackendError::other("the in-memory engine runs no attached commands"))
+    }
+
+    async fn exec_exit_code(&self, _: &str) -> BackendResult<Option<i64>> {
+        Ok(None)
+    }
+
+    async fn resize_exec(&self, _: &str, _: crate::backend::TerminalSize) -> BackendResult<()> {
+        Ok(())
+    }
+
+    fn timestamped_logs(
+        &self,
+        _: &str,
+        _: crate::backend::LogsRequest,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter([Ok(b"2026-11-22T04:00:00.5Z crashed\n".to_vec())]).boxed()
+    }
+
+    fn container_starts(
+        &self,
+        _: &Labels,
+        _: std::time::SystemTime,
+    ) -> futures_util::stream::BoxStream<'static, BackendResult<crate::backend::ContainerStarted>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::pending().boxed()
+    }
+
     fn follow_logs(&self, _: &str) -> futures_util::stream::BoxStream<'static, BackendResult<Vec<u8>>> {
         use futures_util::StreamExt as _;
         futures_util::stream::iter([Ok(b"crashed\n".to_vec())]).boxed()

@@ -128,7 +128,7 @@ service(#{
     );
 
     let began = Instant::now();
-    let output = project.run(["start", "--timeout", "60"]);
+    let output = project.run(["start", "--wait-timeout", "60"]);
     let elapsed = began.elapsed();
     output
         .code(1)

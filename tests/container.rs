@@ -63,7 +63,7 @@ service(#{
 });
 "#,
     );
-    project.run(["start", "--timeout", "20"]).success().stderr_contains("app: started in");
+    project.run(["start", "--wait-timeout", "20"]).success().stderr_contains("app: started in");
 }
 
 #[test]
@@ -80,8 +80,8 @@ service(#{
 });
 "#,
     );
-    project.run(["start", "--timeout", "20"]).success();
-    let output = project.run(["stop", "--timeout", "30"]);
+    project.run(["start", "--wait-timeout", "20"]).success();
+    let output = project.run(["stop", "--stop-timeout", "30"]);
     output.success().stderr_contains("app: stopped");
     assert!(output.elapsed < Duration::from_secs(15), "SIGINT stopped it, not the SIGKILL after the grace\n{output}");
     let id = container(project.group(), "app").unwrap().id;

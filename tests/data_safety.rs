@@ -90,7 +90,7 @@ service(#{
     project.run(["stop"]).success();
 
     project
-        .boss(["start", "--timeout", "1"])
+        .boss(["start", "--wait-timeout", "1"])
         .env("BOSS_TEST_FAIL", "1")
         .run()
         .code(1)

@@ -37,7 +37,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "1"]);
+    let output = project.run(["start", "--wait-timeout", "1"]);
     output
         .code(1)
         .stderr_contains("bad: failed: `ping` did not return true within 1 s")
@@ -109,7 +109,7 @@ service(#{{
 /// Starts `project` with a long timeout and checks that the exited container was reported
 /// with its log, well before the timeout, and removed.
 fn assert_fails_fast_with_log(project: &Project) {
-    let output = project.run(["start", "--timeout", "60"]);
+    let output = project.run(["start", "--wait-timeout", "60"]);
     output
         .code(1)
         .stderr_contains("crasher: failed: container exited with status 3 while starting")

@@ -31,7 +31,7 @@ service(#{{ name: "api", image: "{image}", build_from: "api", stop_signal: "SIGK
 service(#{{ name: "web", image: "@IMAGE@", dependencies: ["api"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" }});
 "#
     ));
-    project.run(["start", "--timeout", "60"]).success();
+    project.run(["start", "--wait-timeout", "60"]).success();
     let before = containers(project.group());
 
     // Change the context so the build cannot come from the cache.
@@ -79,7 +79,7 @@ service(#{ name: "after", image: "@IMAGE@", dependencies: ["web"], cmd: ["sleep"
 "#,
     );
 
-    let (code, output, after_signal) = interrupt_when(&project, &["start", "--timeout", "120"], "web: pinging");
+    let (code, output, after_signal) = interrupt_when(&project, &["start", "--wait-timeout", "120"], "web: pinging");
     assert_eq!(code, Some(130), "{output}");
     // Hooks stop within a second; the containers that were starting are killed at once.
     assert!(after_signal < Duration::from_secs(5), "{output}");

@@ -57,7 +57,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "20"]);
+    let output = project.run(["start", "--wait-timeout", "20"]);
     output.success().stderr_contains("web: started in").stderr_contains("client: started in");
 
     let group = project.group();
@@ -107,7 +107,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "20"]);
+    let output = project.run(["start", "--wait-timeout", "20"]);
     output
         .success()
         .stderr_contains("app: pinging")
@@ -145,7 +145,7 @@ fn banner_readiness_waits_for_the_banner_of_the_current_run() {
     project.script(BANNER_SCRIPT).file("data/.keep", "");
     let group = project.group();
 
-    let first = project.run(["start", "--timeout", "20"]);
+    let first = project.run(["start", "--wait-timeout", "20"]);
     first.success().stderr_contains("web: pinging").stderr_contains("web: started in");
     assert!(first.elapsed >= Duration::from_secs(1), "the banner comes after 1 s\n{first}");
     let container_id = container(group, "web").expect("`web` has a container").id;
@@ -157,7 +157,7 @@ fn banner_readiness_waits_for_the_banner_of_the_current_run() {
     // The restarted container keeps its old log, which holds the first run's banner; this run
     // prints none, so a ping that looked at the old log would pass.
     project.file("data/quiet", "");
-    let second = project.run(["start", "--timeout", "4"]);
+    let second = project.run(["start", "--wait-timeout", "4"]);
     second
         .code(1)
         .stderr_contains(&format!("web: restarting stopped container {group}.web"))
@@ -175,11 +175,11 @@ fn banner_printed_after_a_restart_is_seen() {
     project.script(BANNER_SCRIPT).file("data/.keep", "");
     let group = project.group();
 
-    project.run(["start", "--timeout", "20"]).success();
+    project.run(["start", "--wait-timeout", "20"]).success();
     let first = container(group, "web").expect("`web` has a container");
     project.run(["stop"]).success();
 
-    let second = project.run(["start", "--timeout", "20"]);
+    let second = project.run(["start", "--wait-timeout", "20"]);
     second
         .success()
         .stderr_contains(&format!("web: restarting stopped container {group}.web"))
@@ -219,7 +219,7 @@ CMD ["sh", "-c", "mkdir -p /tmp; sleep 2; touch /tmp/healthy; exec sleep 3600"]
             ),
         );
 
-    let output = project.run(["start", "--timeout", "30"]);
+    let output = project.run(["start", "--wait-timeout", "30"]);
     output.success().stderr_contains("checked | health=healthy named=healthy").stderr_contains("checked: started in");
     assert_eq!(saved_context(&project)["health_at_first_ping"], "starting", "{output}");
     let checked = container(project.group(), "checked").expect("`checked` has a container");
@@ -242,7 +242,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "20"]);
+    let output = project.run(["start", "--wait-timeout", "20"]);
     output
         .code(1)
         .stderr_contains("plain: failed: hook `ping` failed: service `plain` has no HEALTHCHECK")
@@ -284,7 +284,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "20"]);
+    let output = project.run(["start", "--wait-timeout", "20"]);
     output.success().stderr_contains("db: started in").stderr_contains("app: started in");
     let db = container(project.group(), "db").expect("`db` has a container");
     let network = format!("boss-{}", project.group());
@@ -313,7 +313,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "2"]);
+    let output = project.run(["start", "--wait-timeout", "2"]);
     output
         .code(1)
         .stderr_contains("spinner: failed: hook `ping` failed: ran past its time limit and was cut off")
@@ -354,7 +354,7 @@ service(#{{
 fn assert_runaway_fails(name: &str, body: &str, message: &str) {
     let project = Project::new(name);
     project.script(&post_start_script(body));
-    let output = project.run(["start", "--timeout", "20"]);
+    let output = project.run(["start", "--wait-timeout", "20"]);
     output
         .code(1)
         .stderr_contains(&format!("runaway: failed: hook `post_start` failed: {message}"))
@@ -398,7 +398,7 @@ service(#{
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "60"]);
+    let output = project.run(["start", "--wait-timeout", "60"]);
     output
         .code(1)
         .stderr_contains("doomed: pinging")

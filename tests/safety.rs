@@ -22,7 +22,7 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "5"]);
+    let output = project.run(["start", "--wait-timeout", "5"]);
 
     failed_cleanly(&output);
     output.stderr_contains("a: failed: hook `post_start` failed").stderr_contains("services.rhai:3:");
@@ -61,14 +61,14 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "60"]);
+    let output = project.run(["start", "--wait-timeout", "60"]);
 
     failed_cleanly(&output);
     output
         .stderr_contains("cannot store `deep` in the context: arrays and maps in it nest deeper than 64 levels")
         .stderr_contains("services.rhai:6:");
     // What was saved loads again: a second start reads the context file without complaint.
-    project.run(["start", "--timeout", "60"]).code(1).stderr_lacks("cannot use the context file");
+    project.run(["start", "--wait-timeout", "60"]).code(1).stderr_lacks("cannot use the context file");
 }
 
 #[test]
@@ -82,7 +82,7 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
 "#,
     );
 
-    let output = project.run(["-v", "start", "--timeout", "20"]);
+    let output = project.run(["-v", "start", "--wait-timeout", "20"]);
 
     output
         .success()
@@ -112,7 +112,7 @@ service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "S
 "#,
     );
 
-    let output = project.run(["-v", "start", "--timeout", "20"]);
+    let output = project.run(["-v", "start", "--wait-timeout", "20"]);
 
     output.success().stderr_contains("db: started").stderr_lacks("pw-43");
 }
@@ -133,7 +133,7 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SI
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "120"]);
+    let output = project.run(["start", "--wait-timeout", "120"]);
 
     failed_cleanly(&output);
     output
@@ -157,7 +157,7 @@ service(#{ name: "a", image: "@IMAGE@", cmd: ["sh", "-c", "yes \"$(seq -s x 300)
 "#,
     );
 
-    let output = project.run(["start", "--timeout", "60"]);
+    let output = project.run(["start", "--wait-timeout", "60"]);
 
     output.success();
     let context: serde_json::Value = serde_json::from_str(&project.context().unwrap()).unwrap();

@@ -122,7 +122,7 @@ service(#{
     );
 
     project
-        .run(["start", "--timeout", "10"])
+        .run(["start", "--wait-timeout", "10"])
         .success()
         .stderr_contains("x: started in")
         .stderr_contains("y: started in");

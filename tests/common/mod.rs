@@ -18,6 +18,6 @@ pub(crate) use docker::{
 pub(crate) use fixture::fixture_image;
 pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique_group};
 pub(crate) use port::free_port;
-pub(crate) use process::{Captured, RunError, run_captured};
+pub(crate) use process::{Captured, RunError, run_captured, run_captured_with_input};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
 pub(crate) use signal::{signal_group_when, signal_when};

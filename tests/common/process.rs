@@ -39,9 +39,27 @@ pub(crate) enum RunError {
 /// more than a pipe buffer holds cannot block. A grandchild that inherits the pipes and
 /// outlives the kill would keep the readers waiting; boss and the docker CLI spawn none.
 pub(crate) fn run_captured(command: &mut Command, timeout: Duration) -> Result<Captured, RunError> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_captured_with_input(command, None, timeout)
+}
+
+/// [`run_captured`], with `input` written to the child's stdin (then closed) when it is given.
+pub(crate) fn run_captured_with_input(
+    command: &mut Command,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Captured, RunError> {
+    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = command.spawn().map_err(RunError::Io)?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written on a thread, so a child that does not read cannot block the test; dropping
+        // the pipe at the end closes the child's stdin.
+        thread::spawn(move || {
+            use std::io::Write as _;
+            let _ = stdin.write_all(&input);
+        });
+    }
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
     let status = wait_with_deadline(&mut child, start + timeout);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::fixture::fixture_image;
 use super::group::{GroupGuard, unique_group};
-use super::process::{Captured, RunError, run_captured};
+use super::process::{Captured, RunError, run_captured_with_input};
 
 /// The binary under test, built by Cargo for this test target.
 const BOSS: &str = env!("CARGO_BIN_EXE_boss");
@@ -48,6 +48,16 @@ impl Project {
         let group = unique_group(test_name);
         let dir = TempDir::new(&std::env::temp_dir().join(format!("boss-{group}")));
         Self { guard: GroupGuard::new(&group), dir }
+    }
+
+    /// A project for `test_name` with `script` as its `services.rhai`, started with
+    /// `boss start`.
+    #[track_caller]
+    pub(crate) fn started(test_name: &str, script: &str) -> Self {
+        let project = Self::new(test_name);
+        project.script(script);
+        project.run(["start"]).success();
+        project
     }
 
     /// The group name the script must declare (`group("...")`) so that the guard cleans up
@@ -116,6 +126,7 @@ impl Project {
             current_dir: self.dir.path.clone(),
             timeout: DEFAULT_BOSS_TIMEOUT,
             unprivileged: false,
+            input: None,
         }
     }
 
@@ -140,9 +151,17 @@ pub(crate) struct BossRun<'project> {
     current_dir: PathBuf,
     timeout: Duration,
     unprivileged: bool,
+    /// Written to boss's stdin, which is otherwise `/dev/null`.
+    input: Option<Vec<u8>>,
 }
 
 impl BossRun<'_> {
+    /// Pipes `input` into boss's stdin, then closes it.
+    pub(crate) fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(input.into());
+        self
+    }
+
     /// Sets an environment variable for this run only, e.g. `DOCKER_HOST`.
     pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.envs.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
@@ -174,8 +193,8 @@ impl BossRun<'_> {
     /// so far) if it is still running after the timeout.
     #[track_caller]
     pub(crate) fn run(self) -> Output {
-        let timeout = self.timeout;
-        self.finish(|command| run_captured(command, timeout))
+        let (timeout, input) = (self.timeout, self.input.clone());
+        self.finish(|command| run_captured_with_input(command, input, timeout))
     }
 
     /// Builds the command and runs it with `runner`, turning a failure to run or a hang into a
