@@ -83,6 +83,9 @@ pub(crate) enum Command {
     },
     /// Show the state of every service: container, image, ports, health, uptime; exit 1 unless
     /// every declared service is running.
+    #[command(
+        after_help = "Examples:\n  boss status\n  boss status --format json\n  boss status >/dev/null || boss start"
+    )]
     Status {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -95,6 +98,9 @@ pub(crate) enum Command {
         network_name: Option<String>,
     },
     /// Print the context's values and the published ports as environment variables.
+    #[command(
+        after_help = "Examples:\n  boss env --format dotenv > .env.test\n  eval \"$(boss env)\"\n  boss env --format json"
+    )]
     Env {
         /// The services script.
         #[arg(default_value = "services.rhai")]
@@ -106,7 +112,10 @@ pub(crate) enum Command {
     },
     /// Start the group, run a command on the host with `boss env`'s variables, then stop and
     /// remove what this run started; exit with the command's status.
-    #[command(override_usage = "boss run [FILE] [OPTIONS] -- <COMMAND>...")]
+    #[command(
+        override_usage = "boss run [FILE] [OPTIONS] -- <COMMAND>...",
+        after_help = "Examples:\n  boss run -- cargo test\n  boss run services.rhai --exclude worker --save-logs ci-logs -- make integration"
+    )]
     Run {
         #[command(flatten)]
         start: StartArguments,
