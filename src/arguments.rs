@@ -61,6 +61,8 @@ pub(crate) enum Command {
             value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT)
         )]
         timeout: u64,
+        #[command(flatten)]
+        progress: ProgressOption,
     },
     /// Show what `start` would do, changing nothing.
     #[command(after_help = "Examples:\n  boss plan\n  boss plan --format json --exit-code")]
@@ -147,6 +149,8 @@ pub(crate) enum Command {
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
+        #[command(flatten)]
+        progress: ProgressOption,
     },
     /// Show the services' logs, interleaved by time, each line under its service's name.
     #[command(
@@ -281,6 +285,34 @@ pub(crate) struct WaitTimeout {
     pub seconds: u64,
 }
 
+/// `--progress`, of the commands that start or stop services.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct ProgressOption {
+    /// How to show progress: `plain` (one line per step, on stderr), `json` (one JSON event
+    /// per line, on stdout), or `auto` (`plain`).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Progress::Auto)]
+    pub progress: Progress,
+}
+
+/// The values of `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Progress {
+    Auto,
+    Plain,
+    Json,
+}
+
+impl Command {
+    /// The `--progress` of a command that has one.
+    pub(crate) fn progress(&self) -> Option<Progress> {
+        match self {
+            Command::Start { start } | Command::Run { start, .. } => Some(start.progress.progress),
+            Command::Stop { progress, .. } | Command::Reload { progress, .. } => Some(progress.progress),
+            _ => None,
+        }
+    }
+}
+
 /// What `start` and `run` take to start a group.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StartArguments {
@@ -299,6 +331,8 @@ pub(crate) struct StartArguments {
     /// container is removed.
     #[arg(long, value_name = "DIR")]
     pub save_logs: Option<PathBuf>,
+    #[command(flatten)]
+    pub progress: ProgressOption,
 }
 
 /// How `boss plan` prints the plan.
@@ -336,7 +370,9 @@ mod tests {
     fn exclude_is_split_repeated_and_trimmed() {
         let arguments =
             Arguments::try_parse_from(["boss", "stop", "--exclude", "a, b", "--exclude", " c ,", "--remove"]).unwrap();
-        let Command::Stop { exclude, remove, timeout, file, volumes } = arguments.command else { panic!("not stop") };
+        let Command::Stop { exclude, remove, timeout, file, volumes, .. } = arguments.command else {
+            panic!("not stop")
+        };
         assert!(!volumes);
         assert_eq!(clean_names(&exclude), ["a", "b", "c"]);
         assert!(remove);
@@ -357,6 +393,18 @@ mod tests {
         assert_eq!(parse(&["boss", "reload", "x.rhai", "api"]), Ok(vec!["x.rhai".to_string(), "api".to_string()]));
         assert!(parse(&["boss", "reload"]).is_err());
         assert!(parse(&["boss", "reload", "a", "b", "c"]).is_err());
+    }
+
+    #[test]
+    fn progress_is_an_option_of_the_commands_that_start_or_stop() {
+        let progress = |args: &[&str]| Arguments::try_parse_from(args).map(|arguments| arguments.command.progress());
+        assert_eq!(progress(&["boss", "start"]).unwrap(), Some(Progress::Auto));
+        assert_eq!(progress(&["boss", "start", "--progress", "json"]).unwrap(), Some(Progress::Json));
+        assert_eq!(progress(&["boss", "stop", "--progress", "plain"]).unwrap(), Some(Progress::Plain));
+        assert_eq!(progress(&["boss", "reload", "api", "--progress", "json"]).unwrap(), Some(Progress::Json));
+        assert_eq!(progress(&["boss", "run", "--progress", "json", "--", "true"]).unwrap(), Some(Progress::Json));
+        assert_eq!(progress(&["boss", "status"]).unwrap(), None);
+        assert!(progress(&["boss", "start", "--progress", "fancy"]).is_err());
     }
 
     #[test]

@@ -8,33 +8,45 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::arguments::{
-    Command, EnvFormat, PlanFormat, StartArguments, StatusFormat, clean_names, exec_target, script_and_services,
+    Command, EnvFormat, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat, clean_names,
+    exec_target, script_and_services,
 };
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::group::{Group, Running};
-use crate::output::{self, RunNotice};
+use crate::output::{self, Mode, Progress, RunNotice};
+use crate::service::Service;
 use crate::start::StartReport;
-use crate::text::{and_ticked, count};
+
+/// How `--progress` shows a command's progress: `auto` is `plain`.
+pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
+    match progress {
+        Some(ProgressArgument::Json) => Mode::Json,
+        Some(ProgressArgument::Plain | ProgressArgument::Auto) | None => Mode::Plain,
+    }
+}
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
+    let progress = Progress::new(progress_mode(command.progress()));
     match command {
         Command::Start { start } => {
-            let mut group = start_group(start)?.events_to(output::stderr_sink());
+            let mut group = start_group(start)?.events_to(progress.sink());
+            let services = group.services().clone();
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context, &Arc::default());
+            let cancel = watch_signals(&context, &Arc::default(), &progress);
             let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
             // The CLI leaves the group running; `boss stop` stops it.
             running.keep();
-            summarise_start(report, &cancel)
+            summarise_start("start", &services, report, &cancel, &progress)
         }
-        Command::Stop { file, exclude, remove, volumes, timeout } => {
+        Command::Stop { file, exclude, remove, volumes, timeout, progress: _ } => {
             let mut stop = Group::load(&file)?
-                .events_to(output::stderr_sink())
+                .events_to(progress.sink())
                 .exclude(clean_names(&exclude))
                 .stop()
                 .grace(Duration::from_secs(timeout));
@@ -45,15 +57,7 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 stop = stop.volumes();
             }
             let report = stop.run_with_report().await?;
-            if !report.stopped.is_empty() {
-                output::line(&format!(
-                    "stopped {}: {}",
-                    count(report.stopped.len(), "service"),
-                    and_ticked(&report.stopped)
-                ));
-            } else if report.failed.is_empty() {
-                output::line("nothing was running");
-            }
+            progress.stop_summary(&report.stopped, &report.failed);
             if report.failed.is_empty() {
                 Ok(())
             } else {
@@ -100,8 +104,8 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command).await,
-        Command::Reload { first, second, remove, wait, network_name } => {
+        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, &progress).await,
+        Command::Reload { first, second, remove, wait, network_name, progress: _ } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -110,16 +114,16 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let mut group =
-                Group::load(&file)?.events_to(output::stderr_sink()).timeout(Duration::from_secs(wait.seconds));
+            let mut group = Group::load(&file)?.events_to(progress.sink()).timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
+            let services = group.services().clone();
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context, &Arc::default());
+            let cancel = watch_signals(&context, &Arc::default(), &progress);
             let (running, report) = group.cancel_on(cancel.clone()).reload_keeping_failures(&service, remove).await?;
             running.keep();
-            summarise_start(report, &cancel)
+            summarise_start("reload", &services, report, &cancel, &progress)
         }
         Command::Logs { words, follow, tail, since, timestamps, save } => {
             let (file, services) = script_and_services(words);
@@ -177,15 +181,17 @@ fn start_group(start: StartArguments) -> Result<Group, Error> {
 }
 
 /// Summarises a start (or reload) whose context is already saved.
-fn summarise_start(report: StartReport, cancel: &CancellationToken) -> Result<(), Error> {
+fn summarise_start(
+    command: &'static str,
+    services: &IndexMap<String, Service>,
+    report: StartReport,
+    cancel: &CancellationToken,
+    progress: &Progress,
+) -> Result<(), Error> {
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
-    if report.started.is_empty() && report.failed.is_empty() {
-        output::line("nothing to start: every service is excluded");
-    } else if !report.started.is_empty() {
-        output::line(&format!("{} up: {}", count(report.started.len(), "service"), and_ticked(&report.started)));
-    }
+    progress.start_summary(command, services, &report.started, &report.failed);
     if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb: "start", failed: report.failed }) }
 }
 
@@ -202,37 +208,38 @@ struct Started {
 
 /// `boss run`: starts the group, runs `command` on the host with `boss env`'s variables, then
 /// undoes what the start started (unless `keep`); boss's exit status is the command's.
-async fn run(group: Group, keep: bool, command: &[OsString]) -> Result<(), Error> {
+async fn run(group: Group, keep: bool, command: &[OsString], progress: &Progress) -> Result<(), Error> {
     let started = Arc::new(Mutex::new(Started::default()));
-    let mut group = group.events_to(recording_sink(Arc::clone(&started)));
+    let mut group = group.events_to(recording_sink(progress.sink(), Arc::clone(&started)));
+    let services = group.services().clone();
     let context = group.context()?.clone();
     let child = Arc::new(AtomicU32::new(0));
-    let cancel = watch_signals(&context, &child);
+    let cancel = watch_signals(&context, &child, progress);
     let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
     let started = std::mem::take(&mut *started.lock().unwrap_or_else(PoisonError::into_inner));
-    let outcome = match summarise_start(report, &cancel) {
+    let outcome = match summarise_start("run", &services, report, &cancel, progress) {
         Ok(()) => match running.env().await {
-            Ok(variables) => run_on_host(command, &variables, &child, &cancel).await,
+            Ok(variables) => run_on_host(command, &variables, &child, &cancel, progress).await,
             Err(error) => Err(error),
         },
         Err(error) => Err(error),
     };
-    let cleanup = clean_up(running, &started, keep).await;
+    let cleanup = clean_up(running, &started, keep, progress).await;
     match (outcome, cleanup) {
         (Ok(()), cleanup) => cleanup,
         (Err(error), Ok(())) => Err(error),
         (Err(error), Err(cleanup)) => {
-            output::line(cleanup.render().trim_end());
+            progress.problem(&cleanup);
             Err(error)
         }
     }
 }
 
-/// Shows every event on stderr and records in `started` what the run creates or restarts.
-fn recording_sink(started: Arc<Mutex<Started>>) -> EventSink {
-    let stderr = output::stderr_sink();
+/// Shows every event through `shown` and records in `started` what the run creates or
+/// restarts.
+fn recording_sink(shown: EventSink, started: Arc<Mutex<Started>>) -> EventSink {
     EventSink::new(move |event| {
-        stderr.deliver(event);
+        shown.deliver(event);
         let mut started = started.lock().unwrap_or_else(PoisonError::into_inner);
         let list = match event {
             Event::Network { created: true, .. } => {
@@ -256,6 +263,7 @@ async fn run_on_host(
     variables: &[(String, String)],
     child: &AtomicU32,
     cancel: &CancellationToken,
+    progress: &Progress,
 ) -> Result<(), Error> {
     // clap requires a command.
     let [program, arguments @ ..] = command else { return Ok(()) };
@@ -263,7 +271,7 @@ async fn run_on_host(
         return Err(Error::Interrupted);
     }
     let program_name = program.to_string_lossy().into_owned();
-    output::run_notice(&RunNotice::Running { program: program_name.clone(), variables: variables.len() });
+    progress.notice(&RunNotice::Running { program: program_name.clone(), variables: variables.len() });
     let not_run = |error: std::io::Error| Error::CommandNotRun {
         program: program_name.clone(),
         not_found: error.kind() == std::io::ErrorKind::NotFound,
@@ -294,18 +302,18 @@ async fn run_on_host(
 
 /// Stops and removes the containers the run created, stops those it restarted, and removes the
 /// network if the run created it and restarted nothing; with `keep`, leaves it all running.
-async fn clean_up(running: Running, started: &Started, keep: bool) -> Result<(), Error> {
+async fn clean_up(running: Running, started: &Started, keep: bool, progress: &Progress) -> Result<(), Error> {
     if keep {
-        output::run_notice(&RunNotice::Kept);
+        progress.notice(&RunNotice::Kept);
         running.keep();
         return Ok(());
     }
     if started.created.is_empty() && started.restarted.is_empty() {
-        output::run_notice(&RunNotice::NothingToCleanUp);
+        progress.notice(&RunNotice::NothingToCleanUp);
         running.keep();
         return Ok(());
     }
-    output::run_notice(&RunNotice::CleaningUp);
+    progress.notice(&RunNotice::CleaningUp);
     let network = started.network && started.restarted.is_empty();
     running.stop_started(&started.created, &started.restarted, network).await
 }
@@ -315,12 +323,13 @@ async fn clean_up(running: Running, started: &Started, keep: bool) -> Result<(),
 /// a second one saves the context and exits at once. While `boss run`'s command runs (its pid
 /// in `child`), the first signal only marks the run interrupted: a terminal's Ctrl-C or hang-up
 /// reaches the command by itself (it is in boss's process group), and a SIGTERM is passed on.
-fn watch_signals(context: &Context, child: &Arc<AtomicU32>) -> CancellationToken {
+fn watch_signals(context: &Context, child: &Arc<AtomicU32>, progress: &Progress) -> CancellationToken {
     use tokio::signal::unix::{SignalKind, signal};
     let cancel = CancellationToken::new();
     let flag = cancel.clone();
     let context = context.clone();
     let child = Arc::clone(child);
+    let progress = progress.clone();
     tokio::spawn(async move {
         let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
         else {
@@ -333,11 +342,9 @@ fn watch_signals(context: &Context, child: &Arc<AtomicU32>) -> CancellationToken
         };
         flag.cancel();
         match i32::try_from(child.load(Ordering::SeqCst)) {
-            Ok(0) | Err(_) => output::line(
-                "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)",
-            ),
+            Ok(0) | Err(_) => progress.interrupted(),
             Ok(pid) => {
-                output::run_notice(&RunNotice::Interrupted);
+                progress.notice(&RunNotice::Interrupted);
                 if terminated {
                     // SAFETY: `kill` has no memory-safety preconditions; the pid is the
                     // command's, which boss has not reaped yet (it clears `child` first).
@@ -352,7 +359,7 @@ fn watch_signals(context: &Context, child: &Arc<AtomicU32>) -> CancellationToken
         }
         // Every `post_start` already saved its values; this keeps the ports found since.
         if let Err(failure) = context.persist() {
-            output::line(Error::from(failure).render().trim_end());
+            progress.problem(&Error::from(failure));
         }
         std::process::exit(exit_code::INTERRUPTED);
     });

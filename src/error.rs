@@ -930,6 +930,26 @@ impl ScriptErrorKind {
 }
 
 impl ServiceFailure {
+    /// What kind of failure this is, as one word for machines (`boss start --progress json`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            ServiceFailure::Hook { .. } => "hook",
+            ServiceFailure::PingTimeout { .. } => "ping_timeout",
+            ServiceFailure::ContainerExited { .. } => "container_exited",
+            ServiceFailure::Interpolation { .. } => "interpolation",
+            ServiceFailure::BuildContext { .. } => "build_context",
+            ServiceFailure::Build { .. } => "build",
+            ServiceFailure::Pull { .. } => "pull",
+            ServiceFailure::NameTaken { .. } => "name_taken",
+            ServiceFailure::ContainerUnusable { .. } => "container_unusable",
+            ServiceFailure::CreatedConcurrently { .. } => "created_concurrently",
+            ServiceFailure::Backend { .. } => "engine",
+            ServiceFailure::TaskCrashed { .. } => "crashed",
+            ServiceFailure::DeferredDecision => "deferred_decision",
+            ServiceFailure::Cancelled => "cancelled",
+        }
+    }
+
     /// The failure as a message (first line) plus indented detail lines.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -131,6 +131,58 @@ pub(crate) fn check_stop_exclusions(services: &IndexMap<String, Service>, exclud
     Ok(())
 }
 
+/// The chain of dependencies whose summed start times is longest (the one that decided how long
+/// the start took), dependencies first, each with its time. `times` holds the services this
+/// run started; the others (already running, excluded, failed) count as no time and are left
+/// out of the chain. Ties go to the service declared first. The graph must be acyclic
+/// ([`check`]).
+pub(crate) fn critical_path(
+    services: &IndexMap<String, Service>,
+    times: &std::collections::HashMap<String, std::time::Duration>,
+) -> Vec<(String, std::time::Duration)> {
+    use std::time::Duration;
+    // For each service: the longest total of a chain ending with it, and the dependency that
+    // chain comes through.
+    fn longest<'a>(
+        name: &'a str,
+        services: &'a IndexMap<String, Service>,
+        times: &std::collections::HashMap<String, Duration>,
+        memo: &mut IndexMap<&'a str, (Duration, Option<&'a str>)>,
+    ) -> Duration {
+        if let Some((total, _)) = memo.get(name) {
+            return *total;
+        }
+        let mut best: (Duration, Option<&'a str>) = (Duration::ZERO, None);
+        for dependency in services.get(name).map(|service| service.dependencies.as_slice()).unwrap_or_default() {
+            let total = longest(dependency, services, times, memo);
+            if best.1.is_none() || total > best.0 {
+                best = (total, Some(dependency.as_str()));
+            }
+        }
+        let total = best.0 + times.get(name).copied().unwrap_or_default();
+        memo.insert(name, (total, best.1));
+        total
+    }
+    let mut memo = IndexMap::new();
+    let mut end: Option<(&str, Duration)> = None;
+    for name in services.keys() {
+        let total = longest(name, services, times, &mut memo);
+        if end.is_none_or(|(_, best)| total > best) {
+            end = Some((name, total));
+        }
+    }
+    let mut chain = Vec::new();
+    let mut next = end.map(|(name, _)| name);
+    while let Some(name) = next {
+        if let Some(time) = times.get(name) {
+            chain.push((name.to_string(), *time));
+        }
+        next = memo.get(name).and_then(|(_, via)| *via);
+    }
+    chain.reverse();
+    chain
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -229,5 +281,35 @@ pub(crate) mod tests {
             message(check_stop_exclusions(&graph, &excluded(&["api"]))),
             "error: cannot exclude `api`: it depends on `db`, which would be stopped\nhint: exclude `db` too"
         );
+    }
+
+    #[test]
+    fn the_critical_path_is_the_chain_with_the_longest_summed_time() {
+        use std::collections::HashMap;
+        use std::time::Duration;
+        let graph = services("a, b -> a, c, d -> c, e -> b d, f -> e, g -> a");
+        let ms = Duration::from_millis;
+        let times: HashMap<String, Duration> = [
+            ("a", ms(900)),
+            ("b", ms(800)),
+            ("c", ms(1000)),
+            ("d", ms(500)),
+            ("e", ms(100)),
+            ("f", ms(1100)),
+            ("g", ms(1600)),
+        ]
+        .into_iter()
+        .map(|(name, time)| (name.to_string(), time))
+        .collect();
+        // a b e f = 2.9 s beats c d e f = 2.7 s and a g = 2.5 s.
+        let names = |chain: Vec<(String, Duration)>| chain.into_iter().map(|(name, _)| name).collect::<Vec<_>>();
+        assert_eq!(names(critical_path(&graph, &times)), ["a", "b", "e", "f"]);
+        assert_eq!(critical_path(&graph, &times)[3], ("f".to_string(), ms(1100)));
+        // Services this run did not start are left out of the chain, which still runs through them.
+        let mut partly = times.clone();
+        partly.remove("b");
+        partly.remove("e");
+        assert_eq!(names(critical_path(&graph, &partly)), ["c", "d", "f"]);
+        assert!(critical_path(&graph, &HashMap::new()).is_empty());
     }
 }

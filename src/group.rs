@@ -192,6 +192,11 @@ impl Group {
         self.events_to(EventSink::new(receiver))
     }
 
+    /// The script's services, with their dependencies.
+    pub(crate) fn services(&self) -> &indexmap::IndexMap<String, crate::service::Service> {
+        &self.project.services
+    }
+
     pub(crate) fn events_to(self, sink: EventSink) -> Group {
         *self.receiver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
         self

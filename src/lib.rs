@@ -106,6 +106,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
         }
     };
     init_logging(arguments.verbose);
+    let mode = command::progress_mode(arguments.command.progress());
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(HOOK_STACK_SIZE).build() {
             Ok(runtime) => runtime,
@@ -137,8 +138,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
     match result {
         Ok(()) => exit_code::SUCCESS,
         Err(error) => {
-            // A closed stderr must not turn an error into a panic.
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), error.render().as_bytes());
+            output::final_error(mode, &error);
             error.exit_code()
         }
     }

@@ -1,12 +1,21 @@
 //! Human-readable output: one stderr line per event, and the end-of-run summary. This is the
 //! only place that prints progress; debug logs go through `tracing` instead.
 
+mod json;
+
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use indexmap::IndexMap;
+
+use crate::error::Error;
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::ownership::{Change, Changes};
 use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
+use crate::service::Service;
 use crate::status::{State, Status};
 use crate::text::{and_ticked, count};
 
@@ -327,9 +336,22 @@ pub(crate) enum RunNotice {
     Interrupted,
 }
 
-/// Prints a [`RunNotice`] to stderr.
-pub(crate) fn run_notice(notice: &RunNotice) {
-    line(&match notice {
+impl RunNotice {
+    /// The notice as one word, for `--progress json`.
+    fn name(&self) -> &'static str {
+        match self {
+            RunNotice::Running { .. } => "running",
+            RunNotice::CleaningUp => "cleaning_up",
+            RunNotice::Kept => "kept",
+            RunNotice::NothingToCleanUp => "nothing_to_clean_up",
+            RunNotice::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A [`RunNotice`] as the user reads it.
+fn run_notice_text(notice: &RunNotice) -> String {
+    match notice {
         RunNotice::Running { program, variables } => {
             format!("running `{program}` with {} from `boss env`", count(*variables, "variable"))
         }
@@ -340,7 +362,178 @@ pub(crate) fn run_notice(notice: &RunNotice) {
             "interrupted: waiting for the command to exit, then cleaning up (press Ctrl-C again to quit at once)"
                 .to_string()
         }
-    });
+    }
+}
+
+/// How a command that starts or stops services shows its progress (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One line per shown event, and the summary, on stderr.
+    Plain,
+    /// One JSON object per event, summary and final error, on stdout; nothing on stderr.
+    Json,
+}
+
+/// Shows the progress of one `start`, `stop`, `reload` or `run`, drawn from its events, and
+/// its summary. Cloning shares it.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    mode: Mode,
+    began: Instant,
+    /// How long each service this run started took, from its `Started` event.
+    times: Arc<Mutex<HashMap<String, Duration>>>,
+}
+
+impl Progress {
+    pub(crate) fn new(mode: Mode) -> Progress {
+        Progress { mode, began: Instant::now(), times: Arc::default() }
+    }
+
+    /// The sink a command's group sends its events to.
+    pub(crate) fn sink(&self) -> EventSink {
+        let progress = self.clone();
+        EventSink::new(move |event| progress.show(event))
+    }
+
+    fn show(&self, event: &Event) {
+        if let Event::Service { service, change: ServiceChange::Started { elapsed } } = event {
+            self.times.lock().unwrap_or_else(PoisonError::into_inner).insert(service.clone(), *elapsed);
+        }
+        match self.mode {
+            Mode::Plain => {
+                if let Some(text) = describe(event) {
+                    line(&text);
+                }
+            }
+            Mode::Json => json::write(json::event(event)),
+        }
+    }
+
+    /// Says what `boss run` does next.
+    pub(crate) fn notice(&self, notice: &RunNotice) {
+        let text = run_notice_text(notice);
+        match self.mode {
+            Mode::Plain => line(&text),
+            Mode::Json => json::write(json::Body::Notice { notice: notice.name(), text }),
+        }
+    }
+
+    /// Says that the first Ctrl-C (or SIGTERM, SIGHUP) arrived during a start.
+    pub(crate) fn interrupted(&self) {
+        let text =
+            "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)".to_string();
+        match self.mode {
+            Mode::Plain => line(&text),
+            Mode::Json => json::write(json::Body::Notice { notice: "interrupted", text }),
+        }
+    }
+
+    /// Shows an error that is not the one the command ends with (a failed clean-up after a
+    /// failed command, a context that cannot be saved on the way out).
+    pub(crate) fn problem(&self, error: &Error) {
+        let text = error.render().trim_end().to_string();
+        match self.mode {
+            Mode::Plain => line(&text),
+            Mode::Json => json::write(json::Body::Notice { notice: "problem", text }),
+        }
+    }
+
+    /// The summary of a start (`command` is `start`, `reload` or `run`) of `services`:
+    /// how many came up, how long it took, and the slowest chain of dependencies.
+    pub(crate) fn start_summary(
+        &self,
+        command: &'static str,
+        services: &IndexMap<String, Service>,
+        started: &[String],
+        failed: &[String],
+    ) {
+        let times = self.times.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let chain = crate::graph::critical_path(services, &times);
+        let elapsed = self.began.elapsed();
+        let text = start_summary_text(started, failed, elapsed, &chain);
+        match self.mode {
+            Mode::Plain => {
+                if let Some(text) = text {
+                    line(&text);
+                }
+            }
+            Mode::Json => json::write(json::Body::Summary(json::Summary {
+                command,
+                services: started,
+                failed,
+                elapsed_ms: json::millis(elapsed),
+                critical_path: chain
+                    .iter()
+                    .map(|(service, time)| json::ChainLink { service, elapsed_ms: json::millis(*time) })
+                    .collect(),
+                text,
+            })),
+        }
+    }
+
+    /// The summary of a stop.
+    pub(crate) fn stop_summary(&self, stopped: &[String], failed: &[String]) {
+        let text = if !stopped.is_empty() {
+            Some(format!("stopped {}: {}", count(stopped.len(), "service"), and_ticked(stopped)))
+        } else if failed.is_empty() {
+            Some("nothing was running".to_string())
+        } else {
+            None
+        };
+        match self.mode {
+            Mode::Plain => {
+                if let Some(text) = text {
+                    line(&text);
+                }
+            }
+            Mode::Json => json::write(json::Body::Summary(json::Summary {
+                command: "stop",
+                services: stopped,
+                failed,
+                elapsed_ms: json::millis(self.began.elapsed()),
+                critical_path: Vec::new(),
+                text,
+            })),
+        }
+    }
+}
+
+/// What a start says at its end: `3 services up in 2.4 s: `a`, `b`, and `c`; slowest chain a
+/// (0.9 s) → c (1.1 s)`, or that everything was excluded; `None` when nothing started and
+/// something failed (the error says it).
+fn start_summary_text(
+    started: &[String],
+    failed: &[String],
+    elapsed: Duration,
+    chain: &[(String, Duration)],
+) -> Option<String> {
+    if started.is_empty() {
+        return failed.is_empty().then(|| "nothing to start: every service is excluded".to_string());
+    }
+    let mut text = format!("{} up in {}: {}", count(started.len(), "service"), seconds(elapsed), and_ticked(started));
+    if !chain.is_empty() {
+        let links: Vec<String> =
+            chain.iter().map(|(service, time)| format!("{service} ({})", seconds(*time))).collect();
+        let _ = write!(text, "; slowest chain {}", links.join(" → "));
+    }
+    Some(text)
+}
+
+/// A duration as the summaries show it: `1.2 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
+}
+
+/// Writes the error a command ends with: its text on stderr, or, with `--progress json`, its
+/// line on stdout.
+pub(crate) fn final_error(mode: Mode, error: &Error) {
+    match mode {
+        // A closed stderr must not turn an error into a panic.
+        Mode::Plain => {
+            let _ = std::io::stderr().write_all(error.render().as_bytes());
+        }
+        Mode::Json => json::write(json::error(error)),
+    }
 }
 
 /// Writes a command's result (a plan) to stdout, where it can be piped; progress and errors go
@@ -539,6 +732,21 @@ mod tests {
             .unwrap(),
             "web: failed: container exited with status 3 while starting\n    last lines of its log:\n      | boom"
         );
+    }
+
+    #[test]
+    fn the_start_summary_names_the_slowest_chain() {
+        let names = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+        let ms = Duration::from_millis;
+        let chain = vec![("a".to_string(), ms(900)), ("b".to_string(), ms(800)), ("f".to_string(), ms(1100))];
+        assert_eq!(
+            start_summary_text(&names(&["a", "b", "f"]), &[], ms(5200), &chain).unwrap(),
+            "3 services up in 5.2 s: `a`, `b`, and `f`; slowest chain a (0.9 s) → b (0.8 s) → f (1.1 s)"
+        );
+        // Nothing was started by this run: no chain.
+        assert_eq!(start_summary_text(&names(&["a"]), &[], ms(300), &[]).unwrap(), "1 service up in 0.3 s: `a`");
+        assert_eq!(start_summary_text(&[], &[], ms(0), &[]).unwrap(), "nothing to start: every service is excluded");
+        assert_eq!(start_summary_text(&[], &names(&["a"]), ms(0), &[]), None);
     }
 
     fn planned(name: &str, action: ServiceAction, hooks: &[&'static str], keys: Vec<KeyUse>) -> PlannedService {

@@ -23,6 +23,7 @@ mod library;
 mod logs;
 mod ownership;
 mod plan;
+mod progress;
 mod readiness;
 mod reload;
 mod reuse;
