@@ -288,8 +288,9 @@ pub(crate) struct WaitTimeout {
 /// `--progress`, of the commands that start or stop services.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub(crate) struct ProgressOption {
-    /// How to show progress: `plain` (one line per step, on stderr), `json` (one JSON event
-    /// per line, on stdout), or `auto` (`plain`).
+    /// How to show progress: `tty` (a live row per service, on stderr), `plain` (one line per
+    /// step, on stderr), `json` (one JSON event per line, on stdout), or `auto` (`tty` on a
+    /// terminal, else `plain`).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Progress::Auto)]
     pub progress: Progress,
 }
@@ -298,6 +299,7 @@ pub(crate) struct ProgressOption {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Progress {
     Auto,
+    Tty,
     Plain,
     Json,
 }

@@ -23,26 +23,35 @@ use crate::output::{self, Mode, Progress, RunNotice};
 use crate::service::Service;
 use crate::start::StartReport;
 
-/// How `--progress` shows a command's progress: `auto` is `plain`.
+/// How `--progress` shows a command's progress: `auto` is `tty` on a terminal, and `tty` is
+/// `plain` when stderr is not a terminal (a live view needs one).
 pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
     match progress {
         Some(ProgressArgument::Json) => Mode::Json,
-        Some(ProgressArgument::Plain | ProgressArgument::Auto) | None => Mode::Plain,
+        Some(ProgressArgument::Auto | ProgressArgument::Tty) if output::stderr_is_terminal() => Mode::Tty,
+        Some(ProgressArgument::Auto | ProgressArgument::Tty | ProgressArgument::Plain) | None => Mode::Plain,
     }
 }
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
     let progress = Progress::new(progress_mode(command.progress()));
+    let result = execute_with(command, &progress).await;
+    // A live view that no summary ended (an error, say) is frozen before the error is shown.
+    progress.end(None);
+    result
+}
+
+async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error> {
     match command {
         Command::Start { start } => {
             let mut group = start_group(start)?.events_to(progress.sink());
             let services = group.services().clone();
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context, &Arc::default(), &progress);
+            let cancel = watch_signals(&context, &Arc::default(), progress);
             let (running, report) = group.cancel_on(cancel.clone()).start_keeping_failures().await?;
             // The CLI leaves the group running; `boss stop` stops it.
             running.keep();
-            summarise_start("start", &services, report, &cancel, &progress)
+            summarise_start("start", &services, report, &cancel, progress)
         }
         Command::Stop { file, exclude, remove, volumes, timeout, progress: _ } => {
             let mut stop = Group::load(&file)?
@@ -104,7 +113,7 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, &progress).await,
+        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, progress).await,
         Command::Reload { first, second, remove, wait, network_name, progress: _ } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
@@ -120,10 +129,10 @@ pub(crate) async fn execute(command: Command) -> Result<(), Error> {
             }
             let services = group.services().clone();
             let context = group.context()?.clone();
-            let cancel = watch_signals(&context, &Arc::default(), &progress);
+            let cancel = watch_signals(&context, &Arc::default(), progress);
             let (running, report) = group.cancel_on(cancel.clone()).reload_keeping_failures(&service, remove).await?;
             running.keep();
-            summarise_start("reload", &services, report, &cancel, &progress)
+            summarise_start("reload", &services, report, &cancel, progress)
         }
         Command::Logs { words, follow, tail, since, timestamps, save } => {
             let (file, services) = script_and_services(words);

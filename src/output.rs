@@ -2,6 +2,7 @@
 //! only place that prints progress; debug logs go through `tracing` instead.
 
 mod json;
+mod live;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -368,6 +369,8 @@ fn run_notice_text(notice: &RunNotice) -> String {
 /// How a command that starts or stops services shows its progress (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
+    /// A live view on stderr, one row per service; see [`live`].
+    Tty,
     /// One line per shown event, and the summary, on stderr.
     Plain,
     /// One JSON object per event, summary and final error, on stdout; nothing on stderr.
@@ -382,11 +385,38 @@ pub(crate) struct Progress {
     began: Instant,
     /// How long each service this run started took, from its `Started` event.
     times: Arc<Mutex<HashMap<String, Duration>>>,
+    /// The live view (`Mode::Tty`) until its summary; after it, lines are plain.
+    live: Arc<Mutex<Option<live::Live>>>,
 }
 
 impl Progress {
     pub(crate) fn new(mode: Mode) -> Progress {
-        Progress { mode, began: Instant::now(), times: Arc::default() }
+        let live = (mode == Mode::Tty).then(live::Live::stderr);
+        Progress::with_live(mode, live)
+    }
+
+    fn with_live(mode: Mode, live: Option<live::Live>) -> Progress {
+        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)) }
+    }
+
+    /// Runs `show` on the live view while there is one; `false` when there is none.
+    fn on_live(&self, show: impl FnOnce(&live::Live)) -> bool {
+        match self.live.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            Some(live) => {
+                show(live);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the live view, if any, with `summary` as its last line; later lines are plain.
+    pub(crate) fn end(&self, summary: Option<&str>) {
+        if let Some(live) = self.live.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            live.finish(summary);
+        } else if let Some(summary) = summary {
+            line(summary);
+        }
     }
 
     /// The sink a command's group sends its events to.
@@ -400,8 +430,10 @@ impl Progress {
             self.times.lock().unwrap_or_else(PoisonError::into_inner).insert(service.clone(), *elapsed);
         }
         match self.mode {
-            Mode::Plain => {
-                if let Some(text) = describe(event) {
+            Mode::Tty | Mode::Plain => {
+                if !self.on_live(|live| live.show(event))
+                    && let Some(text) = describe(event)
+                {
                     line(&text);
                 }
             }
@@ -409,11 +441,18 @@ impl Progress {
         }
     }
 
+    /// A line that is not an event: above the live rows, or on its own.
+    fn text(&self, text: &str) {
+        if !self.on_live(|live| live.println(text)) {
+            line(text);
+        }
+    }
+
     /// Says what `boss run` does next.
     pub(crate) fn notice(&self, notice: &RunNotice) {
         let text = run_notice_text(notice);
         match self.mode {
-            Mode::Plain => line(&text),
+            Mode::Tty | Mode::Plain => self.text(&text),
             Mode::Json => json::write(json::Body::Notice { notice: notice.name(), text }),
         }
     }
@@ -423,7 +462,7 @@ impl Progress {
         let text =
             "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)".to_string();
         match self.mode {
-            Mode::Plain => line(&text),
+            Mode::Tty | Mode::Plain => self.text(&text),
             Mode::Json => json::write(json::Body::Notice { notice: "interrupted", text }),
         }
     }
@@ -433,7 +472,7 @@ impl Progress {
     pub(crate) fn problem(&self, error: &Error) {
         let text = error.render().trim_end().to_string();
         match self.mode {
-            Mode::Plain => line(&text),
+            Mode::Tty | Mode::Plain => self.text(&text),
             Mode::Json => json::write(json::Body::Notice { notice: "problem", text }),
         }
     }
@@ -452,11 +491,7 @@ impl Progress {
         let elapsed = self.began.elapsed();
         let text = start_summary_text(started, failed, elapsed, &chain);
         match self.mode {
-            Mode::Plain => {
-                if let Some(text) = text {
-                    line(&text);
-                }
-            }
+            Mode::Tty | Mode::Plain => self.end(text.as_deref()),
             Mode::Json => json::write(json::Body::Summary(json::Summary {
                 command,
                 services: started,
@@ -481,11 +516,7 @@ impl Progress {
             None
         };
         match self.mode {
-            Mode::Plain => {
-                if let Some(text) = text {
-                    line(&text);
-                }
-            }
+            Mode::Tty | Mode::Plain => self.end(text.as_deref()),
             Mode::Json => json::write(json::Body::Summary(json::Summary {
                 command: "stop",
                 services: stopped,
@@ -524,12 +555,17 @@ fn seconds(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
 
+/// Whether stderr, where progress goes, is a terminal (for `--progress auto`).
+pub(crate) fn stderr_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 /// Writes the error a command ends with: its text on stderr, or, with `--progress json`, its
 /// line on stdout.
 pub(crate) fn final_error(mode: Mode, error: &Error) {
     match mode {
         // A closed stderr must not turn an error into a panic.
-        Mode::Plain => {
+        Mode::Tty | Mode::Plain => {
             let _ = std::io::stderr().write_all(error.render().as_bytes());
         }
         Mode::Json => json::write(json::error(error)),
