@@ -130,7 +130,9 @@ fn start_save_logs_keeps_the_log_of_a_failing_service() {
 service(#{
     name: "broken",
     image: "@IMAGE@",
-    cmd: ["sh", "-c", "echo starting up; echo cannot find the config >&2; exit 3"],
+    // Both lines on stderr: Docker reads stdout and stderr through separate pipes, so lines
+    // written microseconds apart on the two streams can be stamped in either order.
+    cmd: ["sh", "-c", "echo starting up >&2; echo cannot find the config >&2; exit 3"],
     stop_signal: "SIGKILL",
 });
 
