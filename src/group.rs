@@ -250,14 +250,8 @@ impl Group {
             cancel,
             save_logs: prepared.save_logs.clone(),
         };
-        let report = crate::start::start(
-            Arc::clone(&prepared.backend),
-            &prepared.project,
-            prepared.context.clone(),
-            options,
-            prepared.events.clone(),
-        )
-        .await;
+        let (backend, project, context, events) = prepared.engine();
+        let report = crate::start::start(backend, project, context, options, events).await;
         prepared.finish(report)
     }
 
@@ -309,14 +303,8 @@ impl Group {
             network: prepared.network.clone(),
             cancel: prepared.cancel.clone(),
         };
-        let report = crate::reload::reload(
-            Arc::clone(&prepared.backend),
-            &prepared.project,
-            prepared.context.clone(),
-            options,
-            prepared.events.clone(),
-        )
-        .await;
+        let (backend, project, context, events) = prepared.engine();
+        let report = crate::reload::reload(backend, project, context, options, events).await;
         prepared.finish(report)
     }
 
@@ -495,6 +483,12 @@ impl Group {
 }
 
 impl Prepared {
+    /// What the lifecycle engine is run with: the connection, the project, the context and the
+    /// event sink.
+    fn engine(&self) -> (Arc<DockerBackend>, &Project, Context, EventSink) {
+        (Arc::clone(&self.backend), &self.project, self.context.clone(), self.events.clone())
+    }
+
     /// Saves the context (also after failures: what started stays usable) and hands the group
     /// over as [`Running`], with the outcome of the run; what to do with a failed run is the
     /// caller's decision.
