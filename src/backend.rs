@@ -28,8 +28,12 @@ pub(crate) type ContextStream = futures_util::stream::BoxStream<'static, std::io
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendErrorKind {
-    /// The engine does not answer.
+    /// The engine cannot be reached: nothing listens at its address, or the connection broke.
     Unreachable,
+    /// The engine took the connection but gave no answer within `after` (a stalled daemon).
+    TimedOut {
+        after: Duration,
+    },
     /// The object (image, container, network) does not exist.
     NotFound,
     /// A name is taken.
@@ -47,6 +51,12 @@ pub struct BackendError {
 impl BackendError {
     pub fn other(message: impl Into<String>) -> BackendError {
         BackendError { kind: BackendErrorKind::Other, message: message.into() }
+    }
+
+    /// The engine went away or stopped answering: every further call would fail the same way,
+    /// so the run reports the lost engine rather than each service's step.
+    pub fn engine_lost(&self) -> bool {
+        matches!(self.kind, BackendErrorKind::Unreachable | BackendErrorKind::TimedOut { .. })
     }
 }
 

@@ -67,7 +67,9 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             }
             let report = stop.run_with_report().await?;
             progress.stop_summary(&report.stopped, &report.failed);
-            if report.failed.is_empty() {
+            if let Some(lost) = report.engine_lost {
+                Err(lost.into_error("stop"))
+            } else if report.failed.is_empty() {
                 Ok(())
             } else {
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
@@ -201,6 +203,9 @@ fn summarise_start(
         return Err(Error::Interrupted);
     }
     progress.start_summary(command, services, &report.started, &report.failed);
+    if let Some(lost) = report.engine_lost {
+        return Err(lost.into_error(command));
+    }
     if report.failed.is_empty() { Ok(()) } else { Err(Error::ServicesFailed { verb: "start", failed: report.failed }) }
 }
 

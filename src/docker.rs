@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
+use std::future::Future;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -36,17 +37,50 @@ use crate::service::Protocol;
 pub(crate) struct DockerBackend {
     docker: Docker,
     address: String,
+    /// How long a call that answers once (a list, an inspect, a create) may take in all.
+    request_timeout: Duration,
 }
 
 impl DockerBackend {
-    /// Connects to `$DOCKER_HOST` (or the default socket). `request_timeout` must exceed the
-    /// longest stop grace: Docker answers `POST /stop` only once the container has stopped.
-    pub(crate) fn connect(request_timeout: Duration) -> Result<DockerBackend, BackendError> {
+    /// Connects to `$DOCKER_HOST` (or the default socket). A call that answers once must have
+    /// its whole answer within `request_timeout`; a stop gets its grace on top, because Docker
+    /// answers `POST /stop` only once the container has stopped. A stream (a build, a pull, a
+    /// log or event stream, a wait, an exec's output) must begin within `request_timeout` plus
+    /// `longest_stop` (bollard's own timeout, which ends when the response's headers arrive)
+    /// and then runs as long as it needs.
+    pub(crate) fn connect(request_timeout: Duration, longest_stop: Duration) -> Result<DockerBackend, BackendError> {
         let address = address();
-        let docker =
-            Docker::connect_with_host(&address).map_err(|error| convert(&error))?.with_timeout(request_timeout);
-        Ok(DockerBackend { docker, address })
+        let docker = Docker::connect_with_host(&address)
+            .map_err(|error| convert(&error, request_timeout))?
+            .with_timeout(request_timeout + longest_stop);
+        Ok(DockerBackend { docker, address, request_timeout })
     }
+
+    /// How long the engine may take to begin answering a stream.
+    fn stream_limit(&self) -> Duration {
+        self.docker.timeout()
+    }
+
+    /// A call that answers once, bounded by the request timeout.
+    async fn answer<T>(&self, call: impl Future<Output = Result<T, BollardError>>) -> BackendResult<T> {
+        self.within(self.request_timeout, call).await
+    }
+
+    /// A call that answers once, bounded by `limit`: a stalled engine is an error, not a hang.
+    async fn within<T>(
+        &self,
+        limit: Duration,
+        call: impl Future<Output = Result<T, BollardError>>,
+    ) -> BackendResult<T> {
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result.map_err(|error| convert(&error, limit)),
+            Err(_) => Err(timed_out(limit)),
+        }
+    }
+}
+
+fn timed_out(after: Duration) -> BackendError {
+    BackendError { kind: BackendErrorKind::TimedOut { after }, message: String::new() }
 }
 
 /// `$DOCKER_HOST`, or the default socket when it is unset or empty (as the docker CLI does).
@@ -62,8 +96,9 @@ fn label_filter(labels: &Labels) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), values)])
 }
 
-/// Turns a bollard error into boss's terms, keeping the innermost useful message.
-fn convert(error: &BollardError) -> BackendError {
+/// Turns a bollard error into boss's terms, keeping the innermost useful message; `limit` is
+/// the time bollard's own timeout allowed.
+fn convert(error: &BollardError, limit: Duration) -> BackendError {
     match error {
         BollardError::DockerResponseServerError { status_code, message } => {
             let kind = match status_code {
@@ -77,7 +112,11 @@ fn convert(error: &BollardError) -> BackendError {
         BollardError::SocketNotFoundError(path) => {
             BackendError { kind: BackendErrorKind::Unreachable, message: format!("socket `{path}` does not exist") }
         }
-        BollardError::HyperLegacyError { .. } | BollardError::IOError { .. } => {
+        // A connection that breaks mid-answer (the daemon restarted, the socket closed) is an
+        // unreachable engine too.
+        BollardError::HyperLegacyError { .. }
+        | BollardError::IOError { .. }
+        | BollardError::HyperResponseError { .. } => {
             // The top-level text is only "client error (Connect)"; the cause is deeper.
             let mut message = error.to_string();
             let mut source = error.source();
@@ -94,7 +133,7 @@ fn convert(error: &BollardError) -> BackendError {
             kind: BackendErrorKind::Unreachable,
             message: format!("`{uri}` is not an address boss can use (expected unix://, tcp:// or http://)"),
         },
-        BollardError::RequestTimeoutError => BackendError::other("the Docker daemon did not answer in time"),
+        BollardError::RequestTimeoutError => timed_out(limit),
         other => BackendError::other(other.to_string()),
     }
 }
@@ -202,10 +241,12 @@ impl Backend for DockerBackend {
     }
 
     async fn ping(&self) -> BackendResult<()> {
-        self.docker.ping().await.map(|_| ()).map_err(|error| {
-            let mut converted = convert(&error);
-            converted.kind = BackendErrorKind::Unreachable;
-            converted
+        self.answer(self.docker.ping()).await.map(|_| ()).map_err(|mut error| {
+            // Any answer but "OK" means there is no usable engine at the address.
+            if !error.engine_lost() {
+                error.kind = BackendErrorKind::Unreachable;
+            }
+            error
         })
     }
 
@@ -213,13 +254,13 @@ impl Backend for DockerBackend {
         // Docker's name filter matches substrings, so compare exactly here.
         let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
         let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
-        let networks = self.docker.list_networks(Some(options)).await.map_err(|e| convert(&e))?;
+        let networks = self.answer(self.docker.list_networks(Some(options))).await?;
         Ok(networks.into_iter().map(network_info).filter(|network| network.name == name).collect())
     }
 
     async fn networks_labelled(&self, labels: &Labels) -> BackendResult<Vec<NetworkInfo>> {
         let options = ListNetworksOptionsBuilder::new().filters(&label_filter(labels)).build();
-        let networks = self.docker.list_networks(Some(options)).await.map_err(|e| convert(&e))?;
+        let networks = self.answer(self.docker.list_networks(Some(options))).await?;
         Ok(networks.into_iter().map(network_info).collect())
     }
 
@@ -231,36 +272,34 @@ impl Backend for DockerBackend {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        let response = self.docker.create_network(request).await.map_err(|e| convert(&e))?;
+        let response = self.answer(self.docker.create_network(request)).await?;
         Ok(response.id)
     }
 
     async fn remove_network(&self, id: &str) -> BackendResult<()> {
         tracing::debug!(id, "removing network");
-        self.docker.remove_network(id).await.map_err(|e| convert(&e))
+        self.answer(self.docker.remove_network(id)).await
     }
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
         tracing::debug!(?labels, "listing containers");
         let options = ListContainersOptionsBuilder::new().all(true).filters(&label_filter(labels)).build();
-        let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
+        let containers = self.answer(self.docker.list_containers(Some(options))).await?;
         Ok(containers.into_iter().map(container_info).collect())
     }
 
     async fn container_named(&self, name: &str) -> BackendResult<Option<ContainerInfo>> {
         let filters = HashMap::from([("name".to_string(), vec![format!("^/{name}$")])]);
         let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
+        let containers = self.answer(self.docker.list_containers(Some(options))).await?;
         Ok(containers.into_iter().map(container_info).find(|container| container.name == name))
     }
 
     async fn image_id(&self, image: &str) -> BackendResult<Option<String>> {
-        match self.docker.inspect_image(image).await {
+        match self.answer(self.docker.inspect_image(image)).await {
             Ok(inspect) => Ok(inspect.id),
-            Err(error) => {
-                let converted = convert(&error);
-                if converted.kind == BackendErrorKind::NotFound { Ok(None) } else { Err(converted) }
-            }
+            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -287,7 +326,7 @@ impl Backend for DockerBackend {
         let mut image_id = None;
         let mut pending = String::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| convert(&e))?;
+            let info = item.map_err(|e| convert(&e, self.stream_limit()))?;
             if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
                 return Err(BackendError::other(message.trim_end().to_string()));
             }
@@ -315,7 +354,7 @@ impl Backend for DockerBackend {
         for tag in others {
             let (repository, tag) = split_reference(tag);
             let options = TagImageOptionsBuilder::new().repo(repository).tag(tag).build();
-            self.docker.tag_image(&id, Some(options)).await.map_err(|e| convert(&e))?;
+            self.answer(self.docker.tag_image(&id, Some(options))).await?;
         }
         Ok(id)
     }
@@ -326,7 +365,7 @@ impl Backend for DockerBackend {
         let options = CreateImageOptionsBuilder::new().from_image(repository).tag(tag).build();
         let mut progress = self.docker.create_image(Some(options), None, None);
         while let Some(item) = progress.next().await {
-            let info = item.map_err(|e| convert(&e))?;
+            let info = item.map_err(|e| convert(&e, self.stream_limit()))?;
             if let Some(detail) = info.error_detail.and_then(|detail| detail.message) {
                 return Err(BackendError::other(detail));
             }
@@ -386,61 +425,56 @@ impl Backend for DockerBackend {
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::new().name(&spec.name).build();
-        let response = self.docker.create_container(Some(options), body).await.map_err(|e| convert(&e))?;
+        let response = self.answer(self.docker.create_container(Some(options), body)).await?;
         Ok(response.id)
     }
 
     async fn start_container(&self, id: &str) -> BackendResult<()> {
         tracing::debug!(id, "starting container");
-        self.docker.start_container(id, None).await.map_err(|e| convert(&e))
+        self.answer(self.docker.start_container(id, None)).await
     }
 
     async fn stop_container(&self, id: &str, grace: Duration) -> BackendResult<()> {
         tracing::debug!(id, ?grace, "stopping container");
         let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::new().t(seconds).build();
-        self.docker.stop_container(id, Some(options)).await.map_err(|e| convert(&e))
+        self.within(self.request_timeout + grace, self.docker.stop_container(id, Some(options))).await
     }
 
     async fn remove_container(&self, id: &str) -> BackendResult<()> {
         tracing::debug!(id, "removing container");
         // `v` stays false: anonymous volumes hold data, and deleting data is the user's call.
         let options = RemoveContainerOptionsBuilder::new().force(true).v(false).build();
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                let converted = convert(&error);
-                // Already gone is what we wanted.
-                if converted.kind == BackendErrorKind::NotFound { Ok(()) } else { Err(converted) }
-            }
+        match self.answer(self.docker.remove_container(id, Some(options))).await {
+            // Already gone is what we wanted.
+            Ok(()) | Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => Ok(()),
+            Err(error) => Err(error),
         }
     }
 
     async fn unpause_container(&self, id: &str) -> BackendResult<()> {
         tracing::debug!(id, "unpausing container");
-        self.docker.unpause_container(id).await.map_err(|e| convert(&e))
+        self.answer(self.docker.unpause_container(id)).await
     }
 
     async fn image_volumes(&self, image: &str) -> BackendResult<Vec<String>> {
-        let inspect = self.docker.inspect_image(image).await.map_err(|e| convert(&e))?;
+        let inspect = self.answer(self.docker.inspect_image(image)).await?;
         let mut volumes = inspect.config.and_then(|config| config.volumes).unwrap_or_default();
         volumes.sort();
         Ok(volumes)
     }
 
     async fn volume_named(&self, name: &str) -> BackendResult<Option<VolumeInfo>> {
-        match self.docker.inspect_volume(name).await {
+        match self.answer(self.docker.inspect_volume(name)).await {
             Ok(volume) => Ok(Some(volume_info(volume))),
-            Err(error) => {
-                let converted = convert(&error);
-                if converted.kind == BackendErrorKind::NotFound { Ok(None) } else { Err(converted) }
-            }
+            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
     async fn volumes_labelled(&self, labels: &Labels) -> BackendResult<Vec<VolumeInfo>> {
         let options = ListVolumesOptionsBuilder::new().filters(&label_filter(labels)).build();
-        let response = self.docker.list_volumes(Some(options)).await.map_err(|e| convert(&e))?;
+        let response = self.answer(self.docker.list_volumes(Some(options))).await?;
         Ok(response.volumes.unwrap_or_default().into_iter().map(volume_info).collect())
     }
 
@@ -451,17 +485,15 @@ impl Backend for DockerBackend {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker.create_volume(request).await.map(|_| ()).map_err(|e| convert(&e))
+        self.answer(self.docker.create_volume(request)).await.map(|_| ())
     }
 
     async fn remove_volume(&self, name: &str) -> BackendResult<()> {
         tracing::debug!(name, "removing volume");
-        match self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                let converted = convert(&error);
-                if converted.kind == BackendErrorKind::NotFound { Ok(()) } else { Err(converted) }
-            }
+        match self.answer(self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)).await
+        {
+            Ok(()) | Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => Ok(()),
+            Err(error) => Err(error),
         }
     }
 
@@ -472,13 +504,13 @@ impl Backend for DockerBackend {
         match stream.next().await {
             Some(Ok(response)) => Ok(Some(response.status_code)),
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(Some(code)),
-            Some(Err(error)) => Err(convert(&error)),
+            Some(Err(error)) => Err(convert(&error, self.stream_limit())),
             None => Ok(None),
         }
     }
 
     async fn inspect_container(&self, id: &str) -> BackendResult<ContainerDetails> {
-        let inspect = self.docker.inspect_container(id, None).await.map_err(|e| convert(&e))?;
+        let inspect = self.answer(self.docker.inspect_container(id, None)).await?;
         let state = inspect.state.unwrap_or_default();
         let health =
             state.health.and_then(|health| health.status).map_or_else(String::new, |status| status.to_string());
@@ -514,16 +546,16 @@ impl Backend for DockerBackend {
             attach_stderr: Some(true),
             ..Default::default()
         };
-        let created = self.docker.create_exec(id, config).await.map_err(|e| convert(&e))?;
+        let created = self.answer(self.docker.create_exec(id, config)).await?;
         let mut output = ExecOutput::default();
         if let StartExecResults::Attached { output: mut stream, .. } =
-            self.docker.start_exec(&created.id, None).await.map_err(|e| convert(&e))?
+            self.answer(self.docker.start_exec(&created.id, None)).await?
         {
             // Drain the whole stream before asking for the exit code, keeping no more than the
             // limit: a command that prints without end must not fill boss's memory.
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
             while let Some(item) = stream.next().await {
-                let item = item.map_err(|e| convert(&e))?;
+                let item = item.map_err(|e| convert(&e, self.stream_limit()))?;
                 let ExecOutputMode::Keep { limit } = exec.output else { continue };
                 let n_kept = stdout.len() + stderr.len();
                 let (kept, bytes) = match item {
@@ -546,7 +578,7 @@ impl Backend for DockerBackend {
                 return Ok(output);
             }
         }
-        output.code = self.docker.inspect_exec(&created.id).await.map_err(|e| convert(&e))?.exit_code;
+        output.code = self.answer(self.docker.inspect_exec(&created.id)).await?.exit_code;
         Ok(output)
     }
 
@@ -562,12 +594,13 @@ impl Backend for DockerBackend {
             console_size: exec.tty.map(|size| vec![usize::from(size.rows), usize::from(size.columns)]),
             ..Default::default()
         };
-        let created = self.docker.create_exec(id, config).await.map_err(|e| convert(&e))?;
+        let created = self.answer(self.docker.create_exec(id, config)).await?;
         let options = StartExecOptions { detach: false, tty: exec.tty.is_some(), output_capacity: None };
-        match self.docker.start_exec(&created.id, Some(options)).await.map_err(|e| convert(&e))? {
+        let limit = self.stream_limit();
+        match self.answer(self.docker.start_exec(&created.id, Some(options))).await? {
             StartExecResults::Attached { output, input } => {
                 let output = output
-                    .map(|item| match item.map_err(|e| convert(&e))? {
+                    .map(move |item| match item.map_err(|e| convert(&e, limit))? {
                         LogOutput::StdErr { message } => Ok(ExecChunk::Stderr(message.to_vec())),
                         other => Ok(ExecChunk::Stdout(other.into_bytes().to_vec())),
                     })
@@ -579,12 +612,12 @@ impl Backend for DockerBackend {
     }
 
     async fn exec_exit_code(&self, exec_id: &str) -> BackendResult<Option<i64>> {
-        Ok(self.docker.inspect_exec(exec_id).await.map_err(|e| convert(&e))?.exit_code)
+        Ok(self.answer(self.docker.inspect_exec(exec_id)).await?.exit_code)
     }
 
     async fn resize_exec(&self, exec_id: &str, size: TerminalSize) -> BackendResult<()> {
         let options = ResizeExecOptionsBuilder::new().h(i32::from(size.rows)).w(i32::from(size.columns)).build();
-        self.docker.resize_exec(exec_id, options).await.map_err(|e| convert(&e))
+        self.answer(self.docker.resize_exec(exec_id, options)).await
     }
 
     fn follow_logs(&self, id: &str) -> BoxStream<'static, BackendResult<Vec<u8>>> {
@@ -603,9 +636,10 @@ impl Backend for DockerBackend {
             let seconds = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
             options = options.since(i32::try_from(seconds).unwrap_or(i32::MAX));
         }
+        let limit = self.stream_limit();
         self.docker
             .logs(id, Some(options.build()))
-            .map(|item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e)))
+            .map(move |item| item.map(|chunk| chunk.into_bytes().to_vec()).map_err(|e| convert(&e, limit)))
             .boxed()
     }
 
@@ -619,9 +653,10 @@ impl Backend for DockerBackend {
         filters.insert("event".to_string(), vec!["start".to_string()]);
         let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs()).to_string();
         let options = EventsOptionsBuilder::new().since(&since).filters(&filters).build();
+        let limit = self.stream_limit();
         self.docker
             .events(Some(options))
-            .filter_map(|item| async move {
+            .filter_map(move |item| async move {
                 match item {
                     Ok(event) => {
                         let actor = event.actor?;
@@ -630,7 +665,7 @@ impl Backend for DockerBackend {
                             labels: actor.attributes.unwrap_or_default().into_iter().collect(),
                         }))
                     }
-                    Err(error) => Some(Err(convert(&error))),
+                    Err(error) => Some(Err(convert(&error, limit))),
                 }
             })
             .boxed()
@@ -647,7 +682,7 @@ impl Backend for DockerBackend {
             Some(Ok(event)) => {
                 Ok(parse_health(event.action.unwrap_or_default().rsplit(' ').next().unwrap_or_default()))
             }
-            Some(Err(error)) => Err(convert(&error)),
+            Some(Err(error)) => Err(convert(&error, self.stream_limit())),
             None => Err(BackendError::other("the event stream ended")),
         }
     }
@@ -658,7 +693,7 @@ impl Backend for DockerBackend {
         let mut stream = self.docker.logs(id, Some(options));
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| convert(&e))?;
+            let chunk = chunk.map_err(|e| convert(&e, self.stream_limit()))?;
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
@@ -669,7 +704,7 @@ impl DockerBackend {
     /// The container's output since it last started; `follow` keeps the stream open until
     /// the container stops.
     fn logs_since_start(&self, id: &str, follow: bool) -> BoxStream<'static, BackendResult<Vec<u8>>> {
-        let docker = self.docker.clone();
+        let (docker, limit) = (self.docker.clone(), self.stream_limit());
         let id = id.to_string();
         futures_util::stream::once(async move {
             // Only output since the container last started counts: a restarted container's
@@ -689,7 +724,7 @@ impl DockerBackend {
             };
             let options = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).timestamps(true).build();
             docker.logs(&id, Some(options)).map(move |item| {
-                let chunk = item.map_err(|e| convert(&e))?.into_bytes();
+                let chunk = item.map_err(|e| convert(&e, limit))?.into_bytes();
                 Ok(lines_since(&String::from_utf8_lossy(&chunk), started).into_bytes())
             })
         })

@@ -61,6 +61,10 @@ pub enum Error {
     DockerUnreachable { address: String, cause: String },
     /// A Docker call outside any single service failed (network set-up, listing).
     Backend { action: Action, error: BackendError },
+    /// The engine at `address` went away or stopped answering (`error.kind` says which) in the
+    /// middle of `boss <verb>`, when it was asked for `action`. What the run did so far is kept
+    /// and the context is saved, so running the command again continues from there.
+    EngineLost { verb: &'static str, address: String, action: Action, error: BackendError },
     /// A network with the name boss needs exists but was not created by boss for this group;
     /// `owner` is the boss group it belongs to, if any.
     ForeignNetwork { name: String, owner: Option<String> },
@@ -96,6 +100,43 @@ pub enum Error {
     /// The command `boss exec` ran exited with a status other than 0, which boss exits with;
     /// the command printed its own words, so this says nothing more.
     CommandExited { code: i32 },
+}
+
+/// The engine call that found the engine gone or stalled in the middle of a run.
+#[derive(Debug, Clone)]
+pub(crate) struct LostEngine {
+    pub address: String,
+    pub action: Action,
+    pub error: BackendError,
+}
+
+impl LostEngine {
+    /// The first of `failures` that found the engine at `address` gone or stalled.
+    pub(crate) fn first<'a>(
+        address: &str,
+        failures: impl IntoIterator<Item = &'a ServiceFailure>,
+    ) -> Option<LostEngine> {
+        let (action, error) = failures.into_iter().find_map(ServiceFailure::lost_engine)?;
+        Some(LostEngine { address: address.to_string(), action: action.clone(), error: error.clone() })
+    }
+
+    /// The error of `boss <verb>` that lost its engine.
+    pub(crate) fn into_error(self, verb: &'static str) -> Error {
+        Error::EngineLost { verb, address: self.address, action: self.action, error: self.error }
+    }
+}
+
+impl Error {
+    /// An engine call outside any service that found the engine gone or stalled, as
+    /// [`Error::EngineLost`]; any other error as it is.
+    pub(crate) fn at_engine(self, verb: &'static str, address: &str) -> Error {
+        match self {
+            Error::Backend { action, error } if error.engine_lost() => {
+                Error::EngineLost { verb, address: address.to_string(), action, error }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Why the context file cannot be used.
@@ -148,6 +189,10 @@ pub enum UsageError {
     },
     BadNetworkName {
         name: String,
+    },
+    /// `BOSS_REQUEST_TIMEOUT` is not a whole number of seconds above 0.
+    BadRequestTimeout {
+        value: String,
     },
     /// `--exclude` names services that the script does not declare.
     UnknownExclusion {
@@ -553,14 +598,12 @@ impl Error {
             | Error::GroupClaimed { .. }
             | Error::BadGroupName { .. }
             | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
-            Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
+            Error::DockerUnreachable { .. } | Error::EngineLost { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
             Error::CommandNotRun { not_found: true, .. } => exit_code::COMMAND_NOT_FOUND,
             Error::CommandNotRun { not_found: false, .. } => exit_code::COMMAND_NOT_RUN,
             Error::CommandFailed { code, .. } => *code,
-            Error::Backend { error, .. } if error.kind == BackendErrorKind::Unreachable => {
-                exit_code::DOCKER_UNREACHABLE
-            }
+            Error::Backend { error, .. } if error.engine_lost() => exit_code::DOCKER_UNREACHABLE,
             Error::ContextSave { .. }
             | Error::NoPublishedPort { .. }
             | Error::ContextDelete { .. }
@@ -610,6 +653,31 @@ impl Error {
             Error::Backend { action, error } => {
                 let _ = writeln!(out, "error: failed to {}", action.describe());
                 out.push_str(&render_backend_cause(error));
+            }
+            Error::EngineLost { verb, address, action, error } => {
+                let action = action.describe();
+                match error.kind {
+                    BackendErrorKind::TimedOut { after } => {
+                        let _ = writeln!(
+                            out,
+                            "error: the Docker engine at `{address}` did not answer within {} when asked to {action}",
+                            seconds(after)
+                        );
+                    }
+                    _ => {
+                        let _ =
+                            writeln!(out, "error: lost the Docker engine at `{address}` when asking it to {action}");
+                        let _ = writeln!(out, "caused by: {}", error.describe());
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "hint: what this run did is kept and the context is saved; once the engine answers again, `boss {verb}` continues from there"
+                );
+                if let BackendErrorKind::TimedOut { .. } = error.kind {
+                    let _ =
+                        writeln!(out, "hint: `BOSS_REQUEST_TIMEOUT` sets how many seconds boss waits for an answer");
+                }
             }
             Error::ForeignNetwork { name, owner: Some(owner) } => {
                 let _ = writeln!(out, "error: network `{name}` belongs to boss group `{owner}`");
@@ -723,6 +791,9 @@ impl UsageError {
                 format!("service `{service}` cannot be reloaded: it has no `build_from`")
             }
             UsageError::BadNetworkName { name } => format!("`{name}` is not a valid network name"),
+            UsageError::BadRequestTimeout { value } => {
+                format!("`BOSS_REQUEST_TIMEOUT` must be a whole number of seconds above 0, got `{value}`")
+            }
             UsageError::UnknownExclusion { unknown, .. } => {
                 let noun = if unknown.len() == 1 { "service" } else { "services" };
                 format!("cannot exclude unknown {noun} {}", and_ticked(unknown))
@@ -749,7 +820,7 @@ impl UsageError {
             UsageError::NotReloadable { .. } => {
                 Some("add `build_from: \"./dir\"` (the directory with its Dockerfile) to the service".into())
             }
-            UsageError::BadNetworkName { .. } => None,
+            UsageError::BadNetworkName { .. } | UsageError::BadRequestTimeout { .. } => None,
             UsageError::ExecWithoutCommand => Some("write `boss exec [FILE] SERVICE -- COMMAND...`".into()),
             UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
             UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
@@ -930,6 +1001,14 @@ impl ScriptErrorKind {
 }
 
 impl ServiceFailure {
+    /// The call that found the engine gone or stalled, when that is why the service failed.
+    pub(crate) fn lost_engine(&self) -> Option<(&Action, &BackendError)> {
+        match self {
+            ServiceFailure::Backend { action, error } if error.engine_lost() => Some((action, error)),
+            _ => None,
+        }
+    }
+
     /// What kind of failure this is, as one word for machines (`boss start --progress json`).
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -1087,11 +1166,29 @@ fn other_group_hint(what: &str, owner: &str) -> String {
     )
 }
 
+impl BackendError {
+    /// The engine's words, or what boss saw when there were none (a call that got no answer).
+    pub(crate) fn describe(&self) -> String {
+        match self.kind {
+            BackendErrorKind::TimedOut { after } => format!("no answer within {}", seconds(after)),
+            _ => self.message.clone(),
+        }
+    }
+}
+
+/// A duration as whole seconds, as `BOSS_REQUEST_TIMEOUT` is given: `5 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs())
+}
+
 fn render_backend_cause(error: &BackendError) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "caused by: {}", error.message);
+    let _ = writeln!(out, "caused by: {}", error.describe());
     let hint = match error.kind {
         BackendErrorKind::Unreachable => Some("is the Docker daemon running?"),
+        BackendErrorKind::TimedOut { .. } => Some(
+            "the Docker daemon may be stalled or overloaded; `BOSS_REQUEST_TIMEOUT` sets how many seconds boss waits",
+        ),
         BackendErrorKind::NotFound => None,
         BackendErrorKind::Conflict => Some("the name is in use; remove the other container or network first"),
         BackendErrorKind::Other => {

@@ -217,6 +217,11 @@ impl Group {
         let (running, report) = self.run_start().await?;
         match report {
             Ok(report) => running.fail_on(report).await,
+            // A lost engine cannot clean up; the next start finds what is left.
+            Err(error @ Error::EngineLost { .. }) => {
+                running.keep();
+                Err(error)
+            }
             Err(error) => {
                 running.stop().remove().volumes().await.ok();
                 Err(error)
@@ -251,8 +256,9 @@ impl Group {
             save_logs: prepared.save_logs.clone(),
         };
         let (backend, project, context, events) = prepared.engine();
+        let address = backend.address();
         let report = crate::start::start(backend, project, context, options, events).await;
-        prepared.finish(report)
+        prepared.finish(report.map_err(|error| error.at_engine("start", &address)))
     }
 
     /// Rebuilds `service`'s image from its `build_from`, then stops it and everything that
@@ -273,6 +279,10 @@ impl Group {
         if running.cancel.is_cancelled() {
             running.keep();
             return Err(Error::Interrupted);
+        }
+        if let Some(lost) = report.engine_lost {
+            running.keep();
+            return Err(lost.into_error("reload"));
         }
         if !report.failed.is_empty() {
             running.keep();
@@ -304,8 +314,9 @@ impl Group {
             cancel: prepared.cancel.clone(),
         };
         let (backend, project, context, events) = prepared.engine();
+        let address = backend.address();
         let report = crate::reload::reload(backend, project, context, options, events).await;
-        prepared.finish(report)
+        prepared.finish(report.map_err(|error| error.at_engine("reload", &address)))
     }
 
     /// What [`Group::start`] would do, service by service, without changing anything: the
@@ -556,6 +567,11 @@ impl Running {
     /// The group, or, when the run was interrupted or a service failed, the error after
     /// removing everything again (so a failed test leaves nothing behind).
     async fn fail_on(self, report: StartReport) -> Result<Running, Error> {
+        // Cleaning up needs the engine that was just lost; the next start finds what is left.
+        if let Some(lost) = report.engine_lost {
+            self.keep();
+            return Err(lost.into_error("start"));
+        }
         if self.cancel.is_cancelled() {
             self.stop().remove().volumes().await?;
             return Err(Error::Interrupted);
@@ -717,6 +733,9 @@ impl StopRequest {
 
     async fn run(self) -> Result<(), Error> {
         let report = self.run_with_report().await?;
+        if let Some(lost) = report.engine_lost {
+            return Err(lost.into_error("stop"));
+        }
         if report.failed.is_empty() {
             Ok(())
         } else {
@@ -736,7 +755,10 @@ impl StopRequest {
                 backend
             }
         };
-        crate::stop::stop(backend, &self.project, &self.options, &self.events).await
+        let address = backend.address();
+        crate::stop::stop(backend, &self.project, &self.options, &self.events)
+            .await
+            .map_err(|error| error.at_engine("stop", &address))
     }
 }
 
@@ -788,15 +810,54 @@ pub(crate) fn check_network_name(name: String) -> Result<String, Error> {
     if valid { Ok(name) } else { Err(Error::Usage(UsageError::BadNetworkName { name })) }
 }
 
-/// Connects to Docker and checks that it answers. `longest_stop` is the largest stop grace the
-/// command will ask for: Docker answers a stop request only once the container has stopped.
+/// How long boss waits for the engine's answer to one call when `BOSS_REQUEST_TIMEOUT` is unset.
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The environment variable that sets the request timeout, in whole seconds.
+pub(crate) const REQUEST_TIMEOUT_VARIABLE: &str = "BOSS_REQUEST_TIMEOUT";
+
+/// The request timeout `value` of `BOSS_REQUEST_TIMEOUT` asks for (unset or empty: the default).
+fn request_timeout(value: Option<&str>) -> Result<Duration, Error> {
+    let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
+        return Ok(DEFAULT_REQUEST_TIMEOUT);
+    };
+    match value.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(Error::Usage(UsageError::BadRequestTimeout { value: value.to_string() })),
+    }
+}
+
+/// Connects to Docker and checks that it answers. Each call must be answered within the
+/// request timeout (`BOSS_REQUEST_TIMEOUT`); `longest_stop` is the largest stop grace the
+/// command will ask for, added for stops: Docker answers a stop request only once the
+/// container has stopped.
 pub(crate) async fn connect(longest_stop: Duration) -> Result<DockerBackend, Error> {
-    let request_timeout = longest_stop + Duration::from_secs(60);
-    let backend = DockerBackend::connect(request_timeout)
-        .map_err(|error| Error::DockerUnreachable { address: crate::docker::address(), cause: error.message })?;
+    let request_timeout = request_timeout(std::env::var(REQUEST_TIMEOUT_VARIABLE).ok().as_deref())?;
+    let backend = DockerBackend::connect(request_timeout, longest_stop)
+        .map_err(|error| Error::DockerUnreachable { address: crate::docker::address(), cause: error.describe() })?;
     backend
         .ping()
         .await
-        .map_err(|error| Error::DockerUnreachable { address: backend.address(), cause: error.message })?;
+        .map_err(|error| Error::DockerUnreachable { address: backend.address(), cause: error.describe() })?;
     Ok(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_timeout_is_whole_seconds_above_zero() {
+        assert_eq!(request_timeout(None).unwrap(), DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(request_timeout(Some(" ")).unwrap(), DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(request_timeout(Some("5")).unwrap(), Duration::from_secs(5));
+        for bad in ["0", "-1", "1.5", "5s"] {
+            let error = request_timeout(Some(bad)).unwrap_err();
+            assert_eq!(error.exit_code(), crate::error::exit_code::INVALID_INPUT);
+            assert_eq!(
+                error.to_string(),
+                format!("error: `BOSS_REQUEST_TIMEOUT` must be a whole number of seconds above 0, got `{bad}`")
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
 use crate::context::Context;
-use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
+use crate::error::{Action, Error, HookProblem, LostEngine, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
 use crate::image;
@@ -51,6 +51,8 @@ pub(crate) struct StartOptions {
 pub(crate) struct StartReport {
     pub started: Vec<String>,
     pub failed: Vec<String>,
+    /// The call that found the engine gone or stalled, if one did: the run's real error.
+    pub engine_lost: Option<LostEngine>,
 }
 
 struct Run<B> {
@@ -159,7 +161,8 @@ async fn schedule<B: Backend>(run: &Arc<Run<B>>, services: &IndexMap<String, Ser
         run.events.service(name, change);
     };
     let outcomes = walk(&graph, Direction::DependenciesFirst, AfterFailure::Skip, &run.cancel, task, settled).await;
-    let mut report = StartReport::default();
+    let engine_lost = LostEngine::first(&run.backend.address(), outcomes.values().filter_map(Outcome::failure));
+    let mut report = StartReport { engine_lost, ..StartReport::default() };
     for (name, outcome) in outcomes {
         match outcome {
             Outcome::Done(()) => report.started.push(name),
@@ -197,7 +200,11 @@ async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Resu
         Ok(()) => Ok(()),
         Err(Failed { failure, container }) => {
             run.events.service(&service.name, ServiceChange::Failed { failure: failure.clone() });
-            if let Some(container) = container {
+            // Without an engine a tear-down fails too, or waits out the request timeout twice
+            // more; the container stays, labelled, for the next run to find.
+            if let Some(container) = container
+                && failure.lost_engine().is_none()
+            {
                 tear_down(run, &service.name, &container).await;
             }
             Err(failure)

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, ContainerState};
-use crate::error::{Action, Error, ServiceFailure};
+use crate::error::{Action, Error, LostEngine, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::ownership;
 use crate::project::Project;
@@ -37,6 +37,8 @@ pub(crate) struct StopReport {
     /// Services that had no container.
     pub absent: Vec<String>,
     pub failed: Vec<String>,
+    /// The call that found the engine gone or stalled, if one did: the run's real error.
+    pub engine_lost: Option<LostEngine>,
 }
 
 /// Stops the selected services of a group, dependants before their dependencies.
@@ -69,7 +71,8 @@ pub(crate) async fn stop_services<B: Backend>(
     // A stop is never cancelled: Ctrl-C during `boss stop` ends the process.
     let never = CancellationToken::new();
     let mut outcomes = walk(&graph, Direction::DependantsFirst, AfterFailure::GoOn, &never, task, settled).await;
-    let mut report = StopReport::default();
+    let engine_lost = LostEngine::first(&backend.address(), outcomes.values().filter_map(Outcome::failure));
+    let mut report = StopReport { engine_lost, ..StopReport::default() };
     for name in order {
         match outcomes.swap_remove(&name) {
             Some(Outcome::Done(true)) => report.stopped.push(name),

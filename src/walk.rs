@@ -48,6 +48,14 @@ pub(crate) enum Outcome<T, E> {
 }
 
 impl<T, E> Outcome<T, E> {
+    /// The task's own error, when it failed.
+    pub(crate) fn failure(&self) -> Option<&E> {
+        match self {
+            Outcome::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+
     fn failed(&self) -> bool {
         matches!(self, Outcome::Failed(_) | Outcome::Panicked { .. })
     }
