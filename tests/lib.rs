@@ -11,6 +11,7 @@ mod completions;
 mod container;
 mod context;
 mod data_safety;
+mod engine;
 mod env;
 mod errors;
 mod examples;

@@ -40,12 +40,27 @@ fn signal_at(
     whole_group: bool,
 ) -> (Option<i32>, String, Duration) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boss"));
-    command.args(args).current_dir(project.dir()).stderr(Stdio::piped()).stdout(Stdio::null());
+    command.args(args).current_dir(project.dir());
     if whole_group {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
+    let send = |pid: u32| {
+        let target = if whole_group { format!("-{pid}") } else { pid.to_string() };
+        Command::new("kill").args([&format!("-{signal}"), "--", &target]).status().unwrap();
+    };
+    act_when(command, matches, send)
+}
+
+/// Runs `command` (boss, with its arguments, directory and environment set), calls `action`
+/// with its pid once a stderr line `matches`, and returns its exit code (`None` when a signal
+/// ended it), its whole stderr, and how long it took to exit after the action.
+pub(crate) fn act_when(
+    mut command: Command,
+    matches: &dyn Fn(&str) -> bool,
+    action: impl FnOnce(u32),
+) -> (Option<i32>, String, Duration) {
+    command.stderr(Stdio::piped()).stdout(Stdio::null());
     let mut child = command.spawn().unwrap();
-    let target = if whole_group { format!("-{}", child.id()) } else { child.id().to_string() };
     let stderr = child.stderr.take().unwrap();
     let (lines_sender, lines) = mpsc::channel();
     std::thread::spawn(move || {
@@ -59,23 +74,26 @@ fn signal_at(
             Ok(next) => seen.push(next),
             Err(_) => {
                 let _ = child.kill();
-                panic!("boss never printed the line to signal at:\n{}", seen.join("\n"));
+                panic!("boss never printed the line to act at:\n{}", seen.join("\n"));
             }
         }
     }
-    let signalled = Instant::now();
-    Command::new("kill").args([&format!("-{signal}"), "--", &target]).status().unwrap();
+    let acted = Instant::now();
+    action(child.id());
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if signalled.elapsed() > Duration::from_secs(30) {
+        if acted.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
-            panic!("boss did not exit after SIG{signal}:\n{}", seen.join("\n"));
+            panic!("boss did not exit after the action:\n{}", seen.join("\n"));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let elapsed = signalled.elapsed();
-    seen.extend(lines.try_iter());
+    let elapsed = acted.elapsed();
+    // The reader thread ends with the pipe, which a process boss started may still hold.
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
     (status.code(), seen.join("\n"), elapsed)
 }

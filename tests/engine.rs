@@ -1,0 +1,299 @@
+//! The Docker engine going away or stalling in the middle of a command (issue 10, item 3),
+//! through a proxy socket in front of the real engine: a clear error within the request
+//! timeout (exit 3), never a hang; what the run did is kept, the context is saved, and the next
+//! run converges. Also which engine calls a start makes once per group and which once per
+//! service (item 8).
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{Output, Project, Proxy, Request, act_when, container, containers, free_port, networks};
+
+/// `first` sets a value, `second`'s ping passes only once the test listens on `port` (after it
+/// cut or stalled the engine), and `third` comes after both.
+fn chain(port: u16) -> String {
+    format!(
+        r#"group("@GROUP@");
+service(#{{ name: "first", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    post_start: |ctx| {{ ctx.first_token = "f1"; }} }});
+service(#{{ name: "second", image: "@IMAGE@", dependencies: ["first"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    ping: || tcp_open("127.0.0.1", {port}),
+    post_start: |ctx| {{ ctx.second_token = "s2"; }} }});
+service(#{{ name: "third", image: "@IMAGE@", dependencies: ["second"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" }});
+"#
+    )
+}
+
+/// boss with `args` in the project, through the proxy, with a request timeout of `seconds`.
+fn through(project: &Project, proxy: &Proxy, args: &[&str], seconds: u64) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_boss"));
+    command
+        .args(args)
+        .current_dir(project.dir())
+        .env("NO_COLOR", "1")
+        .env("DOCKER_HOST", proxy.docker_host())
+        .env("BOSS_REQUEST_TIMEOUT", seconds.to_string());
+    command
+}
+
+/// Starts the chain through the proxy, does `break_engine` to it while `second` pings, then
+/// lets the ping pass; returns boss's exit code and stderr.
+fn start_and_break_while_pinging(
+    project: &Project,
+    proxy: &Proxy,
+    break_engine: impl FnOnce(&Proxy),
+) -> (Option<i32>, String) {
+    let port = free_port();
+    project.script(&chain(port));
+    let mut gate = None;
+    let command = through(project, proxy, &["start", "--progress", "plain", "--wait-timeout", "60"], 3);
+    let (code, stderr, after) = act_when(command, &|line| line == "second: pinging", |_| {
+        break_engine(proxy);
+        gate = Some(TcpListener::bind(("127.0.0.1", port)).expect("the ping's port is free"));
+    });
+    drop(gate);
+    assert!(after < Duration::from_secs(40), "boss ended well within its limits\n{stderr}");
+    (code, stderr)
+}
+
+/// The lines of boss's final error, from its `error: ` line on.
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().skip_while(|line| !line.starts_with("error: ")).collect()
+}
+
+/// The context file's values.
+fn context(project: &Project) -> serde_json::Value {
+    serde_json::from_str(&project.context().expect("the context is saved")).expect("the context is JSON")
+}
+
+/// A start that finds everything of the first run, starts `third`, and leaves one running
+/// container per service.
+#[track_caller]
+fn converges(output: &Output, project: &Project) {
+    output
+        .success()
+        .stderr_contains("first: already running")
+        .stderr_contains("second: already running")
+        .stderr_contains("third: started in");
+    let group = project.group();
+    for service in ["first", "second", "third"] {
+        assert_eq!(container(group, service).map(|row| row.state).as_deref(), Some("running"), "{output}");
+    }
+    assert_eq!(containers(group).len(), 3, "nothing is duplicated\n{output}");
+}
+
+#[test]
+fn a_start_with_the_engine_cut_exits_3_and_creates_nothing() {
+    let project = Project::new("engine_cut_before");
+    project.script(&chain(free_port()));
+    let proxy = Proxy::start(&project.path("docker.sock"));
+    proxy.cut();
+
+    let output = project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).run();
+
+    output.code(3);
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("error: cannot reach Docker at `{}`", proxy.docker_host()).as_str()),
+        "{output}"
+    );
+    assert!(lines.get(1).is_some_and(|line| line.starts_with("caused by: ")), "{output}");
+    assert_eq!(
+        lines.get(2).copied(),
+        Some("hint: is the Docker daemon running? set DOCKER_HOST to use another address")
+    );
+    assert_eq!(containers(project.group()), []);
+    assert_eq!(networks(project.group()), Vec::<String>::new());
+    assert_eq!(project.context(), None);
+}
+
+#[test]
+fn an_engine_cut_during_a_start_keeps_what_started_and_the_next_start_converges() {
+    let project = Project::new("engine_cut_during");
+    let proxy = Proxy::start(&project.path("docker.sock"));
+
+    let (code, stderr) = start_and_break_while_pinging(&project, &proxy, Proxy::cut);
+
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("second: started in"), "the ping passed after the cut\n{stderr}");
+    assert!(stderr.contains("third: failed: failed to list the containers of `third`"), "{stderr}");
+    let error = error_lines(&stderr);
+    assert_eq!(
+        error.first().copied(),
+        Some(
+            format!(
+                "error: lost the Docker engine at `{}` when asking it to list the containers of `third`",
+                proxy.docker_host()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    assert!(error.get(1).is_some_and(|line| line.starts_with("caused by: ")), "{stderr}");
+    assert_eq!(
+        error.get(2).copied(),
+        Some(
+            "hint: what this run did is kept and the context is saved; once the engine answers again, `boss start` continues from there"
+        ),
+        "{stderr}"
+    );
+    let saved = context(&project);
+    assert_eq!((&saved["first_token"], &saved["second_token"]), (&"f1".into(), &"s2".into()), "{saved}");
+
+    proxy.restore();
+    let output = project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).run();
+    converges(&output, &project);
+}
+
+#[test]
+fn an_engine_stalled_during_a_start_is_an_error_within_the_request_timeout() {
+    let project = Project::new("engine_stall_start");
+    let proxy = Proxy::start(&project.path("docker.sock"));
+
+    let (code, stderr) = start_and_break_while_pinging(&project, &proxy, Proxy::stall);
+
+    assert_eq!(code, Some(3), "{stderr}");
+    let error = error_lines(&stderr);
+    assert_eq!(
+        error,
+        [
+            format!(
+                "error: the Docker engine at `{}` did not answer within 3 s when asked to list the containers of `third`",
+                proxy.docker_host()
+            )
+            .as_str(),
+            "hint: what this run did is kept and the context is saved; once the engine answers again, `boss start` continues from there",
+            "hint: `BOSS_REQUEST_TIMEOUT` sets how many seconds boss waits for an answer",
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("third: failed: failed to list the containers of `third`\n    caused by: no answer within 3 s"),
+        "{stderr}"
+    );
+    let saved = context(&project);
+    assert_eq!((&saved["first_token"], &saved["second_token"]), (&"f1".into(), &"s2".into()), "{saved}");
+
+    // Straight to the engine, as a user would once the proxy (the daemon) is back.
+    drop(proxy);
+    converges(&project.run(["start"]), &project);
+}
+
+#[test]
+fn an_engine_stalled_during_a_stop_is_an_error_and_the_next_stop_converges() {
+    let project = Project::new("engine_stall_stop");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+"#,
+    );
+    project.run(["start"]).success();
+    let group = project.group().to_owned();
+    let db = container(&group, "db").expect("db runs");
+    let proxy = Proxy::start(&project.path("docker.sock"));
+    // Dependants stop first: `web` is stopped, then the engine stalls on `db`'s stop request.
+    proxy.stall_at(&format!("/containers/{}", db.id));
+
+    let output = project
+        .boss(["stop", "--timeout", "1"])
+        .env("DOCKER_HOST", proxy.docker_host())
+        .env("BOSS_REQUEST_TIMEOUT", "2")
+        .timeout(Duration::from_secs(60))
+        .run();
+
+    output.code(3).stderr_contains("web: stopped").stderr_contains("db: stopping");
+    let error = error_lines(&output.stderr);
+    assert_eq!(
+        error.first().copied(),
+        Some(
+            format!(
+                "error: the Docker engine at `{}` did not answer within 3 s when asked to stop container `{group}.db`",
+                proxy.docker_host()
+            )
+            .as_str()
+        ),
+        "a stop may take its grace (1 s) on top of the request timeout (2 s)\n{output}"
+    );
+    assert_eq!(container(&group, "web").unwrap().state, "exited");
+    assert_eq!(container(&group, "db").unwrap().state, "running", "the stalled stop never reached the engine");
+
+    proxy.restore();
+    project.boss(["stop"]).env("DOCKER_HOST", proxy.docker_host()).run().success();
+    assert!(containers(&group).iter().all(|row| row.state == "exited"), "{:?}", containers(&group));
+}
+
+#[test]
+fn a_bad_request_timeout_is_refused_before_the_engine_is_touched() {
+    let project = Project::new("engine_bad_timeout");
+    project.script(&chain(free_port()));
+    let proxy = Proxy::start(&project.path("docker.sock"));
+    let output =
+        project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).env("BOSS_REQUEST_TIMEOUT", "5s").run();
+    output.code(2);
+    assert_eq!(output.stderr, "error: `BOSS_REQUEST_TIMEOUT` must be a whole number of seconds above 0, got `5s`\n");
+    assert_eq!(proxy.requests(), Vec::<Request>::new());
+}
+
+/// A request as `METHOD endpoint`, with ids and names put aside and list filters named by what
+/// they select: `GET /containers/json (service)`.
+fn endpoint(request: &Request) -> String {
+    let parts: Vec<&str> = request.path.split('/').collect();
+    let path = match parts.as_slice() {
+        ["", "containers", "json"] => {
+            let filter = if request.query.contains("boss.service") {
+                "service"
+            } else if request.query.contains("boss.group") {
+                "group"
+            } else {
+                "name"
+            };
+            format!("/containers/json ({filter})")
+        }
+        ["", "containers", "create"] => "/containers/create".to_owned(),
+        ["", "containers", _, action] => format!("/containers/{{id}}/{action}"),
+        ["", "images", .., "json"] => "/images/{name}/json".to_owned(),
+        _ => request.path.clone(),
+    };
+    format!("{} {path}", request.method)
+}
+
+#[test]
+fn a_start_of_eight_services_makes_per_service_calls_only_where_each_needs_its_own() {
+    let project = Project::new("engine_calls");
+    let mut script = String::from("group(\"@GROUP@\");\n");
+    for index in 0..8 {
+        script.push_str(&format!(
+            "service(#{{ name: \"s{index}\", image: \"@IMAGE@\", cmd: [\"sleep\", \"3600\"], stop_signal: \"SIGKILL\" }});\n"
+        ));
+    }
+    project.script(&script);
+    let proxy = Proxy::start(&project.path("docker.sock"));
+
+    project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).run().success();
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for request in proxy.requests() {
+        *counts.entry(endpoint(&request)).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<String, usize> = [
+        ("GET /_ping", 1),
+        ("GET /networks", 2),
+        ("POST /networks/create", 1),
+        ("GET /volumes", 1),
+        ("GET /containers/json (group)", 3),
+        ("GET /containers/json (service)", 16),
+        ("GET /containers/json (name)", 8),
+        ("GET /images/{name}/json", 24),
+        ("POST /containers/create", 8),
+        ("POST /containers/{id}/start", 8),
+        ("POST /containers/{id}/wait", 8),
+    ]
+    .into_iter()
+    .map(|(endpoint, count)| (endpoint.to_owned(), count))
+    .collect();
+    assert_eq!(counts, expected);
+}
