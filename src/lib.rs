@@ -55,6 +55,7 @@ mod hook;
 mod image;
 mod interpolate;
 mod logs;
+mod observe;
 mod output;
 mod ownership;
 mod ping;

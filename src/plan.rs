@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, ContainerInfo, ContainerSpec, ContainerState, label};
-use crate::error::{Action, Error};
+use crate::error::Error;
 use crate::event::RecreateReason;
 use crate::hook::HookKind;
 use crate::image;
@@ -396,21 +396,21 @@ pub(crate) async fn plan<B: Backend>(
     values: &Map<String, Value>,
     options: &PlanOptions,
 ) -> Result<Plan, Error> {
+    // One list of the group's containers and one lookup per image, however many services.
+    let containers = crate::observe::group_containers(backend, &project.group).await?;
+    let orphans: Vec<ContainerInfo> =
+        containers.iter().filter(|container| crate::stop::is_orphan(container, &project.services)).cloned().collect();
+    let mut by_service = crate::observe::by_service(containers);
+    let selected: Vec<&Service> =
+        project.services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
+    let image_ids = crate::observe::image_ids(backend, selected.iter().map(|service| service.image.as_str())).await?;
     let mut observed = IndexMap::new();
-    for service in project.services.values().filter(|service| !options.excluded.contains(&service.name)) {
-        let name = &service.name;
-        let containers =
-            backend.containers_labelled(&ownership::service_labels(&project.group, name)).await.map_err(|error| {
-                Error::Backend { action: Action::ListServiceContainers { service: name.clone() }, error }
-            })?;
-        let image_id = backend
-            .image_id(&service.image)
-            .await
-            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
-        observed.insert(name.clone(), ObservedService { containers, image_id, built: false });
+    for service in selected {
+        let containers = by_service.shift_remove(&service.name).unwrap_or_default();
+        let image_id = image_ids.get(&service.image).cloned().flatten();
+        observed.insert(service.name.clone(), ObservedService { containers, image_id, built: false });
     }
-    let orphans = crate::stop::orphans(backend, &project.group, &project.services)
-        .await?
+    let orphans = orphans
         .into_iter()
         .map(|container| Orphan {
             service: container.labels.get(label::SERVICE).cloned().unwrap_or_default(),

@@ -3,14 +3,13 @@
 //! whether a container is outdated). Read-only. [`crate::Group::status`] makes a [`Status`];
 //! the CLI prints it as a table or as JSON.
 
-use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, ContainerInfo, Listed, label};
-use crate::error::{Action, Error};
+use crate::error::Error;
 use crate::event::RecreateReason;
-use crate::ownership::{self, Changes};
+use crate::ownership::Changes;
 use crate::plan::{ContainerRef, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::Protocol;
@@ -100,33 +99,17 @@ pub(crate) async fn status<B: Backend>(
 ) -> Result<Status, Error> {
     let group = &project.group;
     let project_dir = project.directory.display().to_string();
-    let containers = backend
-        .containers_labelled(&ownership::group_labels(group))
-        .await
-        .map_err(|error| Error::Backend { action: Action::ListGroupContainers { group: group.clone() }, error })?;
+    let containers = crate::observe::group_containers(backend, group).await?;
     if let Some(container) =
         containers.iter().find(|container| crate::claim::made_elsewhere(&container.labels, &project_dir))
     {
         let directory = container.labels.get(label::PROJECT_DIR).cloned().unwrap_or_default();
         return Err(Error::GroupClaimed { group: group.clone(), directory, only_volumes: false });
     }
-    let mut by_service: IndexMap<String, Vec<ContainerInfo>> = IndexMap::new();
-    for container in containers {
-        let service = container.labels.get(label::SERVICE).cloned().unwrap_or_default();
-        by_service.entry(service).or_default().push(container);
-    }
-    let mut image_ids: IndexMap<String, Option<String>> = IndexMap::new();
-    for service in project.services.values() {
-        // Only a service with a container can be outdated.
-        if image_ids.contains_key(&service.image) || !by_service.contains_key(&service.name) {
-            continue;
-        }
-        let id = backend
-            .image_id(&service.image)
-            .await
-            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
-        image_ids.insert(service.image.clone(), id);
-    }
+    let mut by_service = crate::observe::by_service(containers);
+    // Only a service with a container can be outdated.
+    let with_containers = project.services.values().filter(|service| by_service.contains_key(&service.name));
+    let image_ids = crate::observe::image_ids(backend, with_containers.map(|service| service.image.as_str())).await?;
     let target = Target { group: group.clone(), project_dir, network: network.to_string() };
     let mut services = Vec::new();
     for service in project.services.values() {

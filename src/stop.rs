@@ -155,16 +155,13 @@ pub(crate) async fn orphans<B: Backend>(
     group: &str,
     services: &IndexMap<String, Service>,
 ) -> Result<Vec<crate::backend::ContainerInfo>, Error> {
-    let containers = backend
-        .containers_labelled(&ownership::group_labels(group))
-        .await
-        .map_err(|error| Error::Backend { action: Action::ListGroupContainers { group: group.to_string() }, error })?;
-    Ok(containers
-        .into_iter()
-        .filter(|container| {
-            container.labels.get(crate::backend::label::SERVICE).is_none_or(|service| !services.contains_key(service))
-        })
-        .collect())
+    let containers = crate::observe::group_containers(backend, group).await?;
+    Ok(containers.into_iter().filter(|container| is_orphan(container, services)).collect())
+}
+
+/// A container of the group whose service the script does not declare.
+pub(crate) fn is_orphan(container: &crate::backend::ContainerInfo, services: &IndexMap<String, Service>) -> bool {
+    container.labels.get(crate::backend::label::SERVICE).is_none_or(|service| !services.contains_key(service))
 }
 
 /// Removes every network labelled for this group (whatever its name).
