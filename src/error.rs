@@ -239,6 +239,10 @@ pub enum Action {
     InspectServiceContainer {
         service: String,
     },
+    /// Waiting on the engine for a starting service's container to exit (it fails the start).
+    WatchServiceContainer {
+        service: String,
+    },
     LookUpContainer {
         container: String,
     },
@@ -851,6 +855,9 @@ impl Action {
             Action::ReadLogs { container } => format!("read the log of `{container}`"),
             Action::WatchContainers { group } => format!("watch the containers of group `{group}`"),
             Action::InspectServiceContainer { service } => format!("inspect the container of `{service}`"),
+            Action::WatchServiceContainer { service } => {
+                format!("watch the container of `{service}` for its exit")
+            }
             Action::LookUpContainer { container } => format!("look up container `{container}`"),
             Action::CreateContainer { container } => format!("create container `{container}`"),
             Action::StartContainer { container } => format!("start container `{container}`"),

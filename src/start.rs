@@ -606,8 +606,11 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         let id = id.to_string();
         async move {
             match backend.wait_for_exit(&id).await {
-                Ok(code) => code,
-                // If the engine cannot tell us, rely on the ping loop alone.
+                Ok(code) => Ok(code),
+                // An engine that went away cannot start the service; the ping would only wait
+                // out its whole limit.
+                Err(error) if error.engine_lost() => Err(error),
+                // If the engine cannot tell us otherwise, rely on the ping loop alone.
                 Err(_) => std::future::pending().await,
             }
         }
@@ -664,10 +667,17 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             cancel.cancel();
             Err(ServiceFailure::Cancelled)
         }
-        exit_code = &mut exited => {
+        exited = &mut exited => {
             cancel.cancel();
-            let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
-            Err(ServiceFailure::ContainerExited { exit_code, logs })
+            match exited {
+                Ok(exit_code) => {
+                    let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
+                    Err(ServiceFailure::ContainerExited { exit_code, logs })
+                }
+                Err(error) => {
+                    Err(ServiceFailure::Backend { action: Action::WatchServiceContainer { service: service.name.clone() }, error })
+                }
+            }
         }
     }
 }

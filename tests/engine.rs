@@ -149,6 +149,34 @@ fn an_engine_cut_during_a_start_keeps_what_started_and_the_next_start_converges(
 }
 
 #[test]
+fn an_engine_cut_during_a_ping_that_never_passes_ends_the_start_at_once() {
+    let project = Project::new("engine_cut_ping");
+    // Nothing ever listens on the port: only the lost engine can end this ping.
+    project.script(&chain(free_port()));
+    let proxy = Proxy::start(&project.path("docker.sock"));
+    let command = through(&project, &proxy, &["start", "--progress", "plain", "--wait-timeout", "300"], 3);
+
+    let (code, stderr, after) = act_when(command, &|line| line == "second: pinging", |_| proxy.cut());
+
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(after < Duration::from_secs(40), "well before the 300 s ping limit\n{stderr}");
+    assert_eq!(
+        error_lines(&stderr).first().copied(),
+        Some(
+            format!(
+                "error: lost the Docker engine at `{}` when asking it to watch the container of `second` for its exit",
+                proxy.docker_host()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("third: not started: dependency `second` failed"), "{stderr}");
+    assert_eq!(context(&project)["first_token"], "f1");
+    assert_eq!(container(project.group(), "second").map(|row| row.state).as_deref(), Some("running"), "kept");
+}
+
+#[test]
 fn an_engine_stalled_during_a_start_is_an_error_within_the_request_timeout() {
     let project = Project::new("engine_stall_start");
     let proxy = Proxy::start(&project.path("docker.sock"));
