@@ -11,20 +11,28 @@ use std::time::Duration;
 
 use crate::common::{Output, Project, Proxy, Request, act_when, container, containers, free_port, networks};
 
-/// `first` sets a value, `second`'s ping passes only once the test listens on `port` (after it
-/// cut or stalled the engine), and `third` comes after both.
+/// `first` and `second` set a value each; `third`, after both, has a `pre_start` that says so
+/// and waits until the test listens on `port` (once it cut or stalled the engine). No engine
+/// call or stream is under way meanwhile, so the next one is `third`'s look at its image.
 fn chain(port: u16) -> String {
     format!(
         r#"group("@GROUP@");
 service(#{{ name: "first", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
     post_start: |ctx| {{ ctx.first_token = "f1"; }} }});
 service(#{{ name: "second", image: "@IMAGE@", dependencies: ["first"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
-    ping: || tcp_open("127.0.0.1", {port}),
     post_start: |ctx| {{ ctx.second_token = "s2"; }} }});
-service(#{{ name: "third", image: "@IMAGE@", dependencies: ["second"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" }});
+service(#{{ name: "third", image: "@IMAGE@", dependencies: ["second"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    pre_start: || {{ log("waiting for the test"); while !tcp_open("127.0.0.1", {port}) {{ sleep(20); }} }} }});
 "#
     )
 }
+
+/// The request timeout of runs whose engine stalls: long enough for every answer of a busy
+/// engine before that, short enough to keep the test short.
+const STALL_TIMEOUT: u64 = 8;
+
+/// The request timeout of runs whose engine is cut, which no call should reach.
+const CUT_TIMEOUT: u64 = 60;
 
 /// boss with `args` in the project, through the proxy, with a request timeout of `seconds`.
 fn through(project: &Project, proxy: &Proxy, args: &[&str], seconds: u64) -> Command {
@@ -38,24 +46,25 @@ fn through(project: &Project, proxy: &Proxy, args: &[&str], seconds: u64) -> Com
     command
 }
 
-/// Starts the chain through the proxy, does `break_engine` to it while `second` pings, then
-/// lets the ping pass; returns boss's exit code and stderr.
-fn start_and_break_while_pinging(
+/// Starts the chain through the proxy, does `break_engine` to it while `third`'s `pre_start`
+/// waits, then lets it go on; returns boss's exit code, its stderr, and the open gate (later
+/// starts run that `pre_start` too). Each call may take `seconds`.
+fn start_and_break_before_third(
     project: &Project,
     proxy: &Proxy,
+    seconds: u64,
     break_engine: impl FnOnce(&Proxy),
-) -> (Option<i32>, String) {
+) -> (Option<i32>, String, TcpListener) {
     let port = free_port();
     project.script(&chain(port));
     let mut gate = None;
-    let command = through(project, proxy, &["start", "--progress", "plain", "--wait-timeout", "60"], 3);
-    let (code, stderr, after) = act_when(command, &|line| line == "second: pinging", |_| {
+    let command = through(project, proxy, &["start", "--progress", "plain", "--wait-timeout", "60"], seconds);
+    let (code, stderr, after) = act_when(command, &|line| line == "third | waiting for the test", |_| {
         break_engine(proxy);
-        gate = Some(TcpListener::bind(("127.0.0.1", port)).expect("the ping's port is free"));
+        gate = Some(TcpListener::bind(("127.0.0.1", port)).expect("the gate's port is free"));
     });
-    drop(gate);
     assert!(after < Duration::from_secs(40), "boss ended well within its limits\n{stderr}");
-    (code, stderr)
+    (code, stderr, gate.expect("the gate was opened"))
 }
 
 /// The lines of boss's final error, from its `error: ` line on.
@@ -115,17 +124,17 @@ fn an_engine_cut_during_a_start_keeps_what_started_and_the_next_start_converges(
     let project = Project::new("engine_cut_during");
     let proxy = Proxy::start(&project.path("docker.sock"));
 
-    let (code, stderr) = start_and_break_while_pinging(&project, &proxy, Proxy::cut);
+    let (code, stderr, _gate) = start_and_break_before_third(&project, &proxy, CUT_TIMEOUT, Proxy::cut);
 
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(stderr.contains("second: started in"), "the ping passed after the cut\n{stderr}");
-    assert!(stderr.contains("third: failed: failed to list the containers of `third`"), "{stderr}");
+    let image = project.expand("@IMAGE@");
+    assert!(stderr.contains(&format!("third: failed: failed to inspect image `{image}`")), "{stderr}");
     let error = error_lines(&stderr);
     assert_eq!(
         error.first().copied(),
         Some(
             format!(
-                "error: lost the Docker engine at `{}` when asking it to list the containers of `third`",
+                "error: lost the Docker engine at `{}` when asking it to inspect image `{image}`",
                 proxy.docker_host()
             )
             .as_str()
@@ -151,10 +160,18 @@ fn an_engine_cut_during_a_start_keeps_what_started_and_the_next_start_converges(
 #[test]
 fn an_engine_cut_during_a_ping_that_never_passes_ends_the_start_at_once() {
     let project = Project::new("engine_cut_ping");
-    // Nothing ever listens on the port: only the lost engine can end this ping.
-    project.script(&chain(free_port()));
+    // Only the lost engine can end this ping.
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "first", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    post_start: |ctx| { ctx.first_token = "f1"; } });
+service(#{ name: "second", image: "@IMAGE@", dependencies: ["first"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    ping: || false });
+service(#{ name: "third", image: "@IMAGE@", dependencies: ["second"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+"#,
+    );
     let proxy = Proxy::start(&project.path("docker.sock"));
-    let command = through(&project, &proxy, &["start", "--progress", "plain", "--wait-timeout", "300"], 3);
+    let command = through(&project, &proxy, &["start", "--progress", "plain", "--wait-timeout", "300"], CUT_TIMEOUT);
 
     let (code, stderr, after) = act_when(command, &|line| line == "second: pinging", |_| proxy.cut());
 
@@ -181,15 +198,16 @@ fn an_engine_stalled_during_a_start_is_an_error_within_the_request_timeout() {
     let project = Project::new("engine_stall_start");
     let proxy = Proxy::start(&project.path("docker.sock"));
 
-    let (code, stderr) = start_and_break_while_pinging(&project, &proxy, Proxy::stall);
+    let (code, stderr, _gate) = start_and_break_before_third(&project, &proxy, STALL_TIMEOUT, Proxy::stall);
 
     assert_eq!(code, Some(3), "{stderr}");
+    let image = project.expand("@IMAGE@");
     let error = error_lines(&stderr);
     assert_eq!(
         error,
         [
             format!(
-                "error: the Docker engine at `{}` did not answer within 3 s when asked to list the containers of `third`",
+                "error: the Docker engine at `{}` did not answer within {STALL_TIMEOUT} s when asked to inspect image `{image}`",
                 proxy.docker_host()
             )
             .as_str(),
@@ -199,7 +217,9 @@ fn an_engine_stalled_during_a_start_is_an_error_within_the_request_timeout() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("third: failed: failed to list the containers of `third`\n    caused by: no answer within 3 s"),
+        stderr.contains(&format!(
+            "third: failed: failed to inspect image `{image}`\n    caused by: no answer within {STALL_TIMEOUT} s"
+        )),
         "{stderr}"
     );
     let saved = context(&project);
@@ -229,7 +249,7 @@ service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "
     let output = project
         .boss(["stop", "--timeout", "1"])
         .env("DOCKER_HOST", proxy.docker_host())
-        .env("BOSS_REQUEST_TIMEOUT", "2")
+        .env("BOSS_REQUEST_TIMEOUT", STALL_TIMEOUT.to_string())
         .timeout(Duration::from_secs(60))
         .run();
 
@@ -239,12 +259,13 @@ service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "
         error.first().copied(),
         Some(
             format!(
-                "error: the Docker engine at `{}` did not answer within 3 s when asked to stop container `{group}.db`",
-                proxy.docker_host()
+                "error: the Docker engine at `{}` did not answer within {} s when asked to stop container `{group}.db`",
+                proxy.docker_host(),
+                STALL_TIMEOUT + 1
             )
             .as_str()
         ),
-        "a stop may take its grace (1 s) on top of the request timeout (2 s)\n{output}"
+        "a stop may take its grace (1 s) on top of the request timeout\n{output}"
     );
     assert_eq!(container(&group, "web").unwrap().state, "exited");
     assert_eq!(container(&group, "db").unwrap().state, "running", "the stalled stop never reached the engine");
