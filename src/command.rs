@@ -238,6 +238,11 @@ async fn run(group: Group, keep: bool, command: &[OsString], progress: &Progress
         },
         Err(error) => Err(error),
     };
+    // Undoing the start needs the engine; a lost one leaves that to the next command.
+    if let Err(error @ Error::EngineLost { .. }) = outcome {
+        running.keep();
+        return Err(error);
+    }
     let cleanup = clean_up(running, &started, keep, progress).await;
     match (outcome, cleanup) {
         (Ok(()), cleanup) => cleanup,

@@ -213,6 +213,9 @@ impl Group {
     /// Starts the group: the network, then every service in dependency order. If a service
     /// fails, everything this call started is stopped and removed again before the error
     /// (typically [`Error::ServicesFailed`]) is returned, so a failed test leaves nothing behind.
+    /// The exception is an engine that went away or stopped answering
+    /// ([`Error::EngineLost`]): cleaning up would need it, so what started is left for the
+    /// next start (or `boss stop --remove`) to find by its labels.
     pub async fn start(self) -> Result<Running, Error> {
         let (running, report) = self.run_start().await?;
         match report {

@@ -55,10 +55,24 @@ fn start_and_break_before_third(
     seconds: u64,
     break_engine: impl FnOnce(&Proxy),
 ) -> (Option<i32>, String, TcpListener) {
+    run_and_break_before_third(project, proxy, &["start"], seconds, break_engine)
+}
+
+/// [`start_and_break_before_third`] for any command that starts the group (`start`, `run`).
+fn run_and_break_before_third(
+    project: &Project,
+    proxy: &Proxy,
+    args: &[&str],
+    seconds: u64,
+    break_engine: impl FnOnce(&Proxy),
+) -> (Option<i32>, String, TcpListener) {
     let port = free_port();
     project.script(&chain(port));
     let mut gate = None;
-    let command = through(project, proxy, &["start", "--progress", "plain", "--wait-timeout", "60"], seconds);
+    let (subcommand, rest) = args.split_first().expect("a subcommand");
+    let args: Vec<&str> =
+        [*subcommand, "--progress", "plain", "--wait-timeout", "60"].into_iter().chain(rest.iter().copied()).collect();
+    let command = through(project, proxy, &args, seconds);
     let (code, stderr, after) = act_when(command, &|line| line == "third | waiting for the test", |_| {
         break_engine(proxy);
         gate = Some(TcpListener::bind(("127.0.0.1", port)).expect("the gate's port is free"));
@@ -155,6 +169,26 @@ fn an_engine_cut_during_a_start_keeps_what_started_and_the_next_start_converges(
     proxy.restore();
     let output = project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).run();
     converges(&output, &project);
+}
+
+#[test]
+fn a_run_that_loses_its_engine_leaves_what_it_started_for_the_next_command() {
+    let project = Project::new("engine_cut_run");
+    let proxy = Proxy::start(&project.path("docker.sock"));
+
+    let (code, stderr, _gate) =
+        run_and_break_before_third(&project, &proxy, &["run", "--", "true"], CUT_TIMEOUT, Proxy::cut);
+
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        error_lines(&stderr).first().is_some_and(|line| line.starts_with("error: lost the Docker engine at")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cleaning up what this run started"), "no clean-up without an engine\n{stderr}");
+    let group = project.group();
+    for service in ["first", "second"] {
+        assert_eq!(container(group, service).map(|row| row.state).as_deref(), Some("running"), "{stderr}");
+    }
 }
 
 #[test]
