@@ -386,3 +386,25 @@ fn a_start_of_eight_services_makes_per_service_calls_only_where_each_needs_its_o
     .collect();
     assert_eq!(counts, expected);
 }
+
+// The request timeout bounds calls that answer once; a build, the log stream `wait_for_log`
+// reads and the wait for the container's exit each run longer than it here, uncut.
+#[test]
+fn a_short_request_timeout_never_cuts_a_build_or_a_stream() {
+    let project = Project::new("engine_streams");
+    let image = format!("{}-slow:dev", project.group());
+    // The group in the step keeps Docker's build cache from skipping it.
+    project.file("slow/Dockerfile", &project.expand("FROM @IMAGE@\nRUN echo @GROUP@ && sleep 6\n"));
+    project.script(&format!(
+        r#"group("@GROUP@");
+service(#{{ name: "slow", image: "{image}", build_from: "slow", stop_signal: "SIGKILL",
+    cmd: ["sh", "-c", "sleep 6; echo ready; sleep 3600"],
+    ping: || wait_for_log("ready") }});
+"#
+    ));
+
+    let output = project.boss(["start", "--wait-timeout", "60"]).env("BOSS_REQUEST_TIMEOUT", "3").run();
+
+    output.success().stderr_contains("slow: started in");
+    assert!(output.elapsed > Duration::from_secs(12), "the build and the ping each outlasted 3 s\n{output}");
+}
