@@ -638,7 +638,7 @@ impl Running {
             &options,
             &self.events,
         )
-        .await;
+        .await?;
         if !report.failed.is_empty() {
             return Err(Error::ServicesFailed { verb: "stop", failed: report.failed });
         }

@@ -71,7 +71,10 @@ pub(crate) async fn reload<B: Backend>(
         excluded: Vec::new(),
         kept: Vec::new(),
     };
-    let stopped = stop_services(Arc::clone(&backend), &project.group, &to_stop, &stop_options, &events).await;
+    let stopped = stop_services(Arc::clone(&backend), &project.group, &to_stop, &stop_options, &events).await?;
+    if let Some(lost) = stopped.engine_lost {
+        return Err(lost.into_error("reload"));
+    }
     if !stopped.failed.is_empty() {
         return Err(Error::ServicesFailed { verb: "stop", failed: stopped.failed });
     }

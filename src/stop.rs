@@ -8,7 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError, ContainerState};
+use crate::backend::{Backend, BackendError, ContainerInfo, ContainerState};
 use crate::error::{Action, Error, LostEngine, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
 use crate::ownership;
@@ -41,23 +41,39 @@ pub(crate) struct StopReport {
     pub engine_lost: Option<LostEngine>,
 }
 
-/// Stops the selected services of a group, dependants before their dependencies.
+/// Stops the selected services of a group, dependants before their dependencies, from one
+/// list of the group's containers.
 pub(crate) async fn stop_services<B: Backend>(
     backend: Arc<B>,
     group: &str,
     services: &IndexMap<String, Service>,
     options: &StopOptions,
     events: &EventSink,
+) -> Result<StopReport, Error> {
+    let containers = crate::observe::group_containers(&*backend, group).await?;
+    Ok(stop_listed(backend, containers, services, options, events).await)
+}
+
+/// Stops the selected services, dependants before their dependencies, each with its
+/// containers among `containers` (the group's, listed once).
+async fn stop_listed<B: Backend>(
+    backend: Arc<B>,
+    containers: Vec<ContainerInfo>,
+    services: &IndexMap<String, Service>,
+    options: &StopOptions,
+    events: &EventSink,
 ) -> StopReport {
+    let by_service = crate::observe::by_service(containers);
     let graph: IndexMap<String, Vec<String>> = services
         .values()
         .filter(|service| !options.excluded.contains(&service.name))
         .map(|service| (service.name.clone(), service.dependencies.clone()))
         .collect();
     let task = |name: &str| {
-        let (backend, events, group, name, options) =
-            (Arc::clone(&backend), events.clone(), group.to_string(), name.to_string(), options.clone());
-        async move { stop_service(&*backend, &group, &name, &options, &events).await }
+        let containers = by_service.get(name).cloned().unwrap_or_default();
+        let (backend, events, name, options) =
+            (Arc::clone(&backend), events.clone(), name.to_string(), options.clone());
+        async move { stop_service(&*backend, &name, containers, &options, &events).await }
     };
     // The summary lists services in the order they were stopped.
     let mut order = Vec::new();
@@ -85,16 +101,12 @@ pub(crate) async fn stop_services<B: Backend>(
 
 async fn stop_service<B: Backend>(
     backend: &B,
-    group: &str,
     name: &str,
+    containers: Vec<ContainerInfo>,
     options: &StopOptions,
     events: &EventSink,
 ) -> Result<bool, ServiceFailure> {
     let result = async {
-        let containers =
-            backend.containers_labelled(&ownership::service_labels(group, name)).await.map_err(|error| {
-                ServiceFailure::Backend { action: Action::ListServiceContainers { service: name.to_string() }, error }
-            })?;
         if containers.is_empty() {
             events.service(name, ServiceChange::NoContainer);
         }
@@ -214,8 +226,13 @@ pub(crate) async fn stop<B: Backend>(
 ) -> Result<StopReport, Error> {
     // Containers of services the script no longer declares go first: nothing can depend on them
     // any more, and leaving them would keep the network busy.
+    let (orphans, containers): (Vec<ContainerInfo>, Vec<ContainerInfo>) =
+        crate::observe::group_containers(&*backend, &project.group)
+            .await?
+            .into_iter()
+            .partition(|container| is_orphan(container, &project.services));
     let mut orphans_failed = Vec::new();
-    for orphan in orphans(&*backend, &project.group, &project.services).await? {
+    for orphan in orphans {
         let service = orphan.labels.get(crate::backend::label::SERVICE).cloned().unwrap_or_default();
         events.service(&service, ServiceChange::Orphan { container: orphan.name.clone() });
         if let Err(failure) = stop_container(&*backend, &service, &orphan, options, events).await {
@@ -223,7 +240,7 @@ pub(crate) async fn stop<B: Backend>(
             orphans_failed.push(service);
         }
     }
-    let mut report = stop_services(Arc::clone(&backend), &project.group, &project.services, options, events).await;
+    let mut report = stop_listed(Arc::clone(&backend), containers, &project.services, options, events).await;
     report.failed.extend(orphans_failed);
     if options.remove && options.volumes && report.failed.is_empty() {
         remove_volumes(&*backend, &project.group, &options.excluded, events).await?;

@@ -337,6 +337,8 @@ fn endpoint(request: &Request) -> String {
             format!("/containers/json ({filter})")
         }
         ["", "containers", "create"] => "/containers/create".to_owned(),
+        ["", "containers", _] => "/containers/{id}".to_owned(),
+        ["", "networks", name] if *name != "create" => "/networks/{id}".to_owned(),
         ["", "containers", _, action] => format!("/containers/{{id}}/{action}"),
         ["", "images", .., "json"] => "/images/{name}/json".to_owned(),
         _ => request.path.clone(),
@@ -358,10 +360,14 @@ fn a_start_of_eight_services_makes_per_service_calls_only_where_each_needs_its_o
 
     project.boss(["start"]).env("DOCKER_HOST", proxy.docker_host()).run().success();
 
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for request in proxy.requests() {
-        *counts.entry(endpoint(&request)).or_insert(0) += 1;
-    }
+    let counts = |requests: &[Request]| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for request in requests {
+            *counts.entry(endpoint(request)).or_insert(0) += 1;
+        }
+        counts
+    };
+    let started = proxy.requests();
     // Once per group: the ping, the claim check (containers, networks, volumes), the plan's one
     // container list (its orphans too) and the start's orphan list, the network. The plan asks
     // for the shared image once. Per service, because each service's start observes the engine
@@ -384,7 +390,25 @@ fn a_start_of_eight_services_makes_per_service_calls_only_where_each_needs_its_o
     .into_iter()
     .map(|(endpoint, count)| (endpoint.to_owned(), count))
     .collect();
-    assert_eq!(counts, expected);
+    assert_eq!(counts(&started), expected);
+
+    project.boss(["stop", "--remove"]).env("DOCKER_HOST", proxy.docker_host()).run().success();
+
+    // Once per group: the ping, the claim check, one container list for the orphans and every
+    // service, the network's list and removal. Per service: its container's stop and removal.
+    let expected: BTreeMap<String, usize> = [
+        ("GET /_ping", 1),
+        ("GET /networks", 2),
+        ("DELETE /networks/{id}", 1),
+        ("GET /volumes", 1),
+        ("GET /containers/json (group)", 2),
+        ("POST /containers/{id}/stop", 8),
+        ("DELETE /containers/{id}", 8),
+    ]
+    .into_iter()
+    .map(|(endpoint, count)| (endpoint.to_owned(), count))
+    .collect();
+    assert_eq!(counts(&proxy.requests()[started.len()..]), expected);
 }
 
 // The request timeout bounds calls that answer once; a build, the log stream `wait_for_log`
