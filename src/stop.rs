@@ -69,11 +69,20 @@ async fn stop_listed<B: Backend>(
         .filter(|service| !options.excluded.contains(&service.name))
         .map(|service| (service.name.clone(), service.dependencies.clone()))
         .collect();
+    // Only a lost engine ends a stop early (Ctrl-C ends the process): each service left would
+    // wait out the request timeout in turn, dependencies after their dependants.
+    let engine_lost = CancellationToken::new();
     let task = |name: &str| {
         let containers = by_service.get(name).cloned().unwrap_or_default();
-        let (backend, events, name, options) =
-            (Arc::clone(&backend), events.clone(), name.to_string(), options.clone());
-        async move { stop_service(&*backend, &name, containers, &options, &events).await }
+        let (backend, events, name, options, engine_lost) =
+            (Arc::clone(&backend), events.clone(), name.to_string(), options.clone(), engine_lost.clone());
+        async move {
+            let result = stop_service(&*backend, &name, containers, &options, &events).await;
+            if result.as_ref().is_err_and(|failure| failure.lost_engine().is_some()) {
+                engine_lost.cancel();
+            }
+            result
+        }
     };
     // The summary lists services in the order they were stopped.
     let mut order = Vec::new();
@@ -84,9 +93,7 @@ async fn stop_listed<B: Backend>(
         }
         order.push(name.to_string());
     };
-    // A stop is never cancelled: Ctrl-C during `boss stop` ends the process.
-    let never = CancellationToken::new();
-    let mut outcomes = walk(&graph, Direction::DependantsFirst, AfterFailure::GoOn, &never, task, settled).await;
+    let mut outcomes = walk(&graph, Direction::DependantsFirst, AfterFailure::GoOn, &engine_lost, task, settled).await;
     let engine_lost = LostEngine::first(&backend.address(), outcomes.values().filter_map(Outcome::failure));
     let mut report = StopReport { engine_lost, ..StopReport::default() };
     for name in order {

@@ -265,20 +265,21 @@ fn an_engine_stalled_during_a_start_is_an_error_within_the_request_timeout() {
 }
 
 #[test]
-fn an_engine_stalled_during_a_stop_is_an_error_and_the_next_stop_converges() {
+fn an_engine_stalled_during_a_stop_ends_it_at_once_and_the_next_stop_converges() {
     let project = Project::new("engine_stall_stop");
     project.script(
         r#"group("@GROUP@");
 service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
-service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+service(#{ name: "api", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+service(#{ name: "web", image: "@IMAGE@", dependencies: ["api"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
 "#,
     );
     project.run(["start"]).success();
     let group = project.group().to_owned();
-    let db = container(&group, "db").expect("db runs");
+    let api = container(&group, "api").expect("api runs");
     let proxy = Proxy::start(&project.path("docker.sock"));
-    // Dependants stop first: `web` is stopped, then the engine stalls on `db`'s stop request.
-    proxy.stall_at(&format!("/containers/{}", db.id));
+    // Dependants stop first: `web` is stopped, then the engine stalls on `api`'s stop request.
+    proxy.stall_at(&format!("/containers/{}", api.id));
 
     let output = project
         .boss(["stop", "--timeout", "1"])
@@ -287,13 +288,13 @@ service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "
         .timeout(Duration::from_secs(60))
         .run();
 
-    output.code(3).stderr_contains("web: stopped").stderr_contains("db: stopping");
+    output.code(3).stderr_contains("web: stopped").stderr_contains("api: stopping").stderr_lacks("db: stopping");
     let error = error_lines(&output.stderr);
     assert_eq!(
         error.first().copied(),
         Some(
             format!(
-                "error: the Docker engine at `{}` did not answer within {} s when asked to stop container `{group}.db`",
+                "error: the Docker engine at `{}` did not answer within {} s when asked to stop container `{group}.api`",
                 proxy.docker_host(),
                 STALL_TIMEOUT + 1
             )
@@ -302,7 +303,8 @@ service(#{ name: "web", image: "@IMAGE@", dependencies: ["db"], cmd: ["sleep", "
         "a stop may take its grace (1 s) on top of the request timeout\n{output}"
     );
     assert_eq!(container(&group, "web").unwrap().state, "exited");
-    assert_eq!(container(&group, "db").unwrap().state, "running", "the stalled stop never reached the engine");
+    assert_eq!(container(&group, "api").unwrap().state, "running", "the stalled stop never reached the engine");
+    assert_eq!(container(&group, "db").unwrap().state, "running", "not tried once the engine was lost");
 
     proxy.restore();
     project.boss(["stop"]).env("DOCKER_HOST", proxy.docker_host()).run().success();
