@@ -18,6 +18,11 @@ pub(crate) mod label {
     pub(crate) const PROJECT_DIR: &str = "boss.project-dir";
     /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
     pub(crate) const VOLUME_PATH: &str = "boss.volume-path";
+    /// On a container: whether it became ready is recorded in the context file (see
+    /// [`crate::plan::Readiness`]). Containers of older versions of boss have no such label and
+    /// count as ready.
+    pub(crate) const READINESS: &str = "boss.readiness";
+    pub(crate) const READINESS_RECORDED: &str = "context-file";
 }
 
 pub(crate) type Labels = BTreeMap<String, String>;

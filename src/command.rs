@@ -102,7 +102,7 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 StatusFormat::Table => output::status_table(&status),
                 StatusFormat::Json => output::status_json(&status),
             });
-            if status.all_running { Ok(()) } else { Err(Error::NotAllRunning) }
+            if status.all_ready { Ok(()) } else { Err(Error::NotAllRunning) }
         }
         Command::Env { file, format } => {
             let variables = Group::load(&file)?.events_to(output::stderr_sink()).env().await?;

@@ -73,7 +73,7 @@ pub enum Error {
     /// `boss plan --exit-code` found that `start` would change something; the plan itself
     /// was printed, so this says nothing more.
     PlanHasChanges,
-    /// `boss status` found a declared service that is not running; the status itself was
+    /// `boss status` found a declared service that is not running, or never became ready; the status itself was
     /// printed, so this says nothing more.
     NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.

@@ -69,6 +69,13 @@ pub enum ServiceChange {
     Restarting {
         container: String,
     },
+    /// A running container that never became ready (boss was killed or interrupted during its
+    /// readiness check or `post_start`) is checked again; `post_start` says whether that hook
+    /// runs after the check because it never finished.
+    Resuming {
+        container: String,
+        post_start: bool,
+    },
     /// A paused container is resumed as it was; it counts as running.
     Unpausing {
         container: String,

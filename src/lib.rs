@@ -43,6 +43,7 @@ mod backend;
 mod build_context;
 mod claim;
 mod command;
+mod crash;
 pub mod context;
 mod docker;
 mod dockerignore;

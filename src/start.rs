@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
-use crate::context::Context;
+use crate::context::{Context, Progress};
 use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
@@ -92,6 +92,7 @@ pub(crate) async fn ensure_network<B: Backend>(
         .create_network(name, &labels)
         .await
         .map_err(|error| Error::Backend { action: Action::CreateNetwork { name: name.to_string() }, error })?;
+    crate::crash::point(crate::crash::Point::NetworkCreated);
     events.emit(Event::Network { name: name.to_string(), created: true });
     Ok(())
 }
@@ -242,7 +243,8 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .await
         .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
     let image_id = image_id(run, &service.image).await?;
-    let mut observed = ObservedService { containers, image_id, built: false };
+    let started = run.context.start_record(name);
+    let mut observed = ObservedService { containers, image_id, built: false, started };
     let fresh = run.options.fresh.contains(name);
     let target = target(run);
     let mut values = run.context.snapshot();
@@ -267,7 +269,12 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
         ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
-        ServiceAction::Restart { container, remove } => restart(run, service, &container, &remove, began).await,
+        ServiceAction::Resume { container, unpause, post_start, .. } => {
+            resume(run, service, &container, unpause, post_start, began).await
+        }
+        ServiceAction::Restart { container, remove, post_start } => {
+            restart(run, service, &container, &remove, post_start, began).await
+        }
         ServiceAction::Create { image } => {
             create(run, service, &observed, &values, Vec::new(), RecreateReason::NotUsable, image, began).await
         }
@@ -367,24 +374,75 @@ async fn create<B: Backend>(
             .into());
         }
     };
+    crate::crash::point(crate::crash::Point::ContainerCreated);
     let outcome = async {
         run.backend
             .start_container(&id)
             .await
             .map_err(backend_failure(Action::StartContainer { container: spec.name.clone() }))?;
-        record_ports(run, service, &id).await?;
-        wait_until_ready(run, service, &id).await?;
-        call_hook(run, service, HookKind::PostStart).await?;
-        // Values the hook set are saved at once: a closed terminal, a second Ctrl-C or a
-        // crash later in the run must not lose what a running container was started with.
-        // The service is up either way; the save at the end of the run tries again.
-        if let Err(failure) = run.context.persist() {
-            run.events.emit(Event::ContextNotSaved { path: failure.path, reason: failure.reason });
-        }
-        Ok::<(), ServiceFailure>(())
+        crate::crash::point(crate::crash::Point::ContainerStarted);
+        become_ready(run, service, &id, true).await
     }
     .await;
     outcome.map_err(|failure| failure.with_container(&id, &spec.name, true))?;
+    run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+    Ok(())
+}
+
+/// Takes a started container to ready: its ports into the context, its readiness check, then
+/// `post_start` when it has not run for this container, and the record that it is ready,
+/// saved with the values the hooks set.
+///
+/// The record is what makes a killed boss safe to run again: a container without it never
+/// became ready, and the next `start` checks it again instead of calling it running.
+async fn become_ready<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    id: &str,
+    post_start: bool,
+) -> Result<(), ServiceFailure> {
+    record_ports(run, service, id).await?;
+    wait_until_ready(run, service, id).await?;
+    crate::crash::point(crate::crash::Point::Pinged);
+    if post_start {
+        call_hook(run, service, HookKind::PostStart).await?;
+    }
+    run.context.record_start(&service.name, id, Progress::Ready);
+    // Saved at once: a closed terminal, a second Ctrl-C or a crash later in the run must not
+    // lose what a running container was started with. The service is up either way; the save
+    // at the end of the run tries again.
+    save_context(run);
+    Ok(())
+}
+
+fn save_context<B: Backend>(run: &Run<B>) {
+    if let Err(failure) = run.context.persist() {
+        run.events.emit(Event::ContextNotSaved { path: failure.path, reason: failure.reason });
+    }
+}
+
+/// A running (or paused) container that never became ready is checked again, and gets its
+/// `post_start` if that never finished. When the check fails it is stopped, never removed:
+/// this run did not create it.
+async fn resume<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    container: &ContainerRef,
+    unpause: bool,
+    post_start: bool,
+    began: Instant,
+) -> Result<(), Failed> {
+    let name = &service.name;
+    run.events.service(name, ServiceChange::Resuming { container: container.name.clone(), post_start });
+    if unpause {
+        run.backend
+            .unpause_container(&container.id)
+            .await
+            .map_err(backend_failure(Action::UnpauseContainer { container: container.name.clone() }))?;
+    }
+    become_ready(run, service, &container.id, post_start)
+        .await
+        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
     Ok(())
 }
@@ -485,9 +543,17 @@ async fn restart<B: Backend>(
     service: &Service,
     container: &ContainerRef,
     remove: &[ContainerRef],
+    post_start: bool,
     began: Instant,
 ) -> Result<(), Failed> {
     let name = &service.name;
+    if !post_start {
+        // Its `post_start` ran when it was created; until its readiness check passes again, it
+        // is not ready. Saved before it starts, so a crash after the start is never taken for
+        // a ready container.
+        run.context.record_start(name, &container.id, Progress::Restarted);
+        save_context(run);
+    }
     for other in remove {
         run.backend
             .remove_container(&other.id)
@@ -499,10 +565,8 @@ async fn restart<B: Backend>(
         .start_container(&container.id)
         .await
         .map_err(backend_failure(Action::StartContainer { container: container.name.clone() }))?;
-    record_ports(run, service, &container.id)
-        .await
-        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
-    wait_until_ready(run, service, &container.id)
+    crate::crash::point(crate::crash::Point::ContainerStarted);
+    become_ready(run, service, &container.id, post_start)
         .await
         .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
@@ -817,14 +881,15 @@ mod tests {
         let project = project("a, b -> a", FakeHooks::default());
         let backend = Arc::new(FakeBackend::default());
         let (events, recorded) = recording_sink();
-        start(Arc::clone(&backend), &project, Context::default(), options(), events.clone()).await.unwrap();
+        let context = Context::default();
+        start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
         let first = backend.container_of("a").unwrap();
         backend.state.lock().unwrap().containers.iter_mut().for_each(|(info, spec)| {
             if spec.alias == "a" {
                 info.state = ContainerState::Paused;
             }
         });
-        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        let report = start(Arc::clone(&backend), &project, context, options(), events).await.unwrap();
         assert_eq!(report.started, ["a", "b"]);
         let now = backend.container_of("a").unwrap();
         assert_eq!((now.id, now.state), (first.id, ContainerState::Running));

@@ -170,6 +170,7 @@ fn step(change: &ServiceChange) -> Step {
         ServiceChange::Pulling { .. } => state("pulling"),
         ServiceChange::Creating { .. } => state("creating"),
         ServiceChange::Restarting { .. } => state("restarting"),
+        ServiceChange::Resuming { .. } => state("checking again"),
         ServiceChange::Unpausing { .. } => done("running", Clock::Blank),
         ServiceChange::VolumeCreated { .. } | ServiceChange::Orphan { .. } | ServiceChange::LogSaved { .. } => {
             Step { state: None, clock: None, message: None }
@@ -214,6 +215,7 @@ fn printed_above(change: &ServiceChange) -> bool {
         | ServiceChange::Pulling { .. }
         | ServiceChange::Creating { .. }
         | ServiceChange::Restarting { .. }
+        | ServiceChange::Resuming { .. }
         | ServiceChange::Unpausing { .. }
         | ServiceChange::VolumeCreated { .. }
         | ServiceChange::Pinging
