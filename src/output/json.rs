@@ -381,7 +381,8 @@ mod tests {
             seen.insert(check(&to_text(self::event(event)), &table));
         }
         // The failure is structured data with its text.
-        let failed = serde_json::from_str::<Value>(&to_text(self::event(&events[6 + 11]))).unwrap();
+        let failed = events.iter().find(|event| variant(event) == "failed").unwrap();
+        let failed = serde_json::from_str::<Value>(&to_text(self::event(failed))).unwrap();
         assert_eq!(failed["error"]["kind"], "container_exited");
         assert_eq!(
             failed["error"]["message"],
