@@ -10,6 +10,7 @@ mod common;
 mod completions;
 mod container;
 mod context;
+mod crash;
 mod data_safety;
 mod env;
 mod errors;
