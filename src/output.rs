@@ -55,7 +55,9 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Creating { container, image } => format!("creating container {container} from {image}"),
                 ServiceChange::Restarting { container } => format!("restarting stopped container {container}"),
                 ServiceChange::Resuming { container, post_start: false } => {
-                    format!("container {container} runs but was never ready since boss last started it: checking it again")
+                    format!(
+                        "container {container} runs but was never ready since boss last started it: checking it again"
+                    )
                 }
                 ServiceChange::Resuming { container, post_start: true } => format!(
                     "container {container} runs but never became ready: checking it again, then running post_start"

@@ -899,7 +899,12 @@ mod tests {
         let service = service(|_| {});
         let mut stopped = container("c1", Stopped, &service, &values("1"));
         stopped.labels.remove(label::DEFINITION);
-        let observed = ObservedService { containers: vec![stopped], image_id: Some("sha256:1".into()), built: false, started: None };
+        let observed = ObservedService {
+            containers: vec![stopped],
+            image_id: Some("sha256:1".into()),
+            built: false,
+            started: None,
+        };
         let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
         assert_eq!(summary(&action), "recreate [c1] present (it was created without a recorded definition)");
     }
@@ -909,8 +914,12 @@ mod tests {
         let service = service(|_| {});
         let mut running = container("c1", Running, &service, &values("1"));
         running.labels.remove(label::READINESS);
-        let observed =
-            ObservedService { containers: vec![running], image_id: Some("sha256:1".into()), built: false, started: None };
+        let observed = ObservedService {
+            containers: vec![running],
+            image_id: Some("sha256:1".into()),
+            built: false,
+            started: None,
+        };
         let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
         assert_eq!(summary(&action), "keep c1");
     }
@@ -924,8 +933,7 @@ mod tests {
             outdated: None,
         };
         assert_eq!(keep.hooks(&service), Vec::<&str>::new());
-        let restart =
-            ServiceAction::Restart {
+        let restart = ServiceAction::Restart {
             container: ContainerRef { name: "n".into(), id: "c".into() },
             remove: vec![],
             post_start: false,
@@ -967,12 +975,15 @@ mod tests {
                 } else {
                     Vec::new()
                 };
-                (service.name.clone(), ObservedService {
-                    containers,
-                    image_id: Some("sha256:1".into()),
-                    built: false,
-                    started: record("c", Progress::Ready),
-                })
+                (
+                    service.name.clone(),
+                    ObservedService {
+                        containers,
+                        image_id: Some("sha256:1".into()),
+                        built: false,
+                        started: record("c", Progress::Ready),
+                    },
+                )
             })
             .collect();
         let excluded: Vec<String> = excluded.iter().map(|name| name.to_string()).collect();

@@ -6,11 +6,11 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::backend::ContainerState;
 use crate::backend::{Backend, ContainerInfo, Listed, label};
 use crate::error::{Action, Error};
 use crate::event::RecreateReason;
 use crate::ownership::{self, Changes};
-use crate::backend::ContainerState;
 use crate::plan::{ContainerRef, ObservedService, Readiness, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::Protocol;
@@ -164,7 +164,8 @@ pub(crate) async fn status<B: Backend>(
         }
     }
     let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state == State::Running);
-    let all_ready = all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
+    let all_ready =
+        all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
     Ok(Status { group: group.clone(), all_running, all_ready, services })
 }
 

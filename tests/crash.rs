@@ -74,9 +74,8 @@ fn killed_during_ping_the_container_is_checked_again_and_gets_its_post_start() {
     docker_required();
     let project = Project::new("crash_ping");
     project.script(&script("false"));
-    let (code, output, _) = signal_when(&project, &["start", "--wait-timeout", "300"], "KILL", &|line| {
-        line == "db: pinging"
-    });
+    let (code, output, _) =
+        signal_when(&project, &["start", "--wait-timeout", "300"], "KILL", &|line| line == "db: pinging");
     assert_eq!(code, None, "{output}");
     let db = crate::common::container(project.group(), "db").expect("db's container is left running");
     assert_eq!(db.state, "running");
@@ -210,9 +209,8 @@ fn killed_during_a_restarts_ping_only_the_ping_runs_again() {
     project.run(["stop"]).success();
 
     project.script(&script("false"));
-    let (code, output, _) = signal_when(&project, &["start", "--wait-timeout", "300"], "KILL", &|line| {
-        line == "db: pinging"
-    });
+    let (code, output, _) =
+        signal_when(&project, &["start", "--wait-timeout", "300"], "KILL", &|line| line == "db: pinging");
     assert_eq!(code, None, "{output}");
     let (_, before) = status(&project);
     assert_eq!(ready_of(&before, "db"), false, "{before}");
