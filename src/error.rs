@@ -78,6 +78,8 @@ pub enum Error {
     NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
+    /// `--timings FILE` could not be written; `error` is the system's words.
+    SaveTimings { path: PathBuf, error: String },
     /// `boss run`: the command could not be started; `error` is the system's words.
     CommandNotRun { program: String, error: String, not_found: bool },
     /// `boss run`: the command ended with status `code` (128 + N when signal N ended it),
@@ -569,6 +571,7 @@ impl Error {
             | Error::ServicesFailed { .. }
             | Error::ServiceNotRunning { .. }
             | Error::SaveLog { .. }
+            | Error::SaveTimings { .. }
             | Error::PlanHasChanges
             | Error::NotAllRunning => exit_code::FAILURE,
             Error::CommandExited { code } => *code,
@@ -678,6 +681,9 @@ impl Error {
                 );
             }
             Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
+            Error::SaveTimings { path, error } => {
+                let _ = writeln!(out, "error: cannot write the timeline `{}`: {error}", path.display());
+            }
             Error::SaveLog { path, error } => {
                 let _ = writeln!(out, "error: cannot write the log file `{}`: {error}", path.display());
             }

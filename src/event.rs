@@ -37,6 +37,17 @@ pub enum Event {
 
 #[derive(Debug, Clone)]
 pub enum ServiceChange {
+    /// Every dependency has started: boss begins with this service (looks at what the engine
+    /// holds for it and decides what to do).
+    Scheduled,
+    /// A `pre_start` or `post_start` hook begins.
+    RunningHook {
+        hook: crate::hook::HookKind,
+    },
+    /// The container this run just created is being started.
+    StartingContainer {
+        container: String,
+    },
     /// A running container was found and left alone; `outdated` says what changed since it
     /// was created, and `reloadable` whether `boss reload` can refresh it.
     AlreadyRunning {

@@ -3,6 +3,7 @@
 
 mod json;
 mod live;
+mod timings;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -65,6 +66,12 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Unpausing { container } => format!("unpausing paused container {container}"),
                 ServiceChange::VolumeCreated { volume, path } => format!("created volume {volume} for {path}"),
                 ServiceChange::Pinging => "pinging".to_string(),
+                // Steps without a line of their own; the live rows, JSON and timings show them.
+                ServiceChange::Scheduled
+                | ServiceChange::RunningHook { .. }
+                | ServiceChange::StartingContainer { .. } => {
+                    return None;
+                }
                 ServiceChange::Started { elapsed } => format!("started in {:.1} s", elapsed.as_secs_f64()),
                 ServiceChange::Failed { failure } => indent_after_first(&format!("failed: {}", failure.render())),
                 ServiceChange::Skipped { dependency } => format!("not started: dependency `{dependency}` failed"),
@@ -422,6 +429,8 @@ pub(crate) struct Progress {
     times: Arc<Mutex<HashMap<String, Duration>>>,
     /// The live view (`Mode::Tty`) until its summary; after it, lines are plain.
     live: Arc<Mutex<Option<live::Live>>>,
+    /// With `--timings FILE`: the file and the timeline recorded for it.
+    timings: Option<Arc<Mutex<(std::path::PathBuf, timings::Timeline)>>>,
 }
 
 impl Progress {
@@ -431,7 +440,36 @@ impl Progress {
     }
 
     fn with_live(mode: Mode, live: Option<live::Live>) -> Progress {
-        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)) }
+        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)), timings: None }
+    }
+
+    /// Records a timeline for `--timings FILE`, written by [`Progress::write_timings`].
+    pub(crate) fn with_timings(mut self, file: Option<std::path::PathBuf>) -> Progress {
+        self.timings = file.map(|file| Arc::new(Mutex::new((file, timings::Timeline::default()))));
+        self
+    }
+
+    /// Writes the `--timings` page, if asked for, and says where.
+    pub(crate) fn write_timings(&self, command: &str, services: &IndexMap<String, Service>) {
+        let Some(timings) = &self.timings else { return };
+        let (file, page) = {
+            let mut timings = timings.lock().unwrap_or_else(PoisonError::into_inner);
+            let times = self.times.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let chain: Vec<String> =
+                crate::graph::critical_path(services, &times).into_iter().map(|(service, _)| service).collect();
+            timings.1.mark_critical(&chain);
+            (timings.0.clone(), timings.1.html(&format!("boss {command}"), self.began.elapsed()))
+        };
+        match std::fs::write(&file, page) {
+            Ok(()) => {
+                let text = format!("timeline written to {}", file.display());
+                match self.mode {
+                    Mode::Tty | Mode::Plain => self.text(&text),
+                    Mode::Json => json::write(json::Body::Notice { notice: "timings", text }),
+                }
+            }
+            Err(error) => self.problem(&Error::SaveTimings { path: file, error: error.to_string() }),
+        }
     }
 
     /// Runs `show` on the live view while there is one; `false` when there is none.
@@ -463,6 +501,9 @@ impl Progress {
     fn show(&self, event: &Event) {
         if let Event::Service { service, change: ServiceChange::Started { elapsed } } = event {
             self.times.lock().unwrap_or_else(PoisonError::into_inner).insert(service.clone(), *elapsed);
+        }
+        if let Some(timings) = &self.timings {
+            timings.lock().unwrap_or_else(PoisonError::into_inner).1.record(self.began.elapsed(), event);
         }
         match self.mode {
             Mode::Tty | Mode::Plain => {

@@ -253,6 +253,7 @@ fn backend_failure(action: Action) -> impl FnOnce(BackendError) -> ServiceFailur
 /// Brings one service up; reports every step as an event.
 async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Result<(), ServiceFailure> {
     let began = Instant::now();
+    run.events.service(&service.name, ServiceChange::Scheduled);
     match start_service_inner(run, service, began).await {
         Ok(()) => Ok(()),
         Err(Failed { failure, container }) => {
@@ -443,6 +444,7 @@ async fn create<B: Backend>(
     };
     crate::crash::point(crate::crash::Point::ContainerCreated);
     let outcome = async {
+        run.events.service(name, ServiceChange::StartingContainer { container: spec.name.clone() });
         run.backend
             .start_container(&id)
             .await
@@ -711,6 +713,7 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     if !defined {
         return Ok(());
     }
+    run.events.service(&service.name, ServiceChange::RunningHook { hook: kind });
     let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
     let limits = CallLimits { deadline: Instant::now() + run.options.timeout, cancel: run.cancel.clone() };
     let access = Arc::clone(&run.access);

@@ -34,3 +34,4 @@ mod smoke;
 mod start;
 mod status;
 mod stop;
+mod timings;

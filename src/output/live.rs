@@ -177,6 +177,9 @@ fn step(change: &ServiceChange) -> Step {
         }
         ServiceChange::LogNotSaved { .. } => Step { state: None, clock: None, message: None },
         ServiceChange::Pinging => state("pinging"),
+        ServiceChange::Scheduled => state("preparing"),
+        ServiceChange::RunningHook { hook } => state(hook.name()),
+        ServiceChange::StartingContainer { .. } => state("starting"),
         ServiceChange::Started { elapsed } => done("started", Clock::Took(*elapsed)),
         ServiceChange::Failed { failure } => {
             Step { state: Some("failed"), clock: Some(Clock::Running), message: Some(first_line(&failure.render())) }
@@ -219,6 +222,9 @@ fn printed_above(change: &ServiceChange) -> bool {
         | ServiceChange::Unpausing { .. }
         | ServiceChange::VolumeCreated { .. }
         | ServiceChange::Pinging
+        | ServiceChange::Scheduled
+        | ServiceChange::RunningHook { .. }
+        | ServiceChange::StartingContainer { .. }
         | ServiceChange::Started { .. }
         | ServiceChange::Skipped { .. }
         | ServiceChange::Stopping { .. }
