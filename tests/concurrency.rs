@@ -7,6 +7,10 @@
 //! timing.
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use boss::event::{LockHolder, Operation};
 
 use crate::common::{Background, Project, containers, free_port, networks};
 
@@ -35,6 +39,15 @@ fn start_at_the_gate(project: &Project) -> (u16, Background) {
     let mut start = project.spawn(&["start", "--wait-timeout", "120"]);
     start.wait_for(&|line| line == "a: pinging");
     (port, start)
+}
+
+/// Opens the gate for `holder`, which then succeeds, and returns how `waiter` ended.
+#[track_caller]
+fn let_through(port: u16, holder: Background, waiter: Background) -> (Option<i32>, String) {
+    let _gate = open_gate(port);
+    let (code, output) = holder.finish();
+    assert_eq!(code, Some(0), "the holder was not disturbed\n{output}");
+    waiter.finish()
 }
 
 fn is_waiting(line: &str) -> bool {
@@ -81,11 +94,8 @@ fn a_stop_waits_for_the_start_it_races() {
     let mut stop = project.spawn(&["stop", "--remove"]);
     let holder = format!("waiting for boss (pid {}, start) working on group `{}`", start.pid(), project.group());
     stop.wait_for(&|line| line == holder);
-    let _gate = open_gate(port);
 
-    let (start_code, start_output) = start.finish();
-    assert_eq!(start_code, Some(0), "the start was not disturbed\n{start_output}");
-    let (stop_code, stop_output) = stop.finish();
+    let (stop_code, stop_output) = let_through(port, start, stop);
     assert_eq!(stop_code, Some(0), "{stop_output}");
     assert!(stop_output.contains("stopped 2 services"), "the stop came after the start\n{stop_output}");
     assert_eq!(containers(project.group()), [], "{stop_output}");
@@ -152,11 +162,8 @@ service(#{{ name: "y", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "S
     first.wait_for(&|line| line == "x: pinging");
     let mut second = project.spawn(&["start", "--exclude", "x"]);
     second.wait_for(&is_waiting);
-    let _gate = open_gate(port);
 
-    let (code, output) = first.finish();
-    assert_eq!(code, Some(0), "{output}");
-    let (code, output) = second.finish();
+    let (code, output) = let_through(port, first, second);
     assert_eq!(code, Some(0), "{output}");
     let context: serde_json::Value = serde_json::from_str(&project.context().unwrap()).unwrap();
     assert_eq!(context["from_x"], "x", "{context}");
@@ -178,5 +185,52 @@ fn run_releases_the_lock_while_its_command_runs() {
         .success()
         .stderr_contains("a: already running")
         .stderr_contains("cleaning up what this run started");
+    assert_eq!(containers(project.group()), []);
+}
+
+#[test]
+fn a_script_elsewhere_claiming_the_group_waits_then_is_refused() {
+    let project = Project::new("lock_claim");
+    let (port, start) = start_at_the_gate(&project);
+    // The same group, from a script in another directory.
+    project.file("elsewhere/services.rhai", &project.read("services.rhai").unwrap());
+    let mut other = project.spawn(&["start", "elsewhere/services.rhai"]);
+    other.wait_for(&is_waiting);
+
+    let (code, output) = let_through(port, start, other);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains(&format!("error: group `{}` belongs to the script in", project.group())), "{output}");
+    assert_eq!(containers(project.group()).len(), 2, "{output}");
+}
+
+#[tokio::test]
+async fn library_calls_wait_for_each_other_and_give_up_after_their_lock_timeout() {
+    let project = Project::new("lock_library");
+    let (port, start) = start_at_the_gate(&project);
+    let script = project.path("services.rhai");
+
+    let error = boss::Group::load(&script).unwrap().lock_timeout(Duration::from_millis(300)).start().await.err();
+    let Some(boss::Error::LockTimeout { holder: Some(holder), .. }) = error else { panic!("{error:?}") };
+    assert_eq!(holder, LockHolder { pid: start.pid(), operation: Operation::Start });
+    let _gate = open_gate(port);
+    let (code, output) = start.finish();
+    assert_eq!(code, Some(0), "{output}");
+
+    // Two starts of one group in this process: the second waits for the first's lock.
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let group = |waits: &Arc<Mutex<Vec<Option<LockHolder>>>>| {
+        let waits = Arc::clone(waits);
+        boss::Group::load(&script).unwrap().events(move |event| {
+            if let boss::event::Event::WaitingForLock { holder, .. } = event {
+                waits.lock().unwrap().push(*holder);
+            }
+        })
+    };
+    let (first, second) = tokio::join!(group(&waits).start(), group(&waits).start());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(*waits.lock().unwrap(), [Some(LockHolder { pid: std::process::id(), operation: Operation::Start })]);
+    first.keep();
+    // Dropping one handle removes the group, under the lock; the other then finds nothing.
+    drop(second);
     assert_eq!(containers(project.group()), []);
 }
