@@ -58,7 +58,9 @@ pub(crate) struct LockRequest {
 /// [`Error::LockTimeout`], and ends with [`Error::Interrupted`] when `request.cancel` is
 /// cancelled.
 pub(crate) async fn acquire(request: &LockRequest, events: &EventSink) -> Result<GroupLock, Error> {
-    let directory = lock_directory(std::env::var_os("XDG_RUNTIME_DIR").as_deref(), &std::env::temp_dir(), uid());
+    let runtime_dir =
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|directory| is_own_directory(directory));
+    let directory = lock_directory(runtime_dir.as_deref(), &std::env::temp_dir(), uid());
     prepare_directory(&directory)?;
     let path = directory.join(file_name(&request.group, &crate::docker::address()));
     let unusable = |error: std::io::Error| Error::LockUnusable {
@@ -112,10 +114,17 @@ fn uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Whether `directory` is a directory of this user's: an `XDG_RUNTIME_DIR` that is not (`su`
+/// keeps the one of the user before) would make boss create its locks, as this user, where
+/// that user's boss then refuses them.
+fn is_own_directory(directory: &Path) -> bool {
+    std::fs::metadata(directory).is_ok_and(|metadata| metadata.is_dir() && metadata.uid() == uid())
+}
+
 /// Where lock files live: `$XDG_RUNTIME_DIR/boss/locks` (a per-user directory the system
 /// empties at logout and reboot), else `<temp>/boss-<uid>/locks`.
-pub(crate) fn lock_directory(runtime_dir: Option<&std::ffi::OsStr>, temp_dir: &Path, uid: u32) -> PathBuf {
-    match runtime_dir.map(Path::new).filter(|directory| directory.is_absolute()) {
+pub(crate) fn lock_directory(runtime_dir: Option<&Path>, temp_dir: &Path, uid: u32) -> PathBuf {
+    match runtime_dir.filter(|directory| directory.is_absolute()) {
         Some(directory) => directory.join("boss").join("locks"),
         None => temp_dir.join(format!("boss-{uid}")).join("locks"),
     }
@@ -249,6 +258,19 @@ mod tests {
         );
     }
 
+    /// A directory of another user, and its owner: as root, one made in `within` for `nobody`;
+    /// otherwise root's `/usr`.
+    fn another_users_directory(within: &Path) -> (PathBuf, u32) {
+        if uid() == 0 {
+            let theirs = within.join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65_534), None).unwrap();
+            (theirs, 65_534)
+        } else {
+            (PathBuf::from("/usr"), 0)
+        }
+    }
+
     #[test]
     fn a_directory_of_another_user_is_refused() {
         let directory = tempfile::tempdir().unwrap();
@@ -261,19 +283,22 @@ mod tests {
         std::os::unix::fs::symlink(&locks, &link).unwrap();
         let error = prepare_directory(&link.join("locks")).unwrap_err();
         assert!(matches!(error, Error::LockUnusable { problem: LockProblem::NotADirectory, .. }), "{error:?}");
-        // Another user's directory: as root, one made for `nobody`; otherwise root's `/usr`.
-        let (theirs, owner) = if uid() == 0 {
-            let theirs = directory.path().join("theirs");
-            std::fs::create_dir(&theirs).unwrap();
-            std::os::unix::fs::chown(&theirs, Some(65_534), None).unwrap();
-            (theirs, 65_534)
-        } else {
-            (PathBuf::from("/usr"), 0)
-        };
+        let (theirs, owner) = another_users_directory(directory.path());
         let error = prepare_directory(&theirs.join("locks")).unwrap_err();
         assert!(
             matches!(error, Error::LockUnusable { problem: LockProblem::NotOwned { owner: found }, .. } if found == owner)
         );
+    }
+
+    #[test]
+    fn only_a_runtime_directory_of_this_user_is_used() {
+        let directory = tempfile::tempdir().unwrap();
+        assert!(is_own_directory(directory.path()));
+        let file = directory.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(!is_own_directory(&file));
+        assert!(!is_own_directory(&directory.path().join("missing")));
+        assert!(!is_own_directory(&another_users_directory(directory.path()).0));
     }
 
     #[tokio::test]

@@ -234,3 +234,41 @@ async fn library_calls_wait_for_each_other_and_give_up_after_their_lock_timeout(
     drop(second);
     assert_eq!(containers(project.group()), []);
 }
+
+#[test]
+fn ctrl_c_ends_the_wait_and_leaves_the_holder_alone() {
+    let project = Project::new("lock_ctrl_c");
+    let (port, start) = start_at_the_gate(&project);
+    let mut waiter = project.spawn(&["start"]);
+    waiter.wait_for(&is_waiting);
+    let (code, output) = waiter.signal("INT");
+    assert_eq!(code, Some(130), "{output}");
+    assert!(output.contains("error: interrupted"), "{output}");
+
+    let _gate = open_gate(port);
+    let (code, output) = start.finish();
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(containers(project.group()).len(), 2);
+}
+
+#[test]
+fn locks_live_in_the_users_runtime_directory() {
+    let project = Project::new("lock_runtime_dir");
+    project.script(r#"group("@GROUP@"); service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });"#);
+    let runtime = project.path("run");
+    std::fs::create_dir(&runtime).unwrap();
+
+    project.boss(["start"]).env("XDG_RUNTIME_DIR", &runtime).run().success();
+    let locks = runtime.join("boss/locks");
+    let files: Vec<String> = std::fs::read_dir(&locks)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with(&format!("{}-", project.group())) && files[0].ends_with(".lock"), "{files:?}");
+    assert_eq!(std::fs::read_to_string(locks.join(&files[0])).unwrap(), "", "no holder is left recorded");
+    for directory in [runtime.join("boss"), locks] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&directory).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o700, "{}", directory.display());
+    }
+}
