@@ -27,17 +27,19 @@ const POLL: Duration = Duration::from_millis(100);
 /// unknown boss.
 const ANNOUNCE_UNKNOWN_AFTER: Duration = Duration::from_millis(500);
 
-/// The lock held on one group; dropping it releases it.
+/// The lock held on one group; dropping it releases it and removes its file.
 #[derive(Debug)]
 pub(crate) struct GroupLock {
     file: File,
+    path: PathBuf,
 }
 
 impl Drop for GroupLock {
     fn drop(&mut self) {
-        // A waiter that reads the file after this sees no holder rather than a stale one; the
-        // lock itself goes when the file is closed.
-        let _ = self.file.set_len(0);
+        // Removed while still locked, so lock files do not pile up (one per group name ever
+        // used). A waiter that opened it before takes the lock of a file that is gone, sees
+        // that in `try_take`, and opens the path again.
+        let _ = std::fs::remove_file(&self.path);
         let _ = self.file.unlock();
     }
 }
@@ -67,25 +69,13 @@ pub(crate) async fn acquire(request: &LockRequest, events: &EventSink) -> Result
         path: path.clone(),
         problem: LockProblem::Io { error: error.to_string() },
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(unusable)?;
     let began = Instant::now();
     let mut announced = false;
     loop {
-        match file.try_lock() {
-            Ok(()) => {
-                let record = holder_record(&LockHolder { pid: std::process::id(), operation: request.operation });
-                file.set_len(0).and_then(|()| file.write_all(record.as_bytes())).map_err(unusable)?;
-                return Ok(GroupLock { file });
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(error)) => return Err(unusable(error)),
+        if let Some(mut file) = try_take(&path).map_err(unusable)? {
+            let record = holder_record(&LockHolder { pid: std::process::id(), operation: request.operation });
+            file.set_len(0).and_then(|()| file.write_all(record.as_bytes())).map_err(unusable)?;
+            return Ok(GroupLock { file, path });
         }
         let waited = began.elapsed();
         let holder = std::fs::read_to_string(&path).ok().and_then(|text| parse_holder(&text));
@@ -104,6 +94,26 @@ pub(crate) async fn acquire(request: &LockRequest, events: &EventSink) -> Result
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = request.cancel.cancelled() => return Err(Error::Interrupted),
+        }
+    }
+}
+
+/// The lock file at `path`, opened (created if need be) and locked, or `None` while another
+/// holds it.
+fn try_take(path: &Path) -> std::io::Result<Option<File>> {
+    loop {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        // The holder before removes the file on release, maybe between the open and the lock
+        // above; a lock on a file no longer at `path` excludes nobody, so open it again.
+        let locked = file.metadata()?;
+        let current = std::fs::symlink_metadata(path);
+        if current.is_ok_and(|current| current.ino() == locked.ino() && current.dev() == locked.dev()) {
+            return Ok(Some(file));
         }
     }
 }
@@ -325,7 +335,26 @@ mod tests {
         assert!(matches!(error, Error::LockTimeout { .. }), "{error:?}");
         // Each wait says so once (a zero time-out does not wait).
         assert_eq!(seen.lock().unwrap().iter().filter(|event| event.contains("WaitingForLock")).count(), 2);
+        let path = held.path.clone();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{} start\n", std::process::id()));
         drop(held);
+        assert!(!path.exists(), "a released lock leaves no file behind");
         drop(acquire(&request(Duration::ZERO), &events).await.unwrap());
+    }
+
+    #[test]
+    fn a_lock_on_a_removed_file_does_not_count() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("g.lock");
+        let first = try_take(&path).unwrap().unwrap();
+        assert!(try_take(&path).unwrap().is_none(), "held");
+        // A waiter that opened the file before its holder released it.
+        let stale = File::open(&path).unwrap();
+        drop(GroupLock { file: first, path: path.clone() });
+        stale.try_lock().unwrap();
+        // The stale lock is on a file that is gone: the path is free.
+        let second = try_take(&path).unwrap().unwrap();
+        assert!(try_take(&path).unwrap().is_none());
+        drop(second);
     }
 }

@@ -252,23 +252,34 @@ fn ctrl_c_ends_the_wait_and_leaves_the_holder_alone() {
 }
 
 #[test]
-fn locks_live_in_the_users_runtime_directory() {
+fn locks_live_in_the_users_runtime_directory_while_held() {
     let project = Project::new("lock_runtime_dir");
-    project.script(r#"group("@GROUP@"); service(#{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });"#);
+    let port = free_port();
+    project.script(&gated_script(port));
     let runtime = project.path("run");
     std::fs::create_dir(&runtime).unwrap();
 
-    project.boss(["start"]).env("XDG_RUNTIME_DIR", &runtime).run().success();
+    let mut start = project.spawn_with_env(&["start", "--wait-timeout", "120"], ("XDG_RUNTIME_DIR", &runtime));
+    start.wait_for(&|line| line == "a: pinging");
     let locks = runtime.join("boss/locks");
-    let files: Vec<String> = std::fs::read_dir(&locks)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert!(files[0].starts_with(&format!("{}-", project.group())) && files[0].ends_with(".lock"), "{files:?}");
-    assert_eq!(std::fs::read_to_string(locks.join(&files[0])).unwrap(), "", "no holder is left recorded");
-    for directory in [runtime.join("boss"), locks] {
+    let files = || -> Vec<String> {
+        std::fs::read_dir(&locks)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let held = files();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(held[0].starts_with(&format!("{}-", project.group())) && held[0].ends_with(".lock"), "{held:?}");
+    let record = std::fs::read_to_string(locks.join(&held[0])).unwrap();
+    assert_eq!(record, format!("{} start\n", start.pid()));
+    for directory in [runtime.join("boss"), locks.clone()] {
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&directory).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o700, "{}", directory.display());
     }
+
+    let _gate = open_gate(port);
+    let (code, output) = start.finish();
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(files(), Vec::<String>::new(), "a released lock leaves no file behind");
 }

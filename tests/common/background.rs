@@ -27,9 +27,15 @@ pub(crate) struct Background {
 impl Project {
     /// Starts boss with `args` in the project directory, without waiting for it.
     pub(crate) fn spawn(&self, args: &[&str]) -> Background {
+        self.spawn_with_env(args, ("NO_COLOR", std::path::Path::new("1")))
+    }
+
+    /// [`Project::spawn`] with one more environment variable.
+    pub(crate) fn spawn_with_env(&self, args: &[&str], (name, value): (&str, &std::path::Path)) -> Background {
         let mut child = Command::new(env!("CARGO_BIN_EXE_boss"))
             .args(args)
             .current_dir(self.dir())
+            .env(name, value)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
