@@ -179,9 +179,12 @@ impl Context {
     }
 
     /// Takes in what another run saved (`saved`, the file as it is now) since this context was
-    /// loaded (as `loaded`), keeping every value set here since: run under the group's lock,
-    /// so that no run's values are lost.
-    pub(crate) fn take_saved(&self, loaded: &Map<String, Value>, saved: &Map<String, Value>) {
+    /// loaded (with the values `loaded`), keeping every value set here since: run under the
+    /// group's lock, so that no run's values are lost. The start records are the file's: boss
+    /// writes them only under the lock.
+    pub(crate) fn take_saved(&self, loaded: &Map<String, Value>, saved: &Context) {
+        *self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = saved.start_records();
+        let saved = saved.snapshot();
         let mut values = self.lock();
         let keys: std::collections::BTreeSet<String> = loaded.keys().chain(saved.keys()).cloned().collect();
         for key in keys {
@@ -280,9 +283,12 @@ mod tests {
         let context = Context::from_map(loaded.clone());
         context.set("mine", Value::from(2));
         context.set("added", Value::from(2));
-        let saved = map(&[("same", 1), ("mine", 3), ("theirs", 3), ("new", 3), ("added", 3)]);
+        context.record_start("db", "old", Progress::Restarted);
+        let saved = Context::from_map(map(&[("same", 1), ("mine", 3), ("theirs", 3), ("new", 3), ("added", 3)]));
+        saved.record_start("api", "g.api", Progress::Ready);
         context.take_saved(&loaded, &saved);
         assert_eq!(context.snapshot(), map(&[("same", 1), ("mine", 2), ("theirs", 3), ("new", 3), ("added", 2)]));
+        assert_eq!(context.start_records(), saved.start_records(), "the file's start records");
     }
 
     #[test]

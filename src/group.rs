@@ -432,7 +432,7 @@ impl Group {
         let saved = Context::load(&self.project.context_path())?;
         let context = match (self.context.take(), self.loaded.take()) {
             (Some(context), Some(loaded)) => {
-                context.take_saved(&loaded, &saved.snapshot());
+                context.take_saved(&loaded, &saved);
                 context
             }
             _ => saved,

@@ -14,13 +14,13 @@ use boss::event::{LockHolder, Operation};
 
 use crate::common::{Background, Project, containers, free_port, networks};
 
-/// `services.rhai` with `a`, whose `ping` passes once the gate at `port` is open, and `b`,
-/// which depends on it.
+/// `services.rhai` with `a`, whose `ping` passes once the gate at `port` is open (its
+/// `post_start` then says so), and `b`, which depends on it.
 fn gated_script(port: u16) -> String {
     format!(
         r#"group("@GROUP@");
 service(#{{ name: "a", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
-    ping: || tcp_open("127.0.0.1", {port}) }});
+    ping: || tcp_open("127.0.0.1", {port}), post_start: || log("through the gate") }});
 service(#{{ name: "b", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL", dependencies: ["a"] }});
 "#
     )
@@ -82,6 +82,8 @@ fn concurrent_starts_make_one_network_and_one_container_per_service() {
         "the waiter names one of the other starts\n{all}"
     );
     assert_eq!(outputs.iter().filter(|(_, stderr)| stderr.contains("a: creating container")).count(), 1, "{all}");
+    // The later starts know from the context file that `a` became ready: no second `post_start`.
+    assert_eq!(outputs.iter().filter(|(_, stderr)| stderr.contains("a | through the gate")).count(), 1, "{all}");
     assert_eq!(networks(project.group()).len(), 1, "one network\n{all}");
     let services: Vec<String> = containers(project.group()).into_iter().map(|row| row.service).collect();
     assert_eq!(services, ["a", "b"], "one container per service\n{all}");
