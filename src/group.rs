@@ -422,7 +422,7 @@ impl Group {
     pub fn stop(self) -> StopRequest {
         let options =
             StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded, kept: Vec::new() };
-        let lock = Locking::Acquire { operation: Operation::Stop, timeout: self.lock_timeout };
+        let lock = Locking::Acquire(LockRequest::new(&self.project.group, Operation::Stop, self.lock_timeout));
         StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock }
     }
 
@@ -522,10 +522,8 @@ impl Group {
         let lock = match lock {
             Some(operation) => {
                 let request = LockRequest {
-                    group: self.project.group.clone(),
-                    operation,
-                    timeout: self.lock_timeout,
                     cancel: self.cancel.clone(),
+                    ..LockRequest::new(&self.project.group, operation, self.lock_timeout)
                 };
                 Some(crate::lock::acquire(&request, &self.events).await?)
             }
@@ -653,13 +651,7 @@ impl Running {
 
     /// The request for the group's lock of a stop or clean-up by this handle.
     fn lock_request(&self, operation: Operation) -> LockRequest {
-        LockRequest {
-            group: self.project.group.clone(),
-            operation,
-            timeout: self.lock_timeout,
-            // A stop is never cancelled (see `stop.rs`); Ctrl-C ends the process.
-            cancel: CancellationToken::new(),
-        }
+        LockRequest::new(&self.project.group, operation, self.lock_timeout)
     }
 
     /// The group's name.
@@ -739,7 +731,7 @@ impl Running {
         self.done = true;
         let lock = match self.lock.take() {
             Some(lock) => Locking::Held(lock),
-            None => Locking::Acquire { operation: Operation::Stop, timeout: self.lock_timeout },
+            None => Locking::Acquire(self.lock_request(Operation::Stop)),
         };
         StopRequest {
             lock,
@@ -811,8 +803,8 @@ pub struct StopRequest {
 enum Locking {
     /// It holds it already: the clean-up of the failed start that took it.
     Held(GroupLock),
-    /// It takes it, waiting at most `timeout` (`None`: as long as it takes).
-    Acquire { operation: Operation, timeout: Option<Duration> },
+    /// It takes it first.
+    Acquire(LockRequest),
 }
 
 impl StopRequest {
@@ -850,15 +842,7 @@ impl StopRequest {
         }
         let _lock = match self.lock {
             Locking::Held(lock) => lock,
-            Locking::Acquire { operation, timeout } => {
-                let request = LockRequest {
-                    group: self.project.group.clone(),
-                    operation,
-                    timeout,
-                    cancel: CancellationToken::new(),
-                };
-                crate::lock::acquire(&request, &self.events).await?
-            }
+            Locking::Acquire(request) => crate::lock::acquire(&request, &self.events).await?,
         };
         let backend = match self.backend {
             Some(backend) => backend,

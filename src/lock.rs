@@ -55,6 +55,13 @@ pub(crate) struct LockRequest {
     pub cancel: CancellationToken,
 }
 
+impl LockRequest {
+    /// A request that nothing cancels (a stop is never cancelled: Ctrl-C ends the process).
+    pub(crate) fn new(group: &str, operation: Operation, timeout: Option<Duration>) -> LockRequest {
+        LockRequest { group: group.to_string(), operation, timeout, cancel: CancellationToken::new() }
+    }
+}
+
 /// Takes the lock of `request.group` on the engine boss talks to, waiting while another boss
 /// holds it: says so once through `events`, gives up after `request.timeout` with
 /// [`Error::LockTimeout`], and ends with [`Error::Interrupted`] when `request.cancel` is

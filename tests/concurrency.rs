@@ -128,6 +128,16 @@ fn lock_timeout_gives_up_naming_the_holder() {
         .stderr_contains(&format!("waiting for {holder} working on group `{group}`"))
         .stderr_contains(&format!("error: gave up after 1 s: {holder} is still working on group `{group}`"));
     project.run(["stop", "--lock-timeout", "0"]).code(75).stderr_contains("error: gave up after 0 s");
+    // A reload too, from another script of the same directory and group (nothing is built).
+    project.file("api/Dockerfile", "FROM scratch\n");
+    project.file(
+        "reload.rhai",
+        &project.expand(r#"group("@GROUP@"); service(#{ name: "api", image: "@GROUP@-api:dev", build_from: "api" });"#),
+    );
+    project
+        .run(["reload", "reload.rhai", "api", "--lock-timeout", "0"])
+        .code(75)
+        .stderr_contains(&format!("error: gave up after 0 s: {holder} is still working on group `{group}`"));
 
     // With `--progress json`, the wait is an event and the error the last line.
     let stop = project.spawn(&["stop", "--lock-timeout", "1", "--progress", "json"]);
