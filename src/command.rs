@@ -12,8 +12,8 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::arguments::{
-    Command, EnvFormat, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat, clean_names,
-    exec_target, script_and_services,
+    Command, EnvFormat, LockTimeout, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat,
+    clean_names, exec_target, script_and_services,
 };
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
@@ -53,8 +53,8 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             running.keep();
             summarise_start("start", &services, report, &cancel, progress)
         }
-        Command::Stop { file, exclude, remove, volumes, timeout, progress: _ } => {
-            let mut stop = Group::load(&file)?
+        Command::Stop { file, exclude, remove, volumes, timeout, lock, progress: _ } => {
+            let mut stop = with_lock_timeout(Group::load(&file)?, lock)
                 .events_to(progress.sink())
                 .exclude(clean_names(&exclude))
                 .stop()
@@ -113,8 +113,8 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             });
             Ok(())
         }
-        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, progress).await,
-        Command::Reload { first, second, remove, wait, network_name, progress: _, timings: _ } => {
+        Command::Run { start, keep, command } => run(start_group(start)?.for_run(), keep, &command, progress).await,
+        Command::Reload { first, second, remove, wait, network_name, lock, progress: _, timings: _ } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -123,7 +123,9 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let mut group = Group::load(&file)?.events_to(progress.sink()).timeout(Duration::from_secs(wait.seconds));
+            let mut group = with_lock_timeout(Group::load(&file)?, lock)
+                .events_to(progress.sink())
+                .timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
@@ -186,7 +188,15 @@ fn start_group(start: StartArguments) -> Result<Group, Error> {
     if let Some(directory) = start.save_logs {
         group = group.save_logs(directory);
     }
-    Ok(group)
+    Ok(with_lock_timeout(group, start.lock))
+}
+
+/// `group` with `--lock-timeout`, if given.
+fn with_lock_timeout(group: Group, lock: LockTimeout) -> Group {
+    match lock.seconds {
+        Some(seconds) => group.lock_timeout(Duration::from_secs(seconds)),
+        None => group,
+    }
 }
 
 /// Summarises a start (or reload) whose context is already saved.

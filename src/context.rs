@@ -178,6 +178,25 @@ impl Context {
         }
     }
 
+    /// Takes in what another run saved (`saved`, the file as it is now) since this context was
+    /// loaded (with the values `loaded`), keeping every value set here since: run under the
+    /// group's lock, so that no run's values are lost. The start records are the file's: boss
+    /// writes them only under the lock.
+    pub(crate) fn take_saved(&self, loaded: &Map<String, Value>, saved: &Context) {
+        *self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = saved.start_records();
+        let saved = saved.snapshot();
+        let mut values = self.lock();
+        let keys: std::collections::BTreeSet<String> = loaded.keys().chain(saved.keys()).cloned().collect();
+        for key in keys {
+            if values.get(&key) == loaded.get(&key) {
+                match saved.get(&key) {
+                    Some(value) => values.insert(key, value.clone()),
+                    None => values.remove(&key),
+                };
+            }
+        }
+    }
+
     /// Writes the context to the file it was loaded from (nothing for a context that was not
     /// loaded from a file). Called as soon as a hook has set values, so an interruption of any
     /// kind loses none of them.
@@ -254,6 +273,22 @@ mod tests {
         context.clone().persist().unwrap();
         assert_eq!(Context::load(&path).unwrap().get("token"), Some(Value::from("t")));
         Context::default().persist().unwrap();
+    }
+
+    #[test]
+    fn saved_values_are_taken_in_and_values_set_here_kept() {
+        let map =
+            |pairs: &[(&str, i64)]| pairs.iter().map(|(key, value)| (key.to_string(), Value::from(*value))).collect();
+        let loaded: Map<String, Value> = map(&[("same", 1), ("mine", 1), ("theirs", 1), ("gone", 1)]);
+        let context = Context::from_map(loaded.clone());
+        context.set("mine", Value::from(2));
+        context.set("added", Value::from(2));
+        context.record_start("db", "old", Progress::Restarted);
+        let saved = Context::from_map(map(&[("same", 1), ("mine", 3), ("theirs", 3), ("new", 3), ("added", 3)]));
+        saved.record_start("api", "g.api", Progress::Ready);
+        context.take_saved(&loaded, &saved);
+        assert_eq!(context.snapshot(), map(&[("same", 1), ("mine", 2), ("theirs", 3), ("new", 3), ("added", 2)]));
+        assert_eq!(context.start_records(), saved.start_records(), "the file's start records");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub mod exit_code {
     pub const INVALID_INPUT: i32 = 2;
     /// The Docker daemon could not be reached.
     pub const DOCKER_UNREACHABLE: i32 = 3;
+    /// Another boss kept the group busy for longer than `--lock-timeout` (sysexits'
+    /// `EX_TEMPFAIL`: try again later).
+    pub const LOCKED: i32 = 75;
     /// `boss run`: the command could not be started (as a shell says it).
     pub const COMMAND_NOT_RUN: i32 = 126;
     /// `boss run`: the command was not found (as a shell says it).
@@ -80,6 +83,11 @@ pub enum Error {
     Interrupted,
     /// `--timings FILE` could not be written; `error` is the system's words.
     SaveTimings { path: PathBuf, error: String },
+    /// Another boss (`holder`, when it said who it is) kept working on `group` for all of
+    /// `waited`, the `--lock-timeout` ([`crate::Group::lock_timeout`]); nothing was changed.
+    LockTimeout { group: String, holder: Option<crate::event::LockHolder>, waited: Duration },
+    /// The lock file of a group, or its directory at `path`, cannot be used.
+    LockUnusable { path: PathBuf, problem: LockProblem },
     /// `boss run`: the command could not be started; `error` is the system's words.
     CommandNotRun { program: String, error: String, not_found: bool },
     /// `boss run`: the command ended with status `code` (128 + N when signal N ended it),
@@ -98,6 +106,17 @@ pub enum Error {
     /// The command `boss exec` ran exited with a status other than 0, which boss exits with;
     /// the command printed its own words, so this says nothing more.
     CommandExited { code: i32 },
+}
+
+/// Why a group's lock cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockProblem {
+    /// The directory belongs to another user, who could take or fake boss's locks.
+    NotOwned { owner: u32 },
+    /// Something other than a directory (a symbolic link, say) is where the directory belongs.
+    NotADirectory,
+    /// Creating, opening or locking failed; `error` is the system's words.
+    Io { error: String },
 }
 
 /// Why the context file cannot be used.
@@ -557,6 +576,7 @@ impl Error {
             | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
+            Error::LockTimeout { .. } => exit_code::LOCKED,
             Error::CommandNotRun { not_found: true, .. } => exit_code::COMMAND_NOT_FOUND,
             Error::CommandNotRun { not_found: false, .. } => exit_code::COMMAND_NOT_RUN,
             Error::CommandFailed { code, .. } => *code,
@@ -572,6 +592,7 @@ impl Error {
             | Error::ServiceNotRunning { .. }
             | Error::SaveLog { .. }
             | Error::SaveTimings { .. }
+            | Error::LockUnusable { .. }
             | Error::PlanHasChanges
             | Error::NotAllRunning => exit_code::FAILURE,
             Error::CommandExited { code } => *code,
@@ -694,6 +715,32 @@ impl Error {
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
             }
+            Error::LockTimeout { group, holder, waited } => {
+                let who = lock_holder(holder.as_ref());
+                let _ = writeln!(
+                    out,
+                    "error: gave up after {} s: {who} is still working on group `{group}`",
+                    waited.as_secs()
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: nothing was changed; try again once it is done, or wait longer with `--lock-timeout SECS` (without it, boss waits as long as it takes)"
+                );
+            }
+            Error::LockUnusable { path, problem } => {
+                let reason = match problem {
+                    LockProblem::NotOwned { owner } => format!("it belongs to user {owner}, not to this user"),
+                    LockProblem::NotADirectory => "it is not a directory".to_string(),
+                    LockProblem::Io { error } => error.clone(),
+                };
+                let _ = writeln!(out, "error: cannot lock the group with `{}`: {reason}", path.display());
+                if matches!(problem, LockProblem::NotOwned { .. } | LockProblem::NotADirectory) {
+                    let _ = writeln!(
+                        out,
+                        "hint: boss keeps its locks in a directory only you can write; remove it, or set XDG_RUNTIME_DIR to a directory of your own"
+                    );
+                }
+            }
             Error::ServicesFailed { verb, failed } => {
                 let _ =
                     writeln!(out, "error: failed to {verb} {}: {}", count(failed.len(), "service"), and_ticked(failed));
@@ -707,6 +754,15 @@ impl Error {
             }
         }
         out
+    }
+}
+
+/// The boss that holds a group's lock: `boss (pid 4711, start)`, or `another boss` when it has
+/// not said who it is.
+pub(crate) fn lock_holder(holder: Option<&crate::event::LockHolder>) -> String {
+    match holder {
+        Some(holder) => format!("boss (pid {}, {})", holder.pid, holder.operation.name()),
+        None => "another boss".to_string(),
     }
 }
 

@@ -33,6 +33,47 @@ pub enum Event {
         service: String,
         change: ServiceChange,
     },
+    /// Another boss (`holder`, when it says who it is) changes `group` right now; this one
+    /// waits until it is done. Sent once, when the wait begins.
+    WaitingForLock {
+        group: String,
+        holder: Option<LockHolder>,
+    },
+}
+
+/// The boss process that holds a group's lock, as it recorded itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub operation: Operation,
+}
+
+/// What a boss holding a group's lock does with the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Start,
+    Stop,
+    Reload,
+    /// `boss run`, while it starts the group or cleans up after its command.
+    Run,
+}
+
+impl Operation {
+    /// The command's name, as the lock file records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Start => "start",
+            Operation::Stop => "stop",
+            Operation::Reload => "reload",
+            Operation::Run => "run",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Operation> {
+        [Operation::Start, Operation::Stop, Operation::Reload, Operation::Run]
+            .into_iter()
+            .find(|operation| operation.name() == name)
+    }
 }
 
 #[derive(Debug, Clone)]

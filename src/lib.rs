@@ -55,6 +55,7 @@ mod group;
 mod hook;
 mod image;
 mod interpolate;
+mod lock;
 mod logs;
 mod output;
 mod ownership;

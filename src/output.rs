@@ -33,6 +33,9 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
             format!("warning: cannot save the context to `{}` yet: {reason}", path.display())
         }
         Event::VolumeRemoved { name } => format!("removed volume `{name}`"),
+        Event::WaitingForLock { group, holder } => {
+            format!("waiting for {} working on group `{group}`", crate::error::lock_holder(holder.as_ref()))
+        }
         Event::Service { service, change } => {
             let body = match change {
                 ServiceChange::AlreadyRunning { container, outdated: None, .. } => {

@@ -8,6 +8,7 @@ mod build_context;
 mod changes;
 mod common;
 mod completions;
+mod concurrency;
 mod container;
 mod context;
 mod crash;

@@ -59,6 +59,14 @@ pub(crate) enum Body<'a> {
         name: &'a str,
         text: Option<String>,
     },
+    /// Another boss holds the group's lock; `pid` and `command` are null when it has not said
+    /// who it is.
+    WaitingForLock {
+        group: &'a str,
+        pid: Option<u32>,
+        command: Option<&'static str>,
+        text: Option<String>,
+    },
     Service {
         service: &'a str,
         #[serde(flatten)]
@@ -162,6 +170,12 @@ pub(crate) fn event(event: &Event) -> Body<'_> {
             Body::ContextNotSaved { path: path.display().to_string(), reason, text }
         }
         Event::VolumeRemoved { name } => Body::VolumeRemoved { name, text },
+        Event::WaitingForLock { group, holder } => Body::WaitingForLock {
+            group,
+            pid: holder.map(|holder| holder.pid),
+            command: holder.map(|holder| holder.operation.name()),
+            text,
+        },
         Event::Service { service, change } => Body::Service { service, change: self::change(change), text },
     }
 }
@@ -237,7 +251,8 @@ mod tests {
         let readme = include_str!("../../README.md");
         let start = readme.find("<!-- progress-json-schema").expect("the README's schema table");
         let end = readme.find("<!-- end of progress-json-schema").expect("the end of the schema table");
-        let field = regex::Regex::new(r"`(\w+)` (string or null|string|boolean|number|object|array)").unwrap();
+        let field =
+            regex::Regex::new(r"`(\w+)` (string or null|string|boolean|number or null|number|object|array)").unwrap();
         readme[start..end]
             .lines()
             .filter(|line| line.starts_with("| `"))
@@ -258,6 +273,7 @@ mod tests {
             "string or null" => value.is_string() || value.is_null(),
             "boolean" => value.is_boolean(),
             "number" => value.is_u64() || value.is_i64(),
+            "number or null" => value.is_u64() || value.is_i64() || value.is_null(),
             "object" => value.is_object(),
             "array" => value.is_array(),
             _ => false,
@@ -308,6 +324,10 @@ mod tests {
             Event::ContextRemoved,
             Event::ContextNotSaved { path: PathBuf::from(".boss-context"), reason: "read-only".into() },
             Event::VolumeRemoved { name: "g.web.data".into() },
+            Event::WaitingForLock {
+                group: "g".into(),
+                holder: Some(crate::event::LockHolder { pid: 4711, operation: crate::event::Operation::Start }),
+            },
         ];
         events.extend(changes.into_iter().map(|change| Event::Service { service: "web".into(), change }));
         events
@@ -323,6 +343,7 @@ mod tests {
             Event::ContextRemoved => "context_removed",
             Event::ContextNotSaved { .. } => "context_not_saved",
             Event::VolumeRemoved { .. } => "volume_removed",
+            Event::WaitingForLock { .. } => "waiting_for_lock",
             Event::Service { change, .. } => match change {
                 ServiceChange::AlreadyRunning { .. } => "already_running",
                 ServiceChange::Recreating { .. } => "recreating",
