@@ -242,7 +242,10 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .await
         .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
     let image_id = image_id(run, &service.image).await?;
-    let mut observed = ObservedService { containers, image_id, built: false };
+    let build_context = image::observe_build_context(&*run.backend, service, &containers)
+        .await
+        .map_err(backend_failure(Action::LookUpImage { image: service.image.clone() }))?;
+    let mut observed = ObservedService { containers, image_id, built: false, build_context };
     let fresh = run.options.fresh.contains(name);
     let target = target(run);
     let mut values = run.context.snapshot();

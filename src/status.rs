@@ -135,10 +135,14 @@ pub(crate) async fn status<B: Backend>(
             services.push(missing(&service.name, &service.image));
             continue;
         };
+        let build_context = crate::image::observe_build_context(backend, service, &containers)
+            .await
+            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
         let observed = ObservedService {
             image_id: image_ids.get(&service.image).cloned().flatten(),
             containers: containers.clone(),
             built: false,
+            build_context,
         };
         let outdated = match plan_service(service, &observed, values, &[], &target, false) {
             ServiceAction::Keep { outdated, .. } => outdated,
