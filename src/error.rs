@@ -6,13 +6,14 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::backend::{BackendError, BackendErrorKind};
 use crate::hook::HookKind;
 use crate::interpolate::InterpolationError;
+use crate::service::{LimitSource, TimeLimit};
 use crate::source::Span;
 use crate::text::{and_ticked, count, suggest};
+use std::time::Duration;
 
 /// Named process exit statuses (listed in the README).
 pub mod exit_code {
@@ -266,6 +267,29 @@ pub enum Action {
     },
 }
 
+/// How to give a service more time, by what set the limit that ran out.
+fn raise_limit_hint(set_by: LimitSource, otherwise: &str) -> String {
+    match set_by {
+        LimitSource::WaitTimeoutOption => format!("raise `--wait-timeout`, {otherwise}"),
+        LimitSource::WaitTimeoutField | LimitSource::HookTimeoutField => {
+            format!("raise the service's `{}`, {otherwise}", set_by.name())
+        }
+    }
+}
+
+/// Why a `wait_timeout` or `hook_timeout` value is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitProblem {
+    /// Neither a number nor a string with a unit, or a unit boss does not know.
+    NotADuration,
+    /// A number written as a string (`"2"`): the unit is missing.
+    NoUnit { seconds: String },
+    /// Zero or negative: a hook could never run.
+    NotPositive,
+    /// Longer than a day, the longest `--wait-timeout`.
+    TooLong,
+}
+
 /// Why a hook failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookProblem {
@@ -275,6 +299,8 @@ pub enum HookProblem {
     NotABool { got: String },
     /// The blocking thread that ran the hook panicked or was cancelled by the runtime.
     Crashed { reason: String },
+    /// The hook ran past `limit` and was cut off.
+    TimedOut { limit: TimeLimit },
 }
 
 /// A mistake in the script, with where it is.
@@ -327,6 +353,12 @@ pub enum ScriptErrorKind {
     },
     BadStopSignal {
         value: String,
+    },
+    /// `wait_timeout` or `hook_timeout` is not a usable time limit.
+    BadTimeLimit {
+        field: &'static str,
+        got: String,
+        problem: LimitProblem,
     },
     BadImage {
         image: String,
@@ -530,8 +562,8 @@ impl InterpolationError {
 pub enum ServiceFailure {
     /// A hook threw, returned the wrong type or ran out of time.
     Hook { hook: HookKind, problem: HookProblem, span: Option<Span> },
-    /// `ping` never returned true before the deadline.
-    PingTimeout { timeout: Duration, attempts: u64 },
+    /// `ping` never returned true within the service's readiness limit.
+    PingTimeout { limit: TimeLimit, attempts: u64 },
     /// The container stopped while the service was starting.
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
@@ -895,6 +927,15 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
+            ScriptErrorKind::BadTimeLimit { field, got, problem } => {
+                let reason = match problem {
+                    LimitProblem::NotADuration => "it is not a duration",
+                    LimitProblem::NoUnit { .. } => "a string needs a unit",
+                    LimitProblem::NotPositive => "it must be more than zero",
+                    LimitProblem::TooLong => "it must be at most a day",
+                };
+                format!("field `{field}` is not a time limit: {reason}, got {got}")
+            }
             ScriptErrorKind::BadImage { image } => format!("`{image}` is not a valid image reference"),
             ScriptErrorKind::BadBuild { directory, problem } => {
                 format!("cannot build from `{directory}`: {}", problem.describe())
@@ -963,6 +1004,12 @@ impl ScriptErrorKind {
             ScriptErrorKind::BadStopSignal { .. } => {
                 Some(format!("use one of {}", and_ticked(&crate::service::StopSignal::ALL.map(crate::service::StopSignal::as_str))))
             }
+            ScriptErrorKind::BadTimeLimit { problem: LimitProblem::NoUnit { seconds }, .. } => {
+                Some(format!("did you mean `{seconds}` (seconds) or `\"{seconds}s\"`?"))
+            }
+            ScriptErrorKind::BadTimeLimit { .. } => Some(
+                "write seconds as a number (`2`, `0.5`) or a string with a unit (`\"500ms\"`, `\"2s\"`, `\"1m\"`)".into(),
+            ),
             ScriptErrorKind::BadVolume { .. } => Some(
                 "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
             ),
@@ -1029,19 +1076,34 @@ impl ServiceFailure {
                     HookProblem::Crashed { reason } => {
                         let _ = writeln!(out, "hook `{hook}` failed: the hook crashed: {reason}");
                     }
+                    HookProblem::TimedOut { limit } => {
+                        let _ = writeln!(
+                            out,
+                            "hook `{hook}` failed: ran past its time limit of {} s (`{}`) and was cut off",
+                            limit.duration.as_secs_f64(),
+                            limit.set_by.name()
+                        );
+                    }
                 }
                 if let Some(span) = span {
                     out.push_str(&span.snippet());
                 }
+                if let HookProblem::TimedOut { limit } = problem {
+                    let _ = writeln!(
+                        out,
+                        "hint: {}",
+                        raise_limit_hint(limit.set_by, "or check why the hook does not return")
+                    );
+                }
             }
-            ServiceFailure::PingTimeout { timeout, attempts } => {
+            ServiceFailure::PingTimeout { limit, attempts } => {
                 let _ = writeln!(
                     out,
                     "`ping` did not return true within {} s ({})",
-                    timeout.as_secs_f64(),
+                    limit.duration.as_secs_f64(),
                     count(usize::try_from(*attempts).unwrap_or(usize::MAX), "attempt")
                 );
-                let _ = writeln!(out, "hint: raise `--wait-timeout`, or check what `ping` waits for");
+                let _ = writeln!(out, "hint: {}", raise_limit_hint(limit.set_by, "or check what `ping` waits for"));
             }
             ServiceFailure::ContainerExited { exit_code, logs } => {
                 match exit_code {
@@ -1169,4 +1231,34 @@ fn render_backend_cause(error: &BackendError) -> String {
         let _ = writeln!(out, "hint: {hint}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_limit_that_ran_out_is_named_with_what_set_it() {
+        let limit = |seconds: f64, set_by| TimeLimit { duration: Duration::from_secs_f64(seconds), set_by };
+        let cut_off = |limit| {
+            ServiceFailure::Hook { hook: HookKind::PostStart, problem: HookProblem::TimedOut { limit }, span: None }
+                .render()
+        };
+        assert_eq!(
+            cut_off(limit(2.0, LimitSource::HookTimeoutField)),
+            "hook `post_start` failed: ran past its time limit of 2 s (`hook_timeout`) and was cut off\n\
+             hint: raise the service's `hook_timeout`, or check why the hook does not return\n"
+        );
+        assert_eq!(
+            cut_off(limit(300.0, LimitSource::WaitTimeoutOption)),
+            "hook `post_start` failed: ran past its time limit of 300 s (`--wait-timeout`) and was cut off\n\
+             hint: raise `--wait-timeout`, or check why the hook does not return\n"
+        );
+        assert_eq!(
+            ServiceFailure::PingTimeout { limit: limit(0.5, LimitSource::WaitTimeoutField), attempts: 3 }.render(),
+            "`ping` did not return true within 0.5 s (3 attempts)\n\
+             hint: raise the service's `wait_timeout`, or check what `ping` waits for\n"
+        );
+    }
 }

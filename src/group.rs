@@ -177,7 +177,8 @@ impl Group {
         self
     }
 
-    /// How long each service's `ping` (and each other hook) may take; 300 s by default.
+    /// How long each service's `ping` (and each other hook) may take; 300 s by default. A
+    /// service's own `wait_timeout` and `hook_timeout` take precedence for it.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Group {
         self.timeout = timeout;

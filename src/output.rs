@@ -769,6 +769,7 @@ pub(crate) fn describe_changes(changes: &Changes) -> String {
             Change::EnvRemoved(key) => format!("env `{key}` was removed"),
             Change::Field(field) => format!("`{}` changed", field.name()),
             Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
+            Change::BuildContextChanged => "build context changed since its image was built".to_string(),
         })
         .collect();
     phrases.join(", ")
@@ -821,10 +822,11 @@ mod tests {
             Change::EnvRemoved("GONE".into()),
             Change::Field(DefinitionField::Cmd),
             Change::NoRecordedDefinition,
+            Change::BuildContextChanged,
         ]);
         assert_eq!(
             describe_changes(&changes),
-            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition"
+            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition, build context changed since its image was built"
         );
         assert_eq!(
             service(ServiceChange::Recreating { container: "g.web".into(), reason: RecreateReason::Reloading })

@@ -14,7 +14,7 @@ use crate::event::RecreateReason;
 use crate::hook::HookKind;
 use crate::image;
 use crate::interpolate::{InterpolationError, interpolate};
-use crate::ownership::{self, Changes, Definition};
+use crate::ownership::{self, Change, Changes, Definition};
 use crate::project::Project;
 use crate::service::Service;
 
@@ -30,6 +30,17 @@ pub(crate) struct ObservedService {
     pub built: bool,
     /// What the context file records of the service's container: how far boss got with it.
     pub started: Option<StartRecord>,
+    /// For a running `build_from` service: the build context its image was built from and the
+    /// one there is now ([`crate::image::observe_build_context`]).
+    pub build_context: Option<ContextHashes>,
+}
+
+/// Hashes of a build context ([`crate::build_context::hash`]): the one recorded on the image
+/// a container runs, and the one the `build_from` directory gives now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContextHashes {
+    pub built: String,
+    pub now: String,
 }
 
 /// Whether a container became ready, as far as boss recorded it.
@@ -363,9 +374,15 @@ pub(crate) fn plan_service(
         // A running container keeps the env it was created with, so a context that can no
         // longer fill that env in is no reason to fail it; the comparison only says whether
         // it is outdated, against the image as it is now (nothing is built or pulled for it).
-        let outdated = spec
+        let mut outdated = spec
             .ok()
             .and_then(|spec| definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), running));
+        // Only a running container is told apart by its sources: `start` rebuilds no tag but
+        // `latest` (whose build decides for a stopped container by the image id), and
+        // recreating from the same image would change nothing.
+        if observed.build_context.as_ref().is_some_and(|hashes| hashes.built != hashes.now) {
+            outdated.get_or_insert_with(|| Changes(Vec::new())).0.push(Change::BuildContextChanged);
+        }
         let unpause = running.state == ContainerState::Paused;
         return match Readiness::of(running, observed.started.as_ref()) {
             Readiness::Ready => ServiceAction::Keep { container: running.into(), unpause, outdated },
@@ -462,12 +479,11 @@ pub(crate) async fn plan<B: Backend>(
             backend.containers_labelled(&ownership::service_labels(&project.group, name)).await.map_err(|error| {
                 Error::Backend { action: Action::ListServiceContainers { service: name.clone() }, error }
             })?;
-        let image_id = backend
-            .image_id(&service.image)
-            .await
-            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
+        let look_up = |error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error };
+        let image_id = backend.image_id(&service.image).await.map_err(look_up)?;
+        let build_context = image::observe_build_context(backend, service, &containers).await.map_err(look_up)?;
         let started = context.start_record(name);
-        observed.insert(name.clone(), ObservedService { containers, image_id, built: false, started });
+        observed.insert(name.clone(), ObservedService { containers, image_id, built: false, started, build_context });
     }
     let orphans = crate::stop::orphans(backend, &project.group, &project.services)
         .await?
@@ -685,6 +701,8 @@ mod tests {
         containers: Vec<(&'static str, ContainerState, Map<String, Value>)>,
         image_id: Option<&'static str>,
         built: bool,
+        /// The build context hashes: recorded on the image, and now.
+        build_context: Option<(&'static str, &'static str)>,
         values: Map<String, Value>,
         set_later: &'static [&'static str],
         fresh: bool,
@@ -703,6 +721,7 @@ mod tests {
             containers: Vec::new(),
             image_id: Some("sha256:1"),
             built: false,
+            build_context: None,
             values: values("1"),
             set_later: &[],
             fresh: false,
@@ -876,6 +895,31 @@ mod tests {
                 service: service(|service| service.build_from = Some("/p/app".into())),
                 ..case("a running service is never rebuilt", "keep c1")
             },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                build_context: Some(("sha256:old", "sha256:new")),
+                ..case(
+                    "a running service whose sources changed is outdated",
+                    "keep c1 outdated: build context changed since its image was built",
+                )
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                build_context: Some(("sha256:same", "sha256:same")),
+                ..case("a running service built from its sources as they are", "keep c1")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: service(|service| service.build_from = Some("/p/app".into())),
+                image_id: Some("sha256:2"),
+                build_context: Some(("sha256:old", "sha256:new")),
+                ..case(
+                    "sources changed and the image rebuilt since",
+                    "keep c1 outdated: image `img` was rebuilt or pulled again, build context changed since its image was built",
+                )
+            },
         ];
         for case in cases {
             let observed = ObservedService {
@@ -887,6 +931,9 @@ mod tests {
                 image_id: case.image_id.map(String::from),
                 built: case.built,
                 started: case.started.clone(),
+                build_context: case
+                    .build_context
+                    .map(|(built, now)| ContextHashes { built: built.into(), now: now.into() }),
             };
             let set_later: Vec<String> = case.set_later.iter().map(|key| key.to_string()).collect();
             let action = plan_service(&case.service, &observed, &case.values, &set_later, &target(), case.fresh);
@@ -904,6 +951,7 @@ mod tests {
             image_id: Some("sha256:1".into()),
             built: false,
             started: None,
+            build_context: None,
         };
         let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
         assert_eq!(summary(&action), "recreate [c1] present (it was created without a recorded definition)");
@@ -919,6 +967,7 @@ mod tests {
             image_id: Some("sha256:1".into()),
             built: false,
             started: None,
+            build_context: None,
         };
         let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
         assert_eq!(summary(&action), "keep c1");
@@ -982,6 +1031,7 @@ mod tests {
                         image_id: Some("sha256:1".into()),
                         built: false,
                         started: record("c", Progress::Ready),
+                        build_context: None,
                     },
                 )
             })

@@ -13,13 +13,13 @@ use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
 use crate::context::{Context, Progress};
 use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
-use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
+use crate::hook::{CallLimits, ContainerAccess, HookError, HookErrorKind, HookKind, HookRunner, HookValue};
 use crate::image;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::plan::{self, ContainerRef, EnvProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
-use crate::service::{Protocol, Service};
+use crate::service::{Protocol, Service, TimeLimit};
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 use tokio_util::sync::CancellationToken;
 
@@ -311,8 +311,11 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .await
         .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
     let image_id = image_id(run, &service.image).await?;
+    let build_context = image::observe_build_context(&*run.backend, service, &containers)
+        .await
+        .map_err(backend_failure(Action::LookUpImage { image: service.image.clone() }))?;
     let started = run.context.start_record(name);
-    let mut observed = ObservedService { containers, image_id, built: false, started };
+    let mut observed = ObservedService { containers, image_id, built: false, started, build_context };
     let fresh = run.options.fresh.contains(name);
     let target = target(run);
     let mut values = run.context.snapshot();
@@ -715,12 +718,13 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     }
     run.events.service(&service.name, ServiceChange::RunningHook { hook: kind });
     let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
-    let limits = CallLimits { deadline: Instant::now() + run.options.timeout, cancel: run.cancel.clone() };
+    let limit = service.hook_limit(run.options.timeout);
+    let limits = CallLimits { deadline: Instant::now() + limit.duration, cancel: run.cancel.clone() };
     let access = Arc::clone(&run.access);
     let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
     match result {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(hook_failure(kind, error)),
+        Ok(Err(error)) => Err(hook_failure(kind, error, limit)),
         Err(error) => Err(ServiceFailure::Hook {
             hook: kind,
             problem: HookProblem::Crashed { reason: error.to_string() },
@@ -729,8 +733,13 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     }
 }
 
-fn hook_failure(hook: HookKind, error: HookError) -> ServiceFailure {
-    ServiceFailure::Hook { hook, problem: HookProblem::Script { message: error.message }, span: error.span }
+/// The failure of a hook call that ran under `limit`.
+fn hook_failure(hook: HookKind, error: HookError, limit: TimeLimit) -> ServiceFailure {
+    let problem = match error.kind {
+        HookErrorKind::TimedOut => HookProblem::TimedOut { limit },
+        HookErrorKind::Failed => HookProblem::Script { message: error.message },
+    };
+    ServiceFailure::Hook { hook, problem, span: error.span }
 }
 
 /// Pings until ready, failing at once if the container exits meanwhile. A service without
@@ -756,17 +765,23 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
 
     let readiness = async {
         run.events.service(&service.name, ServiceChange::Pinging);
-        let (hooks, context, name, timeout, interval) = (
+        let (hooks, context, name, wait, per_call, interval) = (
             Arc::clone(&run.hooks),
             run.context.clone(),
             service.name.clone(),
-            run.options.timeout,
+            service.wait_limit(run.options.timeout),
+            service.hook_limit(run.options.timeout),
             service.ping_interval,
         );
         let loop_cancel = cancel.clone();
         let access = Arc::clone(&run.access);
         let outcome = tokio::task::spawn_blocking(move || {
-            ping_until_ready(&SystemClock, timeout, interval, &loop_cancel, |deadline| {
+            ping_until_ready(&SystemClock, wait.duration, interval, &loop_cancel, |deadline| {
+                // Each call ends at its own limit or at the end of readiness, whichever is first.
+                let (deadline, limit) = match Instant::now().checked_add(per_call.duration) {
+                    Some(call_end) if call_end < deadline => (call_end, per_call),
+                    _ => (deadline, wait),
+                };
                 let limits = CallLimits { deadline, cancel: loop_cancel.clone() };
                 match hooks.call(&name, HookKind::Ping, &context, &limits, &access) {
                     Ok(HookValue::Bool(ready)) => Ok(ready),
@@ -775,14 +790,14 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
                         problem: HookProblem::NotABool { got },
                         span: None,
                     }),
-                    Err(error) => Err(hook_failure(HookKind::Ping, error)),
+                    Err(error) => Err(hook_failure(HookKind::Ping, error, limit)),
                 }
             })
         })
         .await;
         match outcome {
             Ok(Ok(PingOutcome::Ready { .. })) => Ok(()),
-            Ok(Ok(PingOutcome::TimedOut { attempts })) => Err(ServiceFailure::PingTimeout { timeout, attempts }),
+            Ok(Ok(PingOutcome::TimedOut { attempts })) => Err(ServiceFailure::PingTimeout { limit: wait, attempts }),
             Ok(Ok(PingOutcome::Cancelled)) => Err(ServiceFailure::Cancelled),
             Ok(Err(failure)) => Err(failure),
             Err(error) => Err(ServiceFailure::Hook {
@@ -828,7 +843,7 @@ mod tests {
     }
 
     fn failing(_: &Context) -> Result<HookValue, HookError> {
-        Err(HookError { message: "boom".into(), span: None })
+        Err(HookError { message: "boom".into(), span: None, kind: crate::hook::HookErrorKind::Failed })
     }
 
     // The diamond that made miniboss hang: `a` fails, `b` depends on `a`, `d` on both.

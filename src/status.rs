@@ -143,11 +143,15 @@ pub(crate) async fn status<B: Backend>(
             services.push(missing(&service.name, &service.image));
             continue;
         };
+        let build_context = crate::image::observe_build_context(backend, service, &containers)
+            .await
+            .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
         let observed = ObservedService {
             image_id: image_ids.get(&service.image).cloned().flatten(),
             containers: containers.clone(),
             built: false,
             started: context.start_record(&service.name),
+            build_context,
         };
         let live = matches!(shown.state, ContainerState::Running | ContainerState::Paused);
         let ready = live.then(|| Readiness::of(shown, observed.started.as_ref()) == Readiness::Ready);

@@ -22,6 +22,7 @@ mod failures;
 mod interrupt;
 mod isolation;
 mod library;
+mod limits;
 mod logs;
 mod ownership;
 mod plan;
