@@ -62,6 +62,8 @@ pub(crate) enum Command {
         )]
         timeout: u64,
         #[command(flatten)]
+        lock: LockTimeout,
+        #[command(flatten)]
         progress: ProgressOption,
     },
     /// Show what `start` would do, changing nothing.
@@ -149,6 +151,10 @@ pub(crate) enum Command {
         /// The network the group was started with, if not `boss-<group>`.
         #[arg(long)]
         network_name: Option<String>,
+        #[command(flatten)]
+        timings: TimingsOption,
+        #[command(flatten)]
+        lock: LockTimeout,
         #[command(flatten)]
         progress: ProgressOption,
     },
@@ -285,6 +291,15 @@ pub(crate) struct WaitTimeout {
     pub seconds: u64,
 }
 
+/// `--lock-timeout`, of the commands that change a group and so wait while another boss does.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct LockTimeout {
+    /// Seconds to wait while another boss works on the same group before giving up (exit 75);
+    /// 0 gives up at once. Without it, boss waits as long as it takes.
+    #[arg(id = "lock_timeout", long = "lock-timeout", value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
+    pub seconds: Option<u64>,
+}
+
 /// `--progress`, of the commands that start or stop services.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub(crate) struct ProgressOption {
@@ -313,6 +328,15 @@ impl Command {
             _ => None,
         }
     }
+
+    /// Where `--timings` writes the timeline, for the commands that start services.
+    pub(crate) fn timings(&self) -> Option<PathBuf> {
+        match self {
+            Command::Start { start } | Command::Run { start, .. } => start.timings.file.clone(),
+            Command::Reload { timings, .. } => timings.file.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// What `start` and `run` take to start a group.
@@ -334,7 +358,20 @@ pub(crate) struct StartArguments {
     #[arg(long, value_name = "DIR")]
     pub save_logs: Option<PathBuf>,
     #[command(flatten)]
+    pub timings: TimingsOption,
+    #[command(flatten)]
+    pub lock: LockTimeout,
+    #[command(flatten)]
     pub progress: ProgressOption,
+}
+
+/// `--timings`, of the commands that start services.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TimingsOption {
+    /// Write a timeline of the start to FILE, an HTML page: one row per service with its
+    /// phases and the slowest chain of dependencies highlighted.
+    #[arg(id = "timings", long = "timings", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// How `boss plan` prints the plan.
@@ -407,6 +444,19 @@ mod tests {
         assert_eq!(progress(&["boss", "run", "--progress", "json", "--", "true"]).unwrap(), Some(Progress::Json));
         assert_eq!(progress(&["boss", "status"]).unwrap(), None);
         assert!(progress(&["boss", "start", "--progress", "fancy"]).is_err());
+    }
+
+    #[test]
+    fn timings_is_an_option_of_the_commands_that_start() {
+        let timings = |args: &[&str]| Arguments::try_parse_from(args).map(|arguments| arguments.command.timings());
+        assert_eq!(timings(&["boss", "start", "--timings", "t.html"]).unwrap(), Some(PathBuf::from("t.html")));
+        assert_eq!(timings(&["boss", "reload", "api", "--timings", "r.html"]).unwrap(), Some(PathBuf::from("r.html")));
+        assert_eq!(
+            timings(&["boss", "run", "--timings", "x.html", "--", "true"]).unwrap(),
+            Some(PathBuf::from("x.html"))
+        );
+        assert_eq!(timings(&["boss", "start"]).unwrap(), None);
+        assert!(timings(&["boss", "stop", "--timings", "t.html"]).is_err(), "a stop has no start to time");
     }
 
     #[test]
@@ -530,6 +580,23 @@ mod tests {
         Arguments::command().find_subcommand_mut("start").unwrap().write_long_help(&mut help).unwrap();
         let help = String::from_utf8(help).unwrap();
         assert!(help.contains("--wait-timeout") && !help.contains("--timeout"), "the old name is hidden: {help}");
+    }
+
+    #[test]
+    fn the_commands_that_change_a_group_take_a_lock_timeout() {
+        let lock = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
+            Ok(Command::Start { start } | Command::Run { start, .. }) => Ok(start.lock.seconds),
+            Ok(Command::Stop { lock, .. } | Command::Reload { lock, .. }) => Ok(lock.seconds),
+            Ok(other) => panic!("no lock timeout: {other:?}"),
+            Err(error) => Err(error.kind()),
+        };
+        assert_eq!(lock(&["boss", "start"]), Ok(None), "waits as long as it takes");
+        assert_eq!(lock(&["boss", "start", "--lock-timeout", "0"]), Ok(Some(0)));
+        assert_eq!(lock(&["boss", "stop", "--lock-timeout", "5"]), Ok(Some(5)));
+        assert_eq!(lock(&["boss", "reload", "api", "--lock-timeout", "6"]), Ok(Some(6)));
+        assert_eq!(lock(&["boss", "run", "--lock-timeout", "7", "--", "true"]), Ok(Some(7)));
+        assert!(lock(&["boss", "start", "--lock-timeout", "-1"]).is_err());
+        assert!(Arguments::try_parse_from(["boss", "status", "--lock-timeout", "1"]).is_err(), "status takes no lock");
     }
 
     #[test]

@@ -18,6 +18,14 @@ pub(crate) mod label {
     pub(crate) const PROJECT_DIR: &str = "boss.project-dir";
     /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
     pub(crate) const VOLUME_PATH: &str = "boss.volume-path";
+    /// On a container: whether it became ready is recorded in the context file (see
+    /// [`crate::plan::Readiness`]). Containers of older versions of boss have no such label and
+    /// count as ready.
+    pub(crate) const READINESS: &str = "boss.readiness";
+    pub(crate) const READINESS_RECORDED: &str = "context-file";
+    /// On an image boss built: the hash of the build context it was built from
+    /// ([`crate::build_context::hash`]), to tell when the sources changed since.
+    pub(crate) const BUILD_CONTEXT: &str = "boss.build-context";
 }
 
 pub(crate) type Labels = BTreeMap<String, String>;
@@ -321,6 +329,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// The id of the local image `image`, or `None` when it is not present.
     fn image_id(&self, image: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
+
+    /// The value of the label `key` of the local image `image` (a reference or an id), or
+    /// `None` when the image is not present or has no such label.
+    fn image_label(&self, image: &str, key: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
 
     /// Builds an image from a tar build context, streamed as it is read, tags it with every one
     /// of `tags`, and returns its id. Each line of builder output goes to `output` as it

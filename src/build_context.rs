@@ -32,6 +32,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt as _;
+use sha2::{Digest as _, Sha256};
 
 use crate::backend::ContextStream;
 use crate::dockerignore::{MatchInfo, PatternMatcher, clean, read_ignore_file};
@@ -128,7 +129,8 @@ pub(crate) fn start(plan: ContextPlan) -> (ContextStream, ReadReport) {
     let recorder = report.clone();
     tokio::task::spawn_blocking(move || {
         let mut writer = ChunkWriter { buffer: Vec::with_capacity(CHUNK_BYTES), sender };
-        let result = write_tar(&plan, &mut writer).and_then(|()| writer.send_buffer().map_err(|_| Failure::Closed));
+        let result = write_tar(&plan, Mtimes::Kept, &mut writer)
+            .and_then(|()| writer.send_buffer().map_err(|_| Failure::Closed));
         if let Err(Failure::Problem(problem)) = result {
             tracing::debug!(?problem, "the build context could not be read");
             recorder.record(problem);
@@ -144,13 +146,36 @@ pub(crate) fn start(plan: ContextPlan) -> (ContextStream, ReadReport) {
     (stream, report)
 }
 
+/// The hash of the context `plan` sends: SHA-256 of the very tar [`start`] streams, except that
+/// every mtime is 0, so a `touch` or a fresh checkout of unchanged files keeps it. Names,
+/// types, modes, link targets and contents count (the Dockerfile and `.dockerignore` are part
+/// of the context), and what `.dockerignore` excludes does not. Reads every file sent; call it
+/// on a blocking thread.
+pub(crate) fn hash(plan: &ContextPlan) -> Result<String, ContextProblem> {
+    let mut hasher = Sha256::new();
+    write_whole(plan, Mtimes::Zeroed, &mut hasher)?;
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
 /// Writes the tar of `plan` to `out` on the calling thread, for tests.
 #[cfg(test)]
 fn write_to(plan: &ContextPlan, out: impl Write) -> Result<(), ContextProblem> {
-    write_tar(plan, out).map_err(|failure| match failure {
+    write_whole(plan, Mtimes::Kept, out)
+}
+
+/// Writes the whole tar of `plan` to `out`, on the calling thread.
+fn write_whole(plan: &ContextPlan, mtimes: Mtimes, out: impl Write) -> Result<(), ContextProblem> {
+    write_tar(plan, mtimes, out).map_err(|failure| match failure {
         Failure::Problem(problem) => problem,
         Failure::Closed => ContextProblem::Archive { path: String::new(), error: "the output was closed".into() },
     })
+}
+
+/// Whether the entries keep their mtimes (sent to the engine) or get 0 (hashed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mtimes {
+    Kept,
+    Zeroed,
 }
 
 /// Why writing the tar stopped.
@@ -162,8 +187,9 @@ enum Failure {
     Closed,
 }
 
-fn write_tar(plan: &ContextPlan, out: impl Write) -> Result<(), Failure> {
-    let mut archive = Archive { builder: tar::Builder::new(out), matcher: &plan.matcher, first_names: HashMap::new() };
+fn write_tar(plan: &ContextPlan, mtimes: Mtimes, out: impl Write) -> Result<(), Failure> {
+    let mut archive =
+        Archive { builder: tar::Builder::new(out), matcher: &plan.matcher, mtimes, first_names: HashMap::new() };
     archive.walk(&plan.root, b"", &MatchInfo::default())?;
     archive.builder.into_inner().map(drop).map_err(|error| archive_failure(b"", &error))
 }
@@ -172,6 +198,7 @@ fn write_tar(plan: &ContextPlan, out: impl Write) -> Result<(), Failure> {
 struct Archive<'plan, W: Write> {
     builder: tar::Builder<W>,
     matcher: &'plan PatternMatcher,
+    mtimes: Mtimes,
     /// The name each hard-linked file was first sent under, by device and inode.
     first_names: HashMap<(u64, u64), Vec<u8>>,
 }
@@ -230,7 +257,11 @@ impl<W: Write> Archive<'_, W> {
         header.set_mode(metadata.mode() & 0o7777);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(u64::try_from(metadata.mtime()).unwrap_or(0));
+        let mtime = match self.mtimes {
+            Mtimes::Kept => u64::try_from(metadata.mtime()).unwrap_or(0),
+            Mtimes::Zeroed => 0,
+        };
+        header.set_mtime(mtime);
         header.set_size(0);
         let name = Path::new(OsStr::from_bytes(relative));
         let failed = |error: io::Error| archive_failure(relative, &error);
@@ -556,5 +587,41 @@ mod tests {
         ] {
             assert_eq!(dockerfile_in_context(context, dockerfile).is_some(), inside, "{dockerfile}");
         }
+    }
+
+    #[test]
+    fn the_hash_follows_what_is_sent_but_not_mtimes() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path();
+        write(root, "Dockerfile", "FROM scratch\n", 0o644);
+        write(root, ".dockerignore", "*.log\n", 0o644);
+        write(root, "src/main.txt", "one", 0o644);
+        write(root, "debug.log", "noise", 0o644);
+        let hash_now = || hash(&plan(root, "Dockerfile").unwrap()).unwrap();
+        let first = hash_now();
+        assert!(first.starts_with("sha256:") && first.len() == 7 + 64, "{first}");
+
+        // Only the mtime changes: the same hash, as for a `touch` or a fresh checkout.
+        let file = File::options().write(true).open(root.join("src/main.txt")).unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000)).unwrap();
+        drop(file);
+        assert_eq!(hash_now(), first, "an mtime is not a change");
+        // An excluded file is not sent, so it does not count; boss's state neither.
+        write(root, "debug.log", "more noise", 0o644);
+        write(root, ".boss-context", "{\"token\":\"x\"}", 0o600);
+        assert_eq!(hash_now(), first, "excluded files are not part of the context");
+
+        let changed = |edit: &dyn Fn()| {
+            edit();
+            let hash = hash_now();
+            assert_ne!(hash, first);
+            hash
+        };
+        let contents = changed(&|| write(root, "src/main.txt", "two", 0o644));
+        let mode =
+            changed(&|| fs::set_permissions(root.join("src/main.txt"), fs::Permissions::from_mode(0o600)).unwrap());
+        assert_ne!(contents, mode, "the mode counts");
+        changed(&|| write(root, "src/new.txt", "", 0o644));
+        changed(&|| write(root, ".dockerignore", "*.log\nsrc/new.txt\n", 0o644));
     }
 }

@@ -12,8 +12,8 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::arguments::{
-    Command, EnvFormat, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat, clean_names,
-    exec_target, script_and_services,
+    Command, EnvFormat, LockTimeout, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat,
+    clean_names, exec_target, script_and_services,
 };
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
@@ -34,7 +34,7 @@ pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
 }
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
-    let progress = Progress::new(progress_mode(command.progress()));
+    let progress = Progress::new(progress_mode(command.progress())).with_timings(command.timings());
     let result = execute_with(command, &progress).await;
     // A live view that no summary ended (an error, say) is frozen before the error is shown.
     progress.end(None);
@@ -53,8 +53,8 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             running.keep();
             summarise_start("start", &services, report, &cancel, progress)
         }
-        Command::Stop { file, exclude, remove, volumes, timeout, progress: _ } => {
-            let mut stop = Group::load(&file)?
+        Command::Stop { file, exclude, remove, volumes, timeout, lock, progress: _ } => {
+            let mut stop = with_lock_timeout(Group::load(&file)?, lock)
                 .events_to(progress.sink())
                 .exclude(clean_names(&exclude))
                 .stop()
@@ -104,7 +104,7 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 StatusFormat::Table => output::status_table(&status),
                 StatusFormat::Json => output::status_json(&status),
             });
-            if status.all_running { Ok(()) } else { Err(Error::NotAllRunning) }
+            if status.all_ready { Ok(()) } else { Err(Error::NotAllRunning) }
         }
         Command::Env { file, format } => {
             let variables = Group::load(&file)?.events_to(output::stderr_sink()).env().await?;
@@ -115,8 +115,8 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             });
             Ok(())
         }
-        Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, progress).await,
-        Command::Reload { first, second, remove, wait, network_name, progress: _ } => {
+        Command::Run { start, keep, command } => run(start_group(start)?.for_run(), keep, &command, progress).await,
+        Command::Reload { first, second, remove, wait, network_name, lock, progress: _, timings: _ } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -125,7 +125,9 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 }
                 None => (PathBuf::from("services.rhai"), first),
             };
-            let mut group = Group::load(&file)?.events_to(progress.sink()).timeout(Duration::from_secs(wait.seconds));
+            let mut group = with_lock_timeout(Group::load(&file)?, lock)
+                .events_to(progress.sink())
+                .timeout(Duration::from_secs(wait.seconds));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
@@ -188,7 +190,15 @@ fn start_group(start: StartArguments) -> Result<Group, Error> {
     if let Some(directory) = start.save_logs {
         group = group.save_logs(directory);
     }
-    Ok(group)
+    Ok(with_lock_timeout(group, start.lock))
+}
+
+/// `group` with `--lock-timeout`, if given.
+fn with_lock_timeout(group: Group, lock: LockTimeout) -> Group {
+    match lock.seconds {
+        Some(seconds) => group.lock_timeout(Duration::from_secs(seconds)),
+        None => group,
+    }
 }
 
 /// Summarises a start (or reload) whose context is already saved.
@@ -199,6 +209,7 @@ fn summarise_start(
     cancel: &CancellationToken,
     progress: &Progress,
 ) -> Result<(), Error> {
+    progress.write_timings(command, services);
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }

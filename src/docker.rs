@@ -296,11 +296,12 @@ impl Backend for DockerBackend {
     }
 
     async fn image_id(&self, image: &str) -> BackendResult<Option<String>> {
-        match self.answer(self.docker.inspect_image(image)).await {
-            Ok(inspect) => Ok(inspect.id),
-            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+        Ok(self.inspect_present_image(image).await?.and_then(|inspect| inspect.id))
+    }
+
+    async fn image_label(&self, image: &str, key: &str) -> BackendResult<Option<String>> {
+        let inspect = self.inspect_present_image(image).await?;
+        Ok(inspect.and_then(|inspect| inspect.config?.labels?.remove(key)))
     }
 
     async fn build_image(
@@ -701,6 +702,15 @@ impl Backend for DockerBackend {
 }
 
 impl DockerBackend {
+    /// The local image `image`, or `None` when it is not present.
+    async fn inspect_present_image(&self, image: &str) -> BackendResult<Option<bollard::models::ImageInspect>> {
+        match self.answer(self.docker.inspect_image(image)).await {
+            Ok(inspect) => Ok(Some(inspect)),
+            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The container's output since it last started; `follow` keeps the stream open until
     /// the container stops.
     fn logs_since_start(&self, id: &str, follow: bool) -> BoxStream<'static, BackendResult<Vec<u8>>> {

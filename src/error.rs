@@ -6,13 +6,14 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::backend::{BackendError, BackendErrorKind};
 use crate::hook::HookKind;
 use crate::interpolate::InterpolationError;
+use crate::service::{LimitSource, TimeLimit};
 use crate::source::Span;
 use crate::text::{and_ticked, count, suggest};
+use std::time::Duration;
 
 /// Named process exit statuses (listed in the README).
 pub mod exit_code {
@@ -24,6 +25,9 @@ pub mod exit_code {
     pub const INVALID_INPUT: i32 = 2;
     /// The Docker daemon could not be reached.
     pub const DOCKER_UNREACHABLE: i32 = 3;
+    /// Another boss kept the group busy for longer than `--lock-timeout` (sysexits'
+    /// `EX_TEMPFAIL`: try again later).
+    pub const LOCKED: i32 = 75;
     /// `boss run`: the command could not be started (as a shell says it).
     pub const COMMAND_NOT_RUN: i32 = 126;
     /// `boss run`: the command was not found (as a shell says it).
@@ -77,11 +81,18 @@ pub enum Error {
     /// `boss plan --exit-code` found that `start` would change something; the plan itself
     /// was printed, so this says nothing more.
     PlanHasChanges,
-    /// `boss status` found a declared service that is not running; the status itself was
+    /// `boss status` found a declared service that is not running, or never became ready; the status itself was
     /// printed, so this says nothing more.
     NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
+    /// `--timings FILE` could not be written; `error` is the system's words.
+    SaveTimings { path: PathBuf, error: String },
+    /// Another boss (`holder`, when it said who it is) kept working on `group` for all of
+    /// `waited`, the `--lock-timeout` ([`crate::Group::lock_timeout`]); nothing was changed.
+    LockTimeout { group: String, holder: Option<crate::event::LockHolder>, waited: Duration },
+    /// The lock file of a group, or its directory at `path`, cannot be used.
+    LockUnusable { path: PathBuf, problem: LockProblem },
     /// `boss run`: the command could not be started; `error` is the system's words.
     CommandNotRun { program: String, error: String, not_found: bool },
     /// `boss run`: the command ended with status `code` (128 + N when signal N ended it),
@@ -137,6 +148,17 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// Why a group's lock cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockProblem {
+    /// The directory belongs to another user, who could take or fake boss's locks.
+    NotOwned { owner: u32 },
+    /// Something other than a directory (a symbolic link, say) is where the directory belongs.
+    NotADirectory,
+    /// Creating, opening or locking failed; `error` is the system's words.
+    Io { error: String },
 }
 
 /// Why the context file cannot be used.
@@ -294,6 +316,29 @@ pub enum Action {
     },
 }
 
+/// How to give a service more time, by what set the limit that ran out.
+fn raise_limit_hint(set_by: LimitSource, otherwise: &str) -> String {
+    match set_by {
+        LimitSource::WaitTimeoutOption => format!("raise `--wait-timeout`, {otherwise}"),
+        LimitSource::WaitTimeoutField | LimitSource::HookTimeoutField => {
+            format!("raise the service's `{}`, {otherwise}", set_by.name())
+        }
+    }
+}
+
+/// Why a `wait_timeout` or `hook_timeout` value is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitProblem {
+    /// Neither a number nor a string with a unit, or a unit boss does not know.
+    NotADuration,
+    /// A number written as a string (`"2"`): the unit is missing.
+    NoUnit { seconds: String },
+    /// Zero or negative: a hook could never run.
+    NotPositive,
+    /// Longer than a day, the longest `--wait-timeout`.
+    TooLong,
+}
+
 /// Why a hook failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookProblem {
@@ -303,6 +348,8 @@ pub enum HookProblem {
     NotABool { got: String },
     /// The blocking thread that ran the hook panicked or was cancelled by the runtime.
     Crashed { reason: String },
+    /// The hook ran past `limit` and was cut off.
+    TimedOut { limit: TimeLimit },
 }
 
 /// A mistake in the script, with where it is.
@@ -355,6 +402,12 @@ pub enum ScriptErrorKind {
     },
     BadStopSignal {
         value: String,
+    },
+    /// `wait_timeout` or `hook_timeout` is not a usable time limit.
+    BadTimeLimit {
+        field: &'static str,
+        got: String,
+        problem: LimitProblem,
     },
     BadImage {
         image: String,
@@ -558,8 +611,8 @@ impl InterpolationError {
 pub enum ServiceFailure {
     /// A hook threw, returned the wrong type or ran out of time.
     Hook { hook: HookKind, problem: HookProblem, span: Option<Span> },
-    /// `ping` never returned true before the deadline.
-    PingTimeout { timeout: Duration, attempts: u64 },
+    /// `ping` never returned true within the service's readiness limit.
+    PingTimeout { limit: TimeLimit, attempts: u64 },
     /// The container stopped while the service was starting.
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
@@ -604,6 +657,7 @@ impl Error {
             | Error::MissingContextKeys { .. } => exit_code::INVALID_INPUT,
             Error::DockerUnreachable { .. } | Error::EngineLost { .. } => exit_code::DOCKER_UNREACHABLE,
             Error::Interrupted => exit_code::INTERRUPTED,
+            Error::LockTimeout { .. } => exit_code::LOCKED,
             Error::CommandNotRun { not_found: true, .. } => exit_code::COMMAND_NOT_FOUND,
             Error::CommandNotRun { not_found: false, .. } => exit_code::COMMAND_NOT_RUN,
             Error::CommandFailed { code, .. } => *code,
@@ -616,6 +670,8 @@ impl Error {
             | Error::ServicesFailed { .. }
             | Error::ServiceNotRunning { .. }
             | Error::SaveLog { .. }
+            | Error::SaveTimings { .. }
+            | Error::LockUnusable { .. }
             | Error::PlanHasChanges
             | Error::NotAllRunning => exit_code::FAILURE,
             Error::CommandExited { code } => *code,
@@ -750,6 +806,9 @@ impl Error {
                 );
             }
             Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
+            Error::SaveTimings { path, error } => {
+                let _ = writeln!(out, "error: cannot write the timeline `{}`: {error}", path.display());
+            }
             Error::SaveLog { path, error } => {
                 let _ = writeln!(out, "error: cannot write the log file `{}`: {error}", path.display());
             }
@@ -759,6 +818,32 @@ impl Error {
             }
             Error::Interrupted => {
                 let _ = writeln!(out, "error: interrupted; nothing half-started was left behind");
+            }
+            Error::LockTimeout { group, holder, waited } => {
+                let who = lock_holder(holder.as_ref());
+                let _ = writeln!(
+                    out,
+                    "error: gave up after {} s: {who} is still working on group `{group}`",
+                    waited.as_secs()
+                );
+                let _ = writeln!(
+                    out,
+                    "hint: nothing was changed; try again once it is done, or wait longer with `--lock-timeout SECS` (without it, boss waits as long as it takes)"
+                );
+            }
+            Error::LockUnusable { path, problem } => {
+                let reason = match problem {
+                    LockProblem::NotOwned { owner } => format!("it belongs to user {owner}, not to this user"),
+                    LockProblem::NotADirectory => "it is not a directory".to_string(),
+                    LockProblem::Io { error } => error.clone(),
+                };
+                let _ = writeln!(out, "error: cannot lock the group with `{}`: {reason}", path.display());
+                if matches!(problem, LockProblem::NotOwned { .. } | LockProblem::NotADirectory) {
+                    let _ = writeln!(
+                        out,
+                        "hint: boss keeps its locks in a directory only you can write; remove it, or set XDG_RUNTIME_DIR to a directory of your own"
+                    );
+                }
             }
             Error::ServicesFailed { verb, failed } => {
                 let _ =
@@ -773,6 +858,15 @@ impl Error {
             }
         }
         out
+    }
+}
+
+/// The boss that holds a group's lock: `boss (pid 4711, start)`, or `another boss` when it has
+/// not said who it is.
+pub(crate) fn lock_holder(holder: Option<&crate::event::LockHolder>) -> String {
+    match holder {
+        Some(holder) => format!("boss (pid {}, {})", holder.pid, holder.operation.name()),
+        None => "another boss".to_string(),
     }
 }
 
@@ -911,6 +1005,15 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
+            ScriptErrorKind::BadTimeLimit { field, got, problem } => {
+                let reason = match problem {
+                    LimitProblem::NotADuration => "it is not a duration",
+                    LimitProblem::NoUnit { .. } => "a string needs a unit",
+                    LimitProblem::NotPositive => "it must be more than zero",
+                    LimitProblem::TooLong => "it must be at most a day",
+                };
+                format!("field `{field}` is not a time limit: {reason}, got {got}")
+            }
             ScriptErrorKind::BadImage { image } => format!("`{image}` is not a valid image reference"),
             ScriptErrorKind::BadBuild { directory, problem } => {
                 format!("cannot build from `{directory}`: {}", problem.describe())
@@ -979,6 +1082,12 @@ impl ScriptErrorKind {
             ScriptErrorKind::BadStopSignal { .. } => {
                 Some(format!("use one of {}", and_ticked(&crate::service::StopSignal::ALL.map(crate::service::StopSignal::as_str))))
             }
+            ScriptErrorKind::BadTimeLimit { problem: LimitProblem::NoUnit { seconds }, .. } => {
+                Some(format!("did you mean `{seconds}` (seconds) or `\"{seconds}s\"`?"))
+            }
+            ScriptErrorKind::BadTimeLimit { .. } => Some(
+                "write seconds as a number (`2`, `0.5`) or a string with a unit (`\"500ms\"`, `\"2s\"`, `\"1m\"`)".into(),
+            ),
             ScriptErrorKind::BadVolume { .. } => Some(
                 "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
             ),
@@ -1053,19 +1162,34 @@ impl ServiceFailure {
                     HookProblem::Crashed { reason } => {
                         let _ = writeln!(out, "hook `{hook}` failed: the hook crashed: {reason}");
                     }
+                    HookProblem::TimedOut { limit } => {
+                        let _ = writeln!(
+                            out,
+                            "hook `{hook}` failed: ran past its time limit of {} s (`{}`) and was cut off",
+                            limit.duration.as_secs_f64(),
+                            limit.set_by.name()
+                        );
+                    }
                 }
                 if let Some(span) = span {
                     out.push_str(&span.snippet());
                 }
+                if let HookProblem::TimedOut { limit } = problem {
+                    let _ = writeln!(
+                        out,
+                        "hint: {}",
+                        raise_limit_hint(limit.set_by, "or check why the hook does not return")
+                    );
+                }
             }
-            ServiceFailure::PingTimeout { timeout, attempts } => {
+            ServiceFailure::PingTimeout { limit, attempts } => {
                 let _ = writeln!(
                     out,
                     "`ping` did not return true within {} s ({})",
-                    timeout.as_secs_f64(),
+                    limit.duration.as_secs_f64(),
                     count(usize::try_from(*attempts).unwrap_or(usize::MAX), "attempt")
                 );
-                let _ = writeln!(out, "hint: raise `--wait-timeout`, or check what `ping` waits for");
+                let _ = writeln!(out, "hint: {}", raise_limit_hint(limit.set_by, "or check what `ping` waits for"));
             }
             ServiceFailure::ContainerExited { exit_code, logs } => {
                 match exit_code {
@@ -1211,4 +1335,34 @@ fn render_backend_cause(error: &BackendError) -> String {
         let _ = writeln!(out, "hint: {hint}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_limit_that_ran_out_is_named_with_what_set_it() {
+        let limit = |seconds: f64, set_by| TimeLimit { duration: Duration::from_secs_f64(seconds), set_by };
+        let cut_off = |limit| {
+            ServiceFailure::Hook { hook: HookKind::PostStart, problem: HookProblem::TimedOut { limit }, span: None }
+                .render()
+        };
+        assert_eq!(
+            cut_off(limit(2.0, LimitSource::HookTimeoutField)),
+            "hook `post_start` failed: ran past its time limit of 2 s (`hook_timeout`) and was cut off\n\
+             hint: raise the service's `hook_timeout`, or check why the hook does not return\n"
+        );
+        assert_eq!(
+            cut_off(limit(300.0, LimitSource::WaitTimeoutOption)),
+            "hook `post_start` failed: ran past its time limit of 300 s (`--wait-timeout`) and was cut off\n\
+             hint: raise `--wait-timeout`, or check why the hook does not return\n"
+        );
+        assert_eq!(
+            ServiceFailure::PingTimeout { limit: limit(0.5, LimitSource::WaitTimeoutField), attempts: 3 }.render(),
+            "`ping` did not return true within 0.5 s (3 attempts)\n\
+             hint: raise the service's `wait_timeout`, or check what `ping` waits for\n"
+        );
+    }
 }

@@ -33,10 +33,62 @@ pub enum Event {
         service: String,
         change: ServiceChange,
     },
+    /// Another boss (`holder`, when it says who it is) changes `group` right now; this one
+    /// waits until it is done. Sent once, when the wait begins.
+    WaitingForLock {
+        group: String,
+        holder: Option<LockHolder>,
+    },
+}
+
+/// The boss process that holds a group's lock, as it recorded itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub operation: Operation,
+}
+
+/// What a boss holding a group's lock does with the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Start,
+    Stop,
+    Reload,
+    /// `boss run`, while it starts the group or cleans up after its command.
+    Run,
+}
+
+impl Operation {
+    /// The command's name, as the lock file records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Start => "start",
+            Operation::Stop => "stop",
+            Operation::Reload => "reload",
+            Operation::Run => "run",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Operation> {
+        [Operation::Start, Operation::Stop, Operation::Reload, Operation::Run]
+            .into_iter()
+            .find(|operation| operation.name() == name)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum ServiceChange {
+    /// Every dependency has started: boss begins with this service (looks at what the engine
+    /// holds for it and decides what to do).
+    Scheduled,
+    /// A `pre_start` or `post_start` hook begins.
+    RunningHook {
+        hook: crate::hook::HookKind,
+    },
+    /// The container this run just created is being started.
+    StartingContainer {
+        container: String,
+    },
     /// A running container was found and left alone; `outdated` says what changed since it
     /// was created, and `reloadable` whether `boss reload` can refresh it.
     AlreadyRunning {
@@ -68,6 +120,13 @@ pub enum ServiceChange {
     /// A stopped container with the same definition is started again.
     Restarting {
         container: String,
+    },
+    /// A running container that never became ready (boss was killed or interrupted during its
+    /// readiness check or `post_start`) is checked again; `post_start` says whether that hook
+    /// runs after the check because it never finished.
+    Resuming {
+        container: String,
+        post_start: bool,
     },
     /// A paused container is resumed as it was; it counts as running.
     Unpausing {

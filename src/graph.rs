@@ -215,6 +215,7 @@ pub(crate) mod tests {
                     user: None,
                     hooks: Hooks::default(),
                     ping_interval: crate::service::DEFAULT_PING_INTERVAL,
+                    limits: crate::service::Limits::default(),
                     span: Span::file_only(&file),
                     dependencies_span: Span::file_only(&file),
                 };

@@ -17,7 +17,8 @@ use crate::backend::Backend;
 use crate::context::Context;
 use crate::docker::DockerBackend;
 use crate::error::{Error, UsageError};
-use crate::event::{Event, EventSink};
+use crate::event::{Event, EventSink, Operation};
+use crate::lock::{GroupLock, LockRequest};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::reload::ReloadOptions;
@@ -54,6 +55,12 @@ pub struct Group {
     cancel: CancellationToken,
     /// Loaded on first use, from the context file of the script and group name.
     context: Option<Context>,
+    /// The values `context` was loaded with, to tell what the caller set since.
+    loaded: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How long to wait for another boss working on the group; `None`: as long as it takes.
+    lock_timeout: Option<Duration>,
+    /// What a start says it does to a boss waiting for the group: `start`, or `run`.
+    operation: Operation,
     /// Where a start writes the logs of failed services.
     save_logs: Option<std::path::PathBuf>,
 }
@@ -114,6 +121,9 @@ impl Group {
             events,
             cancel: CancellationToken::new(),
             context: None,
+            loaded: None,
+            lock_timeout: None,
+            operation: Operation::Start,
             save_logs: None,
         }
     }
@@ -123,7 +133,9 @@ impl Group {
     /// and to `{key}` in env.
     pub fn context(&mut self) -> Result<&Context, Error> {
         if self.context.is_none() {
-            self.context = Some(Context::load(&self.project.context_path())?);
+            let context = Context::load(&self.project.context_path())?;
+            self.loaded = Some(context.snapshot());
+            self.context = Some(context);
         }
         Ok(self.context.get_or_insert_with(Context::default))
     }
@@ -148,6 +160,7 @@ impl Group {
             self.project.directory.join(crate::context::file_name_for_group(&script_name, name));
         self.project.group = name.to_string();
         self.context = None;
+        self.loaded = None;
         self
     }
 
@@ -164,10 +177,32 @@ impl Group {
         self
     }
 
-    /// How long each service's `ping` (and each other hook) may take; 300 s by default.
+    /// How long each service's `ping` (and each other hook) may take; 300 s by default. A
+    /// service's own `wait_timeout` and `hook_timeout` take precedence for it.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Group {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a start, reload or stop waits while another boss (another process, or another
+    /// call in this one) works on the same group, before it gives up with
+    /// [`Error::LockTimeout`]; by default it waits as long as it takes. `Duration::ZERO` gives
+    /// up at once. Also the limit of [`Running::stop`] and of the clean-up on drop.
+    ///
+    /// ```no_run
+    /// let group = boss::Group::load("services.rhai").unwrap().lock_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = group;
+    /// ```
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> Group {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Says `run` instead of `start` to a boss waiting for the group (the CLI's `run`).
+    pub(crate) fn for_run(mut self) -> Group {
+        self.operation = Operation::Run;
         self
     }
 
@@ -241,7 +276,8 @@ impl Group {
 
     /// Starts the group; the outer error is one that stopped it before anything changed.
     async fn run_start(self) -> Result<(Running, Result<StartReport, Error>), Error> {
-        let prepared = self.prepare().await?;
+        let operation = self.operation;
+        let prepared = self.prepare(Some(operation)).await?;
         // A `{key}` that nothing provides would fail its service halfway through the run;
         // refuse it before anything starts.
         let missing = prepared.plan().await?.missing_keys();
@@ -307,7 +343,7 @@ impl Group {
     }
 
     async fn run_reload(self, service: &str, remove: bool) -> Result<(Running, Result<StartReport, Error>), Error> {
-        let prepared = self.prepare().await?;
+        let prepared = self.prepare(Some(Operation::Reload)).await?;
         let options = ReloadOptions {
             service: service.to_string(),
             remove,
@@ -337,7 +373,7 @@ impl Group {
     /// # }
     /// ```
     pub async fn plan(self) -> Result<Plan, Error> {
-        self.prepare().await?.plan().await
+        self.prepare(None).await?.plan().await
     }
 
     /// The state of every declared service and of every orphan, as the engine holds them now:
@@ -380,9 +416,10 @@ impl Group {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         let network = self.take_network()?;
-        let values = self.context()?.snapshot();
+        let context = self.context()?.clone();
+        let values = context.snapshot();
         let backend = connect(STOP_GRACE).await?;
-        let status = crate::status::status(&backend, &self.project, &values, &network).await?;
+        let status = crate::status::status(&backend, &self.project, &context, &network).await?;
         Ok((status, values))
     }
 
@@ -400,7 +437,22 @@ impl Group {
     pub fn stop(self) -> StopRequest {
         let options =
             StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded, kept: Vec::new() };
-        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options }
+        let lock = Locking::Acquire(LockRequest::new(&self.project.group, Operation::Stop, self.lock_timeout));
+        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock }
+    }
+
+    /// The context as the context file holds it now, with what the caller set through
+    /// [`Group::context`] since it was loaded kept on top.
+    fn saved_context(&mut self) -> Result<Context, Error> {
+        let saved = Context::load(&self.project.context_path())?;
+        let context = match (self.context.take(), self.loaded.take()) {
+            (Some(context), Some(loaded)) => {
+                context.take_saved(&loaded, &saved);
+                context
+            }
+            _ => saved,
+        };
+        Ok(self.context.insert(context).clone())
     }
 
     /// The network the group uses: [`Group::network_name`]'s, checked, or `boss-<group>`.
@@ -472,17 +524,32 @@ impl Group {
         Ok(backend)
     }
 
-    /// Everything a start needs that can be refused, refused before anything is created.
-    async fn prepare(mut self) -> Result<Prepared, Error> {
+    /// Everything a start needs that can be refused, refused before anything is created. With
+    /// `lock`, the group's lock is taken for that operation once the checks that need no
+    /// engine passed, and the context is read again under it, so another run's values are
+    /// not lost.
+    async fn prepare(mut self, lock: Option<Operation>) -> Result<Prepared, Error> {
         if !crate::script::is_valid_name(&self.project.group) {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
         let network = self.take_network()?;
-        let context = self.context()?.clone();
+        let lock = match lock {
+            Some(operation) => {
+                let request = LockRequest {
+                    cancel: self.cancel.clone(),
+                    ..LockRequest::new(&self.project.group, operation, self.lock_timeout)
+                };
+                Some(crate::lock::acquire(&request, &self.events).await?)
+            }
+            None => None,
+        };
+        let context = if lock.is_some() { self.saved_context()? } else { self.context()?.clone() };
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
         Ok(Prepared {
+            lock,
+            lock_timeout: self.lock_timeout,
             save_logs: self.save_logs,
             project: self.project,
             excluded: self.excluded,
@@ -509,6 +576,8 @@ impl Prepared {
     fn finish(self, report: Result<StartReport, Error>) -> Result<(Running, Result<StartReport, Error>), Error> {
         let saved = self.context.persist();
         let running = Running {
+            lock: self.lock,
+            lock_timeout: self.lock_timeout,
             network: self.network,
             project: Arc::new(self.project),
             backend: self.backend,
@@ -527,11 +596,15 @@ impl Prepared {
 
     async fn plan(&self) -> Result<Plan, Error> {
         let options = PlanOptions { network: self.network.clone(), excluded: self.excluded.clone() };
-        crate::plan::plan(&*self.backend, &self.project, &self.context.snapshot(), &options).await
+        crate::plan::plan(&*self.backend, &self.project, &self.context, &options).await
     }
 }
 
 struct Prepared {
+    /// The group's lock, for a start or reload; handed on to [`Running`] so a failed start
+    /// cleans up before another boss gets the group.
+    lock: Option<GroupLock>,
+    lock_timeout: Option<Duration>,
     save_logs: Option<std::path::PathBuf>,
     project: Project,
     excluded: Vec<String>,
@@ -556,6 +629,9 @@ struct Prepared {
 /// # }
 /// ```
 pub struct Running {
+    /// The lock of the start that made this handle, until the handle reaches the caller.
+    lock: Option<GroupLock>,
+    lock_timeout: Option<Duration>,
     network: String,
     project: Arc<Project>,
     backend: Arc<DockerBackend>,
@@ -583,7 +659,19 @@ impl Running {
             self.stop().remove().volumes().await?;
             return Err(Error::ServicesFailed { verb: "start", failed: report.failed });
         }
-        Ok(self)
+        Ok(self.unlocked())
+    }
+
+    /// The handle without the start's lock: what the caller gets, so that another boss may
+    /// work on the group while it runs.
+    fn unlocked(mut self) -> Running {
+        self.lock = None;
+        self
+    }
+
+    /// The request for the group's lock of a stop or clean-up by this handle.
+    fn lock_request(&self, operation: Operation) -> LockRequest {
+        LockRequest::new(&self.project.group, operation, self.lock_timeout)
     }
 
     /// The group's name.
@@ -612,7 +700,7 @@ impl Running {
     /// the group's containers publish.
     pub async fn env(&self) -> Result<Vec<(String, String)>, Error> {
         let values = self.context.snapshot();
-        let status = crate::status::status(&*self.backend, &self.project, &values, &self.network).await?;
+        let status = crate::status::status(&*self.backend, &self.project, &self.context, &self.network).await?;
         Ok(crate::env::variables(&status, &values))
     }
 
@@ -627,6 +715,10 @@ impl Running {
         network: bool,
     ) -> Result<(), Error> {
         self.done = true;
+        let _lock = match self.lock.take() {
+            Some(lock) => lock,
+            None => crate::lock::acquire(&self.lock_request(Operation::Run), &self.events).await?,
+        };
         let touched = |name: &String| created.contains(name) || restarted.contains(name);
         let excluded = self.project.services.keys().filter(|name| !touched(name)).cloned().collect();
         let options =
@@ -657,7 +749,12 @@ impl Running {
     /// [`StopRequest::volumes`], then `.await` it.
     pub fn stop(mut self) -> StopRequest {
         self.done = true;
+        let lock = match self.lock.take() {
+            Some(lock) => Locking::Held(lock),
+            None => Locking::Acquire(self.lock_request(Operation::Stop)),
+        };
         StopRequest {
+            lock,
             project: Arc::clone(&self.project),
             backend: Some(Arc::clone(&self.backend)),
             events: self.events.clone(),
@@ -679,6 +776,8 @@ impl Drop for Running {
         }
         let project = Arc::clone(&self.project);
         let events = self.events.clone();
+        let held = self.lock.take();
+        let request = self.lock_request(Operation::Stop);
         let options =
             StopOptions { grace: Duration::ZERO, remove: true, volumes: true, excluded: Vec::new(), kept: Vec::new() };
         // Drop cannot await, and the caller's runtime may be single-threaded and busy right
@@ -687,6 +786,10 @@ impl Drop for Running {
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
+                let _lock = match held {
+                    Some(lock) => lock,
+                    None => crate::lock::acquire(&request, &events).await.ok()?,
+                };
                 let backend = Arc::new(connect(STOP_GRACE).await.ok()?);
                 crate::stop::stop(backend, &project, &options, &events).await.ok()
             })
@@ -713,6 +816,15 @@ pub struct StopRequest {
     backend: Option<Arc<DockerBackend>>,
     events: EventSink,
     options: StopOptions,
+    lock: Locking,
+}
+
+/// How a stop comes by the group's lock.
+enum Locking {
+    /// It holds it already: the clean-up of the failed start that took it.
+    Held(GroupLock),
+    /// It takes it first.
+    Acquire(LockRequest),
 }
 
 impl StopRequest {
@@ -748,10 +860,16 @@ impl StopRequest {
 
     /// Stops and returns which services were stopped, had nothing to stop, or failed.
     pub(crate) async fn run_with_report(self) -> Result<StopReport, Error> {
+        if self.backend.is_none() {
+            crate::graph::check_stop_exclusions(&self.project.services, &self.options.excluded)?;
+        }
+        let _lock = match self.lock {
+            Locking::Held(lock) => lock,
+            Locking::Acquire(request) => crate::lock::acquire(&request, &self.events).await?,
+        };
         let backend = match self.backend {
             Some(backend) => backend,
             None => {
-                crate::graph::check_stop_exclusions(&self.project.services, &self.options.excluded)?;
                 let backend = Arc::new(connect(self.options.grace).await?);
                 let directory = self.project.directory.display().to_string();
                 crate::claim::check(&*backend, &self.project.group, &directory).await?;
@@ -778,7 +896,7 @@ impl IntoFuture for StopRequest {
 /// is (a run of the CLI never removes what it did not decide to remove).
 fn keep_on_error(running: Running, report: Result<StartReport, Error>) -> Result<(Running, StartReport), Error> {
     match report {
-        Ok(report) => Ok((running, report)),
+        Ok(report) => Ok((running.unlocked(), report)),
         Err(error) => {
             running.keep();
             Err(error)

@@ -55,6 +55,17 @@ pub(crate) struct HookError {
     pub message: String,
     /// The innermost script position the error came from.
     pub span: Option<Span>,
+    pub kind: HookErrorKind,
+}
+
+/// Whether a hook failed on its own or was cut off at its deadline, which the engine words
+/// with the limit that ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookErrorKind {
+    /// It threw, a helper failed, or it was cancelled.
+    Failed,
+    /// It ran past the deadline of its [`CallLimits`].
+    TimedOut,
 }
 
 /// The most output `exec` keeps (stdout and stderr together) and `logs` returns. Half of

@@ -6,9 +6,12 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use crate::backend::{Backend, BuildSpec, label};
+use crate::backend::{Backend, BackendResult, BuildSpec, ContainerInfo, ContainerState, label};
+use crate::build_context::ContextPlan;
 use crate::error::{ContextProblem, ServiceFailure};
 use crate::event::{EventSink, ServiceChange};
+use crate::ownership::Definition;
+use crate::plan::ContextHashes;
 use crate::service::Service;
 
 /// How many lines of builder output a failed build shows.
@@ -84,28 +87,25 @@ pub(crate) async fn build<B: Backend>(
     service: &Service,
     events: &EventSink,
 ) -> Result<String, ServiceFailure> {
-    let Some(directory) = &service.build_from else {
-        return Err(ServiceFailure::BuildContext { directory: String::new(), problem: ContextProblem::NotSet });
-    };
+    let directory = service.build_from.as_ref().map(|directory| directory.display().to_string()).unwrap_or_default();
     let context_failure =
-        |problem: ContextProblem| ServiceFailure::BuildContext { directory: directory.display().to_string(), problem };
-    if !directory.is_dir() {
-        return Err(context_failure(ContextProblem::NotADirectory));
-    }
-    if !directory.join(&service.dockerfile).is_file() {
-        return Err(context_failure(ContextProblem::NoDockerfile { dockerfile: service.dockerfile.clone() }));
-    }
-    // The engine finds the Dockerfile by its path inside the context, as the docker CLI sends
-    // it: relative and cleaned (`./docker/../Dockerfile` is `Dockerfile`).
-    let dockerfile = crate::build_context::dockerfile_in_context(directory, &service.dockerfile)
-        .ok_or_else(|| context_failure(ContextProblem::DockerfileOutside { dockerfile: service.dockerfile.clone() }))?;
-    // Only `.dockerignore` is read here; the files are read while they are sent.
-    let plan = crate::build_context::plan(directory, &dockerfile).map_err(context_failure)?;
+        |problem: ContextProblem| ServiceFailure::BuildContext { directory: directory.clone(), problem };
+    let (dockerfile, plan) = context_plan(service).map_err(context_failure)?;
+    // The image records the hash of its context, so `status` can tell when the sources changed
+    // since. The files are read for it here, and again while they are sent.
+    let (plan, context_hash) = tokio::task::spawn_blocking(move || {
+        let hash = crate::build_context::hash(&plan);
+        (plan, hash)
+    })
+    .await
+    .map_err(|error| ServiceFailure::TaskCrashed { reason: error.to_string() })?;
+    let context_hash = context_hash.map_err(context_failure)?;
 
     let tags = build_tags(&service.image, SystemTime::now());
     events.service(&service.name, ServiceChange::Building { image: tags[0].clone(), tag: tags[1].clone() });
     let mut labels = crate::ownership::service_labels(group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
+    labels.insert(label::BUILD_CONTEXT.to_string(), context_hash);
     let spec = BuildSpec { dockerfile, tags, labels };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
     let output = |line: &str| {
@@ -128,6 +128,56 @@ pub(crate) async fn build<B: Backend>(
         message: error.message,
         last_lines: last_lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into(),
     })
+}
+
+/// The service's build context, checked, with its `.dockerignore` read (nothing else is read
+/// yet), and the Dockerfile's path inside it.
+fn context_plan(service: &Service) -> Result<(String, ContextPlan), ContextProblem> {
+    let Some(directory) = &service.build_from else { return Err(ContextProblem::NotSet) };
+    if !directory.is_dir() {
+        return Err(ContextProblem::NotADirectory);
+    }
+    if !directory.join(&service.dockerfile).is_file() {
+        return Err(ContextProblem::NoDockerfile { dockerfile: service.dockerfile.clone() });
+    }
+    // The engine finds the Dockerfile by its path inside the context, as the docker CLI sends
+    // it: relative and cleaned (`./docker/../Dockerfile` is `Dockerfile`).
+    let dockerfile = crate::build_context::dockerfile_in_context(directory, &service.dockerfile)
+        .ok_or_else(|| ContextProblem::DockerfileOutside { dockerfile: service.dockerfile.clone() })?;
+    let plan = crate::build_context::plan(directory, &dockerfile)?;
+    Ok((dockerfile, plan))
+}
+
+/// For a `build_from` service with a running (or paused) container: the context hash its image
+/// was built from and the hash of its context now, for the planner to compare. `None` for
+/// other services, for an image boss did not build (or built before it recorded hashes), and
+/// for a context that cannot be read now (the next build reports that). Reads the whole
+/// context (on a blocking thread), never the engine beyond one image lookup.
+pub(crate) async fn observe_build_context<B: Backend>(
+    backend: &B,
+    service: &Service,
+    containers: &[ContainerInfo],
+) -> BackendResult<Option<ContextHashes>> {
+    if service.build_from.is_none() {
+        return Ok(None);
+    }
+    let Some(running) =
+        containers.iter().find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused))
+    else {
+        return Ok(None);
+    };
+    // The image the container runs, as recorded when it was created; else the declared tag.
+    let recorded = running.labels.get(label::DEFINITION).and_then(|text| Definition::from_label(text));
+    let image = recorded.and_then(|definition| definition.image_id).unwrap_or_else(|| service.image.clone());
+    let Some(built) = backend.image_label(&image, label::BUILD_CONTEXT).await? else { return Ok(None) };
+    let service = service.clone();
+    let now = tokio::task::spawn_blocking(move || {
+        context_plan(&service).and_then(|(_, plan)| crate::build_context::hash(&plan)).ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    Ok(now.map(|now| ContextHashes { built, now }))
 }
 
 /// Removes terminal escape sequences (the builder colours a failing command's output), which

@@ -108,6 +108,9 @@ pub enum Change {
     Field(DefinitionField),
     /// The container has no `boss.definition` label (or one boss cannot read).
     NoRecordedDefinition,
+    /// The `build_from` directory no longer holds what the running container's image was
+    /// built from (names, modes, link targets or contents; not mtimes).
+    BuildContextChanged,
 }
 
 /// A part of the definition that is compared as a whole.

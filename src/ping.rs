@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(outcome, Ok(PingOutcome::Ready { attempts: 2 }));
 
         let clock = ScriptedClock::new(&[0.0, 0.1]);
-        let error = HookError { message: "boom".into(), span: None };
+        let error = HookError { message: "boom".into(), span: None, kind: crate::hook::HookErrorKind::Failed };
         let outcome: Result<_, HookError> = ping_until_ready(
             &clock,
             Duration::from_secs(1),

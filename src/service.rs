@@ -62,10 +62,69 @@ pub struct Service {
     pub hooks: Hooks,
     /// How long to wait between two calls of `ping`.
     pub ping_interval: Duration,
+    /// The service's own time limits (`wait_timeout`, `hook_timeout`).
+    pub limits: Limits,
     /// Where the `service(...)` call is, for messages about the service as a whole.
     pub span: Span,
     /// Where `dependencies` is written, for messages about one dependency.
     pub dependencies_span: Span,
+}
+
+/// The time limits a service sets for itself; `None` keeps the run's (`--wait-timeout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `wait_timeout`: how long readiness may take (`ping` called until it returns true).
+    pub wait: Option<Duration>,
+    /// `hook_timeout`: how long one call of `pre_start`, `post_start` or `ping` may take.
+    pub hook: Option<Duration>,
+}
+
+impl Service {
+    /// How long the service's readiness may take: its `wait_timeout`, else the run's limit.
+    pub(crate) fn wait_limit(&self, run: Duration) -> TimeLimit {
+        match self.limits.wait {
+            Some(duration) => TimeLimit { duration, set_by: LimitSource::WaitTimeoutField },
+            None => TimeLimit { duration: run, set_by: LimitSource::WaitTimeoutOption },
+        }
+    }
+
+    /// How long one hook call of the service may take: its `hook_timeout`, else the limit of
+    /// its readiness (so a service's `wait_timeout` replaces `--wait-timeout` for all of it).
+    pub(crate) fn hook_limit(&self, run: Duration) -> TimeLimit {
+        match self.limits.hook {
+            Some(duration) => TimeLimit { duration, set_by: LimitSource::HookTimeoutField },
+            None => self.wait_limit(run),
+        }
+    }
+}
+
+/// A time limit in force, and what set it (for the error that says it ran out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimit {
+    pub duration: Duration,
+    pub set_by: LimitSource,
+}
+
+/// What set a time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSource {
+    /// The run's `--wait-timeout` (`Group::timeout` from Rust).
+    WaitTimeoutOption,
+    /// The service's `wait_timeout` field.
+    WaitTimeoutField,
+    /// The service's `hook_timeout` field.
+    HookTimeoutField,
+}
+
+impl LimitSource {
+    /// The option or field as the user writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitSource::WaitTimeoutOption => "--wait-timeout",
+            LimitSource::WaitTimeoutField => "wait_timeout",
+            LimitSource::HookTimeoutField => "hook_timeout",
+        }
+    }
 }
 
 /// Which lifecycle hooks a service defines.
@@ -165,6 +224,23 @@ pub(crate) fn normalise_container_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_limit_overrides_the_run_limit() {
+        let mut service = crate::graph::tests::services("a").swap_remove("a").unwrap();
+        let run = Duration::from_secs(300);
+        let limit = |duration, set_by| TimeLimit { duration, set_by };
+        assert_eq!(service.wait_limit(run), limit(run, LimitSource::WaitTimeoutOption));
+        assert_eq!(service.hook_limit(run), limit(run, LimitSource::WaitTimeoutOption));
+
+        service.limits.wait = Some(Duration::from_secs(600));
+        assert_eq!(service.wait_limit(run), limit(Duration::from_secs(600), LimitSource::WaitTimeoutField));
+        assert_eq!(service.hook_limit(run), limit(Duration::from_secs(600), LimitSource::WaitTimeoutField));
+
+        service.limits.hook = Some(Duration::from_secs(2));
+        assert_eq!(service.wait_limit(run), limit(Duration::from_secs(600), LimitSource::WaitTimeoutField));
+        assert_eq!(service.hook_limit(run), limit(Duration::from_secs(2), LimitSource::HookTimeoutField));
+    }
 
     #[test]
     fn names_parse_back_to_their_values() {

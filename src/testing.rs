@@ -115,6 +115,10 @@ impl Backend for FakeBackend {
         Ok(Some(format!("sha256:{image}")))
     }
 
+    async fn image_label(&self, _: &str, _: &str) -> BackendResult<Option<String>> {
+        Ok(None)
+    }
+
     async fn build_image(
         &self,
         _: crate::backend::ContextStream,

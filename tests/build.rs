@@ -191,3 +191,48 @@ service(#{
     assert_ne!(second.id, first.id);
     assert_eq!(docker(["exec", &second.id, "cat", "/app/version.txt"]), "v2\n");
 }
+
+/// What `boss status --format json` says is outdated about `app`, or `None`.
+#[track_caller]
+fn app_outdated(project: &Project) -> Option<String> {
+    let output = project.run(["status", "--format", "json"]);
+    output.success();
+    let status: serde_json::Value =
+        serde_json::from_str(&output.stdout).unwrap_or_else(|error| panic!("not JSON ({error}):\n{output}"));
+    let app =
+        status["services"].as_array().and_then(|services| services.iter().find(|service| service["name"] == "app"));
+    let outdated = &app.unwrap_or_else(|| panic!("no `app` in {status:#}"))["outdated"];
+    outdated.as_str().map(str::to_owned)
+}
+
+#[test]
+fn editing_the_build_context_of_a_running_service_makes_it_outdated_until_reload() {
+    let project = Project::new("build_outdated");
+    project.script(SCRIPT);
+    write_app(&project);
+    project.run(["start"]).success();
+    assert_eq!(app_outdated(&project), None, "just built");
+
+    // A new mtime (a `touch`, a checkout) is not a change, nor are files the build leaves out.
+    let keep = std::fs::File::options().write(true).open(project.path("app/keep.txt")).unwrap();
+    keep.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)).unwrap();
+    drop(keep);
+    project.file("app/top.log", "root log, edited\n").file("app/secret.txt", "still not shipped\n");
+    assert_eq!(app_outdated(&project), None, "only the mtime and ignored files changed");
+
+    project.file("app/keep.txt", "ship me, edited\n");
+    let changed = "build context changed since its image was built";
+    assert_eq!(app_outdated(&project).as_deref(), Some(changed));
+    project.run(["status"]).success().stdout_contains(&format!("outdated: {changed}"));
+    project.run(["plan"]).success().stdout_contains(changed);
+    // `start` rebuilds no running service; it says how to refresh it.
+    project
+        .run(["start"])
+        .success()
+        .stderr_contains(&format!("app: already running ({}.app) but outdated: {changed}", project.group()))
+        .stderr_contains("run `boss reload app` to recreate it")
+        .stderr_lacks("app: building image");
+
+    project.run(["reload", "app"]).success().stderr_contains("app: building image");
+    assert_eq!(app_outdated(&project), None, "the reload built the context as it is now");
+}

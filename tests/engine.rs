@@ -371,23 +371,23 @@ fn a_start_of_eight_services_makes_per_service_calls_only_where_each_needs_its_o
     };
     let started = proxy.requests();
     // Once per group: the ping, the claim check (containers, networks, volumes), the plan's one
-    // container list (its orphans too) and the start's orphan list, the network. The plan asks
-    // for the shared image once. Per service, because each service's start observes the engine
-    // right before it acts (plan.rs decides from that): its containers, its image's id, the
-    // name check before `pre_start` (a foreign container has no label to list it by), and the
-    // image's `VOLUME`s before the create; and the create, start and wait of its container.
+    // container list (its orphans too), the start's orphan list and its final check of the
+    // services without `ping`, the network. The plan asks for the shared image once. Per
+    // service, because each service's start observes the engine right before it acts (plan.rs
+    // decides from that): its containers, its image's id, the name check before `pre_start` (a
+    // foreign container has no label to list it by), and the image's `VOLUME`s before the
+    // create; and the create and start of its container.
     let expected: BTreeMap<String, usize> = [
         ("GET /_ping", 1),
         ("GET /networks", 2),
         ("POST /networks/create", 1),
         ("GET /volumes", 1),
-        ("GET /containers/json (group)", 3),
+        ("GET /containers/json (group)", 4),
         ("GET /containers/json (service)", 8),
         ("GET /containers/json (name)", 8),
         ("GET /images/{name}/json", 1 + 8 + 8),
         ("POST /containers/create", 8),
         ("POST /containers/{id}/start", 8),
-        ("POST /containers/{id}/wait", 8),
     ]
     .into_iter()
     .map(|(endpoint, count)| (endpoint.to_owned(), count))

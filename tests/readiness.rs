@@ -316,7 +316,9 @@ service(#{
     let output = project.run(["start", "--wait-timeout", "2"]);
     output
         .code(1)
-        .stderr_contains("spinner: failed: hook `ping` failed: ran past its time limit and was cut off")
+        .stderr_contains(
+            "spinner: failed: hook `ping` failed: ran past its time limit of 2 s (`--wait-timeout`) and was cut off",
+        )
         // The loop has no position of its own when it is cut off; the hook's line is shown.
         .stderr_contains("services.rhai:8:5")
         .stderr_contains("ping: || {")

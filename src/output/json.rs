@@ -59,6 +59,14 @@ pub(crate) enum Body<'a> {
         name: &'a str,
         text: Option<String>,
     },
+    /// Another boss holds the group's lock; `pid` and `command` are null when it has not said
+    /// who it is.
+    WaitingForLock {
+        group: &'a str,
+        pid: Option<u32>,
+        command: Option<&'static str>,
+        text: Option<String>,
+    },
     Service {
         service: &'a str,
         #[serde(flatten)]
@@ -89,9 +97,13 @@ pub(crate) enum Change<'a> {
     Pulling { image: &'a str },
     Creating { container: &'a str, image: &'a str },
     Restarting { container: &'a str },
+    Resuming { container: &'a str, post_start: bool },
     Unpausing { container: &'a str },
     VolumeCreated { volume: &'a str, path: &'a str },
     Pinging,
+    Scheduled,
+    RunningHook { hook: &'static str },
+    StartingContainer { container: &'a str },
     Started { elapsed_ms: u64 },
     Failed { error: Failure },
     Skipped { dependency: &'a str },
@@ -158,6 +170,12 @@ pub(crate) fn event(event: &Event) -> Body<'_> {
             Body::ContextNotSaved { path: path.display().to_string(), reason, text }
         }
         Event::VolumeRemoved { name } => Body::VolumeRemoved { name, text },
+        Event::WaitingForLock { group, holder } => Body::WaitingForLock {
+            group,
+            pid: holder.map(|holder| holder.pid),
+            command: holder.map(|holder| holder.operation.name()),
+            text,
+        },
         Event::Service { service, change } => Body::Service { service, change: self::change(change), text },
     }
 }
@@ -177,9 +195,13 @@ fn change(change: &ServiceChange) -> Change<'_> {
         ServiceChange::Pulling { image } => Change::Pulling { image },
         ServiceChange::Creating { container, image } => Change::Creating { container, image },
         ServiceChange::Restarting { container } => Change::Restarting { container },
+        ServiceChange::Resuming { container, post_start } => Change::Resuming { container, post_start: *post_start },
         ServiceChange::Unpausing { container } => Change::Unpausing { container },
         ServiceChange::VolumeCreated { volume, path } => Change::VolumeCreated { volume, path },
         ServiceChange::Pinging => Change::Pinging,
+        ServiceChange::Scheduled => Change::Scheduled,
+        ServiceChange::RunningHook { hook } => Change::RunningHook { hook: hook.name() },
+        ServiceChange::StartingContainer { container } => Change::StartingContainer { container },
         ServiceChange::Started { elapsed } => Change::Started { elapsed_ms: millis(*elapsed) },
         ServiceChange::Failed { failure } => Change::Failed { error: Failure::of(failure) },
         ServiceChange::Skipped { dependency } => Change::Skipped { dependency },
@@ -229,7 +251,8 @@ mod tests {
         let readme = include_str!("../../README.md");
         let start = readme.find("<!-- progress-json-schema").expect("the README's schema table");
         let end = readme.find("<!-- end of progress-json-schema").expect("the end of the schema table");
-        let field = regex::Regex::new(r"`(\w+)` (string or null|string|boolean|number|object|array)").unwrap();
+        let field =
+            regex::Regex::new(r"`(\w+)` (string or null|string|boolean|number or null|number|object|array)").unwrap();
         readme[start..end]
             .lines()
             .filter(|line| line.starts_with("| `"))
@@ -250,6 +273,7 @@ mod tests {
             "string or null" => value.is_string() || value.is_null(),
             "boolean" => value.is_boolean(),
             "number" => value.is_u64() || value.is_i64(),
+            "number or null" => value.is_u64() || value.is_i64() || value.is_null(),
             "object" => value.is_object(),
             "array" => value.is_array(),
             _ => false,
@@ -272,9 +296,13 @@ mod tests {
             ServiceChange::Pulling { image: "web:1".into() },
             ServiceChange::Creating { container: "g.web".into(), image: "web:1".into() },
             ServiceChange::Restarting { container: "g.web".into() },
+            ServiceChange::Resuming { container: "g.web".into(), post_start: true },
             ServiceChange::Unpausing { container: "g.web".into() },
             ServiceChange::VolumeCreated { volume: "g.web.data".into(), path: "/data".into() },
             ServiceChange::Pinging,
+            ServiceChange::Scheduled,
+            ServiceChange::RunningHook { hook: crate::hook::HookKind::PreStart },
+            ServiceChange::StartingContainer { container: "g.web".into() },
             ServiceChange::Started { elapsed: Duration::from_millis(1234) },
             ServiceChange::Failed { failure: failure.clone() },
             ServiceChange::Skipped { dependency: "db".into() },
@@ -296,6 +324,10 @@ mod tests {
             Event::ContextRemoved,
             Event::ContextNotSaved { path: PathBuf::from(".boss-context"), reason: "read-only".into() },
             Event::VolumeRemoved { name: "g.web.data".into() },
+            Event::WaitingForLock {
+                group: "g".into(),
+                holder: Some(crate::event::LockHolder { pid: 4711, operation: crate::event::Operation::Start }),
+            },
         ];
         events.extend(changes.into_iter().map(|change| Event::Service { service: "web".into(), change }));
         events
@@ -311,6 +343,7 @@ mod tests {
             Event::ContextRemoved => "context_removed",
             Event::ContextNotSaved { .. } => "context_not_saved",
             Event::VolumeRemoved { .. } => "volume_removed",
+            Event::WaitingForLock { .. } => "waiting_for_lock",
             Event::Service { change, .. } => match change {
                 ServiceChange::AlreadyRunning { .. } => "already_running",
                 ServiceChange::Recreating { .. } => "recreating",
@@ -319,9 +352,13 @@ mod tests {
                 ServiceChange::Pulling { .. } => "pulling",
                 ServiceChange::Creating { .. } => "creating",
                 ServiceChange::Restarting { .. } => "restarting",
+                ServiceChange::Resuming { .. } => "resuming",
                 ServiceChange::Unpausing { .. } => "unpausing",
                 ServiceChange::VolumeCreated { .. } => "volume_created",
                 ServiceChange::Pinging => "pinging",
+                ServiceChange::Scheduled => "scheduled",
+                ServiceChange::RunningHook { .. } => "running_hook",
+                ServiceChange::StartingContainer { .. } => "starting_container",
                 ServiceChange::Started { .. } => "started",
                 ServiceChange::Failed { .. } => "failed",
                 ServiceChange::Skipped { .. } => "skipped",
@@ -377,7 +414,8 @@ mod tests {
             seen.insert(check(&to_text(self::event(event)), &table));
         }
         // The failure is structured data with its text.
-        let failed = serde_json::from_str::<Value>(&to_text(self::event(&events[6 + 11]))).unwrap();
+        let failed = events.iter().find(|event| variant(event) == "failed").unwrap();
+        let failed = serde_json::from_str::<Value>(&to_text(self::event(failed))).unwrap();
         assert_eq!(failed["error"]["kind"], "container_exited");
         assert_eq!(
             failed["error"]["message"],

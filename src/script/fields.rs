@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{ContextProblem, EnvProblem, Error, ScriptErrorKind};
+use crate::error::{ContextProblem, EnvProblem, Error, LimitProblem, ScriptErrorKind};
 use crate::hook::HookKind;
-use crate::service::{DEFAULT_PING_INTERVAL, Hooks, PortMapping, Protocol, Service, StopSignal, Volume};
+use crate::service::{DEFAULT_PING_INTERVAL, Hooks, Limits, PortMapping, Protocol, Service, StopSignal, Volume};
 use crate::source::Span;
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub(crate) const FIELDS: [&str; 17] = [
+pub(crate) const FIELDS: [&str; 19] = [
     "name",
     "image",
     "dependencies",
@@ -31,7 +31,12 @@ pub(crate) const FIELDS: [&str; 17] = [
     "ping",
     "ping_interval",
     "post_start",
+    "wait_timeout",
+    "hook_timeout",
 ];
+
+/// The longest `wait_timeout` or `hook_timeout`: a day, as for `--wait-timeout`.
+const MAX_LIMIT: Duration = Duration::from_secs(86_400);
 
 /// A service and the hook closures its map held.
 pub(super) struct Declared {
@@ -137,6 +142,37 @@ impl Fields<'_> {
             strings.push(item.clone().into_string().unwrap_or_default());
         }
         Ok(if strings.is_empty() { None } else { Some(strings) })
+    }
+
+    /// A time limit: seconds as a number (`2`, `0.5`), or a string with a unit (`"500ms"`,
+    /// `"2s"`, `"1m"`), more than zero and at most a day.
+    fn time_limit(&self, field: &'static str) -> Result<Option<Duration>, Error> {
+        let Some(value) = self.get(field) else { return Ok(None) };
+        let bad = |problem| self.error(field, ScriptErrorKind::BadTimeLimit { field, got: describe(&value), problem });
+        let duration = if let Ok(seconds) = value.as_int() {
+            u64::try_from(seconds).map(Duration::from_secs).map_err(|_| bad(LimitProblem::NotPositive))?
+        } else if let Ok(seconds) = value.as_float() {
+            if !seconds.is_finite() || seconds < 0.0 {
+                return Err(bad(LimitProblem::NotPositive));
+            }
+            Duration::try_from_secs_f64(seconds).map_err(|_| bad(LimitProblem::TooLong))?
+        } else if value.is_string() {
+            let text = value.clone().into_string().unwrap_or_default();
+            let text = text.trim();
+            if text.parse::<f64>().is_ok() {
+                return Err(bad(LimitProblem::NoUnit { seconds: text.to_string() }));
+            }
+            humantime::parse_duration(text).map_err(|_| bad(LimitProblem::NotADuration))?
+        } else {
+            return Err(bad(LimitProblem::NotADuration));
+        };
+        if duration.is_zero() {
+            return Err(bad(LimitProblem::NotPositive));
+        }
+        if duration > MAX_LIMIT {
+            return Err(bad(LimitProblem::TooLong));
+        }
+        Ok(Some(duration))
     }
 }
 
@@ -247,6 +283,8 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         }
     };
 
+    let limits = Limits { wait: fields.time_limit("wait_timeout")?, hook: fields.time_limit("hook_timeout")? };
+
     let mut hooks = Vec::new();
     let mut present = Hooks::default();
     for kind in HookKind::ALL {
@@ -278,6 +316,7 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         user,
         hooks: present,
         ping_interval,
+        limits,
         span: call.clone(),
         dependencies_span: fields.span("dependencies"),
     };

@@ -18,7 +18,7 @@ use super::call_state::{self, CallState, Interruption};
 use super::fields::describe;
 use crate::context::Context;
 use crate::event::EventSink;
-use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
+use crate::hook::{CallLimits, ContainerAccess, HookError, HookErrorKind, HookKind, HookRunner, HookValue};
 use crate::source::{SourceFile, Span};
 
 pub(super) struct ScriptHook {
@@ -75,6 +75,7 @@ impl HookRunner for ScriptHooks {
                 Err(_) if kind == HookKind::Ping => Err(HookError {
                     message: format!("`ping` must return `true` or `false`, got {}", describe(&value)),
                     span: Some(hook.span.clone()),
+                    kind: HookErrorKind::Failed,
                 }),
                 Err(_) => Ok(HookValue::Other(describe(&value))),
             },
@@ -136,7 +137,15 @@ pub(super) fn hook_error(error: &EvalAltResult, file: &Arc<SourceFile>) -> HookE
         let file = if source == main { Arc::clone(file) } else { module_file(file, &source)? };
         Some(Span::new(&file, line, position.position().unwrap_or(1)))
     });
-    HookError { message: error_message(inner), span }
+    let kind = match inner {
+        EvalAltResult::ErrorTerminated(marker, _)
+            if Interruption::from_marker(&marker.to_string()) == Some(Interruption::TimedOut) =>
+        {
+            HookErrorKind::TimedOut
+        }
+        _ => HookErrorKind::Failed,
+    };
+    HookError { message: error_message(inner), span, kind }
 }
 
 /// The text of a module named `source` in an error (a path, absolute or as imported).

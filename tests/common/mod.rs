@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports, reason = "each test module uses a different subset of the harness")]
 
+mod background;
 mod docker;
 mod fixture;
 mod group;
@@ -12,6 +13,7 @@ mod project;
 mod proxy;
 mod signal;
 
+pub(crate) use background::Background;
 pub(crate) use docker::{
     ContainerRow, FOREIGN_LABEL, GROUP_LABEL, check_docker, container, container_env, container_labels, containers,
     docker, docker_required, foreign_container, foreign_network, inspect, networks, try_docker, try_docker_with_env,

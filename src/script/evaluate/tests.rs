@@ -844,3 +844,67 @@ fn an_env_written_as_a_string_is_not_echoed() {
         "#,
     );
 }
+
+#[test]
+fn time_limits_take_seconds_or_a_unit() {
+    let limits = |fields: &str| {
+        let project = project(&format!("service(#{{ name: \"a\", image: \"i\", {fields} }});"));
+        project.services["a"].limits
+    };
+    let seconds = |seconds: f64| Some(std::time::Duration::from_secs_f64(seconds));
+    assert_eq!(limits(""), crate::service::Limits::default());
+    assert_eq!(
+        limits("wait_timeout: 20, hook_timeout: 2"),
+        crate::service::Limits { wait: seconds(20.0), hook: seconds(2.0) }
+    );
+    assert_eq!(limits("hook_timeout: 0.5").hook, seconds(0.5));
+    assert_eq!(limits("hook_timeout: \"500ms\"").hook, seconds(0.5));
+    assert_eq!(limits("wait_timeout: \"1m\"").wait, seconds(60.0));
+    assert_eq!(limits("wait_timeout: \"1m 30s\"").wait, seconds(90.0));
+    assert_eq!(limits("wait_timeout: 86400").wait, seconds(86_400.0));
+}
+
+#[test]
+fn bad_time_limits_point_at_the_field() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", hook_timeout: \"2\" });",
+        r#"
+        error: field `hook_timeout` is not a time limit: a string needs a unit, got the string "2"
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", hook_timeout: "2" });
+          |                                   ^
+        hint: did you mean `2` (seconds) or `"2s"`?
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\",\n    wait_timeout: \"2 fortnights\" });",
+        r#"
+        error: field `wait_timeout` is not a time limit: it is not a duration, got the string "2 fortnights"
+         --> services.rhai:2:5
+          |
+        2 |     wait_timeout: "2 fortnights" });
+          |     ^
+        hint: write seconds as a number (`2`, `0.5`) or a string with a unit (`"500ms"`, `"2s"`, `"1m"`)
+        "#,
+    );
+    for (value, reason) in [
+        ("0", "it must be more than zero, got `0`"),
+        ("-1", "it must be more than zero, got `-1`"),
+        ("-0.5", "it must be more than zero, got `-0.5`"),
+        ("\"0s\"", "it must be more than zero, got the string \"0s\""),
+        ("86401", "it must be at most a day, got `86401`"),
+        ("\"2d\"", "it must be at most a day, got the string \"2d\""),
+        ("true", "it is not a duration, got `true`"),
+        ("[2]", "it is not a duration, got an array"),
+    ] {
+        let error =
+            load_text(&format!("service(#{{ name: \"a\", image: \"i\", wait_timeout: {value} }});")).expect_err(value);
+        assert_eq!(error.exit_code(), crate::error::exit_code::INVALID_INPUT);
+        let rendered = error.render();
+        assert!(
+            rendered.starts_with(&format!("error: field `wait_timeout` is not a time limit: {reason}\n")),
+            "{value}: {rendered}"
+        );
+    }
+}
