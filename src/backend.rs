@@ -18,6 +18,10 @@ pub(crate) mod label {
     pub(crate) const PROJECT_DIR: &str = "boss.project-dir";
     /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
     pub(crate) const VOLUME_PATH: &str = "boss.volume-path";
+    /// On the image that marks what a failed build left: [`FAILED_BUILD`].
+    pub(crate) const BUILD: &str = "boss.build";
+    /// The value of [`BUILD`] on a failed build's marker image.
+    pub(crate) const FAILED_BUILD: &str = "failed";
 }
 
 pub(crate) type Labels = BTreeMap<String, String>;
@@ -94,6 +98,8 @@ pub struct Listed {
     pub status: String,
     /// When it was created, in seconds since the Unix epoch.
     pub created: i64,
+    /// The id of the image it was created from (`sha256:...`).
+    pub image_id: String,
     /// The ports it publishes now (a stopped container publishes none).
     pub ports: Vec<ListedPort>,
 }
@@ -112,6 +118,16 @@ pub struct ListedPort {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VolumeInfo {
     pub name: String,
+    pub labels: Labels,
+}
+
+/// A local image as the engine lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ImageInfo {
+    /// `sha256:...`.
+    pub id: String,
+    /// `repository:tag` references; empty for an untagged image.
+    pub tags: Vec<String>,
     pub labels: Labels,
 }
 
@@ -296,14 +312,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Networks whose name is exactly `name`, whoever created them.
     fn networks_named(&self, name: &str) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
 
-    /// Networks carrying every one of `labels`.
+    /// Networks carrying every one of `labels` (all of them for none).
     fn networks_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
 
     fn create_network(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<String>> + Send;
 
     fn remove_network(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
-    /// Containers (running or not) carrying every one of `labels`, newest first.
+    /// Containers (running or not) carrying every one of `labels` (all of them for none),
+    /// newest first.
     fn containers_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ContainerInfo>>> + Send;
 
     /// The container with exactly this name, whoever created it.
@@ -311,6 +328,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// The id of the local image `image`, or `None` when it is not present.
     fn image_id(&self, image: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
+
+    /// Local images carrying every one of `labels` (all of them for none), without the
+    /// intermediate images of builds.
+    fn images_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ImageInfo>>> + Send;
+
+    /// Removes the tag `reference`; when it was the image's last one, the image goes too, with
+    /// its untagged parents that nothing else uses. Never forced: an image a container uses
+    /// stays. Removing what is already gone succeeds.
+    fn remove_image(&self, reference: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// Builds an image from a tar build context, streamed as it is read, tags it with every one
     /// of `tags`, and returns its id. Each line of builder output goes to `output` as it
@@ -344,7 +370,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The volume with exactly this name, whoever created it.
     fn volume_named(&self, name: &str) -> impl Future<Output = BackendResult<Option<VolumeInfo>>> + Send;
 
-    /// Volumes carrying every one of `labels`.
+    /// Volumes carrying every one of `labels` (all of them for none).
     fn volumes_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<VolumeInfo>>> + Send;
 
     fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<()>> + Send;

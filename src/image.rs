@@ -75,6 +75,15 @@ pub(crate) fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
     vec![format!("{repository}:{tag}"), format!("{repository}:boss-{stamp}")]
 }
 
+/// The time stamp of a `<repository>:boss-<date>-<time>` build tag (`20261118-110640`), or
+/// `None` for any other reference.
+pub(crate) fn build_stamp(reference: &str) -> Option<&str> {
+    let stamp = split_reference(reference).1.strip_prefix("boss-")?;
+    let shape_ok = stamp.len() == 15
+        && stamp.char_indices().all(|(index, c)| if index == 8 { c == '-' } else { c.is_ascii_digit() });
+    shape_ok.then_some(stamp)
+}
+
 /// Builds the service's image from `build_from`, showing the builder's output under the
 /// service's name. Returns the new image id.
 pub(crate) async fn build<B: Backend>(
@@ -201,6 +210,15 @@ mod tests {
         assert_eq!(strip_escapes("\u{1b}[91m/bin/sh: x: not found"), "/bin/sh: x: not found");
         assert_eq!(strip_escapes("\u{1b}[0mRemoving \u{1b}[1;31mred\u{1b}[0m"), "Removing red");
         assert_eq!(strip_escapes("plain"), "plain");
+    }
+
+    #[test]
+    fn build_stamps_are_recognised() {
+        assert_eq!(build_stamp("shop/api:boss-20261118-110640"), Some("20261118-110640"));
+        assert_eq!(build_stamp("localhost:5000/api:boss-20261118-110640"), Some("20261118-110640"));
+        for other in ["api:latest", "api:boss-failed-20261118-110640", "api:boss-2026111-1106400", "api:boss-x"] {
+            assert_eq!(build_stamp(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -49,6 +49,7 @@ mod dockerignore;
 mod env;
 pub mod error;
 pub mod event;
+mod gc;
 mod graph;
 mod group;
 mod hook;

@@ -115,6 +115,15 @@ impl Backend for FakeBackend {
         Ok(Some(format!("sha256:{image}")))
     }
 
+    async fn images_labelled(&self, _: &Labels) -> BackendResult<Vec<crate::backend::ImageInfo>> {
+        Ok(Vec::new())
+    }
+
+    async fn remove_image(&self, reference: &str) -> BackendResult<()> {
+        self.with(|state| state.calls.push(format!("remove image {reference}")));
+        Ok(())
+    }
+
     async fn build_image(
         &self,
         _: crate::backend::ContextStream,
