@@ -329,6 +329,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The id of the local image `image`, or `None` when it is not present.
     fn image_id(&self, image: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
 
+    /// The local image `image` (a reference or an id), or `None` when it is not present.
+    fn image_info(&self, image: &str) -> impl Future<Output = BackendResult<Option<ImageInfo>>> + Send;
+
     /// Local images carrying every one of `labels` (all of them for none), without the
     /// intermediate images of builds.
     fn images_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ImageInfo>>> + Send;

@@ -279,6 +279,14 @@ impl Backend for DockerBackend {
         Ok(unless_missing(self.docker.inspect_image(image).await)?.and_then(|inspect| inspect.id))
     }
 
+    async fn image_info(&self, image: &str) -> BackendResult<Option<ImageInfo>> {
+        Ok(unless_missing(self.docker.inspect_image(image).await)?.map(|inspect| ImageInfo {
+            id: inspect.id.unwrap_or_default(),
+            tags: real_tags(inspect.repo_tags.unwrap_or_default()),
+            labels: inspect.config.and_then(|config| config.labels).unwrap_or_default().into_iter().collect(),
+        }))
+    }
+
     async fn images_labelled(&self, labels: &Labels) -> BackendResult<Vec<ImageInfo>> {
         let options = ListImagesOptionsBuilder::new().filters(&label_filter(labels)).build();
         let images = self.docker.list_images(Some(options)).await.map_err(|e| convert(&e))?;

@@ -84,6 +84,19 @@ pub(crate) fn build_stamp(reference: &str) -> Option<&str> {
     shape_ok.then_some(stamp)
 }
 
+/// The tag of the image that marks a failed build's leftovers: `<repository>:boss-failed-<stamp>`.
+fn failed_build_tag(build_tag: &str) -> String {
+    let (repository, tag) = split_reference(build_tag);
+    format!("{repository}:{}", tag.replacen("boss-", "boss-failed-", 1))
+}
+
+/// The image id in a classic builder's ` ---> 3f2a1b4c5d6e` line (each step's result), if the
+/// line is one.
+fn step_image(line: &str) -> Option<&str> {
+    let id = line.trim().strip_prefix("---> ")?;
+    (id.len() >= 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
+}
+
 /// Builds the service's image from `build_from`, showing the builder's output under the
 /// service's name. Returns the new image id.
 pub(crate) async fn build<B: Backend>(
@@ -93,6 +106,20 @@ pub(crate) async fn build<B: Backend>(
     service: &Service,
     events: &EventSink,
 ) -> Result<String, ServiceFailure> {
+    let never = tokio_util::sync::CancellationToken::new();
+    build_unless_cancelled(backend, group, project_dir, service, events, &never).await?.ok_or(ServiceFailure::Cancelled)
+}
+
+/// [`build`], abandoned (`Ok(None)`) when `cancel` fires: the request is dropped, so the engine
+/// stops building. What a failed or abandoned build left is marked for `boss gc`.
+pub(crate) async fn build_unless_cancelled<B: Backend>(
+    backend: &B,
+    group: &str,
+    project_dir: &str,
+    service: &Service,
+    events: &EventSink,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<String>, ServiceFailure> {
     let Some(directory) = &service.build_from else {
         return Err(ServiceFailure::BuildContext { directory: String::new(), problem: ContextProblem::NotSet });
     };
@@ -117,8 +144,12 @@ pub(crate) async fn build<B: Backend>(
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
     let spec = BuildSpec { dockerfile, tags, labels };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
+    let last_step = Mutex::new(None::<String>);
     let output = |line: &str| {
         let line = &strip_escapes(line);
+        if let Some(id) = step_image(line) {
+            *last_step.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(id.to_string());
+        }
         events.service(&service.name, ServiceChange::BuildOutput { line: line.to_string() });
         let mut last_lines = last_lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if last_lines.len() == BUILD_LINES {
@@ -127,16 +158,67 @@ pub(crate) async fn build<B: Backend>(
         last_lines.push_back(line.to_string());
     };
     let (context, report) = crate::build_context::start(plan);
-    let result = backend.build_image(context, &spec, &output).await;
+    let result = tokio::select! {
+        result = backend.build_image(context, &spec, &output) => Some(result),
+        () = cancel.cancelled() => None,
+    };
+    if !matches!(result, Some(Ok(_))) {
+        let last_step = last_step.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(step) = last_step {
+            mark_failed_build(backend, &step, &spec).await;
+        }
+    }
+    let Some(result) = result else { return Ok(None) };
     // A context that could not be read fails the request; the engine's words for that say
     // nothing useful, the recorded problem names the file.
     if let Some(problem) = report.problem() {
         return Err(context_failure(problem));
     }
-    result.map_err(|error| ServiceFailure::Build {
+    result.map(Some).map_err(|error| ServiceFailure::Build {
         message: error.message,
         last_lines: last_lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into(),
     })
+}
+
+/// Makes what a failed build left recognisable. The classic builder keeps the image of every
+/// step that succeeded, untagged and without the build's labels (it applies them in a last
+/// step), so nothing says they are boss's. When the last step's image is such an untagged
+/// leftover, boss builds a child of it carrying the build's labels plus `boss.build=failed`,
+/// tagged `<repository>:boss-failed-<stamp>`. Removing that child (`boss gc`, or `docker rmi`)
+/// lets the engine prune the untagged parents nothing else uses, and only those. Best effort:
+/// the build's own failure is what the user is told about.
+async fn mark_failed_build<B: Backend>(backend: &B, step: &str, build: &BuildSpec) {
+    let leftover = match backend.image_info(step).await {
+        Ok(Some(image)) if image.tags.is_empty() => image.id,
+        // A tagged image (the base of a build whose first step failed) is nobody's leftover.
+        _ => return,
+    };
+    let Some(tag) = build.tags.get(1).map(|tag| failed_build_tag(tag)) else { return };
+    let mut labels = build.labels.clone();
+    labels.insert(label::BUILD.to_string(), label::FAILED_BUILD.to_string());
+    let marker = BuildSpec { dockerfile: "Dockerfile".to_string(), tags: vec![tag], labels };
+    let dockerfile = format!("FROM {leftover}\n");
+    let result = match dockerfile_tar(&dockerfile) {
+        Ok(tar) => {
+            let context = futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(tar) }));
+            backend.build_image(context, &marker, &|_: &str| {}).await.map(|_| ())
+        }
+        Err(error) => Err(crate::backend::BackendError::other(error.to_string())),
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, step, "could not mark the failed build's leftovers");
+    }
+}
+
+/// A build context holding only `Dockerfile`.
+fn dockerfile_tar(dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+    builder.into_inner()
 }
 
 /// Removes terminal escape sequences (the builder colours a failing command's output), which
@@ -213,12 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn build_stamps_are_recognised() {
+    fn build_stamps_and_step_images_are_recognised() {
         assert_eq!(build_stamp("shop/api:boss-20261118-110640"), Some("20261118-110640"));
         assert_eq!(build_stamp("localhost:5000/api:boss-20261118-110640"), Some("20261118-110640"));
         for other in ["api:latest", "api:boss-failed-20261118-110640", "api:boss-2026111-1106400", "api:boss-x"] {
             assert_eq!(build_stamp(other), None, "{other}");
         }
+        assert_eq!(failed_build_tag("api:boss-20261118-110640"), "api:boss-failed-20261118-110640");
+        assert_eq!(step_image(" ---> 205768c4ac22"), Some("205768c4ac22"));
+        assert_eq!(step_image(" ---> Running in 6b6444d76a2d"), None);
+        assert_eq!(step_image(" ---> Using cache"), None);
     }
 
     #[test]

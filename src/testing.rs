@@ -115,6 +115,14 @@ impl Backend for FakeBackend {
         Ok(Some(format!("sha256:{image}")))
     }
 
+    async fn image_info(&self, image: &str) -> BackendResult<Option<crate::backend::ImageInfo>> {
+        Ok(Some(crate::backend::ImageInfo {
+            id: format!("sha256:{image}"),
+            tags: vec![image.to_string()],
+            ..Default::default()
+        }))
+    }
+
     async fn images_labelled(&self, _: &Labels) -> BackendResult<Vec<crate::backend::ImageInfo>> {
         Ok(Vec::new())
     }

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::common::{Project, container, containers, docker, foreign_container, foreign_network, networks, try_docker};
+use crate::common::{
+    Project, container, containers, docker, foreign_container, foreign_network, networks, signal_when, try_docker,
+};
 
 /// `web` runs the fixture; `db` is built from `./db`, whose image declares a `VOLUME`.
 const DEAD_SCRIPT: &str = r#"group("@GROUP@");
@@ -168,6 +170,62 @@ fn old_build_tags_beyond_the_newest_go_unless_a_container_uses_them() {
     let app = format!("{group}.app");
     assert_eq!(docker(["inspect", "--format", "{{.State.Status}}", &app]).trim(), "running");
     docker(["container", "inspect", &foreign]);
+}
+
+#[test]
+fn a_failed_build_leaves_a_marked_image_that_gc_removes_with_its_steps() {
+    let project = Project::new("gc_failed_build");
+    let group = project.group().to_owned();
+    project
+        .script(BUILT_SCRIPT)
+        .file("app/Dockerfile", &project.expand("FROM @IMAGE@\nCOPY . /app\nRUN false\n"))
+        .file("app/v", "1");
+    let output = project.run(["start"]);
+    output.code(1);
+    // The COPY step's image is the last one the builder reported before `RUN false` failed.
+    let step = output
+        .stderr
+        .lines()
+        .filter_map(|line| line.split("---> ").nth(1))
+        .rfind(|id| id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("the builder reported its steps\n{output}"))
+        .to_owned();
+    let marked = image_tags(&group);
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert!(marked[0].starts_with(&format!("{group}-app:boss-failed-")), "{marked:?}");
+    let parent = docker(["image", "inspect", "--format", "{{.Parent}}", &marked[0]]);
+    assert!(!parent.trim().is_empty(), "the marker is a child of the leftovers");
+
+    let dry = project.run(["gc", "--dry-run", "--group", &group]);
+    dry.success();
+    let line = row(&dry.stdout, &marked[0]).unwrap_or_else(|| panic!("the marker is listed\n{dry}"));
+    assert!(line.contains("failed build") && line.contains("left by a failed build of `app`"), "{line}");
+    docker(["image", "inspect", &step]);
+
+    project.run(["gc", "--group", &group]).success();
+    assert!(image_tags(&group).is_empty());
+    assert!(try_docker(["image", "inspect", &step]).is_err(), "the failed build's step image is gone");
+}
+
+#[test]
+fn an_interrupted_reload_build_is_marked_too() {
+    let project = Project::new("gc_interrupted_build");
+    let group = project.group().to_owned();
+    project.script(BUILT_SCRIPT).file("app/Dockerfile", &project.expand(APP_DOCKERFILE)).file("app/v", "1");
+    project.run(["start"]).success();
+    let dockerfile = "FROM @IMAGE@\nCOPY . /app\nRUN sleep 60\nCMD [\"sleep\", \"3600\"]\n";
+    project.file("app/Dockerfile", &project.expand(dockerfile)).file("app/v", "2");
+
+    let (code, stderr, _) = signal_when(&project, &["reload", "app"], "INT", &|line| line.contains("---> Running in"));
+
+    assert_eq!(code, Some(130), "{stderr}");
+    let marked: Vec<String> = image_tags(&group).into_iter().filter(|tag| tag.contains(":boss-failed-")).collect();
+    assert_eq!(marked.len(), 1, "{marked:?}\n{stderr}");
+    let dry = project.run(["gc", "--dry-run", "--group", &group]);
+    assert!(row(&dry.stdout, &marked[0]).is_some(), "{dry}");
+    project.run(["gc", "--group", &group]).success();
+    assert!(!image_tags(&group).iter().any(|tag| tag.contains(":boss-failed-")));
+    assert!(image_tags(&group).contains(&format!("{group}-app:latest")), "the running build stays");
 }
 
 #[test]
