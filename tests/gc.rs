@@ -229,7 +229,34 @@ fn an_interrupted_reload_build_is_marked_too() {
 }
 
 #[test]
-fn a_bad_group_is_refused_before_the_engine_is_touched() {
+fn what_the_engine_refuses_is_reported_and_the_rest_goes_on() {
+    let project = Project::new("gc_refused");
+    let group = project.group().to_owned();
+    let script = r#"group("@GROUP@");
+service(#{ name: "web", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+"#;
+    project.file("app/services.rhai", &project.expand(script));
+    project.run(["start", "app/services.rhai"]).success();
+    // A container boss does not own, attached to the dead group's network, keeps it in use.
+    let label = format!("boss-test.group={group}");
+    let network = format!("boss-{group}");
+    let image = crate::common::fixture_image();
+    docker(["run", "--detach", "--label", &label, "--network", &network, &image, "sleep", "3600"]);
+    std::fs::remove_dir_all(project.path("app")).unwrap();
+
+    let output = project.run(["gc", "--group", &group]);
+
+    output
+        .code(1)
+        .stderr_contains(&format!("error: failed to remove network `{network}`\ncaused by: "))
+        .stderr_contains("error: gc could not remove 1 of 2 things\nhint: each failure is shown above");
+    assert!(row(&output.stdout, &format!("{group}.web")).unwrap().starts_with("removed"), "{output}");
+    assert!(row(&output.stdout, &network).unwrap().starts_with("failed"), "{output}");
+    assert_eq!(networks(&group), [network]);
+}
+
+#[test]
+fn a_bad_group_is_refused_before_the_engine_is_touched_and_no_engine_exits_3() {
     let project = Project::new("gc_bad_group");
     project
         .boss(["gc", "--group", "no/such group"])
@@ -237,4 +264,10 @@ fn a_bad_group_is_refused_before_the_engine_is_touched() {
         .run()
         .code(2)
         .stderr_contains("error: group name `no/such group` is not a valid hostname");
+    project
+        .boss(["gc", "--dry-run"])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .run()
+        .code(3)
+        .stderr_contains("error: cannot reach Docker at `unix:///nonexistent.sock`");
 }
