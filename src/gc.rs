@@ -178,13 +178,17 @@ pub(crate) fn decide(snapshot: &Snapshot, options: &Options, directory_exists: &
     }
 
     let used: BTreeSet<&str> = staying.iter().map(|container| container.listed.image_id.as_str()).collect();
-    let images = snapshot.images.iter().filter(|image| selected(&image.labels, options).is_some());
-    let (failed, built): (Vec<&ImageInfo>, Vec<&ImageInfo>) = images
-        .filter(|image| !used.contains(image.id.as_str()))
-        .partition(|image| image.labels.get(label::BUILD).is_some_and(|value| value == label::FAILED_BUILD));
-    // Each service's build tags, newest first (the stamp sorts as the time does).
+    let is_marker =
+        |image: &ImageInfo| image.labels.get(label::BUILD).is_some_and(|value| value == label::FAILED_BUILD);
+    let (failed, built): (Vec<&ImageInfo>, Vec<&ImageInfo>) = snapshot
+        .images
+        .iter()
+        .filter(|image| selected(&image.labels, options).is_some() && !used.contains(image.id.as_str()))
+        .partition(|image| is_marker(image));
+    // Each service's build tags, newest first (the stamp sorts as the time does); an image in
+    // use counts among the newest but is never removed.
     let mut builds: BTreeMap<(&str, &str), Vec<BuildTag<'_>>> = BTreeMap::new();
-    for image in snapshot.images.iter().filter(|image| !failed.contains(image)) {
+    for image in snapshot.images.iter().filter(|image| !is_marker(image)) {
         let (Some(group), Some(service)) = (selected(&image.labels, options), image.labels.get(label::SERVICE)) else {
             continue;
         };
@@ -194,10 +198,11 @@ pub(crate) fn decide(snapshot: &Snapshot, options: &Options, directory_exists: &
             }
         }
     }
+    let removable: BTreeSet<&str> = built.iter().map(|image| image.id.as_str()).collect();
     for tags in builds.values_mut() {
         tags.sort_by(|a, b| b.stamp.cmp(a.stamp).then(b.tag.cmp(a.tag)));
         for BuildTag { tag, image, .. } in tags.iter().skip(options.keep_builds) {
-            if built.contains(image) {
+            if removable.contains(image.id.as_str()) {
                 decided.push(found(Kind::BuildTag, tag, tag, &image.labels, Reason::OldBuild, Fate::WouldRemove));
             }
         }
