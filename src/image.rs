@@ -11,6 +11,10 @@ use crate::error::{ContextProblem, ServiceFailure};
 use crate::event::{EventSink, ServiceChange};
 use crate::service::Service;
 
+/// How long marking a failed build's leftovers may take; the marker is one `LABEL` step per
+/// label, normally done in a second or two.
+const MARK_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How many lines of builder output a failed build shows.
 const BUILD_LINES: usize = 10;
 
@@ -164,8 +168,11 @@ pub(crate) async fn build_unless_cancelled<B: Backend>(
     };
     if !matches!(result, Some(Ok(_))) {
         let last_step = last_step.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(step) = last_step {
-            mark_failed_build(backend, &step, &spec).await;
+        // A stalled engine must not hold the build's own failure back for long.
+        if let Some(step) = last_step
+            && tokio::time::timeout(MARK_TIME, mark_failed_build(backend, &step, &spec)).await.is_err()
+        {
+            tracing::debug!(step, "gave up marking the failed build's leftovers");
         }
     }
     let Some(result) = result else { return Ok(None) };
