@@ -101,6 +101,38 @@ fn step_image(line: &str) -> Option<&str> {
     (id.len() >= 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
 }
 
+/// The last image of every stage of a build so far, read from the classic builder's output:
+/// what a failed build leaves as untagged leaves (the last stage's, and each earlier stage's,
+/// which only the final stage would have used).
+#[derive(Debug, Default)]
+struct StageEnds {
+    /// The last image of each stage before the current one.
+    ended: Vec<String>,
+    /// The current stage's last image so far.
+    current: Option<String>,
+}
+
+impl StageEnds {
+    fn see(&mut self, line: &str) {
+        if let Some(id) = step_image(line) {
+            self.current = Some(id.to_string());
+        } else if let Some((step, instruction)) = line.split_once(" : ")
+            && step.starts_with("Step ")
+            && instruction.get(..5).is_some_and(|word| word.eq_ignore_ascii_case("FROM "))
+            && let Some(id) = self.current.take()
+        {
+            self.ended.push(id);
+        }
+    }
+
+    fn into_leaves(self) -> Vec<String> {
+        let mut leaves = self.ended;
+        leaves.extend(self.current);
+        leaves.dedup();
+        leaves
+    }
+}
+
 /// Builds the service's image from `build_from`, showing the builder's output under the
 /// service's name. Returns the new image id.
 pub(crate) async fn build<B: Backend>(
@@ -148,12 +180,10 @@ pub(crate) async fn build_unless_cancelled<B: Backend>(
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
     let spec = BuildSpec { dockerfile, tags, labels };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
-    let last_step = Mutex::new(None::<String>);
+    let stage_ends = Mutex::new(StageEnds::default());
     let output = |line: &str| {
         let line = &strip_escapes(line);
-        if let Some(id) = step_image(line) {
-            *last_step.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(id.to_string());
-        }
+        stage_ends.lock().unwrap_or_else(std::sync::PoisonError::into_inner).see(line);
         events.service(&service.name, ServiceChange::BuildOutput { line: line.to_string() });
         let mut last_lines = last_lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if last_lines.len() == BUILD_LINES {
@@ -167,12 +197,15 @@ pub(crate) async fn build_unless_cancelled<B: Backend>(
         () = cancel.cancelled() => None,
     };
     if !matches!(result, Some(Ok(_))) {
-        let last_step = last_step.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let leaves = stage_ends.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_leaves();
         // A stalled engine must not hold the build's own failure back for long.
-        if let Some(step) = last_step
-            && tokio::time::timeout(MARK_TIME, mark_failed_build(backend, &step, &spec)).await.is_err()
-        {
-            tracing::debug!(step, "gave up marking the failed build's leftovers");
+        let marking = async {
+            for leaf in &leaves {
+                mark_failed_build(backend, leaf, &spec).await;
+            }
+        };
+        if tokio::time::timeout(MARK_TIME, marking).await.is_err() {
+            tracing::debug!(?leaves, "gave up marking the failed build's leftovers");
         }
     }
     let Some(result) = result else { return Ok(None) };
@@ -189,9 +222,10 @@ pub(crate) async fn build_unless_cancelled<B: Backend>(
 
 /// Makes what a failed build left recognisable. The classic builder keeps the image of every
 /// step that succeeded, untagged and without the build's labels (it applies them in a last
-/// step), so nothing says they are boss's. When the last step's image is such an untagged
-/// leftover, boss builds a child of it carrying the build's labels plus `boss.build=failed`,
-/// tagged `<repository>:boss-failed-<stamp>`. Removing that child (`boss gc`, or `docker rmi`)
+/// step), so nothing says they are boss's. When the last image of a stage (`step`) is such an
+/// untagged leftover, boss builds a child of it carrying the build's labels plus
+/// `boss.build=failed`, tagged `<repository>:boss-failed-<stamp>` (a later stage's marker takes
+/// the tag over; the labels still find the earlier one). Removing that child (`boss gc`, or `docker rmi`)
 /// lets the engine prune the untagged parents nothing else uses, and only those. Best effort:
 /// the build's own failure is what the user is told about.
 async fn mark_failed_build<B: Backend>(backend: &B, step: &str, build: &BuildSpec) {
@@ -312,6 +346,28 @@ mod tests {
         assert_eq!(step_image(" ---> 205768c4ac22"), Some("205768c4ac22"));
         assert_eq!(step_image(" ---> Running in 6b6444d76a2d"), None);
         assert_eq!(step_image(" ---> Using cache"), None);
+    }
+
+    #[test]
+    fn each_stage_ends_with_its_last_step_image() {
+        let mut ends = StageEnds::default();
+        for line in [
+            "Step 1/6 : FROM base AS one",
+            " ---> 111111111111",
+            "Step 2/6 : COPY v /v",
+            " ---> 222222222222",
+            "Step 3/6 : from base",
+            " ---> 111111111111",
+            "Step 4/6 : COPY --from=one /v /w",
+            " ---> Running in 999999999999",
+            " ---> 444444444444",
+            "Step 5/6 : RUN false",
+            " ---> Running in 888888888888",
+        ] {
+            ends.see(line);
+        }
+        assert_eq!(ends.into_leaves(), ["222222222222", "444444444444"]);
+        assert_eq!(StageEnds::default().into_leaves(), Vec::<String>::new());
     }
 
     #[test]

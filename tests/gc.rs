@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use crate::common::{
-    Project, container, containers, docker, foreign_container, foreign_network, networks, signal_when, try_docker,
+    Output, Project, container, containers, docker, foreign_container, foreign_network, networks, signal_when,
+    try_docker,
 };
 
 /// `web` runs the fixture; `db` is built from `./db`, whose image declares a `VOLUME`.
@@ -172,6 +173,19 @@ fn old_build_tags_beyond_the_newest_go_unless_a_container_uses_them() {
     docker(["container", "inspect", &foreign]);
 }
 
+/// The image of each step, in order, as `app`'s builder output reports them (` ---> <id>`).
+fn step_images(output: &Output) -> Vec<String> {
+    // Only the builder's own lines: the failure repeats the last ones below its message.
+    output
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("app (build) |"))
+        .filter_map(|line| line.split("---> ").nth(1))
+        .filter(|id| id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn a_failed_build_leaves_a_marked_image_that_gc_removes_with_its_steps() {
     let project = Project::new("gc_failed_build");
@@ -183,13 +197,7 @@ fn a_failed_build_leaves_a_marked_image_that_gc_removes_with_its_steps() {
     let output = project.run(["start"]);
     output.code(1);
     // The COPY step's image is the last one the builder reported before `RUN false` failed.
-    let step = output
-        .stderr
-        .lines()
-        .filter_map(|line| line.split("---> ").nth(1))
-        .rfind(|id| id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()))
-        .unwrap_or_else(|| panic!("the builder reported its steps\n{output}"))
-        .to_owned();
+    let step = step_images(&output).pop().unwrap_or_else(|| panic!("the builder reported its steps\n{output}"));
     let marked = image_tags(&group);
     assert_eq!(marked.len(), 1, "{marked:?}");
     assert!(marked[0].starts_with(&format!("{group}-app:boss-failed-")), "{marked:?}");
@@ -205,6 +213,28 @@ fn a_failed_build_leaves_a_marked_image_that_gc_removes_with_its_steps() {
     project.run(["gc", "--group", &group]).success();
     assert!(image_tags(&group).is_empty());
     assert!(try_docker(["image", "inspect", &step]).is_err(), "the failed build's step image is gone");
+}
+
+#[test]
+fn every_stage_of_a_failed_multi_stage_build_is_marked() {
+    let project = Project::new("gc_failed_stages");
+    let group = project.group().to_owned();
+    let dockerfile = "FROM @IMAGE@ AS one\nCOPY v /v\nFROM @IMAGE@\nCOPY --from=one /v /w\nRUN false\n";
+    project.script(BUILT_SCRIPT).file("app/Dockerfile", &project.expand(dockerfile)).file("app/v", "1");
+    let output = project.run(["start"]);
+    output.code(1);
+    let steps = step_images(&output);
+    // FROM, COPY (the first stage's end), FROM, COPY --from (the failed stage's last image).
+    assert_eq!(steps.len(), 4, "{output}");
+    let filter = format!("label=boss.group={group}");
+    let markers = docker(["image", "ls", "--quiet", "--filter", &filter, "--filter", "label=boss.build=failed"]);
+    assert_eq!(markers.lines().count(), 2, "one marker per stage\n{markers}");
+
+    project.run(["gc", "--group", &group]).success();
+    assert!(image_tags(&group).is_empty());
+    for leftover in [&steps[1], &steps[3]] {
+        assert!(try_docker(["image", "inspect", leftover]).is_err(), "{leftover} is gone");
+    }
 }
 
 #[test]
