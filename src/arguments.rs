@@ -150,6 +150,8 @@ pub(crate) enum Command {
         #[arg(long)]
         network_name: Option<String>,
         #[command(flatten)]
+        timings: TimingsOption,
+        #[command(flatten)]
         progress: ProgressOption,
     },
     /// Show the services' logs, interleaved by time, each line under its service's name.
@@ -334,6 +336,15 @@ impl Command {
             _ => None,
         }
     }
+
+    /// Where `--timings` writes the timeline, for the commands that start services.
+    pub(crate) fn timings(&self) -> Option<PathBuf> {
+        match self {
+            Command::Start { start } | Command::Run { start, .. } => start.timings.file.clone(),
+            Command::Reload { timings, .. } => timings.file.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// What `start` and `run` take to start a group.
@@ -355,7 +366,18 @@ pub(crate) struct StartArguments {
     #[arg(long, value_name = "DIR")]
     pub save_logs: Option<PathBuf>,
     #[command(flatten)]
+    pub timings: TimingsOption,
+    #[command(flatten)]
     pub progress: ProgressOption,
+}
+
+/// `--timings`, of the commands that start services.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TimingsOption {
+    /// Write a timeline of the start to FILE, an HTML page: one row per service with its
+    /// phases and the slowest chain of dependencies highlighted.
+    #[arg(id = "timings", long = "timings", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// How `boss plan` prints the plan.
@@ -428,6 +450,19 @@ mod tests {
         assert_eq!(progress(&["boss", "run", "--progress", "json", "--", "true"]).unwrap(), Some(Progress::Json));
         assert_eq!(progress(&["boss", "status"]).unwrap(), None);
         assert!(progress(&["boss", "start", "--progress", "fancy"]).is_err());
+    }
+
+    #[test]
+    fn timings_is_an_option_of_the_commands_that_start() {
+        let timings = |args: &[&str]| Arguments::try_parse_from(args).map(|arguments| arguments.command.timings());
+        assert_eq!(timings(&["boss", "start", "--timings", "t.html"]).unwrap(), Some(PathBuf::from("t.html")));
+        assert_eq!(timings(&["boss", "reload", "api", "--timings", "r.html"]).unwrap(), Some(PathBuf::from("r.html")));
+        assert_eq!(
+            timings(&["boss", "run", "--timings", "x.html", "--", "true"]).unwrap(),
+            Some(PathBuf::from("x.html"))
+        );
+        assert_eq!(timings(&["boss", "start"]).unwrap(), None);
+        assert!(timings(&["boss", "stop", "--timings", "t.html"]).is_err(), "a stop has no start to time");
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub(crate) mod label {
     pub(crate) const BUILD: &str = "boss.build";
     /// The value of [`BUILD`] on a failed build's marker image.
     pub(crate) const FAILED_BUILD: &str = "failed";
+    /// On a container: whether it became ready is recorded in the context file (see
+    /// [`crate::plan::Readiness`]). Containers of older versions of boss have no such label and
+    /// count as ready.
+    pub(crate) const READINESS: &str = "boss.readiness";
+    pub(crate) const READINESS_RECORDED: &str = "context-file";
 }
 
 pub(crate) type Labels = BTreeMap<String, String>;

@@ -34,7 +34,7 @@ pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
 }
 
 pub(crate) async fn execute(command: Command) -> Result<(), Error> {
-    let progress = Progress::new(progress_mode(command.progress()));
+    let progress = Progress::new(progress_mode(command.progress())).with_timings(command.timings());
     let result = execute_with(command, &progress).await;
     // A live view that no summary ended (an error, say) is frozen before the error is shown.
     progress.end(None);
@@ -102,7 +102,7 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 StatusFormat::Table => output::status_table(&status),
                 StatusFormat::Json => output::status_json(&status),
             });
-            if status.all_running { Ok(()) } else { Err(Error::NotAllRunning) }
+            if status.all_ready { Ok(()) } else { Err(Error::NotAllRunning) }
         }
         Command::Env { file, format } => {
             let variables = Group::load(&file)?.events_to(output::stderr_sink()).env().await?;
@@ -114,7 +114,7 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             Ok(())
         }
         Command::Run { start, keep, command } => run(start_group(start)?, keep, &command, progress).await,
-        Command::Reload { first, second, remove, wait, network_name, progress: _ } => {
+        Command::Reload { first, second, remove, wait, network_name, progress: _, timings: _ } => {
             let (file, service) = match second {
                 Some(service) => (PathBuf::from(first), service),
                 // One argument that names a file is a script without its service.
@@ -208,6 +208,7 @@ fn summarise_start(
     cancel: &CancellationToken,
     progress: &Progress,
 ) -> Result<(), Error> {
+    progress.write_timings(command, services);
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }

@@ -44,10 +44,35 @@ pub fn file_name_for_group(script_name: &str, group: &str) -> String {
     format!("{FILE_NAME}.{stem}.{group}")
 }
 
+/// The key under which the context file keeps boss's own record of which containers became
+/// ready. It is not a context value: hooks, `boss env` and [`Context::snapshot`] never see it.
+pub(crate) const STARTED_KEY: &str = "boss:started";
+
+/// How far boss got with a container, as recorded in the context file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Progress {
+    /// Its readiness check passed (and `post_start` ran) since boss last started it.
+    Ready,
+    /// Its `post_start` ran when it was created, and boss has started it again since; its
+    /// readiness check has not passed yet.
+    Restarted,
+}
+
+/// What the context file records of one service's container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StartRecord {
+    pub container: String,
+    pub progress: Progress,
+}
+
 /// A handle on the shared context; clones see the same values.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     values: Arc<Mutex<Map<String, Value>>>,
+    /// Per service, how far boss got with its container: saved with the values, in one file
+    /// written at once, so a value `post_start` set and the record that it ran never disagree.
+    started: Arc<Mutex<std::collections::BTreeMap<String, StartRecord>>>,
     /// The file the context was loaded from, where [`Context::persist`] writes it.
     file: Option<Arc<ContextFile>>,
 }
@@ -62,7 +87,24 @@ struct ContextFile {
 
 impl Context {
     pub fn from_map(values: Map<String, Value>) -> Context {
-        Context { values: Arc::new(Mutex::new(values)), file: None }
+        Context { values: Arc::new(Mutex::new(values)), started: Arc::default(), file: None }
+    }
+
+    /// What the context file records of `service`'s container.
+    pub(crate) fn start_record(&self, service: &str) -> Option<StartRecord> {
+        self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(service).cloned()
+    }
+
+    /// Every service's record.
+    pub(crate) fn start_records(&self) -> std::collections::BTreeMap<String, StartRecord> {
+        self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Records how far boss got with `service`'s container (in memory; [`Context::persist`]
+    /// writes it).
+    pub(crate) fn record_start(&self, service: &str, container: &str, progress: Progress) {
+        let record = StartRecord { container: container.to_string(), progress };
+        self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(service.to_string(), record);
     }
 
     fn lock(&self) -> MutexGuard<'_, Map<String, Value>> {
@@ -117,7 +159,17 @@ impl Context {
             }
         };
         match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(values)) => Ok(Context::from_map(values)),
+            Ok(Value::Object(mut values)) => {
+                // A record boss cannot read is dropped: its container is then checked again,
+                // which is always safe.
+                let started = values
+                    .remove(STARTED_KEY)
+                    .and_then(|records| serde_json::from_value(records).ok())
+                    .unwrap_or_default();
+                let context = Context::from_map(values);
+                *context.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = started;
+                Ok(context)
+            }
             Ok(_) => Err(Error::ContextLoad { path: path.to_path_buf(), problem: ContextFileProblem::NotAnObject }),
             Err(error) => {
                 let problem = ContextFileProblem::InvalidJson { error: error.to_string() };
@@ -145,7 +197,15 @@ impl Context {
     /// then a rename, so a crash never leaves a half-written file.
     pub fn save(&self, path: &Path) -> Result<(), SaveFailure> {
         let fail = |reason: String| SaveFailure { path: path.to_path_buf(), reason };
-        let text = serde_json::to_string_pretty(&Value::Object(self.snapshot())).map_err(|e| fail(e.to_string()))?;
+        let mut values = self.snapshot();
+        let started = self.start_records();
+        if started.is_empty() {
+            values.remove(STARTED_KEY);
+        } else {
+            let started = serde_json::to_value(started).map_err(|e| fail(e.to_string()))?;
+            values.insert(STARTED_KEY.to_string(), started);
+        }
+        let text = serde_json::to_string_pretty(&Value::Object(values)).map_err(|e| fail(e.to_string()))?;
         let directory = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let prefix = format!("{}.", path.file_name().map_or_else(|| FILE_NAME.into(), |name| name.to_string_lossy()));
         let mut file = tempfile::Builder::new()
@@ -155,6 +215,7 @@ impl Context {
             .map_err(|e| fail(e.to_string()))?;
         file.write_all(text.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| fail(e.to_string()))?;
         file.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+        crate::crash::point(crate::crash::Point::ContextWritten);
         file.persist(path).map_err(|e| fail(e.error.to_string()))?;
         Ok(())
     }

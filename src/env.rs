@@ -101,10 +101,12 @@ mod tests {
             health: None,
             uptime: None,
             outdated: None,
+            ready: Some(true),
         };
         let status = Status {
             group: "g".into(),
             all_running: true,
+            all_ready: true,
             services: vec![
                 service("db", false, vec![port(5432, "tcp", 49153), port(53, "udp", 5353)]),
                 service("old", true, vec![port(80, "tcp", 8080)]),

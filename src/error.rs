@@ -73,11 +73,13 @@ pub enum Error {
     /// `boss plan --exit-code` found that `start` would change something; the plan itself
     /// was printed, so this says nothing more.
     PlanHasChanges,
-    /// `boss status` found a declared service that is not running; the status itself was
+    /// `boss status` found a declared service that is not running, or never became ready; the status itself was
     /// printed, so this says nothing more.
     NotAllRunning,
     /// Ctrl-C or SIGTERM arrived; services that were starting were torn down.
     Interrupted,
+    /// `--timings FILE` could not be written; `error` is the system's words.
+    SaveTimings { path: PathBuf, error: String },
     /// `boss run`: the command could not be started; `error` is the system's words.
     CommandNotRun { program: String, error: String, not_found: bool },
     /// `boss run`: the command ended with status `code` (128 + N when signal N ended it),
@@ -584,6 +586,7 @@ impl Error {
             | Error::GcIncomplete { .. }
             | Error::ServiceNotRunning { .. }
             | Error::SaveLog { .. }
+            | Error::SaveTimings { .. }
             | Error::PlanHasChanges
             | Error::NotAllRunning => exit_code::FAILURE,
             Error::CommandExited { code } => *code,
@@ -693,6 +696,9 @@ impl Error {
                 );
             }
             Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
+            Error::SaveTimings { path, error } => {
+                let _ = writeln!(out, "error: cannot write the timeline `{}`: {error}", path.display());
+            }
             Error::SaveLog { path, error } => {
                 let _ = writeln!(out, "error: cannot write the log file `{}`: {error}", path.display());
             }

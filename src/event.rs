@@ -37,6 +37,17 @@ pub enum Event {
 
 #[derive(Debug, Clone)]
 pub enum ServiceChange {
+    /// Every dependency has started: boss begins with this service (looks at what the engine
+    /// holds for it and decides what to do).
+    Scheduled,
+    /// A `pre_start` or `post_start` hook begins.
+    RunningHook {
+        hook: crate::hook::HookKind,
+    },
+    /// The container this run just created is being started.
+    StartingContainer {
+        container: String,
+    },
     /// A running container was found and left alone; `outdated` says what changed since it
     /// was created, and `reloadable` whether `boss reload` can refresh it.
     AlreadyRunning {
@@ -68,6 +79,13 @@ pub enum ServiceChange {
     /// A stopped container with the same definition is started again.
     Restarting {
         container: String,
+    },
+    /// A running container that never became ready (boss was killed or interrupted during its
+    /// readiness check or `post_start`) is checked again; `post_start` says whether that hook
+    /// runs after the check because it never finished.
+    Resuming {
+        container: String,
+        post_start: bool,
     },
     /// A paused container is resumed as it was; it counts as running.
     Unpausing {

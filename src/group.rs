@@ -366,9 +366,10 @@ impl Group {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         let network = self.take_network()?;
-        let values = self.context()?.snapshot();
+        let context = self.context()?.clone();
+        let values = context.snapshot();
         let backend = connect(STOP_GRACE).await?;
-        let status = crate::status::status(&backend, &self.project, &values, &network).await?;
+        let status = crate::status::status(&backend, &self.project, &context, &network).await?;
         Ok((status, values))
     }
 
@@ -513,7 +514,7 @@ impl Prepared {
 
     async fn plan(&self) -> Result<Plan, Error> {
         let options = PlanOptions { network: self.network.clone(), excluded: self.excluded.clone() };
-        crate::plan::plan(&*self.backend, &self.project, &self.context.snapshot(), &options).await
+        crate::plan::plan(&*self.backend, &self.project, &self.context, &options).await
     }
 }
 
@@ -593,7 +594,7 @@ impl Running {
     /// the group's containers publish.
     pub async fn env(&self) -> Result<Vec<(String, String)>, Error> {
         let values = self.context.snapshot();
-        let status = crate::status::status(&*self.backend, &self.project, &values, &self.network).await?;
+        let status = crate::status::status(&*self.backend, &self.project, &self.context, &self.network).await?;
         Ok(crate::env::variables(&status, &values))
     }
 

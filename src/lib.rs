@@ -44,6 +44,7 @@ mod build_context;
 mod claim;
 mod command;
 pub mod context;
+mod crash;
 mod docker;
 mod dockerignore;
 mod env;

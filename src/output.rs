@@ -3,6 +3,7 @@
 
 mod json;
 mod live;
+mod timings;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -55,9 +56,23 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Pulling { image } => format!("pulling image {image}"),
                 ServiceChange::Creating { container, image } => format!("creating container {container} from {image}"),
                 ServiceChange::Restarting { container } => format!("restarting stopped container {container}"),
+                ServiceChange::Resuming { container, post_start: false } => {
+                    format!(
+                        "container {container} runs but was never ready since boss last started it: checking it again"
+                    )
+                }
+                ServiceChange::Resuming { container, post_start: true } => format!(
+                    "container {container} runs but never became ready: checking it again, then running post_start"
+                ),
                 ServiceChange::Unpausing { container } => format!("unpausing paused container {container}"),
                 ServiceChange::VolumeCreated { volume, path } => format!("created volume {volume} for {path}"),
                 ServiceChange::Pinging => "pinging".to_string(),
+                // Steps without a line of their own; the live rows, JSON and timings show them.
+                ServiceChange::Scheduled
+                | ServiceChange::RunningHook { .. }
+                | ServiceChange::StartingContainer { .. } => {
+                    return None;
+                }
                 ServiceChange::Started { elapsed } => format!("started in {:.1} s", elapsed.as_secs_f64()),
                 ServiceChange::Failed { failure } => indent_after_first(&format!("failed: {}", failure.render())),
                 ServiceChange::Skipped { dependency } => format!("not started: dependency `{dependency}` failed"),
@@ -138,6 +153,7 @@ pub(crate) fn plan_text(plan: &Plan) -> String {
 fn action_word(action: &ServiceAction) -> &'static str {
     match action {
         ServiceAction::Keep { .. } => "keep",
+        ServiceAction::Resume { .. } => "resume",
         ServiceAction::Restart { .. } => "restart",
         ServiceAction::Create { .. } => "create",
         ServiceAction::Recreate { .. } => "recreate",
@@ -161,9 +177,24 @@ fn action_detail(service: &PlannedService) -> String {
                 Some(changes) => format!("{state}, outdated: {}", describe_changes(changes)),
             }
         }
-        ServiceAction::Restart { remove, .. } if remove.is_empty() => "stopped, unchanged".to_string(),
-        ServiceAction::Restart { remove, .. } => {
-            format!("stopped, unchanged; remove {}", count(remove.len(), "other container"))
+        ServiceAction::Resume { unpause, post_start, outdated, .. } => {
+            let state = if *unpause { "paused, unpause" } else { "running" };
+            let hooks = if *post_start { "ping and post_start again" } else { "ping again" };
+            let outdated = outdated
+                .as_ref()
+                .map(|changes| format!("; outdated: {}", describe_changes(changes)))
+                .unwrap_or_default();
+            format!("{state} but never became ready; {hooks}{outdated}")
+        }
+        ServiceAction::Restart { remove, post_start, .. } => {
+            let mut detail = "stopped, unchanged".to_string();
+            if *post_start {
+                detail.push_str("; post_start never finished, runs after ping");
+            }
+            if !remove.is_empty() {
+                let _ = write!(detail, "; remove {}", count(remove.len(), "other container"));
+            }
+            detail
         }
         ServiceAction::Create { image } => format!("no container{}", image_step(image)),
         ServiceAction::Recreate { reason, image, .. } => {
@@ -225,7 +256,7 @@ pub(crate) fn plan_json(plan: &Plan) -> String {
 
 /// The status as `boss status` shows it: a header, then one row per service and orphan.
 pub(crate) fn status_table(status: &Status) -> String {
-    let header = ["SERVICE", "STATE", "CONTAINER", "IMAGE", "PORTS", "HEALTH", "UPTIME", "NOTE"];
+    let header = ["SERVICE", "STATE", "READY", "CONTAINER", "IMAGE", "PORTS", "HEALTH", "UPTIME", "NOTE"];
     let mut rows = vec![header.map(str::to_string)];
     for service in &status.services {
         let state = match (service.state, service.exit_code) {
@@ -242,15 +273,26 @@ pub(crate) fn status_table(status: &Status) -> String {
             .collect();
         let note = if service.orphan {
             "orphan: the script no longer declares this service; `boss stop` stops it".to_string()
-        } else if let Some(changes) = &service.outdated {
-            format!("outdated: {}", describe_changes(changes))
         } else {
-            String::new()
+            let mut notes = Vec::new();
+            if service.ready == Some(false) {
+                notes.push("never became ready: the next `start` checks it again".to_string());
+            }
+            if let Some(changes) = &service.outdated {
+                notes.push(format!("outdated: {}", describe_changes(changes)));
+            }
+            notes.join("; ")
+        };
+        let ready = match service.ready {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
         };
         let dash = |text: Option<&str>| text.filter(|text| !text.is_empty()).unwrap_or("-").to_string();
         rows.push([
             service.name.clone(),
             state,
+            ready.to_string(),
             dash(service.container.as_ref().map(|container| container.name.as_str())),
             service.image.clone(),
             dash(Some(ports.join(", ").as_str())),
@@ -436,6 +478,8 @@ pub(crate) struct Progress {
     times: Arc<Mutex<HashMap<String, Duration>>>,
     /// The live view (`Mode::Tty`) until its summary; after it, lines are plain.
     live: Arc<Mutex<Option<live::Live>>>,
+    /// With `--timings FILE`: the file and the timeline recorded for it.
+    timings: Option<Arc<Mutex<(std::path::PathBuf, timings::Timeline)>>>,
 }
 
 impl Progress {
@@ -445,7 +489,36 @@ impl Progress {
     }
 
     fn with_live(mode: Mode, live: Option<live::Live>) -> Progress {
-        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)) }
+        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)), timings: None }
+    }
+
+    /// Records a timeline for `--timings FILE`, written by [`Progress::write_timings`].
+    pub(crate) fn with_timings(mut self, file: Option<std::path::PathBuf>) -> Progress {
+        self.timings = file.map(|file| Arc::new(Mutex::new((file, timings::Timeline::default()))));
+        self
+    }
+
+    /// Writes the `--timings` page, if asked for, and says where.
+    pub(crate) fn write_timings(&self, command: &str, services: &IndexMap<String, Service>) {
+        let Some(timings) = &self.timings else { return };
+        let (file, page) = {
+            let mut timings = timings.lock().unwrap_or_else(PoisonError::into_inner);
+            let times = self.times.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let chain: Vec<String> =
+                crate::graph::critical_path(services, &times).into_iter().map(|(service, _)| service).collect();
+            timings.1.mark_critical(&chain);
+            (timings.0.clone(), timings.1.html(&format!("boss {command}"), self.began.elapsed()))
+        };
+        match std::fs::write(&file, page) {
+            Ok(()) => {
+                let text = format!("timeline written to {}", file.display());
+                match self.mode {
+                    Mode::Tty | Mode::Plain => self.text(&text),
+                    Mode::Json => json::write(json::Body::Notice { notice: "timings", text }),
+                }
+            }
+            Err(error) => self.problem(&Error::SaveTimings { path: file, error: error.to_string() }),
+        }
     }
 
     /// Runs `show` on the live view while there is one; `false` when there is none.
@@ -477,6 +550,9 @@ impl Progress {
     fn show(&self, event: &Event) {
         if let Event::Service { service, change: ServiceChange::Started { elapsed } } = event {
             self.times.lock().unwrap_or_else(PoisonError::into_inner).insert(service.clone(), *elapsed);
+        }
+        if let Some(timings) = &self.timings {
+            timings.lock().unwrap_or_else(PoisonError::into_inner).1.record(self.began.elapsed(), event);
         }
         match self.mode {
             Mode::Tty | Mode::Plain => {
@@ -933,8 +1009,19 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
                 planned("db", ServiceAction::Create { image: ImageStep::Pull }, &["ping"], vec![]),
                 planned(
                     "cache",
-                    ServiceAction::Restart { container: container("cache"), remove: vec![] },
+                    ServiceAction::Restart { container: container("cache"), remove: vec![], post_start: false },
                     &["ping"],
+                    vec![],
+                ),
+                planned(
+                    "queue",
+                    ServiceAction::Resume {
+                        container: container("queue"),
+                        unpause: false,
+                        post_start: true,
+                        outdated: None,
+                    },
+                    &["ping", "post_start"],
                     vec![],
                 ),
                 planned(
@@ -954,17 +1041,18 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
         assert_eq!(
             plan_text(&plan),
             "\
-store  keep      running, unchanged                          hooks: none
-app    recreate  env `ADMIN_ID` changed                      hooks: pre_start, ping, post_start
+store  keep      running, unchanged                                         hooks: none
+app    recreate  env `ADMIN_ID` changed                                     hooks: pre_start, ping, post_start
        {admin_id}: from store.post_start, which will not run; the saved context has it
-api    build     tag `latest` with build_from                hooks: pre_start, ping, post_start
-db     create    no container; pull `shop/db`                hooks: ping
-cache  restart   stopped, unchanged                          hooks: ping
-web    keep      paused, unpause, outdated: `ports` changed  hooks: none
+api    build     tag `latest` with build_from                               hooks: pre_start, ping, post_start
+db     create    no container; pull `shop/db`                               hooks: ping
+cache  restart   stopped, unchanged                                         hooks: ping
+queue  resume    running but never became ready; ping and post_start again  hooks: ping, post_start
+web    keep      paused, unpause, outdated: `ports` changed                 hooks: none
        {token}: nowhere; the running container keeps the env it was created with
 docs   excluded  not started by this `start`
 old    orphan    shop.old belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it
-`start` would change 5 services: `app`, `api`, `db`, `cache`, and `web`
+`start` would change 6 services: `app`, `api`, `db`, `cache`, `queue`, and `web`
 "
         );
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, ContainerInfo, ContainerSpec, ContainerState, label};
+use crate::context::{Progress, StartRecord};
 use crate::error::{Action, Error};
 use crate::event::RecreateReason;
 use crate::hook::HookKind;
@@ -27,6 +28,42 @@ pub(crate) struct ObservedService {
     /// `image_id` is the result of this run's build of a `latest` tag, so the build that
     /// decides between restart and recreate has happened.
     pub built: bool,
+    /// What the context file records of the service's container: how far boss got with it.
+    pub started: Option<StartRecord>,
+}
+
+/// Whether a container became ready, as far as boss recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    /// Its readiness check passed (and `post_start` ran) since boss last started it, or boss
+    /// created it before it recorded readiness (it was ready then, or it would be gone).
+    Ready,
+    /// Its `post_start` ran, but since boss last started it the readiness check has not passed.
+    PingPending,
+    /// boss created it and died (or was stopped) before its readiness check passed and its
+    /// `post_start` finished.
+    NeverReady,
+}
+
+impl Readiness {
+    /// How far boss got with `container`, from the context file's record for its service.
+    pub(crate) fn of(container: &ContainerInfo, record: Option<&StartRecord>) -> Readiness {
+        if !container.labels.contains_key(label::READINESS) {
+            return Readiness::Ready;
+        }
+        match record {
+            Some(record) if record.container == container.id => match record.progress {
+                Progress::Ready => Readiness::Ready,
+                Progress::Restarted => Readiness::PingPending,
+            },
+            _ => Readiness::NeverReady,
+        }
+    }
+
+    /// Whether `post_start` still has to run for the container.
+    pub(crate) fn needs_post_start(self) -> bool {
+        self == Readiness::NeverReady
+    }
 }
 
 /// Where the containers of a run go and what they are labelled with.
@@ -69,9 +106,14 @@ pub enum ServiceAction {
     /// A running (or paused, which is unpaused) container is left alone; no hook runs.
     /// `outdated` says what changed since it was created.
     Keep { container: ContainerRef, unpause: bool, outdated: Option<Changes> },
+    /// A running (or paused) container that never became ready (boss was killed or stopped
+    /// during its readiness check or `post_start`) is checked again: `ping`, then `post_start`
+    /// when it never finished.
+    Resume { container: ContainerRef, unpause: bool, post_start: bool, outdated: Option<Changes> },
     /// A stopped container with the same definition is started again; `remove` are extra
-    /// containers of the service, removed so they never pile up.
-    Restart { container: ContainerRef, remove: Vec<ContainerRef> },
+    /// containers of the service, removed so they never pile up. `post_start` runs after the
+    /// readiness check only when it never finished for this container.
+    Restart { container: ContainerRef, remove: Vec<ContainerRef>, post_start: bool },
     /// The service has no container: a new one is created.
     Create { image: ImageStep },
     /// The old containers are removed (never their volumes) and a new one is created.
@@ -99,7 +141,12 @@ impl ServiceAction {
     pub fn hooks(&self, service: &Service) -> Vec<&'static str> {
         let kinds: &[HookKind] = match self {
             ServiceAction::Keep { .. } | ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => &[],
-            ServiceAction::Restart { .. } => &[HookKind::Ping],
+            ServiceAction::Restart { post_start: false, .. } | ServiceAction::Resume { post_start: false, .. } => {
+                &[HookKind::Ping]
+            }
+            ServiceAction::Restart { post_start: true, .. } | ServiceAction::Resume { post_start: true, .. } => {
+                &[HookKind::Ping, HookKind::PostStart]
+            }
             ServiceAction::Create { .. }
             | ServiceAction::Recreate { .. }
             | ServiceAction::Build { .. }
@@ -117,10 +164,14 @@ impl ServiceAction {
     fn runs_post_start(&self) -> Runs {
         match self {
             ServiceAction::Create { .. } | ServiceAction::Recreate { .. } => Runs::Will,
+            ServiceAction::Restart { post_start: true, .. } | ServiceAction::Resume { post_start: true, .. } => {
+                Runs::Will
+            }
             ServiceAction::Build { container: None, .. } => Runs::Will,
             ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Runs::May,
             ServiceAction::Keep { .. }
-            | ServiceAction::Restart { .. }
+            | ServiceAction::Restart { post_start: false, .. }
+            | ServiceAction::Resume { post_start: false, .. }
             | ServiceAction::Unusable { .. }
             | ServiceAction::Unfillable { .. } => Runs::WillNot,
         }
@@ -128,7 +179,7 @@ impl ServiceAction {
 
     /// Whether the action creates or starts a container, and so needs the env filled in.
     fn needs_env(&self) -> bool {
-        !matches!(self, ServiceAction::Keep { .. } | ServiceAction::Unusable { .. })
+        !matches!(self, ServiceAction::Keep { .. } | ServiceAction::Resume { .. } | ServiceAction::Unusable { .. })
     }
 }
 
@@ -282,6 +333,7 @@ pub(crate) fn container_spec(
         alias: service.name.clone(),
     };
     spec.labels.insert(label::PROJECT_DIR.to_string(), target.project_dir.clone());
+    spec.labels.insert(label::READINESS.to_string(), label::READINESS_RECORDED.to_string());
     Ok(spec)
 }
 
@@ -314,10 +366,15 @@ pub(crate) fn plan_service(
         let outdated = spec
             .ok()
             .and_then(|spec| definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), running));
-        return ServiceAction::Keep {
-            container: running.into(),
-            unpause: running.state == ContainerState::Paused,
-            outdated,
+        let unpause = running.state == ContainerState::Paused;
+        return match Readiness::of(running, observed.started.as_ref()) {
+            Readiness::Ready => ServiceAction::Keep { container: running.into(), unpause, outdated },
+            readiness => ServiceAction::Resume {
+                container: running.into(),
+                unpause,
+                post_start: readiness.needs_post_start(),
+                outdated,
+            },
         };
     }
     if let Some(busy) = containers.iter().find(|container| container.state == ContainerState::Other) {
@@ -370,7 +427,8 @@ pub(crate) fn plan_service(
         mismatch = definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), container);
         if mismatch.is_none() {
             let remove = containers.iter().filter(|other| other.id != container.id).map(ContainerRef::from).collect();
-            return ServiceAction::Restart { container: container.into(), remove };
+            let post_start = Readiness::of(container, observed.started.as_ref()).needs_post_start();
+            return ServiceAction::Restart { container: container.into(), remove, post_start };
         }
     }
     if containers.is_empty() {
@@ -393,9 +451,10 @@ pub(crate) struct PlanOptions {
 pub(crate) async fn plan<B: Backend>(
     backend: &B,
     project: &Project,
-    values: &Map<String, Value>,
+    context: &crate::context::Context,
     options: &PlanOptions,
 ) -> Result<Plan, Error> {
+    let values = &context.snapshot();
     let mut observed = IndexMap::new();
     for service in project.services.values().filter(|service| !options.excluded.contains(&service.name)) {
         let name = &service.name;
@@ -407,7 +466,8 @@ pub(crate) async fn plan<B: Backend>(
             .image_id(&service.image)
             .await
             .map_err(|error| Error::Backend { action: Action::LookUpImage { image: service.image.clone() }, error })?;
-        observed.insert(name.clone(), ObservedService { containers, image_id, built: false });
+        let started = context.start_record(name);
+        observed.insert(name.clone(), ObservedService { containers, image_id, built: false, started });
     }
     let orphans = crate::stop::orphans(backend, &project.group, &project.services)
         .await?
@@ -590,9 +650,17 @@ mod tests {
                     }
                 )
             }
-            ServiceAction::Restart { container, remove } => {
+            ServiceAction::Resume { container, unpause, post_start, outdated } => format!(
+                "resume {}{}{}{}",
+                container.id,
+                if *unpause { " unpause" } else { "" },
+                if *post_start { " post_start" } else { "" },
+                if outdated.is_some() { " outdated" } else { "" }
+            ),
+            ServiceAction::Restart { container, remove, post_start } => {
                 let removed: Vec<&str> = remove.iter().map(|other| other.id.as_str()).collect();
-                format!("restart {} remove [{}]", container.id, removed.join(" "))
+                let post_start = if *post_start { " post_start" } else { "" };
+                format!("restart {} remove [{}]{post_start}", container.id, removed.join(" "))
             }
             ServiceAction::Create { image: step } => format!("create {}", image(step)),
             ServiceAction::Recreate { remove, reason, image: step } => {
@@ -620,7 +688,12 @@ mod tests {
         values: Map<String, Value>,
         set_later: &'static [&'static str],
         fresh: bool,
+        started: Option<StartRecord>,
         expected: &'static str,
+    }
+
+    fn record(container: &str, progress: Progress) -> Option<StartRecord> {
+        Some(StartRecord { container: container.into(), progress })
     }
 
     fn case(name: &'static str, expected: &'static str) -> Case {
@@ -633,6 +706,7 @@ mod tests {
             values: values("1"),
             set_later: &[],
             fresh: false,
+            started: record("c1", Progress::Ready),
             expected,
         }
     }
@@ -671,7 +745,43 @@ mod tests {
             Case { containers: vec![("c1", Paused, values("1"))], ..case("paused", "keep c1 unpause") },
             Case {
                 containers: vec![("c1", Stopped, values("0")), ("c2", Running, values("1"))],
+                started: record("c2", Progress::Ready),
                 ..case("a running one wins over a stopped one", "keep c2")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                started: None,
+                ..case("running, never became ready", "resume c1 post_start")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                started: record("c0", Progress::Ready),
+                ..case("running, the record is of an older container", "resume c1 post_start")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                started: record("c1", Progress::Restarted),
+                ..case("running, restarted and not ready since", "resume c1")
+            },
+            Case {
+                containers: vec![("c1", Running, values("0"))],
+                started: record("c1", Progress::Restarted),
+                ..case("running, not ready, changed", "resume c1 outdated")
+            },
+            Case {
+                containers: vec![("c1", Paused, values("1"))],
+                started: None,
+                ..case("paused, never became ready", "resume c1 unpause post_start")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                started: None,
+                ..case("stopped, never became ready", "restart c1 remove [] post_start")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                started: record("c1", Progress::Restarted),
+                ..case("stopped, restarted before and not ready since", "restart c1 remove []")
             },
             Case {
                 containers: vec![("c1", Stopped, values("1"))],
@@ -776,6 +886,7 @@ mod tests {
                     .collect(),
                 image_id: case.image_id.map(String::from),
                 built: case.built,
+                started: case.started.clone(),
             };
             let set_later: Vec<String> = case.set_later.iter().map(|key| key.to_string()).collect();
             let action = plan_service(&case.service, &observed, &case.values, &set_later, &target(), case.fresh);
@@ -788,9 +899,29 @@ mod tests {
         let service = service(|_| {});
         let mut stopped = container("c1", Stopped, &service, &values("1"));
         stopped.labels.remove(label::DEFINITION);
-        let observed = ObservedService { containers: vec![stopped], image_id: Some("sha256:1".into()), built: false };
+        let observed = ObservedService {
+            containers: vec![stopped],
+            image_id: Some("sha256:1".into()),
+            built: false,
+            started: None,
+        };
         let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
         assert_eq!(summary(&action), "recreate [c1] present (it was created without a recorded definition)");
+    }
+
+    #[test]
+    fn a_container_of_an_older_boss_counts_as_ready() {
+        let service = service(|_| {});
+        let mut running = container("c1", Running, &service, &values("1"));
+        running.labels.remove(label::READINESS);
+        let observed = ObservedService {
+            containers: vec![running],
+            image_id: Some("sha256:1".into()),
+            built: false,
+            started: None,
+        };
+        let action = plan_service(&service, &observed, &values("1"), &[], &target(), false);
+        assert_eq!(summary(&action), "keep c1");
     }
 
     #[test]
@@ -802,8 +933,11 @@ mod tests {
             outdated: None,
         };
         assert_eq!(keep.hooks(&service), Vec::<&str>::new());
-        let restart =
-            ServiceAction::Restart { container: ContainerRef { name: "n".into(), id: "c".into() }, remove: vec![] };
+        let restart = ServiceAction::Restart {
+            container: ContainerRef { name: "n".into(), id: "c".into() },
+            remove: vec![],
+            post_start: false,
+        };
         assert_eq!(restart.hooks(&service), ["ping"]);
         assert_eq!(ServiceAction::Create { image: ImageStep::Pull }.hooks(&service), ["ping", "post_start"]);
         assert!(!keep.changes_something() && restart.changes_something());
@@ -841,7 +975,15 @@ mod tests {
                 } else {
                     Vec::new()
                 };
-                (service.name.clone(), ObservedService { containers, image_id: Some("sha256:1".into()), built: false })
+                (
+                    service.name.clone(),
+                    ObservedService {
+                        containers,
+                        image_id: Some("sha256:1".into()),
+                        built: false,
+                        started: record("c", Progress::Ready),
+                    },
+                )
             })
             .collect();
         let excluded: Vec<String> = excluded.iter().map(|name| name.to_string()).collect();

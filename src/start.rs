@@ -2,14 +2,15 @@
 //! services in parallel, each through reuse-or-create, hooks and readiness. Talks to the
 //! container engine only through [`Backend`] and to the script only through [`HookRunner`].
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
 use crate::access::Access;
+use crate::backend::ContainerState;
 use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
-use crate::context::Context;
+use crate::context::{Context, Progress};
 use crate::error::{Action, Error, HookProblem, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::hook::{CallLimits, ContainerAccess, HookError, HookKind, HookRunner, HookValue};
@@ -22,8 +23,10 @@ use crate::service::{Protocol, Service};
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 use tokio_util::sync::CancellationToken;
 
-/// A service without `ping` must keep its container running this long to count as started,
-/// so that a container that exits at once is reported rather than called "started".
+/// A service without `ping` counts as started as soon as its container starts. So that a
+/// container that exits at once is still reported, the run ends with one check of every such
+/// container, no sooner than this after the last of them started: one wait per run at most,
+/// not one per service or per step of a chain.
 const SETTLE_WITHOUT_PING: Duration = Duration::from_millis(500);
 /// How many log lines a failure shows.
 const LOG_LINES: usize = 20;
@@ -63,6 +66,16 @@ struct Run<B> {
     options: StartOptions,
     cancel: CancellationToken,
     access: Arc<dyn ContainerAccess>,
+    /// The containers of services without `ping` that this run started, for the final check.
+    unpinged: std::sync::Mutex<Vec<Unpinged>>,
+}
+
+/// A container of a service without `ping`, started by this run at `started`.
+struct Unpinged {
+    service: String,
+    container: Touched,
+    /// On tokio's clock, which tests can pause and advance.
+    started: tokio::time::Instant,
 }
 
 /// Gets or creates the group's network. Only a network with boss's label for this group is
@@ -92,6 +105,7 @@ pub(crate) async fn ensure_network<B: Backend>(
         .create_network(name, &labels)
         .await
         .map_err(|error| Error::Backend { action: Action::CreateNetwork { name: name.to_string() }, error })?;
+    crate::crash::point(crate::crash::Point::NetworkCreated);
     events.emit(Event::Network { name: name.to_string(), created: true });
     Ok(())
 }
@@ -133,8 +147,54 @@ pub(crate) async fn start<B: Backend>(
         events,
         cancel: options.cancel.clone(),
         options,
+        unpinged: std::sync::Mutex::default(),
     });
-    Ok(schedule(&run, &selected).await)
+    let report = schedule(&run, &selected).await;
+    Ok(check_unpinged(&run, report).await)
+}
+
+/// The final check of the containers of services without `ping` that this run started: once
+/// [`SETTLE_WITHOUT_PING`] has passed since the last of them started, one list of the group's
+/// containers; a service whose container is no longer running has failed (its dependants may
+/// have started meanwhile). After Ctrl-C there is no check: the run is ending.
+async fn check_unpinged<B: Backend>(run: &Arc<Run<B>>, mut report: StartReport) -> StartReport {
+    let unpinged: Vec<Unpinged> = std::mem::take(&mut *run.unpinged.lock().unwrap_or_else(PoisonError::into_inner))
+        .into_iter()
+        .filter(|unpinged| report.started.contains(&unpinged.service))
+        .collect();
+    let Some(last) = unpinged.iter().map(|unpinged| unpinged.started).max() else { return report };
+    tokio::select! {
+        () = tokio::time::sleep_until(last + SETTLE_WITHOUT_PING) => {}
+        () = run.cancel.cancelled() => return report,
+    }
+    let listed = match run.backend.containers_labelled(&ownership::group_labels(&run.group)).await {
+        Ok(listed) => listed,
+        Err(error) => {
+            // The services did start; a failure to look again is no reason to fail them.
+            tracing::warn!(%error, "listing the group's containers for the final check");
+            return report;
+        }
+    };
+    for Unpinged { service, container, .. } in unpinged {
+        let running = listed.iter().any(|listed| {
+            listed.id == container.id && matches!(listed.state, ContainerState::Running | ContainerState::Paused)
+        });
+        if running {
+            continue;
+        }
+        // The container has stopped, so the engine answers at once; a container that is
+        // restarting has no exit code to give.
+        let exit_code =
+            tokio::time::timeout(Duration::from_secs(1), run.backend.wait_for_exit(&container.id)).await.ok();
+        let exit_code = exit_code.and_then(Result::ok).flatten();
+        let logs = run.backend.logs_tail(&container.id, LOG_LINES).await.unwrap_or_default();
+        let failure = ServiceFailure::ContainerExited { exit_code, logs };
+        run.events.service(&service, ServiceChange::Failed { failure });
+        tear_down(run, &service, &container).await;
+        report.started.retain(|started| *started != service);
+        report.failed.push(service);
+    }
+    report
 }
 
 /// Runs every service as soon as its dependencies have started. A failure marks the whole set
@@ -193,6 +253,7 @@ fn backend_failure(action: Action) -> impl FnOnce(BackendError) -> ServiceFailur
 /// Brings one service up; reports every step as an event.
 async fn start_service<B: Backend>(run: &Arc<Run<B>>, service: &Service) -> Result<(), ServiceFailure> {
     let began = Instant::now();
+    run.events.service(&service.name, ServiceChange::Scheduled);
     match start_service_inner(run, service, began).await {
         Ok(()) => Ok(()),
         Err(Failed { failure, container }) => {
@@ -214,10 +275,18 @@ struct Failed {
 /// A container this run started: one it created (removed again when the service fails) or a
 /// stopped one it restarted (only stopped again: this run did not create it, and its
 /// anonymous volumes may hold data).
+#[derive(Clone)]
 struct Touched {
     id: String,
     name: String,
     created: bool,
+}
+
+impl Touched {
+    /// A container that existed before this run.
+    fn kept(container: &ContainerRef) -> Touched {
+        Touched { id: container.id.clone(), name: container.name.clone(), created: false }
+    }
 }
 
 impl From<ServiceFailure> for Failed {
@@ -242,7 +311,8 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         .await
         .map_err(backend_failure(Action::ListServiceContainers { service: name.clone() }))?;
     let image_id = image_id(run, &service.image).await?;
-    let mut observed = ObservedService { containers, image_id, built: false };
+    let started = run.context.start_record(name);
+    let mut observed = ObservedService { containers, image_id, built: false, started };
     let fresh = run.options.fresh.contains(name);
     let target = target(run);
     let mut values = run.context.snapshot();
@@ -267,7 +337,12 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
         ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
-        ServiceAction::Restart { container, remove } => restart(run, service, &container, &remove, began).await,
+        ServiceAction::Resume { container, unpause, post_start, .. } => {
+            resume(run, service, &container, unpause, post_start, began).await
+        }
+        ServiceAction::Restart { container, remove, post_start } => {
+            restart(run, service, &container, &remove, post_start, began).await
+        }
         ServiceAction::Create { image } => {
             create(run, service, &observed, &values, Vec::new(), RecreateReason::NotUsable, image, began).await
         }
@@ -367,24 +442,85 @@ async fn create<B: Backend>(
             .into());
         }
     };
+    crate::crash::point(crate::crash::Point::ContainerCreated);
     let outcome = async {
+        run.events.service(name, ServiceChange::StartingContainer { container: spec.name.clone() });
         run.backend
             .start_container(&id)
             .await
             .map_err(backend_failure(Action::StartContainer { container: spec.name.clone() }))?;
-        record_ports(run, service, &id).await?;
-        wait_until_ready(run, service, &id).await?;
-        call_hook(run, service, HookKind::PostStart).await?;
-        // Values the hook set are saved at once: a closed terminal, a second Ctrl-C or a
-        // crash later in the run must not lose what a running container was started with.
-        // The service is up either way; the save at the end of the run tries again.
-        if let Err(failure) = run.context.persist() {
-            run.events.emit(Event::ContextNotSaved { path: failure.path, reason: failure.reason });
-        }
-        Ok::<(), ServiceFailure>(())
+        crate::crash::point(crate::crash::Point::ContainerStarted);
+        become_ready(run, service, &Touched { id: id.clone(), name: spec.name.clone(), created: true }, true).await
     }
     .await;
     outcome.map_err(|failure| failure.with_container(&id, &spec.name, true))?;
+    run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
+    Ok(())
+}
+
+/// Takes a started container to ready: its ports into the context, its readiness check, then
+/// `post_start` when it has not run for this container, and the record that it is ready,
+/// saved with the values the hooks set.
+///
+/// The record is what makes a killed boss safe to run again: a container without it never
+/// became ready, and the next `start` checks it again instead of calling it running.
+async fn become_ready<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    container: &Touched,
+    post_start: bool,
+) -> Result<(), ServiceFailure> {
+    let id = &container.id;
+    if !service.hooks.ping {
+        let unpinged = Unpinged {
+            service: service.name.clone(),
+            container: container.clone(),
+            started: tokio::time::Instant::now(),
+        };
+        run.unpinged.lock().unwrap_or_else(PoisonError::into_inner).push(unpinged);
+    }
+    record_ports(run, service, id).await?;
+    wait_until_ready(run, service, id).await?;
+    crate::crash::point(crate::crash::Point::Pinged);
+    if post_start {
+        call_hook(run, service, HookKind::PostStart).await?;
+    }
+    run.context.record_start(&service.name, id, Progress::Ready);
+    // Saved at once: a closed terminal, a second Ctrl-C or a crash later in the run must not
+    // lose what a running container was started with. The service is up either way; the save
+    // at the end of the run tries again.
+    save_context(run);
+    Ok(())
+}
+
+fn save_context<B: Backend>(run: &Run<B>) {
+    if let Err(failure) = run.context.persist() {
+        run.events.emit(Event::ContextNotSaved { path: failure.path, reason: failure.reason });
+    }
+}
+
+/// A running (or paused) container that never became ready is checked again, and gets its
+/// `post_start` if that never finished. When the check fails it is stopped, never removed:
+/// this run did not create it.
+async fn resume<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    container: &ContainerRef,
+    unpause: bool,
+    post_start: bool,
+    began: Instant,
+) -> Result<(), Failed> {
+    let name = &service.name;
+    run.events.service(name, ServiceChange::Resuming { container: container.name.clone(), post_start });
+    if unpause {
+        run.backend
+            .unpause_container(&container.id)
+            .await
+            .map_err(backend_failure(Action::UnpauseContainer { container: container.name.clone() }))?;
+    }
+    become_ready(run, service, &Touched::kept(container), post_start)
+        .await
+        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
     Ok(())
 }
@@ -485,9 +621,17 @@ async fn restart<B: Backend>(
     service: &Service,
     container: &ContainerRef,
     remove: &[ContainerRef],
+    post_start: bool,
     began: Instant,
 ) -> Result<(), Failed> {
     let name = &service.name;
+    if !post_start {
+        // Its `post_start` ran when it was created; until its readiness check passes again, it
+        // is not ready. Saved before it starts, so a crash after the start is never taken for
+        // a ready container.
+        run.context.record_start(name, &container.id, Progress::Restarted);
+        save_context(run);
+    }
     for other in remove {
         run.backend
             .remove_container(&other.id)
@@ -499,10 +643,8 @@ async fn restart<B: Backend>(
         .start_container(&container.id)
         .await
         .map_err(backend_failure(Action::StartContainer { container: container.name.clone() }))?;
-    record_ports(run, service, &container.id)
-        .await
-        .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
-    wait_until_ready(run, service, &container.id)
+    crate::crash::point(crate::crash::Point::ContainerStarted);
+    become_ready(run, service, &Touched::kept(container), post_start)
         .await
         .map_err(|failure| failure.with_container(&container.id, &container.name, false))?;
     run.events.service(name, ServiceChange::Started { elapsed: began.elapsed() });
@@ -571,6 +713,7 @@ async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookK
     if !defined {
         return Ok(());
     }
+    run.events.service(&service.name, ServiceChange::RunningHook { hook: kind });
     let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
     let limits = CallLimits { deadline: Instant::now() + run.options.timeout, cancel: run.cancel.clone() };
     let access = Arc::clone(&run.access);
@@ -590,8 +733,12 @@ fn hook_failure(hook: HookKind, error: HookError) -> ServiceFailure {
     ServiceFailure::Hook { hook, problem: HookProblem::Script { message: error.message }, span: error.span }
 }
 
-/// Pings until ready, failing at once if the container exits meanwhile.
+/// Pings until ready, failing at once if the container exits meanwhile. A service without
+/// `ping` is ready at once; [`check_unpinged`] looks at its container at the end of the run.
 async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
+    if !service.hooks.ping {
+        return Ok(());
+    }
     // Cancelled when the readiness check must end early; a cancel of the whole run reaches it too.
     let cancel = run.cancel.child_token();
     let exited = {
@@ -608,10 +755,6 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
     tokio::pin!(exited);
 
     let readiness = async {
-        if !service.hooks.ping {
-            tokio::time::sleep(SETTLE_WITHOUT_PING).await;
-            return Ok(());
-        }
         run.events.service(&service.name, ServiceChange::Pinging);
         let (hooks, context, name, timeout, interval) = (
             Arc::clone(&run.hooks),
@@ -770,6 +913,56 @@ mod tests {
         assert!(service_changes(&recorded).contains(&"a: Failed".to_string()));
     }
 
+    // On a paused clock, time moves only when every task waits: the run's virtual duration is
+    // the waits on its critical path. A chain of services without `ping` used to wait half a
+    // second per step; now the run waits once, at its end.
+    #[tokio::test(start_paused = true)]
+    async fn services_without_ping_wait_once_per_run_not_once_per_step() {
+        let project = project("a, b -> a, c -> b, d -> c, e -> d", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        let (events, _) = recording_sink();
+        let began = tokio::time::Instant::now();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.started, ["a", "b", "c", "d", "e"]);
+        assert_eq!(began.elapsed(), SETTLE_WITHOUT_PING, "one wait for the whole chain");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_without_ping_whose_container_exits_fails_in_the_final_check() {
+        let mut project = project("a, b -> a, x", FakeHooks::default());
+        project.services["a"].image = "crashing".into();
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().crashing_images.insert("crashing".into());
+        let (events, recorded) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        // `b` started against `a` before the check: it counts as started, `a` as failed.
+        assert_eq!((report.started, report.failed), (vec!["b".to_string(), "x".to_string()], vec!["a".to_string()]));
+        let changes = service_changes(&recorded);
+        let (started, failed) = (
+            changes.iter().position(|change| change == "a: Started").unwrap(),
+            changes.iter().position(|change| change == "a: Failed").unwrap(),
+        );
+        assert!(started < failed, "{changes:?}");
+        assert!(backend.container_of("a").is_none(), "the container this run created is removed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_ctrl_c_there_is_no_final_check() {
+        let project = project("a", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        let (events, _) = recording_sink();
+        let options = options();
+        let cancel = options.cancel.clone();
+        let run = tokio::spawn({
+            let backend = Arc::clone(&backend);
+            async move { start(backend, &project, Context::default(), options, events).await }
+        });
+        tokio::time::sleep(SETTLE_WITHOUT_PING / 2).await;
+        cancel.cancel();
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.started, ["a"]);
+    }
+
     #[tokio::test]
     async fn running_containers_are_left_alone_and_stopped_ones_reused() {
         let hooks = FakeHooks::default().with("a", HookKind::PostStart, |context| {
@@ -817,14 +1010,15 @@ mod tests {
         let project = project("a, b -> a", FakeHooks::default());
         let backend = Arc::new(FakeBackend::default());
         let (events, recorded) = recording_sink();
-        start(Arc::clone(&backend), &project, Context::default(), options(), events.clone()).await.unwrap();
+        let context = Context::default();
+        start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
         let first = backend.container_of("a").unwrap();
         backend.state.lock().unwrap().containers.iter_mut().for_each(|(info, spec)| {
             if spec.alias == "a" {
                 info.state = ContainerState::Paused;
             }
         });
-        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        let report = start(Arc::clone(&backend), &project, context, options(), events).await.unwrap();
         assert_eq!(report.started, ["a", "b"]);
         let now = backend.container_of("a").unwrap();
         assert_eq!((now.id, now.state), (first.id, ContainerState::Running));

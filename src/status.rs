@@ -5,13 +5,13 @@
 
 use indexmap::IndexMap;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
+use crate::backend::ContainerState;
 use crate::backend::{Backend, ContainerInfo, Listed, label};
 use crate::error::{Action, Error};
 use crate::event::RecreateReason;
 use crate::ownership::{self, Changes};
-use crate::plan::{ContainerRef, ObservedService, ServiceAction, Target, plan_service};
+use crate::plan::{ContainerRef, ObservedService, Readiness, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::Protocol;
 
@@ -23,7 +23,7 @@ use crate::service::Protocol;
 /// for service in &status.services {
 ///     println!("{}: {:?} {:?}", service.name, service.state, service.ports);
 /// }
-/// if !status.all_running {
+/// if !status.all_ready {
 ///     println!("`boss start` has something to do");
 /// }
 /// # Ok(())
@@ -34,6 +34,9 @@ pub struct Status {
     pub group: String,
     /// Every declared service has a running container (orphans do not count).
     pub all_running: bool,
+    /// Every declared service has a running container that became ready as boss recorded it
+    /// (what `boss status`'s exit status says).
+    pub all_ready: bool,
     /// The declared services in script order, then the orphans.
     pub services: Vec<ServiceStatus>,
 }
@@ -59,6 +62,10 @@ pub struct ServiceStatus {
     pub uptime: Option<String>,
     /// What changed in the script since the container was created (for a declared service).
     pub outdated: Option<Changes>,
+    /// For a running (or paused) container of a declared service: whether it passed its
+    /// readiness check (and its `post_start` finished) as boss recorded it. `false` when boss
+    /// was killed or interrupted before that; the next `start` checks it again.
+    pub ready: Option<bool>,
 }
 
 /// A container's state.
@@ -95,9 +102,10 @@ pub struct Port {
 pub(crate) async fn status<B: Backend>(
     backend: &B,
     project: &Project,
-    values: &Map<String, Value>,
+    context: &crate::context::Context,
     network: &str,
 ) -> Result<Status, Error> {
+    let values = &context.snapshot();
     let group = &project.group;
     let project_dir = project.directory.display().to_string();
     let containers = backend
@@ -139,13 +147,16 @@ pub(crate) async fn status<B: Backend>(
             image_id: image_ids.get(&service.image).cloned().flatten(),
             containers: containers.clone(),
             built: false,
+            started: context.start_record(&service.name),
         };
+        let live = matches!(shown.state, ContainerState::Running | ContainerState::Paused);
+        let ready = live.then(|| Readiness::of(shown, observed.started.as_ref()) == Readiness::Ready);
         let outdated = match plan_service(service, &observed, values, &[], &target, false) {
-            ServiceAction::Keep { outdated, .. } => outdated,
+            ServiceAction::Keep { outdated, .. } | ServiceAction::Resume { outdated, .. } => outdated,
             ServiceAction::Recreate { reason: RecreateReason::Changed(changes), .. } => Some(changes),
             _ => None,
         };
-        services.push(ServiceStatus { outdated, ..of_container(&service.name, false, shown) });
+        services.push(ServiceStatus { outdated, ready, ..of_container(&service.name, false, shown) });
     }
     for (name, containers) in &by_service {
         for container in containers {
@@ -153,12 +164,13 @@ pub(crate) async fn status<B: Backend>(
         }
     }
     let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state == State::Running);
-    Ok(Status { group: group.clone(), all_running, services })
+    let all_ready =
+        all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
+    Ok(Status { group: group.clone(), all_running, all_ready, services })
 }
 
 /// The container a service's row shows: the running (or paused) one, else the newest.
 fn shown(containers: &[ContainerInfo]) -> Option<&ContainerInfo> {
-    use crate::backend::ContainerState;
     containers
         .iter()
         .find(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused))
@@ -177,6 +189,7 @@ fn missing(name: &str, image: &str) -> ServiceStatus {
         health: None,
         uptime: None,
         outdated: None,
+        ready: None,
     }
 }
 
@@ -196,6 +209,7 @@ fn of_container(name: &str, orphan: bool, container: &ContainerInfo) -> ServiceS
         health,
         uptime,
         outdated: None,
+        ready: None,
     }
 }
 

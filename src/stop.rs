@@ -123,6 +123,7 @@ async fn stop_container<B: Backend>(
             error,
         })?;
         events.service(name, ServiceChange::Stopped { container: container.name.clone() });
+        crate::crash::point(crate::crash::Point::ContainerStopped);
     }
     let remove = options.remove && !options.kept.iter().any(|kept| kept == name);
     if remove {

@@ -49,7 +49,7 @@ fn status_of_missing_running_exited_outdated_and_orphaned_services() {
         entry(&before, "db"),
         &json!({
             "name": "db", "orphan": false, "state": "missing", "exit_code": null, "container": null,
-            "image": image, "ports": [], "health": null, "uptime": null, "outdated": null,
+            "image": image, "ports": [], "health": null, "uptime": null, "outdated": null, "ready": null,
         })
     );
 
@@ -59,6 +59,7 @@ fn status_of_missing_running_exited_outdated_and_orphaned_services() {
 
     let running = json_status(&project, 0);
     assert_eq!(running["all_running"], true);
+    assert_eq!(running["all_ready"], true);
     let db = entry(&running, "db");
     let db_container = container(&group, "db").expect("db has a container");
     let published = docker(["port", &db_container.id, "80/tcp"]);
@@ -76,10 +77,11 @@ fn status_of_missing_running_exited_outdated_and_orphaned_services() {
     assert!(db["uptime"].as_str().is_some_and(|uptime| !uptime.is_empty()), "{db:#}");
     assert_eq!(db["health"], Value::Null, "the fixture has no HEALTHCHECK");
     assert_eq!(db["outdated"], Value::Null);
+    assert_eq!(db["ready"], true, "its readiness passed, as recorded");
     project
         .run(["status"])
         .success()
-        .stdout_contains(&format!("db       running  {group}.db"))
+        .stdout_contains(&format!("db       running  yes    {group}.db"))
         .stdout_contains(&format!("http://127.0.0.1:{host_port}"));
 
     // web exits, its env changes, and `cache` is renamed `store`.
@@ -90,9 +92,11 @@ fn status_of_missing_running_exited_outdated_and_orphaned_services() {
     assert_eq!((&web["state"], &web["exit_code"]), (&json!("exited"), &json!(137)), "{web:#}");
     assert_eq!(web["outdated"], "env `X` changed");
     assert_eq!((&web["uptime"], &web["ports"]), (&Value::Null, &json!([])));
+    assert_eq!(web["ready"], Value::Null, "only a running container has a readiness");
     assert_eq!(entry(&changed, "store")["state"], "missing");
     let cache = entry(&changed, "cache");
     assert_eq!((&cache["orphan"], &cache["state"]), (&json!(true), &json!("running")));
+    assert_eq!(cache["ready"], Value::Null, "an orphan's readiness is not shown");
     let names: Vec<&str> =
         changed["services"].as_array().unwrap().iter().map(|service| service["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["db", "web", "store", "cache"], "declared services in script order, then orphans");

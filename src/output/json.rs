@@ -89,9 +89,13 @@ pub(crate) enum Change<'a> {
     Pulling { image: &'a str },
     Creating { container: &'a str, image: &'a str },
     Restarting { container: &'a str },
+    Resuming { container: &'a str, post_start: bool },
     Unpausing { container: &'a str },
     VolumeCreated { volume: &'a str, path: &'a str },
     Pinging,
+    Scheduled,
+    RunningHook { hook: &'static str },
+    StartingContainer { container: &'a str },
     Started { elapsed_ms: u64 },
     Failed { error: Failure },
     Skipped { dependency: &'a str },
@@ -177,9 +181,13 @@ fn change(change: &ServiceChange) -> Change<'_> {
         ServiceChange::Pulling { image } => Change::Pulling { image },
         ServiceChange::Creating { container, image } => Change::Creating { container, image },
         ServiceChange::Restarting { container } => Change::Restarting { container },
+        ServiceChange::Resuming { container, post_start } => Change::Resuming { container, post_start: *post_start },
         ServiceChange::Unpausing { container } => Change::Unpausing { container },
         ServiceChange::VolumeCreated { volume, path } => Change::VolumeCreated { volume, path },
         ServiceChange::Pinging => Change::Pinging,
+        ServiceChange::Scheduled => Change::Scheduled,
+        ServiceChange::RunningHook { hook } => Change::RunningHook { hook: hook.name() },
+        ServiceChange::StartingContainer { container } => Change::StartingContainer { container },
         ServiceChange::Started { elapsed } => Change::Started { elapsed_ms: millis(*elapsed) },
         ServiceChange::Failed { failure } => Change::Failed { error: Failure::of(failure) },
         ServiceChange::Skipped { dependency } => Change::Skipped { dependency },
@@ -272,9 +280,13 @@ mod tests {
             ServiceChange::Pulling { image: "web:1".into() },
             ServiceChange::Creating { container: "g.web".into(), image: "web:1".into() },
             ServiceChange::Restarting { container: "g.web".into() },
+            ServiceChange::Resuming { container: "g.web".into(), post_start: true },
             ServiceChange::Unpausing { container: "g.web".into() },
             ServiceChange::VolumeCreated { volume: "g.web.data".into(), path: "/data".into() },
             ServiceChange::Pinging,
+            ServiceChange::Scheduled,
+            ServiceChange::RunningHook { hook: crate::hook::HookKind::PreStart },
+            ServiceChange::StartingContainer { container: "g.web".into() },
             ServiceChange::Started { elapsed: Duration::from_millis(1234) },
             ServiceChange::Failed { failure: failure.clone() },
             ServiceChange::Skipped { dependency: "db".into() },
@@ -319,9 +331,13 @@ mod tests {
                 ServiceChange::Pulling { .. } => "pulling",
                 ServiceChange::Creating { .. } => "creating",
                 ServiceChange::Restarting { .. } => "restarting",
+                ServiceChange::Resuming { .. } => "resuming",
                 ServiceChange::Unpausing { .. } => "unpausing",
                 ServiceChange::VolumeCreated { .. } => "volume_created",
                 ServiceChange::Pinging => "pinging",
+                ServiceChange::Scheduled => "scheduled",
+                ServiceChange::RunningHook { .. } => "running_hook",
+                ServiceChange::StartingContainer { .. } => "starting_container",
                 ServiceChange::Started { .. } => "started",
                 ServiceChange::Failed { .. } => "failed",
                 ServiceChange::Skipped { .. } => "skipped",
@@ -377,7 +393,8 @@ mod tests {
             seen.insert(check(&to_text(self::event(event)), &table));
         }
         // The failure is structured data with its text.
-        let failed = serde_json::from_str::<Value>(&to_text(self::event(&events[6 + 11]))).unwrap();
+        let failed = events.iter().find(|event| variant(event) == "failed").unwrap();
+        let failed = serde_json::from_str::<Value>(&to_text(self::event(failed))).unwrap();
         assert_eq!(failed["error"]["kind"], "container_exited");
         assert_eq!(
             failed["error"]["message"],

@@ -170,12 +170,16 @@ fn step(change: &ServiceChange) -> Step {
         ServiceChange::Pulling { .. } => state("pulling"),
         ServiceChange::Creating { .. } => state("creating"),
         ServiceChange::Restarting { .. } => state("restarting"),
+        ServiceChange::Resuming { .. } => state("checking again"),
         ServiceChange::Unpausing { .. } => done("running", Clock::Blank),
         ServiceChange::VolumeCreated { .. } | ServiceChange::Orphan { .. } | ServiceChange::LogSaved { .. } => {
             Step { state: None, clock: None, message: None }
         }
         ServiceChange::LogNotSaved { .. } => Step { state: None, clock: None, message: None },
         ServiceChange::Pinging => state("pinging"),
+        ServiceChange::Scheduled => state("preparing"),
+        ServiceChange::RunningHook { hook } => state(hook.name()),
+        ServiceChange::StartingContainer { .. } => state("starting"),
         ServiceChange::Started { elapsed } => done("started", Clock::Took(*elapsed)),
         ServiceChange::Failed { failure } => {
             Step { state: Some("failed"), clock: Some(Clock::Running), message: Some(first_line(&failure.render())) }
@@ -214,9 +218,13 @@ fn printed_above(change: &ServiceChange) -> bool {
         | ServiceChange::Pulling { .. }
         | ServiceChange::Creating { .. }
         | ServiceChange::Restarting { .. }
+        | ServiceChange::Resuming { .. }
         | ServiceChange::Unpausing { .. }
         | ServiceChange::VolumeCreated { .. }
         | ServiceChange::Pinging
+        | ServiceChange::Scheduled
+        | ServiceChange::RunningHook { .. }
+        | ServiceChange::StartingContainer { .. }
         | ServiceChange::Started { .. }
         | ServiceChange::Skipped { .. }
         | ServiceChange::Stopping { .. }
