@@ -263,7 +263,11 @@ impl Backend for DockerBackend {
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
         tracing::debug!(?labels, "listing containers");
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&label_filter(labels)).build();
+        // A container someone made from an image boss built inherits the image's group and
+        // service labels; only the containers boss made carry their definition's hash.
+        let mut filters = label_filter(labels);
+        filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
         Ok(containers.into_iter().map(container_info).collect())
     }
@@ -647,6 +651,8 @@ impl Backend for DockerBackend {
         since: std::time::SystemTime,
     ) -> BoxStream<'static, BackendResult<ContainerStarted>> {
         let mut filters = label_filter(labels);
+        // Only boss's own containers, as in `containers_labelled`.
+        filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
         filters.insert("type".to_string(), vec!["container".to_string()]);
         filters.insert("event".to_string(), vec!["start".to_string()]);
         let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs()).to_string();
