@@ -200,6 +200,27 @@ pub(crate) enum Command {
         #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
+    /// Remove what dead runs and builds left, engine-wide and by boss's labels only: the
+    /// containers and networks of groups whose script directory is gone, build tags beyond each
+    /// service's newest few, and failed builds.
+    #[command(after_help = "Examples:\n  boss gc --dry-run\n  boss gc\n  boss gc --group shop --volumes --format json")]
+    Gc {
+        /// List what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this group's resources.
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// How many of each service's newest `boss-<time>` build tags to keep.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep_builds: usize,
+        /// Also delete the volumes of groups whose directory is gone, and with them their data.
+        #[arg(long)]
+        volumes: bool,
+        /// `table` (one row per thing) or `json`.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+        format: StatusFormat,
+    },
     /// Print a completion script for a shell.
     #[command(
         after_help = "Examples:\n  boss completions bash > ~/.local/share/bash-completion/completions/boss\n  boss completions zsh > ~/.zfunc/_boss\n  boss completions fish > ~/.config/fish/completions/boss.fish"
@@ -381,7 +402,7 @@ pub(crate) enum PlanFormat {
     Json,
 }
 
-/// How `boss status` prints the status.
+/// How `boss status` prints the status, and `boss gc` what it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum StatusFormat {
     Table,

@@ -18,6 +18,10 @@ pub(crate) mod label {
     pub(crate) const PROJECT_DIR: &str = "boss.project-dir";
     /// On a volume boss made for an image's `VOLUME`: the container path it is mounted at.
     pub(crate) const VOLUME_PATH: &str = "boss.volume-path";
+    /// On the image that marks what a failed build left: [`FAILED_BUILD`].
+    pub(crate) const BUILD: &str = "boss.build";
+    /// The value of [`BUILD`] on a failed build's marker image.
+    pub(crate) const FAILED_BUILD: &str = "failed";
     /// On a container: whether it became ready is recorded in the context file (see
     /// [`crate::plan::Readiness`]). Containers of older versions of boss have no such label and
     /// count as ready.
@@ -112,6 +116,8 @@ pub struct Listed {
     pub status: String,
     /// When it was created, in seconds since the Unix epoch.
     pub created: i64,
+    /// The id of the image it was created from (`sha256:...`).
+    pub image_id: String,
     /// The ports it publishes now (a stopped container publishes none).
     pub ports: Vec<ListedPort>,
 }
@@ -130,6 +136,16 @@ pub struct ListedPort {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VolumeInfo {
     pub name: String,
+    pub labels: Labels,
+}
+
+/// A local image as the engine lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ImageInfo {
+    /// `sha256:...`.
+    pub id: String,
+    /// `repository:tag` references; empty for an untagged image.
+    pub tags: Vec<String>,
     pub labels: Labels,
 }
 
@@ -314,14 +330,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Networks whose name is exactly `name`, whoever created them.
     fn networks_named(&self, name: &str) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
 
-    /// Networks carrying every one of `labels`.
+    /// Networks carrying every one of `labels` (all of them for none).
     fn networks_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<NetworkInfo>>> + Send;
 
     fn create_network(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<String>> + Send;
 
     fn remove_network(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
-    /// Containers (running or not) carrying every one of `labels`, newest first.
+    /// Containers (running or not) carrying every one of `labels` (all of them for none),
+    /// newest first.
     fn containers_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ContainerInfo>>> + Send;
 
     /// The container with exactly this name, whoever created it.
@@ -333,6 +350,17 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The value of the label `key` of the local image `image` (a reference or an id), or
     /// `None` when the image is not present or has no such label.
     fn image_label(&self, image: &str, key: &str) -> impl Future<Output = BackendResult<Option<String>>> + Send;
+    /// The local image `image` (a reference or an id), or `None` when it is not present.
+    fn image_info(&self, image: &str) -> impl Future<Output = BackendResult<Option<ImageInfo>>> + Send;
+
+    /// Local images carrying every one of `labels` (all of them for none), without the
+    /// intermediate images of builds.
+    fn images_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ImageInfo>>> + Send;
+
+    /// Removes the tag `reference`; when it was the image's last one, the image goes too, with
+    /// its untagged parents that nothing else uses. Never forced: an image a container uses
+    /// stays. Removing what is already gone succeeds.
+    fn remove_image(&self, reference: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// Builds an image from a tar build context, streamed as it is read, tags it with every one
     /// of `tags`, and returns its id. Each line of builder output goes to `output` as it
@@ -366,7 +394,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The volume with exactly this name, whoever created it.
     fn volume_named(&self, name: &str) -> impl Future<Output = BackendResult<Option<VolumeInfo>>> + Send;
 
-    /// Volumes carrying every one of `labels`.
+    /// Volumes carrying every one of `labels` (all of them for none).
     fn volumes_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<VolumeInfo>>> + Send;
 
     fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<()>> + Send;

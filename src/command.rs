@@ -158,6 +158,17 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             });
             group.logs(&services, options, cancel).await
         }
+        Command::Gc { dry_run, group, keep_builds, volumes, format } => {
+            let options = crate::gc::Options { group, keep_builds, volumes };
+            let (report, failures) = crate::gc::run(&options, dry_run).await?;
+            failures.iter().for_each(|failure| progress.problem(failure));
+            output::result(&match format {
+                StatusFormat::Table => output::gc_table(&report),
+                StatusFormat::Json => output::gc_json(&report),
+            });
+            let tried = report.found.iter().filter(|found| found.fate != crate::gc::Fate::KeptData).count();
+            if failures.is_empty() { Ok(()) } else { Err(Error::GcIncomplete { failed: failures.len(), tried }) }
+        }
         Command::Completions { shell } => {
             output::result(&crate::arguments::completion_script(shell));
             Ok(())

@@ -16,9 +16,9 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, ResizeExecOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
@@ -26,8 +26,8 @@ use futures_util::stream::BoxStream;
 use crate::backend::{
     AttachedExec, AttachedExecSpec, Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec,
     ContainerDetails, ContainerInfo, ContainerSpec, ContainerStarted, ContainerState, ContextStream, ExecChunk,
-    ExecOutput, ExecOutputMode, ExecSpec, Health, Labels, Listed, ListedPort, LogsRequest, NetworkInfo, PublishedPort,
-    TerminalSize, VolumeInfo, VolumeMount,
+    ExecOutput, ExecOutputMode, ExecSpec, Health, ImageInfo, Labels, Listed, ListedPort, LogsRequest, NetworkInfo,
+    PublishedPort, TerminalSize, VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 use crate::service::Protocol;
@@ -91,7 +91,11 @@ pub(crate) fn address() -> String {
         .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
 }
 
+/// A filter for every one of `labels`; none filters nothing.
 fn label_filter(labels: &Labels) -> HashMap<String, Vec<String>> {
+    if labels.is_empty() {
+        return HashMap::new();
+    }
     let values = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
     HashMap::from([("label".to_string(), values)])
 }
@@ -135,6 +139,15 @@ fn convert(error: &BollardError, limit: Duration) -> BackendError {
         },
         BollardError::RequestTimeoutError => timed_out(limit),
         other => BackendError::other(other.to_string()),
+    }
+}
+
+/// A call's answer, `None` when the engine says the object does not exist (404).
+fn unless_missing<T>(result: BackendResult<T>) -> BackendResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -183,6 +196,7 @@ fn container_info(summary: bollard::models::ContainerSummary) -> ContainerInfo {
         state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
         status: summary.status.unwrap_or_default(),
         created: summary.created.unwrap_or_default(),
+        image_id: summary.image_id.unwrap_or_default(),
         ports,
     };
     ContainerInfo {
@@ -221,6 +235,11 @@ fn parse_health(status: &str) -> Health {
         "" | "none" => Health::None,
         _ => Health::Starting,
     }
+}
+
+/// `<none>:<none>` is how older engines list an untagged image's tags.
+fn real_tags(tags: Vec<String>) -> Vec<String> {
+    tags.into_iter().filter(|tag| tag != "<none>:<none>").collect()
 }
 
 fn volume_info(volume: bollard::models::Volume) -> VolumeInfo {
@@ -283,7 +302,14 @@ impl Backend for DockerBackend {
 
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
         tracing::debug!(?labels, "listing containers");
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&label_filter(labels)).build();
+        // A container someone made from an image boss built inherits the image's group and
+        // service labels; only the containers boss made carry their definition's hash. (No
+        // labels at all asks for every container, as `gc` does to see which images are used.)
+        let mut filters = label_filter(labels);
+        if !labels.is_empty() {
+            filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
+        }
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         let containers = self.answer(self.docker.list_containers(Some(options))).await?;
         Ok(containers.into_iter().map(container_info).collect())
     }
@@ -302,6 +328,35 @@ impl Backend for DockerBackend {
     async fn image_label(&self, image: &str, key: &str) -> BackendResult<Option<String>> {
         let inspect = self.inspect_present_image(image).await?;
         Ok(inspect.and_then(|inspect| inspect.config?.labels?.remove(key)))
+    }
+
+    async fn image_info(&self, image: &str) -> BackendResult<Option<ImageInfo>> {
+        Ok(self.inspect_present_image(image).await?.map(|inspect| ImageInfo {
+            id: inspect.id.unwrap_or_default(),
+            tags: real_tags(inspect.repo_tags.unwrap_or_default()),
+            labels: inspect.config.and_then(|config| config.labels).unwrap_or_default().into_iter().collect(),
+        }))
+    }
+
+    async fn images_labelled(&self, labels: &Labels) -> BackendResult<Vec<ImageInfo>> {
+        let options = ListImagesOptionsBuilder::new().filters(&label_filter(labels)).build();
+        let images = self.answer(self.docker.list_images(Some(options))).await?;
+        Ok(images
+            .into_iter()
+            .map(|image| ImageInfo {
+                id: image.id,
+                tags: real_tags(image.repo_tags),
+                labels: image.labels.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    async fn remove_image(&self, reference: &str) -> BackendResult<()> {
+        tracing::debug!(reference, "removing image");
+        // Not forced: the engine refuses to remove an image a container uses, and prunes only
+        // untagged parents that nothing else needs.
+        let options = RemoveImageOptionsBuilder::new().force(false).noprune(false).build();
+        unless_missing(self.answer(self.docker.remove_image(reference, Some(options), None)).await).map(|_| ())
     }
 
     async fn build_image(
@@ -446,11 +501,8 @@ impl Backend for DockerBackend {
         tracing::debug!(id, "removing container");
         // `v` stays false: anonymous volumes hold data, and deleting data is the user's call.
         let options = RemoveContainerOptionsBuilder::new().force(true).v(false).build();
-        match self.answer(self.docker.remove_container(id, Some(options))).await {
-            // Already gone is what we wanted.
-            Ok(()) | Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
+        // Already gone is what we wanted.
+        unless_missing(self.answer(self.docker.remove_container(id, Some(options))).await).map(|_| ())
     }
 
     async fn unpause_container(&self, id: &str) -> BackendResult<()> {
@@ -466,11 +518,7 @@ impl Backend for DockerBackend {
     }
 
     async fn volume_named(&self, name: &str) -> BackendResult<Option<VolumeInfo>> {
-        match self.answer(self.docker.inspect_volume(name)).await {
-            Ok(volume) => Ok(Some(volume_info(volume))),
-            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+        Ok(unless_missing(self.answer(self.docker.inspect_volume(name)).await)?.map(volume_info))
     }
 
     async fn volumes_labelled(&self, labels: &Labels) -> BackendResult<Vec<VolumeInfo>> {
@@ -491,11 +539,8 @@ impl Backend for DockerBackend {
 
     async fn remove_volume(&self, name: &str) -> BackendResult<()> {
         tracing::debug!(name, "removing volume");
-        match self.answer(self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)).await
-        {
-            Ok(()) | Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
+        let options = None::<bollard::query_parameters::RemoveVolumeOptions>;
+        unless_missing(self.answer(self.docker.remove_volume(name, options)).await).map(|_| ())
     }
 
     async fn wait_for_exit(&self, id: &str) -> BackendResult<Option<i64>> {
@@ -650,6 +695,8 @@ impl Backend for DockerBackend {
         since: std::time::SystemTime,
     ) -> BoxStream<'static, BackendResult<ContainerStarted>> {
         let mut filters = label_filter(labels);
+        // Only boss's own containers, as in `containers_labelled`.
+        filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
         filters.insert("type".to_string(), vec!["container".to_string()]);
         filters.insert("event".to_string(), vec!["start".to_string()]);
         let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs()).to_string();
@@ -704,11 +751,7 @@ impl Backend for DockerBackend {
 impl DockerBackend {
     /// The local image `image`, or `None` when it is not present.
     async fn inspect_present_image(&self, image: &str) -> BackendResult<Option<bollard::models::ImageInspect>> {
-        match self.answer(self.docker.inspect_image(image)).await {
-            Ok(inspect) => Ok(Some(inspect)),
-            Err(error) if error.kind == BackendErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+        unless_missing(self.answer(self.docker.inspect_image(image)).await)
     }
 
     /// The container's output since it last started; `follow` keeps the stream open until

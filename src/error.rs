@@ -104,6 +104,8 @@ pub enum Error {
     NoPublishedPort { service: String, container_port: u16 },
     /// Some services did not reach the requested state; each was reported when it failed.
     ServicesFailed { verb: &'static str, failed: Vec<String> },
+    /// `boss gc` could not remove `failed` of the `tried` things; each was reported.
+    GcIncomplete { failed: usize, tried: usize },
     /// A service's log could not be written to `path`; `error` is the system's words.
     SaveLog { path: PathBuf, error: String },
     /// `boss exec` asked for a service that has no running container.
@@ -301,6 +303,18 @@ pub enum Action {
     },
     RemoveVolume {
         volume: String,
+    },
+    /// `boss gc`: listing every container on the engine.
+    ListContainers,
+    /// `boss gc`: listing boss's networks.
+    ListNetworks,
+    /// `boss gc`: listing boss's volumes.
+    ListVolumes,
+    /// `boss gc`: listing boss's images.
+    ListImages,
+    /// `boss gc`: removing an image tag (and the image when it was its last).
+    RemoveImage {
+        image: String,
     },
     /// Reading a container's log.
     ReadLogs {
@@ -668,6 +682,7 @@ impl Error {
             | Error::Backend { .. }
             | Error::ForeignNetwork { .. }
             | Error::ServicesFailed { .. }
+            | Error::GcIncomplete { .. }
             | Error::ServiceNotRunning { .. }
             | Error::SaveLog { .. }
             | Error::SaveTimings { .. }
@@ -849,6 +864,10 @@ impl Error {
                 let _ =
                     writeln!(out, "error: failed to {verb} {}: {}", count(failed.len(), "service"), and_ticked(failed));
             }
+            Error::GcIncomplete { failed, tried } => {
+                let _ = writeln!(out, "error: gc could not remove {failed} of {}", count(*tried, "thing"));
+                let _ = writeln!(out, "hint: each failure is shown above; `boss gc --dry-run` lists what is left");
+            }
             Error::CommandNotRun { program, error, .. } => {
                 let _ = writeln!(out, "error: cannot run `{program}`");
                 let _ = writeln!(out, "caused by: {error}");
@@ -964,6 +983,11 @@ impl Action {
             Action::LookUpVolume { volume } => format!("look up volume `{volume}`"),
             Action::CreateVolume { volume } => format!("create volume `{volume}`"),
             Action::RemoveVolume { volume } => format!("remove volume `{volume}`"),
+            Action::ListContainers => "list the containers".to_string(),
+            Action::ListNetworks => "list boss's networks".to_string(),
+            Action::ListVolumes => "list boss's volumes".to_string(),
+            Action::ListImages => "list boss's images".to_string(),
+            Action::RemoveImage { image } => format!("remove image `{image}`"),
         }
     }
 }

@@ -14,6 +14,10 @@ use crate::ownership::Definition;
 use crate::plan::ContextHashes;
 use crate::service::Service;
 
+/// How long marking a failed build's leftovers may take; the marker is one `LABEL` step per
+/// label, normally done in a second or two.
+const MARK_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How many lines of builder output a failed build shows.
 const BUILD_LINES: usize = 10;
 
@@ -78,6 +82,60 @@ pub(crate) fn build_tags(image: &str, now: SystemTime) -> Vec<String> {
     vec![format!("{repository}:{tag}"), format!("{repository}:boss-{stamp}")]
 }
 
+/// The time stamp of a `<repository>:boss-<date>-<time>` build tag (`20261118-110640`), or
+/// `None` for any other reference.
+pub(crate) fn build_stamp(reference: &str) -> Option<&str> {
+    let stamp = split_reference(reference).1.strip_prefix("boss-")?;
+    let shape_ok = stamp.len() == 15
+        && stamp.char_indices().all(|(index, c)| if index == 8 { c == '-' } else { c.is_ascii_digit() });
+    shape_ok.then_some(stamp)
+}
+
+/// The tag of the image that marks a failed build's leftovers: `<repository>:boss-failed-<stamp>`.
+fn failed_build_tag(build_tag: &str) -> String {
+    let (repository, tag) = split_reference(build_tag);
+    format!("{repository}:{}", tag.replacen("boss-", "boss-failed-", 1))
+}
+
+/// The image id in a classic builder's ` ---> 3f2a1b4c5d6e` line (each step's result), if the
+/// line is one.
+fn step_image(line: &str) -> Option<&str> {
+    let id = line.trim().strip_prefix("---> ")?;
+    (id.len() >= 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
+}
+
+/// The last image of every stage of a build so far, read from the classic builder's output:
+/// what a failed build leaves as untagged leaves (the last stage's, and each earlier stage's,
+/// which only the final stage would have used).
+#[derive(Debug, Default)]
+struct StageEnds {
+    /// The last image of each stage before the current one.
+    ended: Vec<String>,
+    /// The current stage's last image so far.
+    current: Option<String>,
+}
+
+impl StageEnds {
+    fn see(&mut self, line: &str) {
+        if let Some(id) = step_image(line) {
+            self.current = Some(id.to_string());
+        } else if let Some((step, instruction)) = line.split_once(" : ")
+            && step.starts_with("Step ")
+            && instruction.get(..5).is_some_and(|word| word.eq_ignore_ascii_case("FROM "))
+            && let Some(id) = self.current.take()
+        {
+            self.ended.push(id);
+        }
+    }
+
+    fn into_leaves(self) -> Vec<String> {
+        let mut leaves = self.ended;
+        leaves.extend(self.current);
+        leaves.dedup();
+        leaves
+    }
+}
+
 /// Builds the service's image from `build_from`, showing the builder's output under the
 /// service's name. Returns the new image id.
 pub(crate) async fn build<B: Backend>(
@@ -87,6 +145,20 @@ pub(crate) async fn build<B: Backend>(
     service: &Service,
     events: &EventSink,
 ) -> Result<String, ServiceFailure> {
+    let never = tokio_util::sync::CancellationToken::new();
+    build_unless_cancelled(backend, group, project_dir, service, events, &never).await?.ok_or(ServiceFailure::Cancelled)
+}
+
+/// [`build`], abandoned (`Ok(None)`) when `cancel` fires: the request is dropped, so the engine
+/// stops building. What a failed or abandoned build left is marked for `boss gc`.
+pub(crate) async fn build_unless_cancelled<B: Backend>(
+    backend: &B,
+    group: &str,
+    project_dir: &str,
+    service: &Service,
+    events: &EventSink,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<String>, ServiceFailure> {
     let directory = service.build_from.as_ref().map(|directory| directory.display().to_string()).unwrap_or_default();
     let context_failure =
         |problem: ContextProblem| ServiceFailure::BuildContext { directory: directory.clone(), problem };
@@ -108,8 +180,10 @@ pub(crate) async fn build<B: Backend>(
     labels.insert(label::BUILD_CONTEXT.to_string(), context_hash);
     let spec = BuildSpec { dockerfile, tags, labels };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
+    let stage_ends = Mutex::new(StageEnds::default());
     let output = |line: &str| {
         let line = &strip_escapes(line);
+        stage_ends.lock().unwrap_or_else(std::sync::PoisonError::into_inner).see(line);
         events.service(&service.name, ServiceChange::BuildOutput { line: line.to_string() });
         let mut last_lines = last_lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if last_lines.len() == BUILD_LINES {
@@ -118,13 +192,29 @@ pub(crate) async fn build<B: Backend>(
         last_lines.push_back(line.to_string());
     };
     let (context, report) = crate::build_context::start(plan);
-    let result = backend.build_image(context, &spec, &output).await;
+    let result = tokio::select! {
+        result = backend.build_image(context, &spec, &output) => Some(result),
+        () = cancel.cancelled() => None,
+    };
+    if !matches!(result, Some(Ok(_))) {
+        let leaves = stage_ends.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_leaves();
+        // A stalled engine must not hold the build's own failure back for long.
+        let marking = async {
+            for leaf in &leaves {
+                mark_failed_build(backend, leaf, &spec).await;
+            }
+        };
+        if tokio::time::timeout(MARK_TIME, marking).await.is_err() {
+            tracing::debug!(?leaves, "gave up marking the failed build's leftovers");
+        }
+    }
+    let Some(result) = result else { return Ok(None) };
     // A context that could not be read fails the request; the engine's words for that say
     // nothing useful, the recorded problem names the file.
     if let Some(problem) = report.problem() {
         return Err(context_failure(problem));
     }
-    result.map_err(|error| ServiceFailure::Build {
+    result.map(Some).map_err(|error| ServiceFailure::Build {
         message: error.message,
         last_lines: last_lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into(),
     })
@@ -178,6 +268,48 @@ pub(crate) async fn observe_build_context<B: Backend>(
     .ok()
     .flatten();
     Ok(now.map(|now| ContextHashes { built, now }))
+}
+
+/// Makes what a failed build left recognisable. The classic builder keeps the image of every
+/// step that succeeded, untagged and without the build's labels (it applies them in a last
+/// step), so nothing says they are boss's. When the last image of a stage (`step`) is such an
+/// untagged leftover, boss builds a child of it carrying the build's labels plus
+/// `boss.build=failed`, tagged `<repository>:boss-failed-<stamp>` (a later stage's marker takes
+/// the tag over; the labels still find the earlier one). Removing that child (`boss gc`, or `docker rmi`)
+/// lets the engine prune the untagged parents nothing else uses, and only those. Best effort:
+/// the build's own failure is what the user is told about.
+async fn mark_failed_build<B: Backend>(backend: &B, step: &str, build: &BuildSpec) {
+    let leftover = match backend.image_info(step).await {
+        Ok(Some(image)) if image.tags.is_empty() => image.id,
+        // A tagged image (the base of a build whose first step failed) is nobody's leftover.
+        _ => return,
+    };
+    let Some(tag) = build.tags.get(1).map(|tag| failed_build_tag(tag)) else { return };
+    let mut labels = build.labels.clone();
+    labels.insert(label::BUILD.to_string(), label::FAILED_BUILD.to_string());
+    let marker = BuildSpec { dockerfile: "Dockerfile".to_string(), tags: vec![tag], labels };
+    let dockerfile = format!("FROM {leftover}\n");
+    let result = match dockerfile_tar(&dockerfile) {
+        Ok(tar) => {
+            let context = futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(tar) }));
+            backend.build_image(context, &marker, &|_: &str| {}).await.map(|_| ())
+        }
+        Err(error) => Err(crate::backend::BackendError::other(error.to_string())),
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, step, "could not mark the failed build's leftovers");
+    }
+}
+
+/// A build context holding only `Dockerfile`.
+fn dockerfile_tar(dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+    builder.into_inner()
 }
 
 /// Removes terminal escape sequences (the builder colours a failing command's output), which
@@ -251,6 +383,41 @@ mod tests {
         assert_eq!(strip_escapes("\u{1b}[91m/bin/sh: x: not found"), "/bin/sh: x: not found");
         assert_eq!(strip_escapes("\u{1b}[0mRemoving \u{1b}[1;31mred\u{1b}[0m"), "Removing red");
         assert_eq!(strip_escapes("plain"), "plain");
+    }
+
+    #[test]
+    fn build_stamps_and_step_images_are_recognised() {
+        assert_eq!(build_stamp("shop/api:boss-20261118-110640"), Some("20261118-110640"));
+        assert_eq!(build_stamp("localhost:5000/api:boss-20261118-110640"), Some("20261118-110640"));
+        for other in ["api:latest", "api:boss-failed-20261118-110640", "api:boss-2026111-1106400", "api:boss-x"] {
+            assert_eq!(build_stamp(other), None, "{other}");
+        }
+        assert_eq!(failed_build_tag("api:boss-20261118-110640"), "api:boss-failed-20261118-110640");
+        assert_eq!(step_image(" ---> 205768c4ac22"), Some("205768c4ac22"));
+        assert_eq!(step_image(" ---> Running in 6b6444d76a2d"), None);
+        assert_eq!(step_image(" ---> Using cache"), None);
+    }
+
+    #[test]
+    fn each_stage_ends_with_its_last_step_image() {
+        let mut ends = StageEnds::default();
+        for line in [
+            "Step 1/6 : FROM base AS one",
+            " ---> 111111111111",
+            "Step 2/6 : COPY v /v",
+            " ---> 222222222222",
+            "Step 3/6 : from base",
+            " ---> 111111111111",
+            "Step 4/6 : COPY --from=one /v /w",
+            " ---> Running in 999999999999",
+            " ---> 444444444444",
+            "Step 5/6 : RUN false",
+            " ---> Running in 888888888888",
+        ] {
+            ends.see(line);
+        }
+        assert_eq!(ends.into_leaves(), ["222222222222", "444444444444"]);
+        assert_eq!(StageEnds::default().into_leaves(), Vec::<String>::new());
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod dockerignore;
 mod env;
 pub mod error;
 pub mod event;
+mod gc;
 mod graph;
 mod group;
 mod hook;

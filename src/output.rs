@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 
 use crate::error::Error;
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
+use crate::gc::{Fate, Kind, Reason, Report};
 use crate::ownership::{Change, Changes};
 use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
 use crate::service::Service;
@@ -303,14 +304,55 @@ pub(crate) fn status_table(status: &Status) -> String {
             note,
         ]);
     }
-    let mut widths = [0; 9];
-    for row in &rows {
+    table(&rows)
+}
+
+/// What `boss gc` found, and did or would do, as a table: one row per thing.
+pub(crate) fn gc_table(report: &Report) -> String {
+    let header = ["ACTION", "KIND", "NAME", "GROUP", "REASON"].map(str::to_string);
+    let mut rows = vec![header];
+    for found in &report.found {
+        let action = match found.fate {
+            Fate::WouldRemove => "remove",
+            Fate::Removed => "removed",
+            Fate::Failed => "failed",
+            Fate::KeptData | Fate::KeptInUse => "keep",
+        };
+        let kind = match found.kind {
+            Kind::Container => "container",
+            Kind::Network => "network",
+            Kind::Volume => "volume",
+            Kind::BuildTag => "build tag",
+            Kind::FailedBuild => "failed build",
+        };
+        let service = found.service.as_deref().unwrap_or_default();
+        let mut reason = match found.reason {
+            Reason::DirectoryGone => {
+                format!("directory `{}` is gone", found.directory.as_deref().unwrap_or_default())
+            }
+            Reason::OldBuild => format!("older than the newest {} of `{service}`", count(report.keep_builds, "build")),
+            Reason::FailedBuild => format!("left by a failed build of `{service}`"),
+        };
+        match found.fate {
+            Fate::KeptData => reason.push_str("; holds data (`--volumes` removes it)"),
+            Fate::KeptInUse => reason.push_str("; a container uses it"),
+            Fate::WouldRemove | Fate::Removed | Fate::Failed => {}
+        }
+        rows.push([action.to_string(), kind.to_string(), found.name.clone(), found.group.clone(), reason]);
+    }
+    table(&rows)
+}
+
+/// Rows of cells in left-aligned columns two spaces apart, without trailing spaces.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (cell, width) in row.iter().zip(widths) {
             let _ = write!(line, "{cell:<width$}  ");
@@ -319,6 +361,13 @@ pub(crate) fn status_table(status: &Status) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What `boss gc` found as JSON (see "gc" in the README for its fields).
+pub(crate) fn gc_json(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(report).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// How a state reads in the table and the JSON.
@@ -849,6 +898,60 @@ mod tests {
             .unwrap(),
             "web: failed: container exited with status 3 while starting\n    last lines of its log:\n      | boom"
         );
+    }
+
+    #[test]
+    fn gc_rows_say_what_happens_and_why() {
+        use crate::gc::Found;
+        let found = |kind, name: &str, service: Option<&str>, reason, fate| Found {
+            kind,
+            name: name.to_string(),
+            reference: String::new(),
+            group: "shop".to_string(),
+            service: service.map(str::to_string),
+            reason,
+            directory: (reason == Reason::DirectoryGone).then(|| "/home/me/shop".to_string()),
+            fate,
+        };
+        let report = Report {
+            dry_run: true,
+            keep_builds: 3,
+            found: vec![
+                found(Kind::Container, "shop.api", Some("api"), Reason::DirectoryGone, Fate::WouldRemove),
+                found(Kind::Network, "boss-shop", None, Reason::DirectoryGone, Fate::Removed),
+                found(Kind::Volume, "shop.db.1a2b", Some("db"), Reason::DirectoryGone, Fate::KeptData),
+                found(Kind::Volume, "shop.db.3c4d", Some("db"), Reason::DirectoryGone, Fate::KeptInUse),
+                found(Kind::BuildTag, "shop/api:boss-20261130-100000", Some("api"), Reason::OldBuild, Fate::Failed),
+                found(
+                    Kind::FailedBuild,
+                    "shop/api:boss-failed-20261130-110000",
+                    Some("api"),
+                    Reason::FailedBuild,
+                    Fate::WouldRemove,
+                ),
+            ],
+        };
+        assert_eq!(
+            gc_table(&report),
+            "\
+ACTION   KIND          NAME                                  GROUP  REASON
+remove   container     shop.api                              shop   directory `/home/me/shop` is gone
+removed  network       boss-shop                             shop   directory `/home/me/shop` is gone
+keep     volume        shop.db.1a2b                          shop   directory `/home/me/shop` is gone; holds data (`--volumes` removes it)
+keep     volume        shop.db.3c4d                          shop   directory `/home/me/shop` is gone; a container uses it
+failed   build tag     shop/api:boss-20261130-100000         shop   older than the newest 3 builds of `api`
+remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a failed build of `api`
+"
+        );
+        let json: serde_json::Value = serde_json::from_str(&gc_json(&report)).unwrap();
+        assert_eq!(
+            json["found"][2],
+            serde_json::json!({
+                "kind": "volume", "name": "shop.db.1a2b", "group": "shop", "service": "db",
+                "reason": "directory_gone", "directory": "/home/me/shop", "fate": "kept_data"
+            })
+        );
+        assert_eq!((json["dry_run"].as_bool(), json["keep_builds"].as_u64()), (Some(true), Some(3)));
     }
 
     #[test]

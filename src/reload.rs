@@ -41,15 +41,23 @@ pub(crate) async fn reload<B: Backend>(
     let service = &project.services[&options.service];
     // Build first: a broken build leaves the running version alone.
     let project_dir = project.directory.display().to_string();
-    let build = crate::image::build(&*backend, &project.group, &project_dir, service, &events);
     // Ctrl-C during the build drops it (the engine then stops building) and stops nothing.
-    let built = tokio::select! {
-        built = build => built,
-        () = options.cancel.cancelled() => return Err(Error::Interrupted),
-    };
-    if let Err(failure) = built {
-        events.service(&service.name, ServiceChange::Failed { failure });
-        return Err(Error::ServicesFailed { verb: "reload", failed: vec![service.name.clone()] });
+    let built = crate::image::build_unless_cancelled(
+        &*backend,
+        &project.group,
+        &project_dir,
+        service,
+        &events,
+        &options.cancel,
+    )
+    .await;
+    match built {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(Error::Interrupted),
+        Err(failure) => {
+            events.service(&service.name, ServiceChange::Failed { failure });
+            return Err(Error::ServicesFailed { verb: "reload", failed: vec![service.name.clone()] });
+        }
     }
 
     // Interrupted while building: nothing has been stopped yet, so leave everything running.

@@ -119,6 +119,23 @@ impl Backend for FakeBackend {
         Ok(None)
     }
 
+    async fn image_info(&self, image: &str) -> BackendResult<Option<crate::backend::ImageInfo>> {
+        Ok(Some(crate::backend::ImageInfo {
+            id: format!("sha256:{image}"),
+            tags: vec![image.to_string()],
+            ..Default::default()
+        }))
+    }
+
+    async fn images_labelled(&self, _: &Labels) -> BackendResult<Vec<crate::backend::ImageInfo>> {
+        Ok(Vec::new())
+    }
+
+    async fn remove_image(&self, reference: &str) -> BackendResult<()> {
+        self.with(|state| state.calls.push(format!("remove image {reference}")));
+        Ok(())
+    }
+
     async fn build_image(
         &self,
         _: crate::backend::ContextStream,

@@ -236,3 +236,24 @@ fn editing_the_build_context_of_a_running_service_makes_it_outdated_until_reload
     project.run(["reload", "app"]).success().stderr_contains("app: building image");
     assert_eq!(app_outdated(&project), None, "the reload built the context as it is now");
 }
+
+// An image boss built carries the group's and the service's labels, and a container someone
+// makes from it inherits them: boss must still leave that container alone.
+#[test]
+fn a_container_made_by_hand_from_a_built_image_is_not_the_groups() {
+    let project = Project::new("built_image_manual");
+    write_app(&project);
+    project.script(SCRIPT);
+    project.run(["start"]).success();
+    let image = format!("{}-app:dev", project.group());
+    let by_hand = docker(["run", "-d", "--name", &format!("{}-by-hand", project.group()), &image]);
+    let by_hand = by_hand.trim();
+
+    let status = project.run(["status", "--format", "json"]);
+    status.success();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows["services"].as_array().unwrap().len(), 1, "not an orphan of the group\n{status}");
+    project.run(["stop", "--remove"]).success().stderr_lacks("orphan");
+    assert_eq!(docker(["inspect", "-f", "{{.State.Running}}", by_hand]).trim(), "true", "still running");
+    docker(["rm", "-f", by_hand]);
+}

@@ -24,7 +24,7 @@ fn subcommands(project: &Project) -> Vec<String> {
 fn completions_name_every_subcommand_and_bash_accepts_them() {
     let project = Project::new("completions");
     let names = subcommands(&project);
-    assert_eq!(names, ["start", "stop", "plan", "status", "env", "run", "reload", "logs", "exec", "completions"]);
+    assert_eq!(names, ["start", "stop", "plan", "status", "env", "run", "reload", "logs", "exec", "gc", "completions"]);
 
     let bash = project.run(["completions", "bash"]);
     bash.success();

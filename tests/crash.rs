@@ -239,3 +239,22 @@ fn killed_during_stop_remove_the_next_stop_finishes_it() {
     assert_eq!(networks(project.group()), Vec::<String>::new());
     assert_eq!(project.context(), None, "the context file is removed");
 }
+
+// The record of which containers became ready lives in the context file, with the values the
+// hooks set. Without the file, boss checks the running containers again and runs their
+// `post_start` again, which sets the lost values anew.
+#[test]
+fn without_the_context_file_running_containers_are_checked_again() {
+    docker_required();
+    let project = Project::new("crash_context_lost");
+    project.script(&script("true"));
+    project.run(["start"]).success();
+    std::fs::remove_file(project.path(".boss-context")).unwrap();
+    project.run(["status"]).code(1).stdout_contains("never became ready");
+    project
+        .run(["start"])
+        .success()
+        .stderr_contains("runs but never became ready: checking it again, then running post_start");
+    assert_eq!(post_start_runs(&project), 1, "post_start set its value anew");
+    project.run(["start"]).success().stderr_contains("db: already running");
+}

@@ -20,6 +20,7 @@ mod examples;
 mod exclude;
 mod exec;
 mod failures;
+mod gc;
 mod interrupt;
 mod isolation;
 mod library;
