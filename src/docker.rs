@@ -264,9 +264,12 @@ impl Backend for DockerBackend {
     async fn containers_labelled(&self, labels: &Labels) -> BackendResult<Vec<ContainerInfo>> {
         tracing::debug!(?labels, "listing containers");
         // A container someone made from an image boss built inherits the image's group and
-        // service labels; only the containers boss made carry their definition's hash.
+        // service labels; only the containers boss made carry their definition's hash. (No
+        // labels at all asks for every container, as `gc` does to see which images are used.)
         let mut filters = label_filter(labels);
-        filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
+        if !labels.is_empty() {
+            filters.entry("label".to_string()).or_default().push(crate::backend::label::CONFIG_HASH.to_string());
+        }
         let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         let containers = self.docker.list_containers(Some(options)).await.map_err(|e| convert(&e))?;
         Ok(containers.into_iter().map(container_info).collect())
