@@ -52,6 +52,8 @@ pub mod event;
 mod graph;
 mod group;
 mod hook;
+#[cfg(test)]
+mod hostile;
 mod image;
 mod interpolate;
 mod logs;
