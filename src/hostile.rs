@@ -18,6 +18,8 @@ use crate::event::EventSink;
 use crate::plan::{ObservedService, Plan, Target};
 use crate::project::Project;
 
+mod property;
+
 /// A guard against hangs, not a timing bound: a debug build on a loaded two-core machine
 /// finishes every case here in a fraction of it.
 const HANG_GUARD: Duration = Duration::from_secs(120);
