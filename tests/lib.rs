@@ -20,6 +20,7 @@ mod failures;
 mod interrupt;
 mod isolation;
 mod library;
+mod load;
 mod logs;
 mod ownership;
 mod plan;
