@@ -43,7 +43,7 @@ fn a_group_of_fifty_services_start_run_and_are_removed() {
 }
 
 #[test]
-fn ten_groups_started_at_once_on_one_engine_share_nothing() {
+fn ten_groups_started_at_once_on_one_engine_all_run_and_are_removed() {
     let projects: Vec<Project> = (0..10).map(|_| Project::new("load_parallel")).collect();
     for project in &projects {
         project.script(&fan_out_script(3));
