@@ -10,6 +10,7 @@ mod group;
 mod port;
 mod process;
 mod project;
+mod scripts;
 mod signal;
 
 pub(crate) use background::Background;
@@ -22,4 +23,5 @@ pub(crate) use group::{GroupGuard, MAX_GROUP_LEN, remove_group_resources, unique
 pub(crate) use port::free_port;
 pub(crate) use process::{Captured, RunError, run_captured, run_captured_with_input};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
+pub(crate) use scripts::fan_out_script;
 pub(crate) use signal::{signal_group_when, signal_when};
