@@ -337,8 +337,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     fn remove_network(&self, id: &str) -> impl Future<Output = BackendResult<()>> + Send;
 
-    /// Containers (running or not) carrying every one of `labels` (all of them for none),
-    /// newest first.
+    /// boss's containers (running or not: those with a `boss.config-hash`) carrying every one
+    /// of `labels`, newest first; every container of the engine for no labels.
     fn containers_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<ContainerInfo>>> + Send;
 
     /// The container with exactly this name, whoever created it.

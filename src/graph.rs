@@ -1,6 +1,8 @@
 //! The dependency graph of a group: checking it (unknown names, cycles), the exclusion rules of
 //! `start` and `stop`, and transitive dependants. Pure; no I/O.
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::{IndexMap, IndexSet};
 
 use crate::error::{Error, ScriptErrorKind, UsageError};
@@ -32,6 +34,8 @@ pub(crate) fn check(services: &IndexMap<String, Service>) -> Result<(), Error> {
 }
 
 /// A dependency cycle as a path that starts and ends with the same service, if there is one.
+/// A depth-first search with its own stack, not recursion, so that a chain of thousands of
+/// services cannot overflow the thread's stack.
 fn find_cycle(services: &IndexMap<String, Service>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -39,44 +43,72 @@ fn find_cycle(services: &IndexMap<String, Service>) -> Option<Vec<String>> {
         OnStack,
         Done,
     }
-    fn visit(
-        name: &str,
-        services: &IndexMap<String, Service>,
-        marks: &mut IndexMap<String, Mark>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        marks.insert(name.to_string(), Mark::OnStack);
-        stack.push(name.to_string());
-        for dependency in &services[name].dependencies {
-            match marks.get(dependency.as_str()).copied().unwrap_or(Mark::New) {
+    let mut marks: HashMap<&str, Mark> = services.keys().map(|name| (name.as_str(), Mark::New)).collect();
+    for root in services.keys() {
+        if marks[root.as_str()] != Mark::New {
+            continue;
+        }
+        // The path from `root`, each service with the index of its next dependency to visit.
+        let mut stack: Vec<(&str, usize)> = vec![(root.as_str(), 0)];
+        marks.insert(root, Mark::OnStack);
+        while let Some(&(name, next)) = stack.last() {
+            let Some(dependency) = services[name].dependencies.get(next) else {
+                marks.insert(name, Mark::Done);
+                stack.pop();
+                continue;
+            };
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            // An unknown dependency has no dependencies of its own; `check` reports it first.
+            match marks.get(dependency.as_str()).copied().unwrap_or(Mark::Done) {
                 Mark::OnStack => {
-                    let start = stack.iter().position(|entry| entry == dependency).unwrap_or(0);
-                    let mut path = stack[start..].to_vec();
+                    let start = stack.iter().position(|(entry, _)| entry == dependency).unwrap_or(0);
+                    let mut path: Vec<String> = stack[start..].iter().map(|(entry, _)| (*entry).to_string()).collect();
                     path.push(dependency.clone());
                     return Some(path);
                 }
                 Mark::New => {
-                    if let Some(path) = visit(dependency, services, marks, stack) {
-                        return Some(path);
-                    }
+                    marks.insert(dependency, Mark::OnStack);
+                    stack.push((dependency, 0));
                 }
                 Mark::Done => {}
             }
         }
-        stack.pop();
-        marks.insert(name.to_string(), Mark::Done);
-        None
     }
-    let mut marks: IndexMap<String, Mark> = services.keys().map(|name| (name.clone(), Mark::New)).collect();
-    for name in services.keys() {
-        if marks[name.as_str()] == Mark::New {
-            let mut stack = Vec::new();
-            if let Some(path) = visit(name, services, &mut marks, &mut stack) {
-                return Some(path);
+    None
+}
+
+/// Every service after all of its dependencies: a depth-first post-order taken in declaration
+/// order, with its own stack rather than recursion, so that a chain of thousands of services
+/// cannot overflow the thread's stack. Dependencies that are not services are left out; in a
+/// cycle (which [`check`] refuses) the edge that closes it is ignored.
+pub(crate) fn dependencies_first(services: &IndexMap<String, Service>) -> Vec<&str> {
+    let mut order = Vec::with_capacity(services.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(services.len());
+    for root in services.keys() {
+        if !seen.insert(root) {
+            continue;
+        }
+        let mut stack: Vec<(&str, usize)> = vec![(root.as_str(), 0)];
+        while let Some(&(name, next)) = stack.last() {
+            match services[name].dependencies.get(next) {
+                Some(dependency) => {
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += 1;
+                    }
+                    if services.contains_key(dependency) && seen.insert(dependency) {
+                        stack.push((dependency, 0));
+                    }
+                }
+                None => {
+                    order.push(name);
+                    stack.pop();
+                }
             }
         }
     }
-    None
+    order
 }
 
 /// Every service that depends on `name`, directly or not, in declaration order.
@@ -142,31 +174,23 @@ pub(crate) fn critical_path(
 ) -> Vec<(String, std::time::Duration)> {
     use std::time::Duration;
     // For each service: the longest total of a chain ending with it, and the dependency that
-    // chain comes through.
-    fn longest<'a>(
-        name: &'a str,
-        services: &'a IndexMap<String, Service>,
-        times: &std::collections::HashMap<String, Duration>,
-        memo: &mut IndexMap<&'a str, (Duration, Option<&'a str>)>,
-    ) -> Duration {
-        if let Some((total, _)) = memo.get(name) {
-            return *total;
-        }
-        let mut best: (Duration, Option<&'a str>) = (Duration::ZERO, None);
-        for dependency in services.get(name).map(|service| service.dependencies.as_slice()).unwrap_or_default() {
-            let total = longest(dependency, services, times, memo);
+    // chain comes through. Filled in dependencies first, so each service's dependencies are
+    // known when it is reached, without recursion.
+    let mut memo: HashMap<&str, (Duration, Option<&str>)> = HashMap::with_capacity(services.len());
+    for name in dependencies_first(services) {
+        let mut best: (Duration, Option<&str>) = (Duration::ZERO, None);
+        for dependency in &services[name].dependencies {
+            let total = memo.get(dependency.as_str()).map_or(Duration::ZERO, |(total, _)| *total);
             if best.1.is_none() || total > best.0 {
                 best = (total, Some(dependency.as_str()));
             }
         }
         let total = best.0 + times.get(name).copied().unwrap_or_default();
         memo.insert(name, (total, best.1));
-        total
     }
-    let mut memo = IndexMap::new();
     let mut end: Option<(&str, Duration)> = None;
     for name in services.keys() {
-        let total = longest(name, services, times, &mut memo);
+        let total = memo.get(name.as_str()).map_or(Duration::ZERO, |(total, _)| *total);
         if end.is_none_or(|(_, best)| total > best) {
             end = Some((name, total));
         }
@@ -193,7 +217,7 @@ pub(crate) mod tests {
 
     /// Services from a compact description: `"web -> api db, api -> db, db"`.
     pub(crate) fn services(description: &str) -> IndexMap<String, Service> {
-        let file = Arc::new(SourceFile { path: PathBuf::from("services.rhai"), text: String::new() });
+        let file = Arc::new(SourceFile::new(PathBuf::from("services.rhai"), String::new()));
         description
             .split(',')
             .map(|entry| {

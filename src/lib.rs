@@ -54,6 +54,8 @@ mod gc;
 mod graph;
 mod group;
 mod hook;
+#[cfg(test)]
+mod hostile;
 mod image;
 mod interpolate;
 mod lock;

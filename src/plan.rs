@@ -517,46 +517,39 @@ pub(crate) fn plan_snapshot(
 ) -> Plan {
     let mut planned: IndexMap<String, PlannedService> = IndexMap::new();
     let selected: Vec<&Service> = services.values().filter(|service| !excluded.contains(&service.name)).collect();
-    while planned.len() < selected.len() {
-        let before = planned.len();
-        for service in &selected {
-            let ready = service.dependencies.iter().all(|dependency| {
-                planned.contains_key(dependency) || !selected.iter().any(|other| other.name == *dependency)
-            });
-            if planned.contains_key(&service.name) || !ready {
-                continue;
-            }
-            let keys = key_uses(service, services, &planned, values);
-            let set_later: Vec<String> = keys
-                .iter()
-                .filter(|key| !values.contains_key(&key.key) && key.sources.iter().any(|source| source.provides()))
-                .map(|key| key.key.clone())
-                .collect();
-            let state = observed.get(&service.name).cloned().unwrap_or_default();
-            let action = plan_service(service, &state, values, &set_later, target, false);
-            let hooks = action.hooks(service);
-            let image = service.image.clone();
-            planned.insert(
-                service.name.clone(),
-                PlannedService { name: service.name.clone(), image, action, hooks, keys },
-            );
+    // One pass in an order computed once: repeated passes, each asking of every service
+    // whether its dependencies were planned, were cubic in a long chain declared dependants first.
+    let providers = providing_dependencies(services);
+    for service in crate::graph::dependencies_first(services).into_iter().map(|name| &services[name]) {
+        if excluded.contains(&service.name) {
+            continue;
         }
-        // Validation rules out cycles; stop rather than loop if one slipped through.
-        if planned.len() == before {
-            break;
-        }
+        let providers = providers.get(service.name.as_str()).map_or(&[][..], Vec::as_slice);
+        let keys = key_uses(service, services, providers, &planned, values);
+        let set_later: Vec<String> = keys
+            .iter()
+            .filter(|key| !values.contains_key(&key.key) && key.sources.iter().any(|source| source.provides()))
+            .map(|key| key.key.clone())
+            .collect();
+        let state = observed.get(&service.name).cloned().unwrap_or_default();
+        let action = plan_service(service, &state, values, &set_later, target, false);
+        let hooks = action.hooks(service);
+        let image = service.image.clone();
+        planned.insert(service.name.clone(), PlannedService { name: service.name.clone(), image, action, hooks, keys });
     }
     let services: Vec<PlannedService> =
-        selected.iter().filter_map(|service| planned.shift_remove(&service.name)).collect();
+        selected.iter().filter_map(|service| planned.swap_remove(&service.name)).collect();
     let changes = services.iter().any(|service| service.action.changes_something());
     Plan { group: target.group.clone(), changes, services, excluded: excluded.to_vec(), orphans }
 }
 
 /// Every `{key}` in the service's env and where its value may come from: the `post_start` of
-/// a transitive dependency, a port a dependency publishes, or the saved context.
+/// a transitive dependency, a port a dependency publishes, or the saved context. `providers`
+/// are the service's transitive dependencies that can provide one ([`providing_dependencies`]).
 fn key_uses(
     service: &Service,
     services: &IndexMap<String, Service>,
+    providers: &[usize],
     planned: &IndexMap<String, PlannedService>,
     values: &Map<String, Value>,
 ) -> Vec<KeyUse> {
@@ -570,13 +563,14 @@ fn key_uses(
             }
         }
     }
-    let dependencies = transitive_dependencies(services, &service.name);
+    if uses.is_empty() {
+        return uses;
+    }
     for key_use in &mut uses {
-        for dependency in &dependencies {
+        for (dependency, dependency_service) in providers.iter().filter_map(|index| services.get_index(*index)) {
             // An excluded dependency is not started by this run: no hook of it runs and no
             // port of it is recorded.
             let Some(planned_dependency) = planned.get(dependency) else { continue };
-            let dependency_service = &services[dependency];
             if dependency_service.hooks.post_start {
                 let runs = planned_dependency.action.runs_post_start();
                 key_use.sources.push(KeySource::PostStart { service: dependency.clone(), runs });
@@ -597,19 +591,25 @@ fn key_uses(
     uses
 }
 
-/// The services `name` depends on, directly or not, in declaration order.
-fn transitive_dependencies(services: &IndexMap<String, Service>, name: &str) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    let mut frontier = vec![name.to_string()];
-    while let Some(current) = frontier.pop() {
-        for dependency in services.get(&current).map(|service| service.dependencies.as_slice()).unwrap_or_default() {
-            if !found.contains(dependency) {
-                found.push(dependency.clone());
-                frontier.push(dependency.clone());
+/// For each service, the services it depends on, directly or not, that can provide a `{key}`
+/// (those with a `post_start` or published ports), as indices in declaration order. Built
+/// dependencies first from each dependency's own list, so a service costs what its providers
+/// number, not a walk through everything below it: that walk, for every service of a chain of
+/// thousands, was quadratic.
+fn providing_dependencies(services: &IndexMap<String, Service>) -> std::collections::HashMap<&str, Vec<usize>> {
+    let mut providers = std::collections::HashMap::with_capacity(services.len());
+    for name in crate::graph::dependencies_first(services) {
+        let mut found = std::collections::BTreeSet::new();
+        for dependency in &services[name].dependencies {
+            let Some((index, _, dependency_service)) = services.get_full(dependency.as_str()) else { continue };
+            if dependency_service.hooks.post_start || !dependency_service.ports.is_empty() {
+                found.insert(index);
             }
+            found.extend(providers.get(dependency.as_str()).into_iter().flatten().copied());
         }
+        providers.insert(name, found.into_iter().collect());
     }
-    services.keys().filter(|candidate| found.contains(*candidate)).cloned().collect()
+    providers
 }
 
 #[cfg(test)]

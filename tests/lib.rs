@@ -25,6 +25,7 @@ mod interrupt;
 mod isolation;
 mod library;
 mod limits;
+mod load;
 mod logs;
 mod ownership;
 mod plan;

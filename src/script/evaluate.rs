@@ -39,7 +39,7 @@ struct Registry {
 fn position_span(file: &Arc<SourceFile>, position: Position) -> Span {
     match position.line() {
         // Rhai puts errors at the end of the input on the line after the last one.
-        Some(line) if line > file.text.lines().count() => end_of(file),
+        Some(line) if line > file.line_count() => end_of(file),
         Some(line) => Span::new(file, line, position.position().unwrap_or(1)),
         None => Span::file_only(file),
     }
@@ -58,7 +58,7 @@ fn end_of(file: &Arc<SourceFile>) -> Span {
 /// hooks `log` when they run later.
 pub(crate) fn load(path: &Path, events: EventSink) -> Result<Project, Error> {
     let text = std::fs::read_to_string(path).map_err(|error| {
-        let file = Arc::new(SourceFile { path: path.to_path_buf(), text: String::new() });
+        let file = Arc::new(SourceFile::new(path.to_path_buf(), String::new()));
         Error::script(
             ScriptErrorKind::Unreadable { path: path.to_path_buf(), reason: error.to_string() },
             Span::file_only(&file),
@@ -74,7 +74,7 @@ pub(crate) fn load_text(path: &Path, text: String, events: EventSink) -> Result<
 
 /// Like [`load`], with the script's text already read.
 pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Result<Project, Error> {
-    let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+    let file = Arc::new(SourceFile::new(path.to_path_buf(), text));
     // The directory is canonical (no `..`, no symlinked directories): it identifies the
     // project in labels, so `../services.rhai` and `services.rhai` must name the same one.
     let directory = std::path::absolute(path)
@@ -129,11 +129,14 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
 
     let mut services = IndexMap::new();
     let mut hooks = HashMap::new();
+    // Hostnames ignore case, so `Web` and `web` would be the same name on the network. Keyed
+    // by the lowercase name, so that ten thousand services are not compared pairwise.
+    let mut by_hostname: HashMap<String, String> = HashMap::new();
     for (map, span, call_context) in &registry.services {
         let declared = fields::service_from_map(map, span, &directory)?;
         let name = declared.service.name.clone();
-        // Hostnames ignore case, so `Web` and `web` would be the same name on the network.
-        if let Some(first) = services.values().find(|other: &&Service| other.name.eq_ignore_ascii_case(&name)) {
+        if let Some(first) = by_hostname.get(&name.to_ascii_lowercase()).map(|first| &services[first]) {
+            let first: &Service = first;
             let name_span = fields::locate_field(span, "name").unwrap_or_else(|| span.clone());
             return Err(Error::script(
                 ScriptErrorKind::DuplicateService {
@@ -173,6 +176,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                 ScriptHook { function, takes_context, span, call_context: Arc::clone(call_context) },
             );
         }
+        by_hostname.insert(name.to_ascii_lowercase(), name.clone());
         services.insert(name, declared.service);
     }
     if services.is_empty() {
@@ -194,13 +198,10 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
 
 /// Two services (or two mappings of one) cannot publish the same fixed host port.
 fn check_host_ports(services: &IndexMap<String, Service>) -> Result<(), Error> {
-    let mut published: Vec<(u16, crate::service::Protocol, &str)> = Vec::new();
+    let mut published: HashMap<(u16, crate::service::Protocol), &str> = HashMap::new();
     for service in services.values() {
         for port in service.ports.iter().filter(|port| port.host_port != 0) {
-            if let Some((_, _, other)) = published
-                .iter()
-                .find(|(host_port, protocol, _)| *host_port == port.host_port && *protocol == port.protocol)
-            {
+            if let Some(other) = published.get(&(port.host_port, port.protocol)) {
                 let span = fields::locate_field(&service.span, "ports").unwrap_or_else(|| service.span.clone());
                 let kind = ScriptErrorKind::PortTaken {
                     port: format!("{}/{}", port.host_port, port.protocol.as_str()),
@@ -209,7 +210,7 @@ fn check_host_ports(services: &IndexMap<String, Service>) -> Result<(), Error> {
                 };
                 return Err(Error::script(kind, span));
             }
-            published.push((port.host_port, port.protocol, &service.name));
+            published.insert((port.host_port, port.protocol), &service.name);
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, FnPtr, Map};
 use crate::error::{ContextProblem, EnvProblem, Error, LimitProblem, ScriptErrorKind};
 use crate::hook::HookKind;
 use crate::service::{DEFAULT_PING_INTERVAL, Hooks, Limits, PortMapping, Protocol, Service, StopSignal, Volume};
-use crate::source::Span;
+use crate::source::{SourceFile, Span};
 use crate::text::suggest;
 
 /// Every field a service map may have.
@@ -507,7 +507,7 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
 /// Returns `None` when the map is not written inline (e.g. `service(m)`).
 pub(super) fn locate_field(call: &Span, field: &str) -> Option<Span> {
     let text = &call.file.text;
-    let start = offset_of(text, call.line, call.column)?;
+    let start = offset_of(&call.file, call.line, call.column)?;
     let rest = &text[start..];
     let open = rest.find('(')?;
     let after = rest[open + 1..].trim_start();
@@ -573,16 +573,15 @@ fn followed_by_colon(text: &str, index: usize) -> bool {
 }
 
 /// The byte offset of a 1-based line and character column.
-fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line <= 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)? };
+fn offset_of(file: &SourceFile, line: usize, column: usize) -> Option<usize> {
+    let text = &file.text;
+    let line_start = file.line_start(line.max(1))?;
     let column_offset: usize = text[line_start..].chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
     Some(line_start + column_offset)
 }
 
 fn span_at(call: &Span, text: &str, offset: usize) -> Span {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let (line, line_start) = call.file.line_of(offset);
     let column = text[line_start..offset].chars().count() + 1;
     Span::new(&call.file, line, column)
 }
@@ -590,11 +589,10 @@ fn span_at(call: &Span, text: &str, offset: usize) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
     use std::sync::Arc;
 
     fn call_span(text: &str) -> Span {
-        let file = Arc::new(SourceFile { path: PathBuf::from("s.rhai"), text: text.to_string() });
+        let file = Arc::new(SourceFile::new(PathBuf::from("s.rhai"), text.to_string()));
         let offset = text.find("service").unwrap();
         span_at(&Span::file_only(&file), text, offset)
     }

@@ -162,7 +162,7 @@ fn module_file(main: &SourceFile, source: &str) -> Option<Arc<SourceFile>> {
         (Some(base), Some(full)) => full.strip_prefix(&base).map(|relative| directory.join(relative)).unwrap_or(full),
         _ => path,
     };
-    Some(Arc::new(SourceFile { path: shown, text }))
+    Some(Arc::new(SourceFile::new(shown, text)))
 }
 
 /// The text of one Rhai error, without Rhai's own position suffix.
