@@ -33,6 +33,23 @@ pub enum Event {
         service: String,
         change: ServiceChange,
     },
+    /// A missing image that `services` need is being pulled, ahead of the services: every such
+    /// pull begins when the start does.
+    PullingImage {
+        image: String,
+        services: Vec<String>,
+    },
+    /// A pull that began with the start is done.
+    ImagePulled {
+        image: String,
+        elapsed: std::time::Duration,
+    },
+    /// A pull that began with the start failed; the services that need the image fail when
+    /// they get to it, with the engine's words.
+    ImageNotPulled {
+        image: String,
+        reason: String,
+    },
     /// Another boss (`holder`, when it says who it is) changes `group` right now; this one
     /// waits until it is done. Sent once, when the wait begins.
     WaitingForLock {

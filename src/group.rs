@@ -280,7 +280,8 @@ impl Group {
         let prepared = self.prepare(Some(operation)).await?;
         // A `{key}` that nothing provides would fail its service halfway through the run;
         // refuse it before anything starts.
-        let missing = prepared.plan().await?.missing_keys();
+        let plan = prepared.plan().await?;
+        let missing = plan.missing_keys();
         if !missing.is_empty() {
             return Err(Error::MissingContextKeys { missing });
         }
@@ -293,6 +294,7 @@ impl Group {
             fresh: Vec::new(),
             cancel,
             save_logs: prepared.save_logs.clone(),
+            pulls: plan.images_to_pull(),
         };
         let (backend, project, context, events) = prepared.engine();
         let address = backend.address();

@@ -34,6 +34,9 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
             format!("warning: cannot save the context to `{}` yet: {reason}", path.display())
         }
         Event::VolumeRemoved { name } => format!("removed volume `{name}`"),
+        Event::PullingImage { image, services } => format!("pulling image {image} for {}", and_ticked(services)),
+        Event::ImagePulled { image, elapsed } => format!("pulled image {image} in {}", seconds(*elapsed)),
+        Event::ImageNotPulled { image, reason } => format!("could not pull image {image}: {reason}"),
         Event::WaitingForLock { group, holder } => {
             format!("waiting for {} working on group `{group}`", crate::error::lock_holder(holder.as_ref()))
         }

@@ -296,6 +296,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The missing images the plan pulls, each once, with the services that need it: `start`
+    /// pulls them all as it begins, instead of each when its service's turn comes.
+    pub(crate) fn images_to_pull(&self) -> Vec<(String, Vec<String>)> {
+        let mut images: IndexMap<String, Vec<String>> = IndexMap::new();
+        for service in &self.services {
+            if let ServiceAction::Create { image: ImageStep::Pull }
+            | ServiceAction::Recreate { image: ImageStep::Pull, .. } = service.action
+            {
+                images.entry(service.image.clone()).or_default().push(service.name.clone());
+            }
+        }
+        images.into_iter().collect()
+    }
+
     /// The keys no source provides, for services whose action needs their env.
     pub fn missing_keys(&self) -> Vec<MissingKey> {
         let mut missing = Vec::new();

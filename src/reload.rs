@@ -95,6 +95,7 @@ pub(crate) async fn reload<B: Backend>(
         fresh: vec![service.name.clone()],
         cancel: options.cancel,
         save_logs: None,
+        pulls: Vec::new(),
     };
     start(backend, project, context, start_options, events).await
 }

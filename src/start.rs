@@ -47,7 +47,16 @@ pub(crate) struct StartOptions {
     pub cancel: CancellationToken,
     /// Where the log of each failed service's container is written, before it is removed.
     pub save_logs: Option<std::path::PathBuf>,
+    /// Missing images to pull as the run begins (each once, with the services that need it),
+    /// so pulls overlap the waits on dependencies instead of following them.
+    pub pulls: Vec<(String, Vec<String>)>,
 }
+
+/// How many images are pulled at once.
+const PULLS_AT_ONCE: usize = 4;
+
+/// A pull begun with the run, which the services that need its image await.
+type SharedPull = futures_util::future::Shared<futures_util::future::BoxFuture<'static, Result<(), BackendError>>>;
 
 /// Which services ended up running and which did not.
 #[derive(Debug, Default)]
@@ -70,6 +79,46 @@ struct Run<B> {
     access: Arc<dyn ContainerAccess>,
     /// The containers of services without `ping` that this run started, for the final check.
     unpinged: std::sync::Mutex<Vec<Unpinged>>,
+    /// The pulls begun with the run, by image.
+    pulls: std::collections::HashMap<String, SharedPull>,
+}
+
+/// Begins every pull of `pulls` at once (at most [`PULLS_AT_ONCE`] running together), each
+/// reporting its own progress; a cancel of the run abandons them.
+fn begin_pulls<B: Backend + 'static>(
+    backend: &Arc<B>,
+    pulls: &[(String, Vec<String>)],
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> std::collections::HashMap<String, SharedPull> {
+    use futures_util::FutureExt as _;
+    let slots = Arc::new(tokio::sync::Semaphore::new(PULLS_AT_ONCE));
+    let mut begun = std::collections::HashMap::new();
+    for (image, services) in pulls {
+        let (backend, events, cancel, slots) =
+            (Arc::clone(backend), events.clone(), cancel.clone(), Arc::clone(&slots));
+        let (image, services) = (image.clone(), services.clone());
+        let task = tokio::spawn({
+            let image = image.clone();
+            async move {
+                let _slot = slots.acquire_owned().await;
+                events.emit(Event::PullingImage { image: image.clone(), services });
+                let began = Instant::now();
+                let result = tokio::select! {
+                    result = backend.pull_image(&image) => result,
+                    () = cancel.cancelled() => Err(BackendError::other("the start was interrupted".to_string())),
+                };
+                events.emit(match &result {
+                    Ok(()) => Event::ImagePulled { image, elapsed: began.elapsed() },
+                    Err(error) => Event::ImageNotPulled { image, reason: error.message.clone() },
+                });
+                result
+            }
+        });
+        let pull = async move { task.await.unwrap_or_else(|error| Err(BackendError::other(error.to_string()))) };
+        begun.insert(image, pull.boxed().shared());
+    }
+    begun
 }
 
 /// A container of a service without `ping`, started by this run at `started`.
@@ -114,13 +163,17 @@ pub(crate) async fn ensure_network<B: Backend>(
 
 /// Starts the project's services (minus exclusions). Returns which started and which failed;
 /// a failed service never stops unrelated ones.
-pub(crate) async fn start<B: Backend>(
+pub(crate) async fn start<B: Backend + 'static>(
     backend: Arc<B>,
     project: &Project,
     context: Context,
     options: StartOptions,
     events: EventSink,
 ) -> Result<StartReport, Error> {
+    // Pulls nobody awaits any more are abandoned when the start returns.
+    let pulls_cancel = options.cancel.child_token();
+    let _abandon_pulls = pulls_cancel.clone().drop_guard();
+    let pulls = begin_pulls(&backend, &options.pulls, &events, &pulls_cancel);
     let project_dir = project.directory.display().to_string();
     ensure_network(&*backend, &project.group, &project_dir, &options.network, &events).await?;
     for orphan in crate::stop::orphans(&*backend, &project.group, &project.services).await? {
@@ -148,6 +201,7 @@ pub(crate) async fn start<B: Backend>(
         context,
         events,
         cancel: options.cancel.clone(),
+        pulls,
         options,
         unpinged: std::sync::Mutex::default(),
     });
@@ -413,7 +467,14 @@ async fn create<B: Backend>(
             Some(image::build(&*run.backend, &run.group, &run.project_dir, service, &run.events).await?)
         }
         ImageStep::Pull => {
-            image::pull(&*run.backend, service, &run.events).await?;
+            match run.pulls.get(&service.image) {
+                // Begun with the run: this service waits for it, as the others that share it.
+                Some(pull) => {
+                    run.events.service(name, ServiceChange::Pulling { image: service.image.clone() });
+                    pull.clone().await.map_err(|error| ServiceFailure::Pull { image: service.image.clone(), error })?;
+                }
+                None => image::pull(&*run.backend, service, &run.events).await?,
+            }
             Some(self::image_id(run, &spec.image).await?.unwrap_or_default())
         }
     };
@@ -856,6 +917,7 @@ mod tests {
             fresh: Vec::new(),
             cancel: CancellationToken::new(),
             save_logs: None,
+            pulls: Vec::new(),
         }
     }
 
@@ -993,6 +1055,26 @@ mod tests {
         cancel.cancel();
         let report = run.await.unwrap().unwrap();
         assert_eq!(report.started, ["a"]);
+    }
+
+    // Every pull begins with the run, before any service is created, and an image two
+    // services share is pulled once.
+    #[tokio::test]
+    async fn pulls_begin_with_the_run_once_per_image() {
+        let project = project("a, b -> a, c -> a", FakeHooks::default());
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().pullable.insert("shared:1".into());
+        let (events, recorded) = recording_sink();
+        let options = StartOptions { pulls: vec![("shared:1".into(), vec!["b".into(), "c".into()])], ..options() };
+        let report = start(Arc::clone(&backend), &project, Context::default(), options, events).await.unwrap();
+        assert_eq!(report.failed, Vec::<String>::new());
+        let calls = backend.calls();
+        let pulls: Vec<&String> = calls.iter().filter(|call| call.starts_with("pull ")).collect();
+        assert_eq!(pulls, ["pull shared:1"], "{calls:?}");
+        let position = |wanted: &str| calls.iter().position(|call| call == wanted).unwrap();
+        assert!(position("pull shared:1") < position("create a"), "{calls:?}");
+        let recorded = recorded.lock().unwrap();
+        assert!(recorded.iter().any(|event| matches!(event, Event::ImagePulled { image, .. } if image == "shared:1")));
     }
 
     #[tokio::test]

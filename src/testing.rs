@@ -26,6 +26,8 @@ pub(crate) struct FakeState {
     pub(crate) next_id: u64,
     /// Images whose containers exit as soon as they start.
     pub(crate) crashing_images: HashSet<String>,
+    /// Images `pull_image` finds.
+    pub(crate) pullable: HashSet<String>,
     pub(crate) calls: Vec<String>,
     /// Listing and inspecting containers never answer, like an engine that hangs.
     pub(crate) unresponsive: bool,
@@ -146,8 +148,13 @@ impl Backend for FakeBackend {
         Ok(format!("sha256:built-{}", build.tags[0]))
     }
 
+    /// Records the call; an image in `pullable` is pulled, any other has no registry.
     async fn pull_image(&self, image: &str) -> BackendResult<()> {
-        Err(BackendError::other(format!("no registry for {image}")))
+        let pullable = self.with(|state| {
+            state.calls.push(format!("pull {image}"));
+            state.pullable.contains(image)
+        });
+        if pullable { Ok(()) } else { Err(BackendError::other(format!("no registry for {image}"))) }
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> BackendResult<String> {

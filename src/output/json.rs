@@ -59,6 +59,21 @@ pub(crate) enum Body<'a> {
         name: &'a str,
         text: Option<String>,
     },
+    PullingImage {
+        image: &'a str,
+        services: &'a [String],
+        text: Option<String>,
+    },
+    ImagePulled {
+        image: &'a str,
+        elapsed_ms: u64,
+        text: Option<String>,
+    },
+    ImageNotPulled {
+        image: &'a str,
+        reason: &'a str,
+        text: Option<String>,
+    },
     /// Another boss holds the group's lock; `pid` and `command` are null when it has not said
     /// who it is.
     WaitingForLock {
@@ -170,6 +185,9 @@ pub(crate) fn event(event: &Event) -> Body<'_> {
             Body::ContextNotSaved { path: path.display().to_string(), reason, text }
         }
         Event::VolumeRemoved { name } => Body::VolumeRemoved { name, text },
+        Event::PullingImage { image, services } => Body::PullingImage { image, services, text },
+        Event::ImagePulled { image, elapsed } => Body::ImagePulled { image, elapsed_ms: millis(*elapsed), text },
+        Event::ImageNotPulled { image, reason } => Body::ImageNotPulled { image, reason, text },
         Event::WaitingForLock { group, holder } => Body::WaitingForLock {
             group,
             pid: holder.map(|holder| holder.pid),
@@ -324,6 +342,9 @@ mod tests {
             Event::ContextRemoved,
             Event::ContextNotSaved { path: PathBuf::from(".boss-context"), reason: "read-only".into() },
             Event::VolumeRemoved { name: "g.web.data".into() },
+            Event::PullingImage { image: "db:1".into(), services: vec!["db".into(), "replica".into()] },
+            Event::ImagePulled { image: "db:1".into(), elapsed: Duration::from_millis(1500) },
+            Event::ImageNotPulled { image: "db:1".into(), reason: "manifest unknown".into() },
             Event::WaitingForLock {
                 group: "g".into(),
                 holder: Some(crate::event::LockHolder { pid: 4711, operation: crate::event::Operation::Start }),
@@ -344,6 +365,9 @@ mod tests {
             Event::ContextNotSaved { .. } => "context_not_saved",
             Event::VolumeRemoved { .. } => "volume_removed",
             Event::WaitingForLock { .. } => "waiting_for_lock",
+            Event::PullingImage { .. } => "pulling_image",
+            Event::ImagePulled { .. } => "image_pulled",
+            Event::ImageNotPulled { .. } => "image_not_pulled",
             Event::Service { change, .. } => match change {
                 ServiceChange::AlreadyRunning { .. } => "already_running",
                 ServiceChange::Recreating { .. } => "recreating",

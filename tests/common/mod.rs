@@ -11,6 +11,7 @@ mod port;
 mod process;
 mod project;
 mod proxy;
+mod registry;
 mod scripts;
 mod signal;
 
@@ -25,5 +26,6 @@ pub(crate) use port::free_port;
 pub(crate) use process::{Captured, RunError, run_captured, run_captured_with_input};
 pub(crate) use project::{BossRun, CONTEXT_FILE, DEFAULT_BOSS_TIMEOUT, Output, Project, SCRIPT_FILE};
 pub(crate) use proxy::{Proxy, Request};
+pub(crate) use registry::Registry;
 pub(crate) use scripts::fan_out_script;
 pub(crate) use signal::{act_when, signal_group_when, signal_when};
