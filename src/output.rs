@@ -486,6 +486,8 @@ pub(crate) struct Progress {
     live: Arc<Mutex<Option<live::Live>>>,
     /// With `--timings FILE`: the file and the timeline recorded for it.
     timings: Option<Arc<Mutex<(std::path::PathBuf, timings::Timeline)>>>,
+    /// The command waits for another boss's lock on the group and has changed nothing yet.
+    waiting_for_lock: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Progress {
@@ -495,7 +497,14 @@ impl Progress {
     }
 
     fn with_live(mode: Mode, live: Option<live::Live>) -> Progress {
-        Progress { mode, began: Instant::now(), times: Arc::default(), live: Arc::new(Mutex::new(live)), timings: None }
+        Progress {
+            mode,
+            began: Instant::now(),
+            times: Arc::default(),
+            live: Arc::new(Mutex::new(live)),
+            timings: None,
+            waiting_for_lock: Arc::default(),
+        }
     }
 
     /// Records a timeline for `--timings FILE`, written by [`Progress::write_timings`].
@@ -554,6 +563,8 @@ impl Progress {
     }
 
     fn show(&self, event: &Event) {
+        // The wait ends with the first event of the work it waited for.
+        self.waiting_for_lock.store(matches!(event, Event::WaitingForLock { .. }), std::sync::atomic::Ordering::SeqCst);
         if let Event::Service { service, change: ServiceChange::Started { elapsed } } = event {
             self.times.lock().unwrap_or_else(PoisonError::into_inner).insert(service.clone(), *elapsed);
         }
@@ -590,8 +601,11 @@ impl Progress {
 
     /// Says that the first Ctrl-C (or SIGTERM, SIGHUP) arrived during a start.
     pub(crate) fn interrupted(&self) {
-        let text =
-            "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)".to_string();
+        let text = if self.waiting_for_lock.load(std::sync::atomic::Ordering::SeqCst) {
+            "interrupted while waiting for the group's lock; nothing was changed".to_string()
+        } else {
+            "interrupted: stopping the services that were starting (press Ctrl-C again to quit at once)".to_string()
+        };
         match self.mode {
             Mode::Tty | Mode::Plain => self.text(&text),
             Mode::Json => json::write(json::Body::Notice { notice: "interrupted", text }),

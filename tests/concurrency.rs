@@ -256,6 +256,8 @@ fn ctrl_c_ends_the_wait_and_leaves_the_holder_alone() {
     let (code, output) = waiter.signal("INT");
     assert_eq!(code, Some(130), "{output}");
     assert!(output.contains("error: interrupted"), "{output}");
+    assert!(output.contains("interrupted while waiting for the group's lock; nothing was changed"), "{output}");
+    assert!(!output.contains("stopping the services that were starting"), "{output}");
 
     let _gate = open_gate(port);
     let (code, output) = start.finish();
