@@ -209,6 +209,9 @@ impl<B: Backend> ContainerAccess for Access<B> {
 
     fn wait_healthy(&self, service: &str, limits: &CallLimits) -> Result<bool, String> {
         loop {
+            // A change after this moment is replayed by the subscription below, so one that
+            // happens between the inspection and the subscription is not missed.
+            let since = std::time::SystemTime::now();
             let (container, details) = self.details(service, limits)?;
             match details.health {
                 Health::Healthy => return Ok(true),
@@ -218,11 +221,11 @@ impl<B: Backend> ContainerAccess for Access<B> {
             if !details.running {
                 return Err(format!("service `{service}` is not running"));
             }
-            // Woken by the engine's health event; the periodic re-check covers a change that
-            // happened between the inspection and the subscription.
+            // Woken by the engine's health event (replayed from `since`); the periodic re-check
+            // is a second guard.
             let mut check = limits.clone();
             check.deadline = limits.deadline.min(Instant::now() + Duration::from_secs(1));
-            let changed = self.block_on_bounded(&check, self.backend.next_health_change(&container.id))?;
+            let changed = self.block_on_bounded(&check, self.backend.next_health_change(&container.id, since))?;
             if changed.is_none() && (limits.cancel.is_cancelled() || Instant::now() >= limits.deadline) {
                 return Ok(false);
             }

@@ -450,7 +450,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> futures_util::stream::BoxStream<'static, BackendResult<ContainerStarted>>;
 
     /// Resolves at the next health status change of the container, with the new status.
-    fn next_health_change(&self, id: &str) -> impl Future<Output = BackendResult<Health>> + Send;
+    /// `since` replays a change made after that moment, so a caller that looked at the health
+    /// just after `since` misses none.
+    fn next_health_change(
+        &self,
+        id: &str,
+        since: std::time::SystemTime,
+    ) -> impl Future<Output = BackendResult<Health>> + Send;
 
     /// The last `lines` lines of the container's output (stdout and stderr).
     fn logs_tail(&self, id: &str, lines: usize) -> impl Future<Output = BackendResult<String>> + Send;

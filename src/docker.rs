@@ -719,12 +719,16 @@ impl Backend for DockerBackend {
             .boxed()
     }
 
-    async fn next_health_change(&self, id: &str) -> BackendResult<Health> {
+    async fn next_health_change(&self, id: &str, since: std::time::SystemTime) -> BackendResult<Health> {
         let filters = HashMap::from([
             ("container".to_string(), vec![id.to_string()]),
             ("event".to_string(), vec!["health_status".to_string()]),
         ]);
-        let mut events = self.docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
+        // The engine takes `seconds.nanoseconds`.
+        let since = since.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+        let options = EventsOptionsBuilder::new().since(&since).filters(&filters).build();
+        let mut events = self.docker.events(Some(options));
         match events.next().await {
             // The action reads `health_status: healthy`.
             Some(Ok(event)) => {

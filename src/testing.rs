@@ -316,7 +316,7 @@ impl Backend for FakeBackend {
         self.follow_logs(id)
     }
 
-    async fn next_health_change(&self, _: &str) -> BackendResult<crate::backend::Health> {
+    async fn next_health_change(&self, _: &str, _: std::time::SystemTime) -> BackendResult<crate::backend::Health> {
         std::future::pending().await
     }
 
