@@ -297,8 +297,11 @@ fn recording_sink(shown: EventSink, started: Arc<Mutex<Started>>) -> EventSink {
     })
 }
 
+/// What `child` holds once `boss run`'s command has exited (0: it has not started).
+const COMMAND_DONE: u32 = u32::MAX;
+
 /// Runs the command with `variables` added to boss's environment and waits for it; its pid is
-/// in `child` meanwhile, for the signal watcher.
+/// in `child` meanwhile, for the signal watcher, then [`COMMAND_DONE`].
 async fn run_on_host(
     command: &[OsString],
     variables: &[(String, String)],
@@ -325,7 +328,7 @@ async fn run_on_host(
         .map_err(not_run)?;
     child.store(process.id(), Ordering::SeqCst);
     let waited = tokio::task::spawn_blocking(move || process.wait()).await;
-    child.store(0, Ordering::SeqCst);
+    child.store(COMMAND_DONE, Ordering::SeqCst);
     let status = match waited {
         Ok(Ok(status)) => status,
         Ok(Err(error)) => return Err(not_run(error)),
@@ -382,11 +385,13 @@ fn watch_signals(context: &Context, child: &Arc<AtomicU32>, progress: &Progress)
             _ = hangup.recv() => false,
         };
         flag.cancel();
-        match i32::try_from(child.load(Ordering::SeqCst)) {
-            Ok(0) | Err(_) => progress.interrupted(),
-            Ok(pid) => {
+        match child.load(Ordering::SeqCst) {
+            0 => progress.interrupted(),
+            // The same Ctrl-C that ended the command may be seen only after boss reaped it.
+            COMMAND_DONE => progress.notice(&RunNotice::Interrupted),
+            pid => {
                 progress.notice(&RunNotice::Interrupted);
-                if terminated {
+                if let (true, Ok(pid)) = (terminated, i32::try_from(pid)) {
                     // SAFETY: `kill` has no memory-safety preconditions; the pid is the
                     // command's, which boss has not reaped yet (it clears `child` first).
                     unsafe { libc::kill(pid, libc::SIGTERM) };
