@@ -593,11 +593,15 @@ impl Backend for DockerBackend {
                 chunk = log.next(), if log_open => match chunk {
                     Some(Ok(chunk)) => tail.push(&chunk),
                     Some(Err(_)) => (log_open, log_usable) = (false, false),
-                    None => log_open = false,
+                    None => {
+                        tracing::debug!(id, "the followed log ended");
+                        log_open = false;
+                    }
                 },
                 event = deaths.next(), if deaths_open => match event {
                     // The attribute reads `exitCode: "3"`.
                     Some(Ok(event)) => {
+                        tracing::debug!(id, "the engine says the container died");
                         let attributes = event.actor.and_then(|actor| actor.attributes).unwrap_or_default();
                         break attributes.get("exitCode").and_then(|code| code.parse().ok());
                     }
@@ -616,6 +620,7 @@ impl Backend for DockerBackend {
             };
             tokio::select! {
                 ended = rest => if ended.is_some() {
+                    tracing::debug!(id, "the followed log ended after the exit");
                     return Ok(Exited { exit_code, logs: tail.text() });
                 },
                 logs = self.logs_tail(id, lines) => return Ok(Exited { exit_code, logs: logs.unwrap_or_default() }),
