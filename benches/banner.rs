@@ -11,8 +11,12 @@
 //! - a HEALTHCHECK that passes after a second: `wait_healthy`, woken by the engine's
 //!   `health_status` event (the condition's time is the end of the first passing probe);
 //! - the container exiting after a second while `ping` never passes: the failure is driven by
-//!   the engine's wait on the container (the time is that of its last log line, written just
-//!   before it exits, read back from `--save-logs`).
+//!   the engine's `die` event (the time is that of its last log line, written just before it
+//!   exits, read back from `--save-logs`).
+//!
+//! Where the engine announces the condition with an event, the table also shows how long after
+//! the condition the engine stamped that event (`health_status`, `die`): the part of the
+//! latency that is the engine's, not boss's.
 //!
 //! Run it with `cargo bench --bench banner`; `BOSS_BENCH_RUNS` sets the runs per ping
 //! (default 10). It needs the Docker daemon and the host's static busybox, as the integration
@@ -21,7 +25,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -60,7 +64,7 @@ const CASES: [(&str, &str, &str, &str, Condition); 4] = [
         "wait_healthy()",
         Condition::Healthy,
     ),
-    ("exit while pinged (wait)", "@IMAGE@", "sleep 1; echo BOSS-BENCH-EXIT; exit 3", "false", Condition::Exit),
+    ("exit while pinged (die)", "@IMAGE@", "sleep 1; echo BOSS-BENCH-EXIT; exit 3", "false", Condition::Exit),
 ];
 
 const BANNER_CMD: &str = "sleep 1; echo BOSS-BENCH-BANNER; exec sleep 3600";
@@ -105,25 +109,31 @@ fn main() {
     let mut rows = Vec::new();
     for (name, image, cmd, ping, condition) in CASES {
         project.script(&script(image, cmd, ping));
-        let mut latencies = Vec::with_capacity(runs);
+        let (mut latencies, mut engine) = (Vec::with_capacity(runs), Vec::new());
         for _ in 0..runs {
-            latencies.push(one_run(&project, condition));
+            let (latency, event) = one_run(&project, condition);
+            latencies.push(latency);
+            engine.extend(event);
             // A fresh container for every run, so each one prints its banner anew.
             let stopped = project.run(["stop", "--remove"]);
             assert_eq!(stopped.exit_code, Some(0), "`boss stop --remove` failed\n{stopped}");
         }
-        rows.push((name, latencies));
+        rows.push((name, latencies, engine));
     }
 
-    println!("{:<26} {:>9} {:>9} {:>9}", "case", "min ms", "median ms", "max ms");
-    for (name, mut latencies) in rows {
-        latencies.sort();
-        let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
-        let median = latencies[latencies.len() / 2];
+    println!("{:<26} {:>9} {:>9} {:>9} {:>16}", "case", "min ms", "median ms", "max ms", "event median ms");
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let median = |durations: &mut Vec<Duration>| {
+        durations.sort();
+        durations.get(durations.len() / 2).copied()
+    };
+    for (name, mut latencies, mut engine) in rows {
+        let middle = median(&mut latencies).expect("at least one run");
+        let event = median(&mut engine).map_or_else(|| "-".to_string(), |event| format!("{:.1}", ms(event)));
         println!(
-            "{name:<26} {:>9.1} {:>9.1} {:>9.1}",
+            "{name:<26} {:>9.1} {:>9.1} {:>9.1} {event:>16}",
             ms(latencies[0]),
-            ms(median),
+            ms(middle),
             ms(latencies[latencies.len() - 1])
         );
     }
@@ -131,9 +141,11 @@ fn main() {
     let _ = common::try_docker(["rmi", &project.expand(HEALTHY_IMAGE)]);
 }
 
-/// Runs `boss start` once and returns how long after the condition it reported `web`.
-fn one_run(project: &Project, condition: Condition) -> Duration {
+/// Runs `boss start` once and returns how long after the condition it reported `web`, and
+/// how long after it the engine stamped its event, if it has one.
+fn one_run(project: &Project, condition: Condition) -> (Duration, Option<Duration>) {
     let logs = project.path("saved-logs");
+    let since = SystemTime::now();
     let mut child = Command::new(BOSS)
         .args(["start", "--wait-timeout", "30", "--save-logs"])
         .arg(&logs)
@@ -169,23 +181,40 @@ fn one_run(project: &Project, condition: Condition) -> Duration {
         }
     };
     let status = child.wait().expect("wait for boss");
-    let happened_at = match condition {
+    let (happened_at, event) = match condition {
         Condition::Banner | Condition::Healthy => {
             assert!(status.success(), "boss start failed ({status}):\n{}", seen.join("\n"));
             let id = container(project.group(), "web").expect("`web` has a container").id;
             match condition {
-                Condition::Banner => banner_time(&id),
-                _ => healthy_time(&id),
+                Condition::Banner => (banner_time(&id), None),
+                _ => (healthy_time(&id), event_time(&format!("container={id}"), "health_status", since)),
             }
         }
         Condition::Exit => {
             let saved = std::fs::read_to_string(logs.join("web.log")).expect("the saved log of `web`");
-            line_time(&saved, "BOSS-BENCH-EXIT")
+            let label = format!("label=boss.group={}", project.group());
+            (line_time(&saved, "BOSS-BENCH-EXIT"), event_time(&label, "die", since))
         }
     };
-    started_at.duration_since(happened_at).unwrap_or_else(|_| {
+    let latency = started_at.duration_since(happened_at).unwrap_or_else(|_| {
         panic!("boss reported `web` before the engine recorded the condition; the ping does not wait for it")
-    })
+    });
+    (latency, event.map(|event| event.duration_since(happened_at).unwrap_or_default()))
+}
+
+/// When the engine stamped the first event `event` of the containers `filter` selects since
+/// `since`.
+fn event_time(filter: &str, event: &str, since: SystemTime) -> Option<SystemTime> {
+    let seconds = |time: SystemTime| {
+        let elapsed = time.duration_since(UNIX_EPOCH).expect("after 1970");
+        format!("{}.{:09}", elapsed.as_secs(), elapsed.subsec_nanos())
+    };
+    let until = SystemTime::now();
+    let filter_event = format!("event={event}");
+    let args = ["events", "--since", &seconds(since), "--until", &seconds(until)];
+    let args = [&args[..], &["--filter", filter, "--filter", &filter_event, "--format", "{{.TimeNano}}"]].concat();
+    let nanos: u64 = docker(args).lines().next()?.trim().parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
 /// When the first passing HEALTHCHECK probe of container `id` ended.

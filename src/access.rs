@@ -221,13 +221,16 @@ impl<B: Backend> ContainerAccess for Access<B> {
             if !details.running {
                 return Err(format!("service `{service}` is not running"));
             }
-            // Woken by the engine's health event (replayed from `since`); the periodic re-check
-            // is a second guard.
+            // Woken by the engine's health event (replayed from `since`), which names the new
+            // status: healthy is believed at once, without a second look. Any other change, a
+            // lost stream and the periodic re-check each look again.
             let mut check = limits.clone();
             check.deadline = limits.deadline.min(Instant::now() + Duration::from_secs(1));
             let changed = self.block_on_bounded(&check, self.backend.next_health_change(&container.id, since))?;
-            if changed.is_none() && (limits.cancel.is_cancelled() || Instant::now() >= limits.deadline) {
-                return Ok(false);
+            match changed {
+                Some(Ok(Health::Healthy)) => return Ok(true),
+                None if limits.cancel.is_cancelled() || Instant::now() >= limits.deadline => return Ok(false),
+                _ => {}
             }
         }
     }

@@ -277,6 +277,15 @@ pub(crate) struct PublishedPort {
     pub host_port: u16,
 }
 
+/// How a watched container ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Exited {
+    /// Its exit code, when the engine tells.
+    pub exit_code: Option<i64>,
+    /// Its last lines of output.
+    pub logs: String,
+}
+
 /// The live state of a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ContainerDetails {
@@ -404,6 +413,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// Resolves when the container is no longer running, with its exit code when known.
     fn wait_for_exit(&self, id: &str) -> impl Future<Output = BackendResult<Option<i64>>> + Send;
+
+    /// Watches a started container and resolves as soon as the engine says its process ended,
+    /// with its exit code and the last `lines` lines of its output. Sooner than
+    /// [`Backend::wait_for_exit`], which Docker answers only after the container's clean-up.
+    fn watch_exit(&self, id: &str, lines: usize) -> impl Future<Output = BackendResult<Exited>> + Send;
 
     fn inspect_container(&self, id: &str) -> impl Future<Output = BackendResult<ContainerDetails>> + Send;
 

@@ -26,8 +26,8 @@ use futures_util::stream::BoxStream;
 use crate::backend::{
     AttachedExec, AttachedExecSpec, Backend, BackendError, BackendErrorKind, BackendResult, BuildSpec,
     ContainerDetails, ContainerInfo, ContainerSpec, ContainerStarted, ContainerState, ContextStream, ExecChunk,
-    ExecOutput, ExecOutputMode, ExecSpec, Health, ImageInfo, Labels, Listed, ListedPort, LogsRequest, NetworkInfo,
-    PublishedPort, TerminalSize, VolumeInfo, VolumeMount,
+    ExecOutput, ExecOutputMode, ExecSpec, Exited, Health, ImageInfo, Labels, Listed, ListedPort, LogsRequest,
+    NetworkInfo, PublishedPort, TerminalSize, VolumeInfo, VolumeMount,
 };
 use crate::image::split_reference;
 use crate::service::Protocol;
@@ -555,6 +555,80 @@ impl Backend for DockerBackend {
         }
     }
 
+    /// Docker announces an exit in three ways, in this order (moby 20.10,
+    /// `daemon/monitor.go`): the container's log is closed, so a followed log ends; the `die`
+    /// event, with the exit code; and, only after the container's clean-up (unmounts, network)
+    /// has released its lock, the answer to a wait. An inspect or a log request made after the
+    /// exit waits for that lock too. So the exit is the `die` event, the wait is the fallback
+    /// should the event be missed, and the last lines come from the followed log, which has
+    /// ended by then (or from the log afterwards, whichever comes first).
+    async fn watch_exit(&self, id: &str, lines: usize) -> BackendResult<Exited> {
+        tracing::debug!(id, "watching the container for its exit");
+        let state = self.answer(self.docker.inspect_container(id, None)).await?.state.unwrap_or_default();
+        if state.running != Some(true) {
+            let logs = self.logs_tail(id, lines).await.unwrap_or_default();
+            return Ok(Exited { exit_code: state.exit_code, logs });
+        }
+        // Events from this run of the container on: a `die` between the inspect and the
+        // subscription is replayed, and one of an earlier run is not. Both times are the engine's.
+        let started = state.started_at.as_deref().and_then(|text| humantime::parse_rfc3339(text).ok());
+        let mut filters = HashMap::from([
+            ("container".to_string(), vec![id.to_string()]),
+            ("event".to_string(), vec!["die".to_string()]),
+        ]);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        let mut options = EventsOptionsBuilder::new().filters(&filters);
+        let since = started.map(event_time);
+        if let Some(since) = &since {
+            options = options.since(since);
+        }
+        let mut deaths = self.docker.events(Some(options.build()));
+        let mut log = self.logs_after(id, log_cut(started, finished_at(&state)), true);
+        let mut tail = Tail::new(lines);
+        let waited = self.wait_for_exit(id);
+        tokio::pin!(waited);
+        let (mut log_open, mut log_usable, mut deaths_open) = (true, true, true);
+        let exit_code = loop {
+            tokio::select! {
+                chunk = log.next(), if log_open => match chunk {
+                    Some(Ok(chunk)) => tail.push(&chunk),
+                    Some(Err(_)) => (log_open, log_usable) = (false, false),
+                    None => {
+                        tracing::debug!(id, "the followed log ended");
+                        log_open = false;
+                    }
+                },
+                event = deaths.next(), if deaths_open => match event {
+                    // The attribute reads `exitCode: "3"`.
+                    Some(Ok(event)) => {
+                        tracing::debug!(id, "the engine says the container died");
+                        let attributes = event.actor.and_then(|actor| actor.attributes).unwrap_or_default();
+                        break attributes.get("exitCode").and_then(|code| code.parse().ok());
+                    }
+                    // Without events the wait still tells, later.
+                    Some(Err(_)) | None => deaths_open = false,
+                },
+                waited = &mut waited => break waited?,
+            }
+        };
+        if log_usable {
+            let rest = async {
+                while let Some(chunk) = log.next().await {
+                    tail.push(&chunk.ok()?);
+                }
+                Some(())
+            };
+            tokio::select! {
+                ended = rest => if ended.is_some() {
+                    tracing::debug!(id, "the followed log ended after the exit");
+                    return Ok(Exited { exit_code, logs: tail.text() });
+                },
+                logs = self.logs_tail(id, lines) => return Ok(Exited { exit_code, logs: logs.unwrap_or_default() }),
+            }
+        }
+        Ok(Exited { exit_code, logs: self.logs_tail(id, lines).await.unwrap_or_default() })
+    }
+
     async fn inspect_container(&self, id: &str) -> BackendResult<ContainerDetails> {
         let inspect = self.answer(self.docker.inspect_container(id, None)).await?;
         let state = inspect.state.unwrap_or_default();
@@ -724,10 +798,7 @@ impl Backend for DockerBackend {
             ("container".to_string(), vec![id.to_string()]),
             ("event".to_string(), vec!["health_status".to_string()]),
         ]);
-        // The engine takes `seconds.nanoseconds`.
-        let since = since.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
-        let options = EventsOptionsBuilder::new().since(&since).filters(&filters).build();
+        let options = EventsOptionsBuilder::new().since(&event_time(since)).filters(&filters).build();
         let mut events = self.docker.events(Some(options));
         match events.next().await {
             // The action reads `health_status: healthy`.
@@ -761,32 +832,93 @@ impl DockerBackend {
     /// The container's output since it last started; `follow` keeps the stream open until
     /// the container stops.
     fn logs_since_start(&self, id: &str, follow: bool) -> BoxStream<'static, BackendResult<Vec<u8>>> {
-        let (docker, limit) = (self.docker.clone(), self.stream_limit());
+        let this = self.clone();
         let id = id.to_string();
         futures_util::stream::once(async move {
-            // Only output since the container last started counts: a restarted container's
-            // log still holds what earlier runs printed. Docker stamps every line. The cut is
-            // the end of the previous run rather than this run's start, because a process can
-            // print before Docker records that it started.
-            let state = docker.inspect_container(&id, None).await.ok().and_then(|inspect| inspect.state);
-            let time = |text: Option<String>| text.and_then(|text| humantime::parse_rfc3339(&text).ok());
-            let (started, finished) = match state {
-                Some(state) => (time(state.started_at), time(state.finished_at)),
-                None => (None, None),
-            };
-            let started = match (started, finished) {
-                (Some(started), Some(finished)) if finished < started => Some(finished),
-                (Some(started), _) => started.checked_sub(std::time::Duration::from_secs(1)),
-                (None, _) => None,
-            };
-            let options = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).timestamps(true).build();
-            docker.logs(&id, Some(options)).map(move |item| {
-                let chunk = item.map_err(|e| convert(&e, limit))?.into_bytes();
-                Ok(lines_since(&String::from_utf8_lossy(&chunk), started).into_bytes())
-            })
+            let state = this.docker.inspect_container(&id, None).await.ok().and_then(|inspect| inspect.state);
+            let started = state.as_ref().and_then(|state| state.started_at.as_deref());
+            let started = started.and_then(|text| humantime::parse_rfc3339(text).ok());
+            let cut = log_cut(started, state.as_ref().and_then(finished_at));
+            this.logs_after(&id, cut, follow)
         })
         .flatten()
         .boxed()
+    }
+
+    /// The container's output written from `cut` on, without Docker's timestamps.
+    fn logs_after(
+        &self,
+        id: &str,
+        cut: Option<std::time::SystemTime>,
+        follow: bool,
+    ) -> BoxStream<'static, BackendResult<Vec<u8>>> {
+        let limit = self.stream_limit();
+        let options = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).timestamps(true).build();
+        self.docker
+            .logs(id, Some(options))
+            .map(move |item| {
+                let chunk = item.map_err(|e| convert(&e, limit))?.into_bytes();
+                Ok(lines_since(&String::from_utf8_lossy(&chunk), cut).into_bytes())
+            })
+            .boxed()
+    }
+}
+
+/// When the container's previous run ended, if it has ended once.
+fn finished_at(state: &bollard::models::ContainerState) -> Option<std::time::SystemTime> {
+    state.finished_at.as_deref().and_then(|text| humantime::parse_rfc3339(text).ok())
+}
+
+/// Where the output of a container's current run begins in its log, from when it last started
+/// and when its previous run finished. Only output since the container last started counts: a
+/// restarted container's log still holds what earlier runs printed. Docker stamps every line.
+/// The cut is the end of the previous run rather than this run's start, because a process can
+/// print before Docker records that it started.
+fn log_cut(
+    started: Option<std::time::SystemTime>,
+    finished: Option<std::time::SystemTime>,
+) -> Option<std::time::SystemTime> {
+    match (started, finished) {
+        (Some(started), Some(finished)) if finished < started => Some(finished),
+        (Some(started), _) => started.checked_sub(std::time::Duration::from_secs(1)),
+        (None, _) => None,
+    }
+}
+
+/// A moment as the engine's event filters take it: `seconds.nanoseconds`.
+fn event_time(time: std::time::SystemTime) -> String {
+    let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", since.as_secs(), since.subsec_nanos())
+}
+
+/// The last lines of a stream of output.
+struct Tail {
+    text: String,
+    lines: usize,
+}
+
+impl Tail {
+    fn new(lines: usize) -> Tail {
+        Tail { text: String::new(), lines }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.text.push_str(&String::from_utf8_lossy(chunk));
+        // Trimmed now and then, so a chatty container costs little memory.
+        if self.text.len() > 64 << 10 {
+            self.text = self.text();
+        }
+    }
+
+    /// The last lines, each ending with its newline as written.
+    fn text(&self) -> String {
+        let start = self
+            .text
+            .trim_end_matches('\n')
+            .match_indices('\n')
+            .nth_back(self.lines.saturating_sub(1))
+            .map_or(0, |(index, _)| index + 1);
+        if self.lines == 0 { String::new() } else { self.text[start..].to_string() }
     }
 }
 
@@ -803,7 +935,7 @@ fn program_and_count(cmd: &[String]) -> (&str, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Health, lines_since, parse_health};
+    use super::{Health, Tail, lines_since, parse_health};
     use std::time::{Duration, SystemTime};
 
     #[test]
@@ -813,6 +945,27 @@ mod tests {
         assert_eq!(parse_health(""), Health::None);
         assert_eq!(parse_health("starting"), Health::Starting);
         assert_eq!(parse_health("reticulating"), Health::Starting, "an unknown word is not healthy yet");
+    }
+
+    #[test]
+    fn a_tail_keeps_the_last_lines_across_chunks() {
+        let mut tail = Tail::new(2);
+        assert_eq!(tail.text(), "");
+        tail.push(b"one\ntw");
+        tail.push(b"o\nthree\n");
+        assert_eq!(tail.text(), "two\nthree\n");
+        tail.push(b"four without newline");
+        assert_eq!(tail.text(), "three\nfour without newline");
+        let mut short = Tail::new(5);
+        short.push(b"only\n");
+        assert_eq!(short.text(), "only\n");
+        let mut long = Tail::new(1);
+        for index in 0..10_000 {
+            long.push(format!("line {index}\n").as_bytes());
+        }
+        assert_eq!(long.text(), "line 9999\n");
+        assert!(long.text.len() <= 65 << 10, "trimmed as it grows");
+        assert_eq!(Tail::new(0).text(), "");
     }
 
     #[test]

@@ -78,11 +78,18 @@ mod tests {
         base: Instant,
         readings: RefCell<Vec<f64>>,
         sleeps: Cell<usize>,
+        /// The duration of each sleep asked for.
+        asked: RefCell<Vec<Duration>>,
     }
 
     impl ScriptedClock {
         fn new(readings: &[f64]) -> ScriptedClock {
-            ScriptedClock { base: Instant::now(), readings: RefCell::new(readings.to_vec()), sleeps: Cell::new(0) }
+            ScriptedClock {
+                base: Instant::now(),
+                readings: RefCell::new(readings.to_vec()),
+                sleeps: Cell::new(0),
+                asked: RefCell::default(),
+            }
         }
     }
 
@@ -92,8 +99,9 @@ mod tests {
             self.base + Duration::from_secs_f64(reading)
         }
 
-        fn sleep(&self, _: Duration, _: Instant, _: &CancellationToken) {
+        fn sleep(&self, duration: Duration, _: Instant, _: &CancellationToken) {
             self.sleeps.set(self.sleeps.get() + 1);
+            self.asked.borrow_mut().push(duration);
         }
     }
 
@@ -114,6 +122,24 @@ mod tests {
         assert_eq!(outcome, Ok(PingOutcome::TimedOut { attempts: 3 }));
         assert_eq!(calls, 3);
         assert_eq!(clock.sleeps.get(), 3);
+    }
+
+    // The first call is made at once, and every wait between calls is the service's own
+    // interval: no shorter or longer first wait, no back-off.
+    #[test]
+    fn the_first_ping_is_at_once_and_every_wait_is_the_interval() {
+        let clock = ScriptedClock::new(&[0.0, 0.0, 0.25, 0.5, 0.75]);
+        let interval = Duration::from_millis(250);
+        let mut sleeps_before_each_call = Vec::new();
+        let mut answers = vec![false, false, false, true].into_iter();
+        let outcome: Result<_, HookError> =
+            ping_until_ready(&clock, Duration::from_secs(10), interval, &CancellationToken::new(), |_| {
+                sleeps_before_each_call.push(clock.sleeps.get());
+                Ok(answers.next().unwrap())
+            });
+        assert_eq!(outcome, Ok(PingOutcome::Ready { attempts: 4 }));
+        assert_eq!(sleeps_before_each_call, [0, 1, 2, 3]);
+        assert_eq!(*clock.asked.borrow(), [interval; 3]);
     }
 
     #[test]

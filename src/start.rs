@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::access::Access;
 use crate::backend::ContainerState;
-use crate::backend::{Backend, BackendError, ContainerSpec, VolumeMount, label};
+use crate::backend::{Backend, BackendError, ContainerSpec, Exited, VolumeMount, label};
 use crate::context::{Context, Progress};
 use crate::error::{Action, Error, HookProblem, LostEngine, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
@@ -822,8 +822,8 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         let backend = Arc::clone(&run.backend);
         let id = id.to_string();
         async move {
-            match backend.wait_for_exit(&id).await {
-                Ok(code) => Ok(code),
+            match backend.watch_exit(&id, LOG_LINES).await {
+                Ok(exited) => Ok(exited),
                 // An engine that went away cannot start the service; the ping would only wait
                 // out its whole limit.
                 Err(error) if error.engine_lost() => Err(error),
@@ -889,10 +889,7 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
         exited = &mut exited => {
             cancel.cancel();
             match exited {
-                Ok(exit_code) => {
-                    let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
-                    Err(ServiceFailure::ContainerExited { exit_code, logs })
-                }
+                Ok(Exited { exit_code, logs }) => Err(ServiceFailure::ContainerExited { exit_code, logs }),
                 Err(error) => {
                     Err(ServiceFailure::Backend { action: Action::WatchServiceContainer { service: service.name.clone() }, error })
                 }

@@ -259,6 +259,11 @@ impl Backend for FakeBackend {
         if crashed { Ok(Some(1)) } else { std::future::pending().await }
     }
 
+    async fn watch_exit(&self, id: &str, lines: usize) -> BackendResult<crate::backend::Exited> {
+        let exit_code = self.wait_for_exit(id).await?;
+        Ok(crate::backend::Exited { exit_code, logs: self.logs_tail(id, lines).await? })
+    }
+
     async fn inspect_container(&self, id: &str) -> BackendResult<crate::backend::ContainerDetails> {
         let running = self.with(|state| {
             state.containers.iter().any(|(info, _)| info.id == id && info.state == ContainerState::Running)

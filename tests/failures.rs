@@ -144,3 +144,83 @@ fn container_exiting_without_ping_fails_at_the_end_of_the_run_with_its_log() {
         containers(project.group()).into_iter().map(|row| (row.service, row.state)).collect();
     assert_eq!(left, [("after".to_string(), "running".to_string())], "only the crashed container is removed\n{output}");
 }
+
+// The exit is noticed from the engine's `die` event while the container runs, not from the
+// wait Docker answers after its clean-up; the failure still has the exit code and exactly the
+// last 20 lines, read from the log followed while it was pinged.
+#[test]
+fn container_exiting_later_while_pinged_fails_with_its_code_and_last_lines() {
+    let project = Project::new("exits_later_pinged");
+    project.script(
+        r#"group("@GROUP@");
+
+service(#{
+    name: "crasher",
+    image: "@IMAGE@",
+    cmd: ["sh", "-c", "sleep 1; for n in $(seq 1 30); do echo line-$n-end; done; exit 7"],
+    ping: || false,
+});
+"#,
+    );
+    let output = project.run(["start", "--wait-timeout", "60"]);
+    output
+        .code(1)
+        .stderr_contains("crasher: failed: container exited with status 7 while starting")
+        .stderr_contains("| line-11-end")
+        .stderr_contains("| line-30-end")
+        .stderr_lacks("| line-10-end");
+    let (first, last) = (output.stderr.find("| line-11-end"), output.stderr.find("| line-30-end"));
+    assert!(first < last, "the lines in the order written\n{output}");
+    assert!(output.elapsed < Duration::from_secs(20), "the exit was not noticed before the timeout\n{output}");
+    assert_eq!(containers(project.group()), [], "the exited container is removed");
+}
+
+#[test]
+fn container_exiting_silently_while_pinged_fails_with_its_code() {
+    let project = Project::new("exits_silently_pinged");
+    project.script(
+        r#"group("@GROUP@");
+
+service(#{
+    name: "crasher",
+    image: "@IMAGE@",
+    cmd: ["sh", "-c", "sleep 1; exit 5"],
+    ping: || false,
+});
+"#,
+    );
+    let output = project.run(["start", "--wait-timeout", "60"]);
+    output
+        .code(1)
+        .stderr_contains("crasher: failed: container exited with status 5 while starting")
+        .stderr_contains("(the container printed nothing)");
+    assert!(output.elapsed < Duration::from_secs(20), "the exit was not noticed before the timeout\n{output}");
+    assert_eq!(containers(project.group()), [], "the exited container is removed");
+}
+
+// A stopped container is started again when its definition is unchanged. The `die` of its
+// earlier run is in the engine's recent events, and must not be taken for an exit of this run.
+#[test]
+fn a_restarted_container_is_not_failed_by_the_exit_of_its_earlier_run() {
+    let project = Project::new("restart_old_die");
+    project.script(
+        r#"group("@GROUP@");
+
+service(#{
+    name: "web",
+    image: "@IMAGE@",
+    cmd: ["sleep", "3600"],
+    stop_signal: "SIGKILL",
+    ping: || { sleep(1500); true },
+});
+"#,
+    );
+    project.run(["start"]).success();
+    let first = container(project.group(), "web").expect("`web` runs");
+    crate::common::docker(["kill", &first.id]);
+
+    let output = project.run(["start"]);
+    output.success().stderr_contains("web: started in").stderr_lacks("exited");
+    let again = container(project.group(), "web").expect("`web` runs again");
+    assert_eq!((again.id, again.state), (first.id, "running".to_string()), "the same container, restarted\n{output}");
+}
