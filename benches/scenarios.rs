@@ -32,7 +32,9 @@ mod common;
 #[path = "scenarios/floor.rs"]
 mod floor;
 
-use common::{Output, Project, Registry, docker, docker_required, fixture_image, remove_group_resources, try_docker};
+use common::{
+    Output, Project, Registry, containers, docker, docker_required, fixture_image, remove_group_resources, try_docker,
+};
 use floor::Floor;
 
 /// The binary under test, built by Cargo with this bench's profile.
@@ -226,19 +228,32 @@ impl Bench {
             let boss_run = |samples: &mut Samples| {
                 before();
                 samples.boss(&boss.run(["start"]));
-                let stopped = boss.run(["stop", "--remove"]);
-                assert_eq!(stopped.exit_code, Some(0), "cleaning up after boss failed\n{stopped}");
+                cleaned(&boss, &boss.run(["stop", "--remove"]));
             };
             let floor_run = |samples: &mut Samples| {
                 before();
                 let group = floor.group();
                 samples.floor.push(self.floor(|floor| async move { floor.start(group, shape).await }));
-                remove_group_resources(group)
-                    .unwrap_or_else(|problem| panic!("cleaning up after the floor failed: {problem}"));
+                if let Err(problem) = remove_group_resources(group) {
+                    // As in `cleaned`: a stale endpoint can keep the network; the floor names a new one.
+                    assert!(containers(group).is_empty(), "cleaning up after the floor failed: {problem}");
+                    eprintln!("warning: cleaning up after the floor: {problem}");
+                }
             };
             alternate(run, &mut samples, boss_run, floor_run);
         }
         samples
+    }
+}
+
+/// Checks that `stop --remove` left none of `project`'s containers. Its exit status is not
+/// enough: Docker 20.10 sometimes keeps a stale endpoint on a network whose containers are all
+/// gone, and then refuses to remove the network, which boss's next start uses again.
+fn cleaned(project: &Project, stopped: &Output) {
+    let left = containers(project.group());
+    assert!(left.is_empty(), "cleaning up after boss left {left:?}\n{stopped}");
+    if stopped.exit_code != Some(0) {
+        eprintln!("warning: `{}` failed, but removed every container:\n{}", stopped.command, stopped.stderr.trim_end());
     }
 }
 

@@ -5,6 +5,8 @@
 //! published port every 10 ms until it answers 200.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -34,13 +36,20 @@ type Step = Shared<BoxFuture<'static, ()>>;
 #[derive(Clone)]
 pub(crate) struct Floor {
     docker: Docker,
+    /// Each group's network, named afresh for every start (`boss-<group>-<n>`): Docker 20.10
+    /// sometimes cannot remove an empty network (a stale endpoint), and would then create a
+    /// second one of the same name, which containers could not name.
+    networks: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// Numbers the floor's networks.
+static NETWORKS: AtomicUsize = AtomicUsize::new(0);
 
 impl Floor {
     pub(crate) fn connect() -> Self {
         let docker = Docker::connect_with_local_defaults()
             .unwrap_or_else(|error| panic!("the floor cannot connect to Docker: {error}"));
-        Self { docker }
+        Self { docker, networks: Arc::default() }
     }
 
     /// S1, S2, S5, S6: the group's network, then every service (each pull begun at once, each
@@ -51,7 +60,8 @@ impl Floor {
             .pulled
             .then(|| shape.nodes.iter().map(|node| (node.image.clone(), self.pull(node.image.clone()))).collect())
             .unwrap_or_default();
-        let network = format!("boss-{group}");
+        let network = format!("boss-{group}-{}", NETWORKS.fetch_add(1, Ordering::Relaxed));
+        self.networks.lock().unwrap().insert(group.to_string(), network.clone());
         let request = NetworkCreateRequest {
             name: network.clone(),
             driver: Some("bridge".into()),
@@ -161,8 +171,11 @@ impl Floor {
                 .unwrap_or_else(|error| panic!("floor: remove: {error}"));
         });
         join_all(removals).await;
-        let network = format!("boss-{group}");
-        self.docker.remove_network(&network).await.unwrap_or_else(|error| panic!("floor: remove network: {error}"));
+        let network = self.networks.lock().unwrap().remove(group).expect("the floor started the group");
+        if let Err(error) = self.docker.remove_network(&network).await {
+            // A stale endpoint (see `networks`); the guard tries again at the end.
+            eprintln!("warning: floor: remove network {network}: {error}");
+        }
     }
 
     /// The ids of every container labelled with `group`, running or not.
