@@ -280,7 +280,9 @@ fn s6_images(registry: &Registry, images: &Project) -> Vec<String> {
         .map(|index| {
             let context = format!("image{index}");
             images.file(format!("{context}/rootfs/id"), &format!("{} {index}\n", images.group()));
-            let binary = images.path(format!("{context}/rootfs/bin/busybox"));
+            let bin = images.path(format!("{context}/rootfs/bin"));
+            std::fs::create_dir_all(&bin).expect("create the image's /bin");
+            let binary = bin.join("busybox");
             std::fs::write(&binary, &busybox).expect("write busybox");
             std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .expect("chmod busybox");
@@ -306,6 +308,14 @@ fn remove_images(images: &[String]) {
     for image in images {
         let _ = try_docker(["rmi", "--force", image]);
     }
+}
+
+/// One row of the table, printed as soon as its scenario has run.
+fn print_row(text: &str, samples: &Samples, target: &str) {
+    let (boss, floor) = (median(&samples.boss), median(&samples.floor));
+    let peak = samples.peak_memory.iter().max().copied().unwrap_or(0) as f64 / f64::from(1 << 20);
+    let ratio = boss.as_secs_f64() / floor.as_secs_f64().max(f64::EPSILON);
+    println!("| {text} | {:.1} | {:.1} | {ratio:.2}× | {peak:.1} | {target} |", ms(boss), ms(floor));
 }
 
 fn median(values: &[Duration]) -> Duration {
@@ -358,7 +368,12 @@ fn main() {
     let bench = Bench { runtime, floor, runs };
     println!("boss: {BOSS}\nmachine: {}\n{runs} runs per scenario, alternating boss and floor; medians\n", machine());
 
-    let mut rows: Vec<(String, Samples, &str)> = Vec::new();
+    // Built and pushed before anything is timed, so that a problem with them shows at once.
+    let images = Project::new("bench_s6_images");
+    let references = registry.as_ref().map(|registry| s6_images(registry, &images));
+
+    println!("| scenario | boss ms | floor ms | boss/floor | boss peak RSS MiB | target |");
+    println!("|---|---:|---:|---:|---:|---|");
     if wanted(Scenario::S1) || wanted(Scenario::S3) || wanted(Scenario::S4) {
         let [s1, s3, s4] = bench.s1_s3_s4();
         for (scenario, samples, text, target) in [
@@ -367,42 +382,27 @@ fn main() {
             (Scenario::S4, s4, "S4 stop --remove of S1", "≤ 1.05×, < 20 MiB"),
         ] {
             if wanted(scenario) {
-                rows.push((text.to_owned(), samples, target));
+                print_row(text, &samples, target);
             }
         }
     }
     if wanted(Scenario::S2) {
         let shape = Shape::http_chain(vec![fixture_image(); 6], false);
-        rows.push((
-            "S2 chain of 6 HTTP, pinged".to_owned(),
-            bench.starts("bench_s2", &shape, &|| {}),
-            "≤ 1.05×, < 20 MiB",
-        ));
+        print_row("S2 chain of 6 HTTP, pinged", &bench.starts("bench_s2", &shape, &|| {}), "≤ 1.05×, < 20 MiB");
     }
     let mut per_service = Vec::new();
     if wanted(Scenario::S5) {
         for n in [10, 100] {
             let samples = bench.starts(&format!("bench_s5_{n}"), &Shape::layered(n, 5), &|| {});
             per_service.push((n, median(&samples.boss) / n as u32, median(&samples.floor) / n as u32));
-            rows.push((format!("S5 {n} services, depth 5"), samples, "≤ 1.05×, flat per service"));
+            print_row(&format!("S5 {n} services, depth 5"), &samples, "≤ 1.05×, flat per service");
         }
     }
-    if let Some(registry) = &registry {
-        let images = Project::new("bench_s6_images");
-        let references = s6_images(registry, &images);
+    if let Some(references) = &references {
         let shape = Shape::http_chain(references.clone(), true);
-        let samples = bench.starts("bench_s6", &shape, &|| remove_images(&references));
-        remove_images(&references);
-        rows.push(("S6 S2 with 6 images pulled".to_owned(), samples, "≤ 1.05×"));
-    }
-
-    println!("| scenario | boss ms | floor ms | boss/floor | boss peak RSS MiB | target |");
-    println!("|---|---:|---:|---:|---:|---|");
-    for (text, samples, target) in &rows {
-        let (boss, floor) = (median(&samples.boss), median(&samples.floor));
-        let peak = samples.peak_memory.iter().max().copied().unwrap_or(0) as f64 / f64::from(1 << 20);
-        let ratio = boss.as_secs_f64() / floor.as_secs_f64().max(f64::EPSILON);
-        println!("| {text} | {:.1} | {:.1} | {ratio:.2}× | {peak:.1} | {target} |", ms(boss), ms(floor));
+        let samples = bench.starts("bench_s6", &shape, &|| remove_images(references));
+        remove_images(references);
+        print_row("S6 S2 with 6 images pulled", &samples, "≤ 1.05×");
     }
     if let [(small, boss_small, floor_small), (large, boss_large, floor_large)] = per_service[..] {
         println!(
