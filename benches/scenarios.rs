@@ -260,7 +260,7 @@ fn cleaned(project: &Project, stopped: &Output) {
 /// Runs boss first in even runs and the floor first in odd ones, so neither always finds the
 /// engine fresher.
 fn alternate<T>(run: usize, samples: &mut T, boss: impl FnOnce(&mut T), floor: impl FnOnce(&mut T)) {
-    if run % 2 == 0 {
+    if run.is_multiple_of(2) {
         boss(samples);
         floor(samples);
     } else {

@@ -56,10 +56,11 @@ impl Floor {
     /// service created and started as soon as its dependencies are ready and its image is
     /// there, and polled when it serves HTTP).
     pub(crate) async fn start(&self, group: &str, shape: &Shape) {
-        let pulls: HashMap<String, Step> = shape
-            .pulled
-            .then(|| shape.nodes.iter().map(|node| (node.image.clone(), self.pull(node.image.clone()))).collect())
-            .unwrap_or_default();
+        let pulls: HashMap<String, Step> = if shape.pulled {
+            shape.nodes.iter().map(|node| (node.image.clone(), self.pull(node.image.clone()))).collect()
+        } else {
+            HashMap::new()
+        };
         let network = format!("boss-{group}-{}", NETWORKS.fetch_add(1, Ordering::Relaxed));
         self.networks.lock().unwrap().insert(group.to_string(), network.clone());
         let request = NetworkCreateRequest {
