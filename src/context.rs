@@ -213,7 +213,9 @@ impl Context {
 
     /// Writes the context file atomically: a temporary file in the same directory (readable
     /// only by its owner, and named `<file>.<random>.tmp` so build contexts leave it out),
-    /// then a rename, so a crash never leaves a half-written file.
+    /// then a rename, so a crash never leaves a half-written file. A file that already holds
+    /// exactly this text is left alone: a `start` that changed nothing pays for no write and no
+    /// `fsync`, the slowest part of a no-op start on a busy disk.
     pub fn save(&self, path: &Path) -> Result<(), SaveFailure> {
         let fail = |reason: String| SaveFailure { path: path.to_path_buf(), reason };
         let mut values = self.snapshot();
@@ -224,7 +226,11 @@ impl Context {
             let started = serde_json::to_value(started).map_err(|e| fail(e.to_string()))?;
             values.insert(STARTED_KEY.to_string(), started);
         }
-        let text = serde_json::to_string_pretty(&Value::Object(values)).map_err(|e| fail(e.to_string()))?;
+        let mut text = serde_json::to_string_pretty(&Value::Object(values)).map_err(|e| fail(e.to_string()))?;
+        text.push('\n');
+        if std::fs::read(path).is_ok_and(|saved| saved == text.as_bytes()) {
+            return Ok(());
+        }
         let directory = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let prefix = format!("{}.", path.file_name().map_or_else(|| FILE_NAME.into(), |name| name.to_string_lossy()));
         let mut file = tempfile::Builder::new()
@@ -232,7 +238,7 @@ impl Context {
             .suffix(".tmp")
             .tempfile_in(&directory)
             .map_err(|e| fail(e.to_string()))?;
-        file.write_all(text.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| fail(e.to_string()))?;
+        file.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
         file.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
         crate::crash::point(crate::crash::Point::ContextWritten);
         file.persist(path).map_err(|e| fail(e.error.to_string()))?;
@@ -255,6 +261,24 @@ mod tests {
         let loaded = Context::load(&path).unwrap();
         assert_eq!(loaded.snapshot(), context.snapshot());
         assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn an_unchanged_context_is_not_written_again() {
+        use std::os::unix::fs::MetadataExt as _;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(FILE_NAME);
+        let inode = || std::fs::metadata(&path).unwrap().ino();
+        let context = Context::default();
+        context.set("token", Value::from("t"));
+        context.save(&path).unwrap();
+        let first = inode();
+        context.save(&path).unwrap();
+        assert_eq!(inode(), first, "the same text: the file was not replaced");
+        context.set("token", Value::from("u"));
+        context.save(&path).unwrap();
+        assert_ne!(inode(), first, "a change replaces the file");
+        assert_eq!(Context::load(&path).unwrap().get("token"), Some(Value::from("u")));
     }
 
     #[test]

@@ -7,9 +7,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How often a running child is polled for its exit; this bounds the error in `elapsed`.
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
-
 /// Everything a child process left behind.
 #[derive(Debug)]
 pub(crate) struct Captured {
@@ -87,35 +84,59 @@ enum Exit {
 
 /// Waits for `child` until `deadline`, killing it if it is still running then. Reaps it with
 /// `wait4`, which, unlike `Child::wait`, also returns the child's resource usage.
+///
+/// The wait blocks (`waitid` with `WNOWAIT`), so `elapsed` is exact rather than rounded up to
+/// a polling period: benches time whole boss runs of a few milliseconds with it. A watchdog
+/// thread kills the child at the deadline; as the child is reaped only after the watchdog has
+/// ended, its pid cannot have been reused by then.
 fn wait_with_deadline(child: &mut Child, deadline: Instant) -> io::Result<Exit> {
     use std::os::unix::process::ExitStatusExt as _;
+    use std::sync::mpsc;
     let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
-    let mut killed = false;
-    loop {
-        let mut status = 0;
-        // SAFETY: `rusage` is plain data that `wait4` fills in; a zeroed one is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let flags = if killed { 0 } else { libc::WNOHANG };
-        // SAFETY: both pointers are to live locals, and `pid` is our own unreaped child.
-        let reaped = unsafe { libc::wait4(pid, &raw mut status, flags, &raw mut usage) };
-        if reaped == -1 {
-            return Err(io::Error::last_os_error());
+    let id = libc::id_t::try_from(pid).map_err(io::Error::other)?;
+    let (exited, watch) = mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(left) {
+            // SAFETY: `pid` is our child, not reaped until this thread has been joined.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return true;
         }
-        if reaped == pid {
-            // Linux reports ru_maxrss in KiB.
-            let peak_memory = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-            let status = ExitStatus::from_raw(status);
-            return Ok(if killed { Exit::Killed(peak_memory) } else { Exit::Exited(status, peak_memory) });
+        false
+    });
+    let waited = loop {
+        // SAFETY: `siginfo_t` is plain data that `waitid` fills in; a zeroed one is valid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the pointer is to a live local, and `id` is our own unreaped child.
+        let result = unsafe { libc::waitid(libc::P_PID, id, &raw mut info, libc::WEXITED | libc::WNOWAIT) };
+        if result == 0 {
+            break Ok(());
         }
-        if Instant::now() >= deadline {
-            // The child may exit between the check and the kill; the error that causes is
-            // harmless, and the blocking `wait4` above reaps the process either way.
-            let _ = child.kill();
-            killed = true;
-            continue;
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            break Err(error);
         }
-        thread::sleep(POLL_INTERVAL);
+    };
+    drop(exited);
+    let killed = watchdog.join().unwrap_or(false);
+    waited?;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data that `wait4` fills in; a zeroed one is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals, and `pid` is our own exited, unreaped child.
+    let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+    if reaped != pid {
+        return Err(io::Error::last_os_error());
     }
+    // Linux reports ru_maxrss in KiB.
+    let peak_memory = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    let status = ExitStatus::from_raw(status);
+    // A child that exited by itself just before the watchdog's kill still exited.
+    Ok(if killed && status.signal() == Some(libc::SIGKILL) {
+        Exit::Killed(peak_memory)
+    } else {
+        Exit::Exited(status, peak_memory)
+    })
 }
 
 fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
