@@ -17,7 +17,7 @@ use crate::hook::{CallLimits, ContainerAccess, HookError, HookErrorKind, HookKin
 use crate::image;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
-use crate::plan::{self, ContainerRef, EnvProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
+use crate::plan::{self, ContainerRef, FillProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::{Protocol, Service, TimeLimit};
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
@@ -291,8 +291,8 @@ fn target(run: &Run<impl Backend>) -> Target {
     Target { group: run.group.clone(), project_dir: run.project_dir.clone(), network: run.options.network.clone() }
 }
 
-fn interpolation_failure(problem: EnvProblem) -> ServiceFailure {
-    ServiceFailure::Interpolation { key: problem.env, error: problem.error }
+fn interpolation_failure(problem: FillProblem) -> ServiceFailure {
+    ServiceFailure::Interpolation { site: problem.site, error: problem.error }
 }
 
 /// Records the definition (with the image id) in the spec's labels and returns it.
@@ -400,7 +400,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         ServiceAction::Unusable { container } => {
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
-        ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
+        ServiceAction::Unfillable { site, error } => Err(ServiceFailure::Interpolation { site, error }.into()),
         ServiceAction::Resume { container, unpause, post_start, .. } => {
             resume(run, service, &container, unpause, post_start, began).await
         }
@@ -487,6 +487,11 @@ async fn create<B: Backend>(
     let inherited: Vec<VolumeMount> =
         observed.containers.iter().flat_map(|container| container.volumes.clone()).collect();
     spec.volumes = image_volumes(run, service, &spec.image, &inherited).await?;
+    for volume in &service.volumes {
+        if let Some(named) = volume.named() {
+            ensure_named_volume(run, service, named, &volume.container).await?;
+        }
+    }
 
     if run.cancel.is_cancelled() {
         return Err(ServiceFailure::Cancelled.into());
@@ -658,30 +663,54 @@ async fn ensure_volume<B: Backend>(
     volume: &str,
     path: &str,
 ) -> Result<(), ServiceFailure> {
+    let owner = ownership::service_labels(&run.group, &service.name);
+    let mut labels = owner.clone();
+    labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
+    find_or_create_volume(run, &service.name, volume, path, &owner, labels).await
+}
+
+/// Finds the group's named volume `name` (`"name:/path"` in `volumes`), or creates it; a
+/// volume of that name that boss did not create for this group is refused, never used.
+async fn ensure_named_volume<B: Backend>(
+    run: &Run<B>,
+    service: &Service,
+    name: &str,
+    path: &str,
+) -> Result<(), ServiceFailure> {
+    let mut owner = ownership::group_labels(&run.group);
+    owner.insert(label::VOLUME.to_string(), name.to_string());
+    let volume = ownership::named_volume(&run.group, name);
+    find_or_create_volume(run, &service.name, &volume, path, &owner, owner.clone()).await
+}
+
+/// Finds `volume` carrying every one of `owner`, or creates it with `labels` (and the project
+/// directory); one of that name without them is someone else's and refused.
+async fn find_or_create_volume<B: Backend>(
+    run: &Run<B>,
+    service: &str,
+    volume: &str,
+    path: &str,
+    owner: &crate::backend::Labels,
+    mut labels: crate::backend::Labels,
+) -> Result<(), ServiceFailure> {
     let existing = run
         .backend
         .volume_named(volume)
         .await
         .map_err(backend_failure(Action::LookUpVolume { volume: volume.to_string() }))?;
     if let Some(found) = existing {
-        let ours = ownership::service_labels(&run.group, &service.name)
-            .iter()
-            .all(|(key, value)| found.labels.get(key) == Some(value));
-        if ours {
+        if owner.iter().all(|(key, value)| found.labels.get(key) == Some(value)) {
             return Ok(());
         }
         let owner = found.labels.get(label::GROUP).cloned();
         return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner });
     }
-    let mut labels = ownership::service_labels(&run.group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
-    labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
     run.backend
         .create_volume(volume, &labels)
         .await
         .map_err(backend_failure(Action::CreateVolume { volume: volume.to_string() }))?;
-    run.events
-        .service(&service.name, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
+    run.events.service(service, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
     Ok(())
 }
 
@@ -1147,7 +1176,7 @@ mod tests {
         backend.state.lock().unwrap().image_volumes.insert("a:1".into(), vec!["/data".into(), "/bound/".into()]);
         project.services["a"].image = "a:1".into();
         project.services["a"].volumes.push(crate::service::Volume {
-            host: "/tmp".into(),
+            source: crate::service::MountSource::Host("/tmp".into()),
             container: "/bound".into(),
             read_only: false,
         });
