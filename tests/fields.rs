@@ -239,3 +239,17 @@ fn build_args_and_target_reach_the_build_and_a_changed_arg_rebuilds_latest() {
     let id = container(&group, "app").unwrap().id;
     assert_eq!(docker(["exec", &id, "cat", "/greeting", "/stage"]), "bye\nchosen\n");
 }
+
+#[test]
+fn a_container_that_exits_while_it_starts_fails_its_service_whatever_its_restart_policy() {
+    let project = Project::new("fields_restart_exit");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "api", image: "@IMAGE@", cmd: ["sh", "-c", "sleep 0.3; exit 3"], restart: "always",
+    ping: || false, wait_timeout: "60s" });
+"#,
+    );
+    project.run(["start"]).code(1).stderr_contains("container exited with status 3 while starting");
+    project.run(["stop", "--remove"]).success();
+    assert_eq!(container(project.group(), "api"), None);
+}
