@@ -934,6 +934,14 @@ impl Error {
                     out,
                     "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
                 );
+                if missing.iter().any(|missing| {
+                    matches!(missing.site, crate::interpolate::Site::Cmd | crate::interpolate::Site::Entrypoint)
+                }) {
+                    let _ = writeln!(
+                        out,
+                        "hint: if the braces are meant literally (an `awk` program, say), write `{{{{` and `}}}}`"
+                    );
+                }
             }
             Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
             Error::SaveTimings { path, error } => {

@@ -165,6 +165,15 @@ mod tests {
     }
 
     #[test]
+    fn sites_keep_the_env_shape_in_json() {
+        let json = |site: Site| serde_json::to_value(site).unwrap();
+        assert_eq!(json(Site::Env("DB_URL".into())), json!({ "env": "DB_URL" }));
+        assert_eq!(json(Site::Cmd), json!({ "field": "cmd" }));
+        assert_eq!(json(Site::Label("team".into())), json!({ "field": "labels", "name": "team" }));
+        assert_eq!(json(Site::ExtraHost("db".into())), json!({ "field": "extra_hosts", "name": "db" }));
+    }
+
+    #[test]
     fn fills_in_keys() {
         check("plain", Ok("plain"));
         check("{host}:5432", Ok("db:5432"));

@@ -386,4 +386,47 @@ mod tests {
         assert!(!old.to_label().contains("DB_URL\":\"a"), "env values are not copied into labels");
         assert_eq!(mismatch(&old, None).unwrap().0, [Change::NoRecordedDefinition]);
     }
+
+    #[test]
+    fn every_container_field_is_part_of_the_definition() {
+        let old = Definition::of(&spec(&[]), None);
+        let mut new_spec = spec(&[]);
+        new_spec.working_dir = Some("/app".into());
+        new_spec.extra_hosts = vec!["db.local:10.0.0.5".into()];
+        new_spec.labels.insert("team".into(), "core".into());
+        new_spec.labels.insert(label::GROUP.into(), "g".into());
+        new_spec.tmpfs = vec![crate::service::Tmpfs { path: "/tmp".into(), options: String::new() }];
+        new_spec.restart = RestartPolicy::OnFailure { max_retries: Some(3) };
+        new_spec.resources = crate::service::Resources { memory: Some(1 << 30), nano_cpus: Some(500_000_000) };
+        new_spec.init = true;
+        new_spec.healthcheck =
+            Some(crate::service::Healthcheck { test: vec!["NONE".into()], ..crate::service::Healthcheck::empty() });
+        let new = Definition::of(&new_spec, None);
+        let named: Vec<&str> = mismatch(&new, Some(&old.to_label()))
+            .unwrap()
+            .0
+            .iter()
+            .map(|change| match change {
+                Change::Field(field) => field.name(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            named,
+            ["working_dir", "extra_hosts", "labels", "tmpfs", "restart", "mem_limit", "cpus", "init", "healthcheck"]
+        );
+        assert_eq!(new.labels.keys().collect::<Vec<_>>(), ["team"], "boss's own labels are not the user's");
+        // A definition recorded before these fields existed reads back equal when they are unset.
+        assert!(!old.to_label().contains("working_dir"), "{}", old.to_label());
+        assert_eq!(mismatch(&old, Some(&old.to_label())), None);
+    }
+
+    #[test]
+    fn named_volumes_are_told_apart_from_image_volumes() {
+        assert_eq!(named_volume("shop", "data"), "shop.data");
+        assert!(is_named_volume("shop", &named_volume("shop", "data")));
+        assert!(!is_named_volume("shop", &volume_name("shop", "db", "/data")));
+        assert!(!is_named_volume("shop", "shop-api.data"));
+        assert!(!is_named_volume("shop-api", "shop.data"));
+    }
 }

@@ -1174,4 +1174,51 @@ mod tests {
         assert!(plan.missing_keys().is_empty());
         assert!(!plan.changes);
     }
+
+    #[test]
+    fn keys_outside_env_are_planned_and_filled_like_env() {
+        let mut services = chain();
+        let app = &mut services["app"];
+        app.cmd = Some(vec!["serve".into(), "--id={admin_id}".into()]);
+        app.working_dir = Some("/srv/{tenant}".into());
+        app.labels.push(("owner".into(), "{tenant}".into()));
+        app.extra_hosts.push(("store.local".into(), "{store_ip}".into()));
+        let plan = snapshot(&services, &["store"], &Map::new(), &[]);
+        let app_plan = plan.services.iter().find(|planned| planned.name == "app").unwrap();
+        let keys: Vec<(&str, Vec<Site>)> = app_plan.keys.iter().map(|key| (key.key.as_str(), key.sites())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("admin_id", vec![Site::Env("ADMIN_ID".into()), Site::Cmd]),
+                ("tenant", vec![Site::WorkingDir, Site::Label("owner".into())]),
+                ("store_ip", vec![Site::ExtraHost("store.local".into())]),
+            ]
+        );
+        let missing: Vec<String> = plan
+            .missing_keys()
+            .iter()
+            .filter(|missing| missing.service == "app")
+            .map(|missing| format!("{} {}", crate::output::site(&missing.site), missing.key))
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                "env `ADMIN_ID` admin_id",
+                "`cmd` admin_id",
+                "`working_dir` tenant",
+                "label `owner` tenant",
+                "extra host `store.local` store_ip"
+            ]
+        );
+
+        let values = json!({ "admin_id": 7, "tenant": "acme", "store_ip": "10.0.0.9" }).as_object().unwrap().clone();
+        let spec = container_spec(&services["app"], &values, &target()).unwrap();
+        assert_eq!(spec.cmd.unwrap(), ["serve", "--id=7"]);
+        assert_eq!(spec.working_dir.as_deref(), Some("/srv/acme"));
+        assert_eq!(spec.labels.get("owner").map(String::as_str), Some("acme"));
+        assert_eq!(spec.extra_hosts, ["store.local:10.0.0.9"]);
+        let without_ip = json!({ "admin_id": 7, "tenant": "acme" }).as_object().unwrap().clone();
+        let problem = container_spec(&services["app"], &without_ip, &target()).unwrap_err();
+        assert_eq!(problem.site, Site::ExtraHost("store.local".into()));
+    }
 }

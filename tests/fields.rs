@@ -187,12 +187,21 @@ fn a_changed_container_field_recreates_the_stopped_container_and_says_which() {
 }
 
 #[test]
-fn a_key_in_cmd_that_nothing_provides_is_refused_before_anything_starts() {
+fn a_key_in_cmd_or_extra_hosts_that_nothing_provides_is_refused_before_anything_starts() {
     let project = Project::new("fields_missing_key");
-    project.script(&api(r#"extra_hosts: #{ "x.local": "{nowhere}" }"#));
-    project.run(["start"]).code(2).stderr_contains(
-        "error: service `api` needs `{nowhere}` in extra host `x.local`, but nothing provides key `nowhere`",
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "api", image: "@IMAGE@", cmd: ["awk", "{print $1}"], extra_hosts: #{ "x.local": "{print $1}" } });
+"#,
     );
+    project
+        .run(["start"])
+        .code(2)
+        .stderr_contains("error: service `api` needs `{print $1}` in `cmd`, but nothing provides key `print $1`")
+        .stderr_contains(
+            "error: service `api` needs `{print $1}` in extra host `x.local`, but nothing provides key `print $1`",
+        )
+        .stderr_contains("hint: if the braces are meant literally (an `awk` program, say), write `{{` and `}}`");
     assert_eq!(container(project.group(), "api"), None, "nothing was created");
 }
 

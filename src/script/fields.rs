@@ -976,6 +976,19 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_docker_units() {
+        assert_eq!(parse_bytes("512m"), Some(512 << 20));
+        assert_eq!(parse_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(parse_bytes("64MB"), Some(64 << 20));
+        assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("100000"), Some(100_000));
+        assert_eq!(parse_bytes("10b"), Some(10));
+        for bad in ["", "m", "lots", "5x", "-1m", "1.2.3k"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn names_are_hostnames() {
         for good in ["a", "web", "service_one", "db-2", "A1"] {
             assert!(is_valid_name(good), "{good}");
