@@ -908,10 +908,11 @@ mod tests {
             Change::Field(DefinitionField::Cmd),
             Change::NoRecordedDefinition,
             Change::BuildContextChanged,
+            Change::BuildOptionsChanged,
         ]);
         assert_eq!(
             describe_changes(&changes),
-            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition, build context changed since its image was built"
+            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition, build context changed since its image was built, `build_args` or `build_target` changed since its image was built"
         );
         assert_eq!(
             service(ServiceChange::Recreating { container: "g.web".into(), reason: RecreateReason::Reloading })

@@ -640,7 +640,13 @@ async fn image_volumes<B: Backend>(
         .image_volumes(image)
         .await
         .map_err(backend_failure(Action::InspectImage { image: image.to_string() }))?;
-    let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.as_str()).collect();
+    // A path the service mounts itself (a bind, a named volume or a tmpfs) gets no volume.
+    let bound: Vec<&str> = service
+        .volumes
+        .iter()
+        .map(|volume| volume.container.as_str())
+        .chain(service.tmpfs.iter().map(|mount| mount.path.as_str()))
+        .collect();
     let mut mounts = Vec::new();
     for (path, source) in ownership::plan_volumes(&run.group, &service.name, &paths, &bound, inherited) {
         let volume = match source {
