@@ -245,7 +245,17 @@ impl Definition {
             mem_limit: spec.resources.memory,
             nano_cpus: spec.resources.nano_cpus,
             init: spec.init,
-            healthcheck: spec.healthcheck.as_ref().map(|check| format!("{check:?}")),
+            healthcheck: spec.healthcheck.as_ref().map(|check| {
+                let millis = |duration: Option<std::time::Duration>| duration.map(|duration| duration.as_millis());
+                serde_json::json!({
+                    "test": check.test,
+                    "interval_ms": millis(check.interval),
+                    "timeout_ms": millis(check.timeout),
+                    "retries": check.retries,
+                    "start_period_ms": millis(check.start_period),
+                })
+                .to_string()
+            }),
         }
     }
 

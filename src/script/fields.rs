@@ -756,12 +756,22 @@ fn resources(fields: &Fields<'_>) -> Result<Resources, Error> {
     let nano_cpus = match fields.get("cpus") {
         None => None,
         Some(value) => {
-            let count = value.as_int().map(|count| count as f64).or_else(|_| value.as_float()).ok();
+            // Compose files often quote it (`cpus: "1.5"`).
+            let count = value
+                .as_int()
+                .map(|count| count as f64)
+                .or_else(|_| value.as_float())
+                .ok()
+                .or_else(|| value.clone().into_string().ok().and_then(|text| text.trim().parse::<f64>().ok()));
             match count {
                 Some(count) if count.is_finite() && (0.01..=1024.0).contains(&count) => {
                     Some((count * 1e9).round() as u64)
                 }
-                _ => return Err(fields.bad("cpus", value.to_string(), FieldProblem::NotACpuCount)),
+                _ => {
+                    let shown =
+                        if value.is_string() { value.into_string().unwrap_or_default() } else { value.to_string() };
+                    return Err(fields.bad("cpus", shown, FieldProblem::NotACpuCount));
+                }
             }
         }
     };

@@ -936,7 +936,7 @@ service(#{
 });
 service(#{ name: "web", image: "nginx", tmpfs: #{ "/cache": "size=1m" }, healthcheck: #{ test: ["curl", "-f", "x"] },
     restart: "unless-stopped", mem_limit: 104857600, labels: ["a=1", "b=x=y"] });
-service(#{ name: "off", image: "nginx", healthcheck: #{ disable: true }, extra_hosts: #{ "h": "host-gateway" } });
+service(#{ name: "off", image: "nginx", healthcheck: #{ disable: true }, extra_hosts: #{ "h": "host-gateway" }, cpus: "2" });
 "#;
     std::fs::write(directory.path().join("services.rhai"), script).unwrap();
     let project = load_source(&directory.path().join("services.rhai"), script.to_string(), EventSink::new(|_| {}))
@@ -991,6 +991,7 @@ service(#{ name: "off", image: "nginx", healthcheck: #{ disable: true }, extra_h
     let off = &project.services["off"];
     assert_eq!(off.healthcheck.as_ref().unwrap().test, ["NONE"]);
     assert_eq!(off.extra_hosts, [("h".into(), "host-gateway".into())]);
+    assert_eq!(off.resources.nano_cpus, Some(2_000_000_000), "compose writes `cpus: \"2\"`");
 }
 
 #[test]
