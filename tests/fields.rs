@@ -122,6 +122,9 @@ fn a_named_volume_is_the_groups_kept_by_stop_remove_and_removed_only_with_volume
     let reader = container(&group, "reader").unwrap().id;
     assert_eq!(docker(["exec", &reader, "cat", "/shared/first"]), first, "the new containers see the old data");
 
+    // A service left running keeps the named volume it mounts.
+    project.run(["stop", "--remove", "--volumes", "--exclude", "db"]).success();
+    assert!(volume_labels(&volume).is_some(), "`db` still runs on it");
     project.run(["stop", "--remove", "--volumes"]).success().stderr_contains(&format!("removed volume `{volume}`"));
     assert_eq!(volume_labels(&volume), None, "`--volumes` removes it");
 }
