@@ -1,9 +1,10 @@
 //! The container fields compose users rely on, on the real engine: each reaches the container
 //! (`docker inspect`), `{key}` from the context fills cmd, working_dir, labels and extra hosts,
 //! a script healthcheck makes `wait_healthy` work for an image without one, named volumes
-//! belong to the group (kept by `stop --remove`, removed by `--volumes`, a foreign volume of
-//! the same name refused), a changed field recreates a stopped container and says which, and
-//! build args and target reach the build.
+//! belong to the group (kept by `stop --remove` and by `gc` without `--volumes`, removed by
+//! `--volumes`, a foreign volume of the same name refused), a changed field recreates a
+//! stopped container and says which, a restart policy does not hide a container that exits
+//! while it starts, and build args and target reach the build.
 
 use crate::common::{Project, container, docker, inspect, try_docker};
 
@@ -264,4 +265,20 @@ service(#{ name: "api", image: "@IMAGE@", cmd: ["sh", "-c", "sleep 0.3; exit 3"]
     project.run(["start"]).code(1).stderr_contains("container exited with status 3 while starting");
     project.run(["stop", "--remove"]).success();
     assert_eq!(container(project.group(), "api"), None);
+}
+
+#[test]
+fn gc_keeps_a_dead_groups_named_volume_unless_asked_for_volumes() {
+    let project = Project::new("fields_gc_named");
+    let group = project.group().to_owned();
+    let volume = format!("{group}.data");
+    project.file("app/services.rhai", &project.expand(VOLUMES));
+    project.run(["start", "app/services.rhai"]).success();
+    std::fs::remove_dir_all(project.path("app")).unwrap();
+
+    project.run(["gc", "--group", &group]).success();
+    assert_eq!(container(&group, "db"), None, "the dead group's containers go");
+    assert!(volume_labels(&volume).is_some(), "its named volume holds data and stays");
+    project.run(["gc", "--group", &group, "--volumes"]).success();
+    assert_eq!(volume_labels(&volume), None);
 }
