@@ -206,9 +206,10 @@ impl Fields<'_> {
         }
     }
 
-    /// A string that may hold `{key}` placeholders, checked for their syntax.
-    fn template(&self, field: &'static str, text: &str) -> Result<(), Error> {
-        crate::interpolate::check(text).map_err(|error| self.bad(field, text, FieldProblem::Placeholder(error)))
+    /// A string that may hold `{key}` placeholders, checked for their syntax; a mistake names
+    /// the entry `shown` (a label's name rather than its value).
+    fn template(&self, field: &'static str, shown: &str, text: &str) -> Result<(), Error> {
+        crate::interpolate::check(text).map_err(|error| self.bad(field, shown, FieldProblem::Placeholder(error)))
     }
 
     /// A map of names to strings, numbers or booleans (`labels`, `build_args`), or an array of
@@ -361,13 +362,13 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     let cmd = fields.string_list("cmd")?;
     for (field, words) in [("entrypoint", &entrypoint), ("cmd", &cmd)] {
         for word in words.iter().flatten() {
-            fields.template(field, word)?;
+            fields.template(field, word, word)?;
         }
     }
     let user = fields.string("user")?.filter(|user| !user.is_empty());
     let working_dir = fields.non_empty_string("working_dir")?;
     if let Some(directory) = &working_dir {
-        fields.template("working_dir", directory)?;
+        fields.template("working_dir", directory, directory)?;
         if !directory.starts_with(['/', '{']) {
             return Err(fields.bad("working_dir", directory.clone(), FieldProblem::NotAbsolute));
         }
@@ -377,7 +378,7 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         if bad { Err(FieldProblem::NotAHostName) } else { Ok(()) }
     })?;
     for (host, address) in &extra_hosts {
-        fields.template("extra_hosts", address)?;
+        fields.template("extra_hosts", host, address)?;
         let literal = crate::interpolate::keys(address).is_empty();
         if literal && address != "host-gateway" && address.parse::<std::net::IpAddr>().is_err() {
             return Err(fields.bad("extra_hosts", format!("{host}:{address}"), FieldProblem::NotAnAddress));
@@ -386,8 +387,8 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     let labels = fields.pairs("labels", '=', |name| {
         if name.to_ascii_lowercase().starts_with("boss.") { Err(FieldProblem::ReservedLabel) } else { Ok(()) }
     })?;
-    for (_, value) in &labels {
-        fields.template("labels", value)?;
+    for (name, value) in &labels {
+        fields.template("labels", name, value)?;
     }
     let tmpfs = tmpfs(&fields)?;
     for mount in &tmpfs {

@@ -1117,6 +1117,16 @@ fn container_fields_are_checked_at_load() {
         "#,
     );
     check_error(
+        r#"service(#{ name: "a", image: "i", labels: #{ url: "http://{host" } });"#,
+        r#"
+        error: invalid `labels` entry `url`: a `{` is not closed; write `{{` for a literal brace
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", labels: #{ url: "http://{host" } });
+          |                                   ^
+        "#,
+    );
+    check_error(
         r#"service(#{ name: "a", image: "i", healthcheck: #{ tset: "true" } });"#,
         r#"
         error: invalid `healthcheck` entry `tset`: there is no such key
