@@ -414,7 +414,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Volumes carrying every one of `labels` (all of them for none).
     fn volumes_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<VolumeInfo>>> + Send;
 
-    fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<()>> + Send;
+    /// Creates volume `name`, or, as the engine does when one of that name exists, returns that
+    /// one unchanged: the answer's labels say whose it is.
+    fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<VolumeInfo>> + Send;
 
     /// Removing a volume that is already gone succeeds.
     fn remove_volume(&self, name: &str) -> impl Future<Output = BackendResult<()>> + Send;

@@ -542,14 +542,14 @@ impl Backend for DockerBackend {
         Ok(response.volumes.unwrap_or_default().into_iter().map(volume_info).collect())
     }
 
-    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<()> {
+    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<VolumeInfo> {
         tracing::debug!(name, ?labels, "creating volume");
         let request = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.answer(self.docker.create_volume(request)).await.map(|_| ())
+        self.answer(self.docker.create_volume(request)).await.map(volume_info)
     }
 
     async fn remove_volume(&self, name: &str) -> BackendResult<()> {

@@ -699,23 +699,30 @@ async fn find_or_create_volume<B: Backend>(
     owner: &crate::backend::Labels,
     mut labels: crate::backend::Labels,
 ) -> Result<(), ServiceFailure> {
+    let ours = |found: &crate::backend::VolumeInfo| {
+        if owner.iter().all(|(key, value)| found.labels.get(key) == Some(value)) {
+            return Ok(());
+        }
+        let owner = found.labels.get(label::GROUP).cloned();
+        Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner })
+    };
     let existing = run
         .backend
         .volume_named(volume)
         .await
         .map_err(backend_failure(Action::LookUpVolume { volume: volume.to_string() }))?;
     if let Some(found) = existing {
-        if owner.iter().all(|(key, value)| found.labels.get(key) == Some(value)) {
-            return Ok(());
-        }
-        let owner = found.labels.get(label::GROUP).cloned();
-        return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner });
+        return ours(&found);
     }
     labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
-    run.backend
+    let created = run
+        .backend
         .create_volume(volume, &labels)
         .await
         .map_err(backend_failure(Action::CreateVolume { volume: volume.to_string() }))?;
+    // Someone may have made one of that name since the look above (the engine then answers
+    // with theirs, unchanged): only one with our labels is mounted.
+    ours(&created)?;
     run.events.service(service, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
     Ok(())
 }
@@ -1199,6 +1206,49 @@ mod tests {
         let (info, spec) = state.containers.iter().find(|(info, _)| info.id != first.id).expect("a new container");
         assert_eq!(info.state, ContainerState::Running);
         assert_eq!(spec.volumes, [VolumeMount { volume, path: "/data".into() }], "a bind covers /bound");
+    }
+
+    #[tokio::test]
+    async fn a_named_volume_is_the_groups_shared_and_a_foreign_one_refused() {
+        let mut project = project("a, b", FakeHooks::default());
+        for name in ["a", "b"] {
+            project.services[name].volumes.push(crate::service::Volume {
+                source: crate::service::MountSource::Named("data".into()),
+                container: "/d".into(),
+                read_only: false,
+            });
+        }
+        let backend = Arc::new(FakeBackend::default());
+        let (events, _) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        {
+            let state = backend.state.lock().unwrap();
+            let volumes: Vec<_> = state.volumes.iter().filter(|volume| volume.name == "g.data").collect();
+            assert_eq!(volumes.len(), 1);
+            assert_eq!(volumes[0].labels.get(label::GROUP).map(String::as_str), Some("g"));
+            assert_eq!(volumes[0].labels.get(label::VOLUME).map(String::as_str), Some("data"));
+            assert!(!volumes[0].labels.contains_key(label::SERVICE), "it is the group's, not a service's");
+            assert_eq!(state.containers.len(), 2);
+            assert!(state.containers.iter().all(|(_, spec)| spec.binds == ["g.data:/d:rw"]));
+        }
+
+        let backend = Arc::new(FakeBackend::default());
+        backend
+            .state
+            .lock()
+            .unwrap()
+            .volumes
+            .push(crate::backend::VolumeInfo { name: "g.data".into(), labels: crate::backend::Labels::new() });
+        let (events, recorded) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["a", "b"]);
+        let failure = recorded.lock().unwrap().iter().find_map(|event| match event {
+            Event::Service { change: ServiceChange::Failed { failure }, .. } => Some(failure.render()),
+            _ => None,
+        });
+        assert!(failure.unwrap().contains("a volume named `g.data` exists but was not created by boss"));
+        assert!(backend.state.lock().unwrap().containers.is_empty(), "nothing mounts it: {:?}", backend.calls());
     }
 
     #[tokio::test]
