@@ -30,6 +30,11 @@ pub(crate) mod label {
     /// On an image boss built: the hash of the build context it was built from
     /// ([`crate::build_context::hash`]), to tell when the sources changed since.
     pub(crate) const BUILD_CONTEXT: &str = "boss.build-context";
+    /// On an image boss built with `build_args` or `build_target`: their hash
+    /// ([`crate::image::build_options_hash`]), to tell when they changed since.
+    pub(crate) const BUILD_OPTIONS: &str = "boss.build-options";
+    /// On a named volume (`"data:/path"` in `volumes`): its name in the script.
+    pub(crate) const VOLUME: &str = "boss.volume";
 }
 
 pub(crate) type Labels = BTreeMap<String, String>;
@@ -185,6 +190,14 @@ pub(crate) struct ContainerSpec {
     pub network: String,
     /// The DNS name of the container on `network`.
     pub alias: String,
+    pub working_dir: Option<String>,
+    /// `host:address` lines for `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
+    pub tmpfs: Vec<crate::service::Tmpfs>,
+    pub restart: crate::service::RestartPolicy,
+    pub resources: crate::service::Resources,
+    pub init: bool,
+    pub healthcheck: Option<crate::service::Healthcheck>,
 }
 
 /// A command to run in a running container.
@@ -327,6 +340,10 @@ pub(crate) struct BuildSpec {
     /// The first tag is the one the build is made under; the others are added after.
     pub tags: Vec<String>,
     pub labels: Labels,
+    /// `--build-arg`s.
+    pub args: Vec<(String, String)>,
+    /// The stage to build (`--target`).
+    pub target: Option<String>,
 }
 
 /// What the lifecycle engine asks of a container engine.
@@ -406,7 +423,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Volumes carrying every one of `labels` (all of them for none).
     fn volumes_labelled(&self, labels: &Labels) -> impl Future<Output = BackendResult<Vec<VolumeInfo>>> + Send;
 
-    fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<()>> + Send;
+    /// Creates volume `name`, or, as the engine does when one of that name exists, returns that
+    /// one unchanged: the answer's labels say whose it is.
+    fn create_volume(&self, name: &str, labels: &Labels) -> impl Future<Output = BackendResult<VolumeInfo>> + Send;
 
     /// Removing a volume that is already gone succeeds.
     fn remove_volume(&self, name: &str) -> impl Future<Output = BackendResult<()>> + Send;

@@ -11,8 +11,9 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HostConfig, ImageId,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, PortSummaryTypeEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerSummaryStateEnum, EndpointSettings, ExecConfig, HealthConfig, HostConfig, ImageId,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, PortSummaryTypeEnum, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -369,13 +370,18 @@ impl Backend for DockerBackend {
         let (first, others) = build.tags.split_first().ok_or_else(|| BackendError::other("a build needs a tag"))?;
         let labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
         // The classic builder (the default on engines before 23) needs no BuildKit session.
-        let options = BuildImageOptionsBuilder::new()
+        let args: HashMap<String, String> = build.args.iter().cloned().collect();
+        let mut options = BuildImageOptionsBuilder::new()
             .dockerfile(&build.dockerfile)
             .t(first)
             .rm(true)
             .forcerm(true)
             .labels(&labels)
-            .build();
+            .buildargs(&args);
+        if let Some(target) = &build.target {
+            options = options.target(target);
+        }
+        let options = options.build();
         // The context is streamed as the request body, so its size costs no memory here.
         let body = bollard::body_try_stream(context.map(|chunk| chunk.map(Into::into)));
         let mut stream = self.docker.build_image(options, None, Some(body));
@@ -470,8 +476,17 @@ impl Backend for DockerBackend {
                         .collect(),
                 ),
                 network_mode: Some(spec.network.clone()),
+                tmpfs: (!spec.tmpfs.is_empty())
+                    .then(|| spec.tmpfs.iter().map(|mount| (mount.path.clone(), mount.options.clone())).collect()),
+                extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+                restart_policy: Some(restart_policy(spec.restart)),
+                memory: spec.resources.memory.map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),
+                nano_cpus: spec.resources.nano_cpus.map(|nanos| i64::try_from(nanos).unwrap_or(i64::MAX)),
+                init: spec.init.then_some(true),
                 ..Default::default()
             }),
+            working_dir: spec.working_dir.clone(),
+            healthcheck: spec.healthcheck.as_ref().map(health_config),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     spec.network.clone(),
@@ -527,14 +542,14 @@ impl Backend for DockerBackend {
         Ok(response.volumes.unwrap_or_default().into_iter().map(volume_info).collect())
     }
 
-    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<()> {
+    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<VolumeInfo> {
         tracing::debug!(name, ?labels, "creating volume");
         let request = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.answer(self.docker.create_volume(request)).await.map(|_| ())
+        self.answer(self.docker.create_volume(request)).await.map(volume_info)
     }
 
     async fn remove_volume(&self, name: &str) -> BackendResult<()> {
@@ -929,6 +944,31 @@ fn env_names(env: &[String]) -> Vec<&str> {
 
 /// A command's program and its number of arguments, for logs that must not show the
 /// arguments (`mysqladmin -p<password>`).
+fn restart_policy(policy: crate::service::RestartPolicy) -> RestartPolicy {
+    use crate::service::RestartPolicy as Policy;
+    let (name, count) = match policy {
+        Policy::No => (RestartPolicyNameEnum::NO, None),
+        Policy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        Policy::OnFailure { max_retries } => (RestartPolicyNameEnum::ON_FAILURE, max_retries.map(i64::from)),
+        Policy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+    };
+    RestartPolicy { name: Some(name), maximum_retry_count: count }
+}
+
+/// The engine's healthcheck: durations in nanoseconds, unset ones left to the engine's defaults.
+fn health_config(check: &crate::service::Healthcheck) -> HealthConfig {
+    let nanos =
+        |duration: Option<Duration>| duration.map(|duration| i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX));
+    HealthConfig {
+        test: Some(check.test.clone()),
+        interval: nanos(check.interval),
+        timeout: nanos(check.timeout),
+        retries: check.retries.map(i64::from),
+        start_period: nanos(check.start_period),
+        start_interval: None,
+    }
+}
+
 fn program_and_count(cmd: &[String]) -> (&str, usize) {
     (cmd.first().map_or("", String::as_str), cmd.len().saturating_sub(1))
 }

@@ -340,6 +340,111 @@ fn raise_limit_hint(set_by: LimitSource, otherwise: &str) -> String {
     }
 }
 
+/// Why a value of a container field is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldProblem {
+    /// A label named `boss.*`: boss's own labels say what it owns, so they cannot be set.
+    ReservedLabel,
+    EmptyName,
+    /// The same name twice (`"A=1"` and `"A=2"` in the array form).
+    Twice,
+    /// An array entry without the separator between name and value.
+    NoSeparator {
+        separator: char,
+    },
+    NotAScalar {
+        got: String,
+    },
+    NulCharacter,
+    /// A `{key}` placeholder that is not well formed.
+    Placeholder(crate::interpolate::InterpolationError),
+    /// A container path that does not start with `/`.
+    NotAbsolute,
+    /// A tmpfs path that a volume or another tmpfs already mounts.
+    MountedTwice,
+    BadTmpfsOptions,
+    NotAHostName,
+    NotAnAddress,
+    NotARestartPolicy,
+    NotASize,
+    TooLittleMemory,
+    NotACpuCount,
+    UnknownKey {
+        suggestion: Option<String>,
+    },
+    /// A healthcheck without a command to run.
+    NoTest,
+    /// `build_args` or `build_target` without `build_from`.
+    NoBuild,
+}
+
+impl FieldProblem {
+    fn describe(&self) -> String {
+        match self {
+            FieldProblem::ReservedLabel => "labels starting with `boss.` are boss's own".into(),
+            FieldProblem::EmptyName => "the name is empty".into(),
+            FieldProblem::Twice => "the name is given twice".into(),
+            FieldProblem::NoSeparator { separator } => format!("expected `name{separator}value`"),
+            FieldProblem::NotAScalar { got } => format!("values must be strings, numbers or booleans, got {got}"),
+            FieldProblem::NulCharacter => "the value contains a NUL character".into(),
+            FieldProblem::Placeholder(error) => error.describe(),
+            FieldProblem::NotAbsolute => "the container path must be absolute".into(),
+            FieldProblem::MountedTwice => "this container path is mounted twice".into(),
+            FieldProblem::BadTmpfsOptions => "the options must not contain spaces or line breaks".into(),
+            FieldProblem::NotAHostName => "the host name must not be empty or contain spaces or `:`".into(),
+            FieldProblem::NotAnAddress => "the address must be an IP address or `host-gateway`".into(),
+            FieldProblem::NotARestartPolicy => "it is not a restart policy".into(),
+            FieldProblem::NotASize => "it is not a size".into(),
+            FieldProblem::TooLittleMemory => "Docker needs at least 6 MiB".into(),
+            FieldProblem::NotACpuCount => "it must be a number of CPUs from 0.01 to 1024".into(),
+            FieldProblem::UnknownKey { .. } => "there is no such key".into(),
+            FieldProblem::NoTest => "a healthcheck needs a `test` command".into(),
+            FieldProblem::NoBuild => "it applies only to an image built with `build_from`".into(),
+        }
+    }
+
+    fn hint(&self, field: &str) -> Option<String> {
+        Some(match self {
+            FieldProblem::ReservedLabel => {
+                "rename the label; boss sets `boss.group`, `boss.service` and the others itself".into()
+            }
+            FieldProblem::Twice | FieldProblem::EmptyName | FieldProblem::NoSeparator { .. }
+                if field == "extra_hosts" =>
+            {
+                "write `#{ \"db.local\": \"10.0.0.5\" }` or `[\"db.local:10.0.0.5\"]`".into()
+            }
+            FieldProblem::Twice | FieldProblem::EmptyName | FieldProblem::NoSeparator { .. } => {
+                format!("write `#{{ name: \"value\" }}` or `[\"name=value\"]` for `{field}`")
+            }
+            FieldProblem::NotAbsolute => "write an absolute path like `/app`".into(),
+            FieldProblem::MountedTwice => "mount each container path once, in `volumes` or in `tmpfs`".into(),
+            FieldProblem::BadTmpfsOptions => "write options like `\"/tmp:size=64m,mode=1777\"`".into(),
+            FieldProblem::NotAnAddress => {
+                "write `#{ \"db.local\": \"10.0.0.5\" }`; `{key}` fills the address in from the context".into()
+            }
+            FieldProblem::NotARestartPolicy => {
+                "use `\"no\"`, `\"always\"`, `\"on-failure\"`, `\"on-failure:3\"` or `\"unless-stopped\"`".into()
+            }
+            FieldProblem::NotASize | FieldProblem::TooLittleMemory => {
+                "write bytes as a number, or a string with a unit: `\"512m\"`, `\"1g\"`".into()
+            }
+            FieldProblem::NotACpuCount => "write a number like `1` or `0.5`".into(),
+            FieldProblem::UnknownKey { suggestion: Some(suggestion) } => format!("did you mean `{suggestion}`?"),
+            FieldProblem::UnknownKey { suggestion: None } => {
+                "the keys are `test`, `interval`, `timeout`, `retries`, `start_period` and `disable`".into()
+            }
+            FieldProblem::NoTest => {
+                "write `test: \"pg_isready -U postgres\"` (run by a shell) or `test: [\"CMD\", \"pg_isready\"]`".into()
+            }
+            FieldProblem::NoBuild => "set `build_from` to the build context, or remove the field".into(),
+            FieldProblem::NotAHostName
+            | FieldProblem::NotAScalar { .. }
+            | FieldProblem::NulCharacter
+            | FieldProblem::Placeholder(_) => return None,
+        })
+    }
+}
+
 /// Why a `wait_timeout` or `hook_timeout` value is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitProblem {
@@ -447,6 +552,13 @@ pub enum ScriptErrorKind {
     BadEnv {
         key: String,
         problem: EnvProblem,
+    },
+    /// A value of a container field (`labels`, `tmpfs`, `mem_limit`, ...) that Docker would
+    /// refuse or boss cannot use; `value` is the entry or value at fault.
+    BadField {
+        field: &'static str,
+        value: String,
+        problem: FieldProblem,
     },
     /// An env name Docker cannot take; `key` is escaped so it prints on one line.
     BadEnvName {
@@ -631,7 +743,7 @@ pub enum ServiceFailure {
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
-    Interpolation { key: String, error: InterpolationError },
+    Interpolation { site: crate::interpolate::Site, error: InterpolationError },
     /// The build context could not be read.
     BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
@@ -811,14 +923,25 @@ impl Error {
                 for missing in missing {
                     let _ = writeln!(
                         out,
-                        "error: service `{}` needs `{{{}}}` in env `{}`, but nothing provides key `{}`",
-                        missing.service, missing.key, missing.env, missing.key
+                        "error: service `{}` needs `{{{}}}` in {}, but nothing provides key `{}`",
+                        missing.service,
+                        missing.key,
+                        crate::output::site(&missing.site),
+                        missing.key
                     );
                 }
                 let _ = writeln!(
                     out,
                     "hint: the context file has no such key and no `post_start` of a dependency runs in this start; set it in a dependency's `post_start` (`ctx.key = ...`), or start that dependency without `--exclude`"
                 );
+                if missing.iter().any(|missing| {
+                    matches!(missing.site, crate::interpolate::Site::Cmd | crate::interpolate::Site::Entrypoint)
+                }) {
+                    let _ = writeln!(
+                        out,
+                        "hint: if the braces are meant literally (an `awk` program, say), write `{{{{` and `}}}}`"
+                    );
+                }
             }
             Error::PlanHasChanges | Error::NotAllRunning | Error::CommandExited { .. } => {}
             Error::SaveTimings { path, error } => {
@@ -1056,6 +1179,9 @@ impl ScriptErrorKind {
                 format!("invalid env entry `{key}`: {reason}")
             }
             ScriptErrorKind::BadEnvName { key, problem } => format!("invalid env name `{key}`: {problem}"),
+            ScriptErrorKind::BadField { field, value, problem } => {
+                format!("invalid `{field}` entry `{value}`: {}", problem.describe())
+            }
             ScriptErrorKind::UnnormalisedPath { path, .. } => {
                 format!("container path `{path}` is not in normal form")
             }
@@ -1113,7 +1239,7 @@ impl ScriptErrorKind {
                 "write seconds as a number (`2`, `0.5`) or a string with a unit (`\"500ms\"`, `\"2s\"`, `\"1m\"`)".into(),
             ),
             ScriptErrorKind::BadVolume { .. } => Some(
-                "write `\"host:container\"` or `\"host:container:ro\"`, or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
+                "write `\"./host:/container\"`, `\"./host:/container:ro\"` or `\"name:/container\"` (a named volume), or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
             ),
             ScriptErrorKind::BadPort { .. } => Some(
                 "write `#{ \"8080\": 8080 }` (container port to host port); `0` picks a free host port; `\"0.0.0.0:8080\"` publishes on every address".into(),
@@ -1131,6 +1257,7 @@ impl ScriptErrorKind {
             ScriptErrorKind::VolumePathColon { .. } => Some(
                 "Docker separates host path, container path and mode with `:`, so a path cannot hold one; mount a parent directory instead".into(),
             ),
+            ScriptErrorKind::BadField { field, problem, .. } => problem.hint(field),
             ScriptErrorKind::UndefinedVariable { name } if name == "ctx" => {
                 Some("a hook gets the context as its parameter: write `|ctx| ...`".into())
             }
@@ -1233,16 +1360,8 @@ impl ServiceFailure {
                     }
                 }
             }
-            ServiceFailure::Interpolation { key, error } => {
-                let reason = error.describe();
-                match error.placeholder() {
-                    Some(placeholder) => {
-                        let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
-                    }
-                    None => {
-                        let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
-                    }
-                }
+            ServiceFailure::Interpolation { site, error } => {
+                let _ = writeln!(out, "{}", crate::output::unfillable(site, error));
             }
             ServiceFailure::BuildContext { directory, problem } => {
                 let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());

@@ -178,7 +178,11 @@ pub(crate) async fn build_unless_cancelled<B: Backend>(
     let mut labels = crate::ownership::service_labels(group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), project_dir.to_string());
     labels.insert(label::BUILD_CONTEXT.to_string(), context_hash);
-    let spec = BuildSpec { dockerfile, tags, labels };
+    if let Some(options) = build_options_hash(&service.build) {
+        labels.insert(label::BUILD_OPTIONS.to_string(), options);
+    }
+    let spec =
+        BuildSpec { dockerfile, tags, labels, args: service.build.args.clone(), target: service.build.target.clone() };
     let last_lines = Mutex::new(VecDeque::with_capacity(BUILD_LINES));
     let stage_ends = Mutex::new(StageEnds::default());
     let output = |line: &str| {
@@ -260,6 +264,8 @@ pub(crate) async fn observe_build_context<B: Backend>(
     let recorded = running.labels.get(label::DEFINITION).and_then(|text| Definition::from_label(text));
     let image = recorded.and_then(|definition| definition.image_id).unwrap_or_else(|| service.image.clone());
     let Some(built) = backend.image_label(&image, label::BUILD_CONTEXT).await? else { return Ok(None) };
+    let options_built = backend.image_label(&image, label::BUILD_OPTIONS).await?;
+    let options_now = build_options_hash(&service.build);
     let service = service.clone();
     let now = tokio::task::spawn_blocking(move || {
         context_plan(&service).and_then(|(_, plan)| crate::build_context::hash(&plan)).ok()
@@ -267,7 +273,18 @@ pub(crate) async fn observe_build_context<B: Backend>(
     .await
     .ok()
     .flatten();
-    Ok(now.map(|now| ContextHashes { built, now }))
+    Ok(now.map(|now| ContextHashes { built, now, options_built, options_now }))
+}
+
+/// A hash of a build's `build_args` and `build_target`, recorded on the image; `None` when
+/// there are none (so images built before they existed compare equal).
+pub(crate) fn build_options_hash(options: &crate::service::BuildOptions) -> Option<String> {
+    use sha2::Digest as _;
+    if options.is_empty() {
+        return None;
+    }
+    let text = serde_json::json!({ "args": options.args, "target": options.target }).to_string();
+    Some(sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// Makes what a failed build left recognisable. The classic builder keeps the image of every
@@ -287,7 +304,8 @@ async fn mark_failed_build<B: Backend>(backend: &B, step: &str, build: &BuildSpe
     let Some(tag) = build.tags.get(1).map(|tag| failed_build_tag(tag)) else { return };
     let mut labels = build.labels.clone();
     labels.insert(label::BUILD.to_string(), label::FAILED_BUILD.to_string());
-    let marker = BuildSpec { dockerfile: "Dockerfile".to_string(), tags: vec![tag], labels };
+    let marker =
+        BuildSpec { dockerfile: "Dockerfile".to_string(), tags: vec![tag], labels, args: Vec::new(), target: None };
     let dockerfile = format!("FROM {leftover}\n");
     let result = match dockerfile_tar(&dockerfile) {
         Ok(tar) => {

@@ -12,6 +12,62 @@ pub enum InterpolationError {
     StrayClosingBrace,
 }
 
+/// Where in a service's definition a `{key}` is written: the fields filled in from the context
+/// when a container is created. Worded in `output.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Site {
+    /// The value of env variable `name`.
+    Env(String),
+    Cmd,
+    Entrypoint,
+    WorkingDir,
+    /// The value of the user's label `name`.
+    Label(String),
+    /// The address of extra host `name`.
+    ExtraHost(String),
+}
+
+impl Site {
+    /// The field as the script spells it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Site::Env(_) => "env",
+            Site::Cmd => "cmd",
+            Site::Entrypoint => "entrypoint",
+            Site::WorkingDir => "working_dir",
+            Site::Label(_) => "labels",
+            Site::ExtraHost(_) => "extra_hosts",
+        }
+    }
+
+    /// The entry of the field: an env, label or host name.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Site::Env(name) | Site::Label(name) | Site::ExtraHost(name) => Some(name),
+            Site::Cmd | Site::Entrypoint | Site::WorkingDir => None,
+        }
+    }
+}
+
+/// In JSON: `{"env": name}` for an env variable, as before other fields could hold a `{key}`;
+/// `{"field": "labels", "name": name}` or `{"field": "cmd"}` for the others.
+impl serde::Serialize for Site {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Site::Env(name) => map.serialize_entry("env", name)?,
+            other => {
+                map.serialize_entry("field", other.field())?;
+                if let Some(name) = other.name() {
+                    map.serialize_entry("name", name)?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
 /// A piece of a definition string: literal text or a `{key}` placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
@@ -106,6 +162,15 @@ mod tests {
     fn check(text: &str, expected: Result<&str, InterpolationError>) {
         let context = json!({ "admin_id": 42, "host": "db", "flag": true }).as_object().unwrap().clone();
         assert_eq!(interpolate(text, &context), expected.map(String::from), "for {text:?}");
+    }
+
+    #[test]
+    fn sites_keep_the_env_shape_in_json() {
+        let json = |site: Site| serde_json::to_value(site).unwrap();
+        assert_eq!(json(Site::Env("DB_URL".into())), json!({ "env": "DB_URL" }));
+        assert_eq!(json(Site::Cmd), json!({ "field": "cmd" }));
+        assert_eq!(json(Site::Label("team".into())), json!({ "field": "labels", "name": "team" }));
+        assert_eq!(json(Site::ExtraHost("db".into())), json!({ "field": "extra_hosts", "name": "db" }));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use indexmap::IndexMap;
 use crate::error::Error;
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
 use crate::gc::{Fate, Kind, Reason, Report};
+use crate::interpolate::Site;
 use crate::ownership::{Change, Changes};
 use crate::plan::{ImageStep, KeySource, KeyUse, Plan, PlannedService, Runs, ServiceAction};
 use crate::service::Service;
@@ -217,10 +218,25 @@ fn action_detail(service: &PlannedService) -> String {
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
         }
-        ServiceAction::Unfillable { env, error } => match error.placeholder() {
-            Some(placeholder) => format!("cannot fill in `{placeholder}` in env `{env}`: {}", error.describe()),
-            None => format!("cannot fill in env `{env}`: {}", error.describe()),
-        },
+        ServiceAction::Unfillable { site, error } => unfillable(site, error),
+    }
+}
+
+/// Where a `{key}` is written: "env `DB_URL`", "`cmd`", "label `team`".
+pub(crate) fn site(site: &Site) -> String {
+    match site {
+        Site::Env(name) => format!("env `{name}`"),
+        Site::Label(name) => format!("label `{name}`"),
+        Site::ExtraHost(name) => format!("extra host `{name}`"),
+        Site::Cmd | Site::Entrypoint | Site::WorkingDir => format!("`{}`", site.field()),
+    }
+}
+
+/// Why a `{key}` at `at` cannot be filled in: "cannot fill in `{token}` in env `TOKEN`: ...".
+pub(crate) fn unfillable(at: &Site, error: &crate::interpolate::InterpolationError) -> String {
+    match error.placeholder() {
+        Some(placeholder) => format!("cannot fill in `{placeholder}` in {}: {}", site(at), error.describe()),
+        None => format!("cannot fill in {}: {}", site(at), error.describe()),
     }
 }
 
@@ -836,6 +852,9 @@ pub(crate) fn describe_changes(changes: &Changes) -> String {
             Change::Field(field) => format!("`{}` changed", field.name()),
             Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
             Change::BuildContextChanged => "build context changed since its image was built".to_string(),
+            Change::BuildOptionsChanged => {
+                "`build_args` or `build_target` changed since its image was built".to_string()
+            }
         })
         .collect();
     phrases.join(", ")
@@ -889,10 +908,11 @@ mod tests {
             Change::Field(DefinitionField::Cmd),
             Change::NoRecordedDefinition,
             Change::BuildContextChanged,
+            Change::BuildOptionsChanged,
         ]);
         assert_eq!(
             describe_changes(&changes),
-            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition, build context changed since its image was built"
+            "image changed from `a:1` to `a:2`, image `img:1` was rebuilt or pulled again, env `DB_URL` changed, env `NEW` was added, env `GONE` was removed, `cmd` changed, it was created without a recorded definition, build context changed since its image was built, `build_args` or `build_target` changed since its image was built"
         );
         assert_eq!(
             service(ServiceChange::Recreating { container: "g.web".into(), reason: RecreateReason::Reloading })
@@ -1020,6 +1040,7 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
                     vec![KeyUse {
                         key: "admin_id".into(),
                         env: vec!["ADMIN_ID".into()],
+                        fields: vec![],
                         sources: vec![
                             KeySource::PostStart { service: "store".into(), runs: Runs::WillNot },
                             KeySource::Context,
@@ -1054,7 +1075,13 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
                         outdated: Some(Changes(vec![Change::Field(crate::ownership::DefinitionField::Ports)])),
                     },
                     &[],
-                    vec![KeyUse { key: "token".into(), env: vec!["TOKEN".into()], sources: vec![], provided: false }],
+                    vec![KeyUse {
+                        key: "token".into(),
+                        env: vec!["TOKEN".into()],
+                        fields: vec![],
+                        sources: vec![],
+                        provided: false,
+                    }],
                 ),
             ],
             excluded: vec!["docs".into()],

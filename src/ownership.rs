@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{ContainerSpec, Labels, VolumeMount, label};
+use crate::service::RestartPolicy;
 
 /// `<group>.<service>`. Group and service names cannot hold a `.`, so no two pairs share a
 /// name (with `-`, group `shop` + service `api-db` and group `shop-api` + service `db` did).
@@ -18,6 +19,18 @@ pub(crate) fn container_name(group: &str, service: &str) -> String {
 /// unambiguous for the same reason as [`container_name`].
 pub(crate) fn volume_name(group: &str, service: &str, path: &str) -> String {
     format!("{}.{}", container_name(group, service), short_hash(path))
+}
+
+/// The volume a service's `"name:/path"` mounts: `<group>.<name>`, shared by the group's
+/// services. Unambiguous like [`container_name`], and never a [`volume_name`] (which has two
+/// dots after the group).
+pub(crate) fn named_volume(group: &str, name: &str) -> String {
+    format!("{group}.{name}")
+}
+
+/// Whether `volume` is one of `group`'s named volumes ([`named_volume`]).
+pub(crate) fn is_named_volume(group: &str, volume: &str) -> bool {
+    volume.strip_prefix(group).and_then(|rest| rest.strip_prefix('.')).is_some_and(|name| !name.contains('.'))
 }
 
 pub(crate) fn default_network_name(group: &str) -> String {
@@ -88,6 +101,27 @@ pub(crate) struct Definition {
     pub user: Option<String>,
     pub stop_signal: String,
     pub network: String,
+    // The fields below were added later: absent in the labels of older containers, and left
+    // out of the label when unset, so an unchanged service keeps its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    /// The user's labels (not boss's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nano_cpus: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<String>,
 }
 
 /// One way a container's recorded definition differs from its service's definition now.
@@ -111,6 +145,9 @@ pub enum Change {
     /// The `build_from` directory no longer holds what the running container's image was
     /// built from (names, modes, link targets or contents; not mtimes).
     BuildContextChanged,
+    /// `build_args` or `build_target` differ from those the running container's image was
+    /// built with.
+    BuildOptionsChanged,
 }
 
 /// A part of the definition that is compared as a whole.
@@ -123,6 +160,15 @@ pub enum DefinitionField {
     User,
     StopSignal,
     Network,
+    WorkingDir,
+    ExtraHosts,
+    Labels,
+    Tmpfs,
+    Restart,
+    MemLimit,
+    Cpus,
+    Init,
+    Healthcheck,
 }
 
 impl DefinitionField {
@@ -136,6 +182,15 @@ impl DefinitionField {
             DefinitionField::User => "user",
             DefinitionField::StopSignal => "stop_signal",
             DefinitionField::Network => "network",
+            DefinitionField::WorkingDir => "working_dir",
+            DefinitionField::ExtraHosts => "extra_hosts",
+            DefinitionField::Labels => "labels",
+            DefinitionField::Tmpfs => "tmpfs",
+            DefinitionField::Restart => "restart",
+            DefinitionField::MemLimit => "mem_limit",
+            DefinitionField::Cpus => "cpus",
+            DefinitionField::Init => "init",
+            DefinitionField::Healthcheck => "healthcheck",
         }
     }
 }
@@ -177,6 +232,30 @@ impl Definition {
             user: spec.user.clone(),
             stop_signal: spec.stop_signal.as_str().to_string(),
             network: spec.network.clone(),
+            working_dir: spec.working_dir.clone(),
+            extra_hosts: spec.extra_hosts.clone(),
+            labels: spec
+                .labels
+                .iter()
+                .filter(|(key, _)| !key.starts_with("boss."))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+            tmpfs: spec.tmpfs.iter().map(|mount| format!("{}:{}", mount.path, mount.options)).collect(),
+            restart: (spec.restart != RestartPolicy::No).then(|| spec.restart.as_string()),
+            mem_limit: spec.resources.memory,
+            nano_cpus: spec.resources.nano_cpus,
+            init: spec.init,
+            healthcheck: spec.healthcheck.as_ref().map(|check| {
+                let millis = |duration: Option<std::time::Duration>| duration.map(|duration| duration.as_millis());
+                serde_json::json!({
+                    "test": check.test,
+                    "interval_ms": millis(check.interval),
+                    "timeout_ms": millis(check.timeout),
+                    "retries": check.retries,
+                    "start_period_ms": millis(check.start_period),
+                })
+                .to_string()
+            }),
         }
     }
 
@@ -220,6 +299,15 @@ impl Definition {
             (DefinitionField::User, self.user != old.user),
             (DefinitionField::StopSignal, self.stop_signal != old.stop_signal),
             (DefinitionField::Network, self.network != old.network),
+            (DefinitionField::WorkingDir, self.working_dir != old.working_dir),
+            (DefinitionField::ExtraHosts, self.extra_hosts != old.extra_hosts),
+            (DefinitionField::Labels, self.labels != old.labels),
+            (DefinitionField::Tmpfs, self.tmpfs != old.tmpfs),
+            (DefinitionField::Restart, self.restart != old.restart),
+            (DefinitionField::MemLimit, self.mem_limit != old.mem_limit),
+            (DefinitionField::Cpus, self.nano_cpus != old.nano_cpus),
+            (DefinitionField::Init, self.init != old.init),
+            (DefinitionField::Healthcheck, self.healthcheck != old.healthcheck),
         ];
         changes.extend(fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| Change::Field(*field)));
         changes
@@ -254,6 +342,13 @@ mod tests {
             labels: Labels::new(),
             network: "boss-g".into(),
             alias: "web".into(),
+            working_dir: None,
+            extra_hosts: Vec::new(),
+            tmpfs: Vec::new(),
+            restart: RestartPolicy::No,
+            resources: crate::service::Resources::default(),
+            init: false,
+            healthcheck: None,
         }
     }
 
@@ -300,5 +395,48 @@ mod tests {
         assert_eq!(mismatch(&old, Some(&old.to_label())), None);
         assert!(!old.to_label().contains("DB_URL\":\"a"), "env values are not copied into labels");
         assert_eq!(mismatch(&old, None).unwrap().0, [Change::NoRecordedDefinition]);
+    }
+
+    #[test]
+    fn every_container_field_is_part_of_the_definition() {
+        let old = Definition::of(&spec(&[]), None);
+        let mut new_spec = spec(&[]);
+        new_spec.working_dir = Some("/app".into());
+        new_spec.extra_hosts = vec!["db.local:10.0.0.5".into()];
+        new_spec.labels.insert("team".into(), "core".into());
+        new_spec.labels.insert(label::GROUP.into(), "g".into());
+        new_spec.tmpfs = vec![crate::service::Tmpfs { path: "/tmp".into(), options: String::new() }];
+        new_spec.restart = RestartPolicy::OnFailure { max_retries: Some(3) };
+        new_spec.resources = crate::service::Resources { memory: Some(1 << 30), nano_cpus: Some(500_000_000) };
+        new_spec.init = true;
+        new_spec.healthcheck =
+            Some(crate::service::Healthcheck { test: vec!["NONE".into()], ..crate::service::Healthcheck::empty() });
+        let new = Definition::of(&new_spec, None);
+        let named: Vec<&str> = mismatch(&new, Some(&old.to_label()))
+            .unwrap()
+            .0
+            .iter()
+            .map(|change| match change {
+                Change::Field(field) => field.name(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            named,
+            ["working_dir", "extra_hosts", "labels", "tmpfs", "restart", "mem_limit", "cpus", "init", "healthcheck"]
+        );
+        assert_eq!(new.labels.keys().collect::<Vec<_>>(), ["team"], "boss's own labels are not the user's");
+        // A definition recorded before these fields existed reads back equal when they are unset.
+        assert!(!old.to_label().contains("working_dir"), "{}", old.to_label());
+        assert_eq!(mismatch(&old, Some(&old.to_label())), None);
+    }
+
+    #[test]
+    fn named_volumes_are_told_apart_from_image_volumes() {
+        assert_eq!(named_volume("shop", "data"), "shop.data");
+        assert!(is_named_volume("shop", &named_volume("shop", "data")));
+        assert!(!is_named_volume("shop", &volume_name("shop", "db", "/data")));
+        assert!(!is_named_volume("shop", "shop-api.data"));
+        assert!(!is_named_volume("shop-api", "shop.data"));
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Action, Error};
 use crate::event::RecreateReason;
 use crate::hook::HookKind;
 use crate::image;
-use crate::interpolate::{InterpolationError, interpolate};
+use crate::interpolate::{InterpolationError, Site, interpolate};
 use crate::ownership::{self, Change, Changes, Definition};
 use crate::project::Project;
 use crate::service::Service;
@@ -41,6 +41,9 @@ pub(crate) struct ObservedService {
 pub(crate) struct ContextHashes {
     pub built: String,
     pub now: String,
+    /// [`crate::image::build_options_hash`] recorded on the image, and of the service now.
+    pub options_built: Option<String>,
+    pub options_now: Option<String>,
 }
 
 /// Whether a container became ready, as far as boss recorded it.
@@ -137,9 +140,12 @@ pub enum ServiceAction {
     Pending { container: ContainerRef, keys: Vec<String> },
     /// The container is restarting, dead or being removed: the service fails.
     Unusable { container: ContainerRef },
-    /// An env value cannot be filled in from the context: the service fails.
+    /// A `{key}` (in env, cmd, labels, ...) cannot be filled in from the context: the service
+    /// fails.
     Unfillable {
-        env: String,
+        /// Serialised as `env` (for an env value), or `field` and `name`.
+        #[serde(flatten)]
+        site: Site,
         /// Serialised as `placeholder` and `reason`.
         #[serde(flatten)]
         error: InterpolationError,
@@ -233,12 +239,15 @@ impl KeySource {
     }
 }
 
-/// One `{key}` a service's env needs, and where its value may come from.
+/// One `{key}` a service's definition needs, and where its value may come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyUse {
     pub key: String,
     /// The env names whose values hold `{key}`.
     pub env: Vec<String>,
+    /// The other places that hold it (`cmd`, a label, ...), in JSON `{"field", "name"}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Site>,
     pub sources: Vec<KeySource>,
     /// Some source provides it; when false and the service needs its env, `start` refuses.
     pub provided: bool,
@@ -263,11 +272,11 @@ pub struct Orphan {
     pub container: String,
 }
 
-/// A `{key}` that nothing provides, for a service that needs its env.
+/// A `{key}` that nothing provides, for a service that needs its definition filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingKey {
     pub service: String,
-    pub env: String,
+    pub site: Site,
     pub key: String,
 }
 
@@ -315,8 +324,8 @@ impl Plan {
         let mut missing = Vec::new();
         for service in self.services.iter().filter(|service| service.action.needs_env()) {
             for key in service.keys.iter().filter(|key| !key.provided) {
-                for env in &key.env {
-                    missing.push(MissingKey { service: service.name.clone(), env: env.clone(), key: key.key.clone() });
+                for site in key.sites() {
+                    missing.push(MissingKey { service: service.name.clone(), site, key: key.key.clone() });
                 }
             }
         }
@@ -324,38 +333,78 @@ impl Plan {
     }
 }
 
-/// Why an env value cannot be filled in.
+impl KeyUse {
+    /// Every place that holds the key, env first.
+    pub fn sites(&self) -> Vec<Site> {
+        self.env.iter().map(|name| Site::Env(name.clone())).chain(self.fields.iter().cloned()).collect()
+    }
+}
+
+/// Why a `{key}` of the definition cannot be filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EnvProblem {
-    pub env: String,
+pub(crate) struct FillProblem {
+    pub site: Site,
     pub error: InterpolationError,
 }
 
-/// The container spec for a service, with env filled in from `values`.
+/// Every string of the service's definition that may hold `{key}`s, with where it is.
+pub(crate) fn templates(service: &Service) -> Vec<(Site, &str)> {
+    let mut templates: Vec<(Site, &str)> =
+        service.env.iter().map(|(name, value)| (Site::Env(name.clone()), value.as_str())).collect();
+    for (site, words) in [(Site::Entrypoint, &service.entrypoint), (Site::Cmd, &service.cmd)] {
+        templates.extend(words.iter().flatten().map(|word| (site.clone(), word.as_str())));
+    }
+    templates.extend(service.working_dir.iter().map(|directory| (Site::WorkingDir, directory.as_str())));
+    templates.extend(service.labels.iter().map(|(name, value)| (Site::Label(name.clone()), value.as_str())));
+    templates
+        .extend(service.extra_hosts.iter().map(|(host, address)| (Site::ExtraHost(host.clone()), address.as_str())));
+    templates
+}
+
+/// The container spec for a service, with every `{key}` filled in from `values`.
 pub(crate) fn container_spec(
     service: &Service,
     values: &Map<String, Value>,
     target: &Target,
-) -> Result<ContainerSpec, EnvProblem> {
+) -> Result<ContainerSpec, FillProblem> {
+    let fill = |site: Site, text: &str| interpolate(text, values).map_err(|error| FillProblem { site, error });
     let mut env = Vec::with_capacity(service.env.len());
     for (key, value) in &service.env {
-        let filled = interpolate(value, values).map_err(|error| EnvProblem { env: key.clone(), error })?;
+        let filled = fill(Site::Env(key.clone()), value)?;
         env.push(format!("{key}={filled}"));
+    }
+    let words = |site: Site, words: &Option<Vec<String>>| {
+        words.as_ref().map(|words| words.iter().map(|word| fill(site.clone(), word)).collect()).transpose()
+    };
+    let mut labels = ownership::service_labels(&target.group, &service.name);
+    for (name, value) in &service.labels {
+        labels.insert(name.clone(), fill(Site::Label(name.clone()), value)?);
+    }
+    let mut extra_hosts = Vec::with_capacity(service.extra_hosts.len());
+    for (host, address) in &service.extra_hosts {
+        extra_hosts.push(format!("{host}:{}", fill(Site::ExtraHost(host.clone()), address)?));
     }
     let mut spec = ContainerSpec {
         name: ownership::container_name(&target.group, &service.name),
         image: service.image.clone(),
         env,
         ports: service.ports.clone(),
-        binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
+        binds: service.volumes.iter().map(|volume| volume.bind_string(&target.group)).collect(),
         volumes: Vec::new(),
         stop_signal: service.stop_signal,
-        entrypoint: service.entrypoint.clone(),
-        cmd: service.cmd.clone(),
+        entrypoint: words(Site::Entrypoint, &service.entrypoint)?,
+        cmd: words(Site::Cmd, &service.cmd)?,
         user: service.user.clone(),
-        labels: ownership::service_labels(&target.group, &service.name),
+        labels,
         network: target.network.clone(),
         alias: service.name.clone(),
+        working_dir: service.working_dir.as_deref().map(|directory| fill(Site::WorkingDir, directory)).transpose()?,
+        extra_hosts,
+        tmpfs: service.tmpfs.clone(),
+        restart: service.restart,
+        resources: service.resources,
+        init: service.init,
+        healthcheck: service.healthcheck.clone(),
     };
     spec.labels.insert(label::PROJECT_DIR.to_string(), target.project_dir.clone());
     spec.labels.insert(label::READINESS.to_string(), label::READINESS_RECORDED.to_string());
@@ -397,6 +446,9 @@ pub(crate) fn plan_service(
         if observed.build_context.as_ref().is_some_and(|hashes| hashes.built != hashes.now) {
             outdated.get_or_insert_with(|| Changes(Vec::new())).0.push(Change::BuildContextChanged);
         }
+        if observed.build_context.as_ref().is_some_and(|hashes| hashes.options_built != hashes.options_now) {
+            outdated.get_or_insert_with(|| Changes(Vec::new())).0.push(Change::BuildOptionsChanged);
+        }
         let unpause = running.state == ContainerState::Paused;
         return match Readiness::of(running, observed.started.as_ref()) {
             Readiness::Ready => ServiceAction::Keep { container: running.into(), unpause, outdated },
@@ -412,11 +464,10 @@ pub(crate) fn plan_service(
         return ServiceAction::Unusable { container: busy.into() };
     }
     let pending: Vec<String> = match &spec {
-        Err(EnvProblem { error: InterpolationError::UnknownKey { key, .. }, .. }) if set_later.contains(key) => {
-            let mut keys: Vec<String> = service
-                .env
-                .iter()
-                .flat_map(|(_, value)| crate::interpolate::keys(value))
+        Err(FillProblem { error: InterpolationError::UnknownKey { key, .. }, .. }) if set_later.contains(key) => {
+            let mut keys: Vec<String> = templates(service)
+                .into_iter()
+                .flat_map(|(_, text)| crate::interpolate::keys(text))
                 .filter(|key| !values.contains_key(key))
                 .collect();
             let mut seen = Vec::new();
@@ -430,7 +481,7 @@ pub(crate) fn plan_service(
         _ => Vec::new(),
     };
     if let (Err(problem), true) = (&spec, pending.is_empty()) {
-        return ServiceAction::Unfillable { env: problem.env.clone(), error: problem.error.clone() };
+        return ServiceAction::Unfillable { site: problem.site.clone(), error: problem.error.clone() };
     }
     let stopped = containers.iter().find(|container| container.state == ContainerState::Stopped);
     if image::builds_on_every_start(service) && !fresh && !observed.built {
@@ -568,12 +619,22 @@ fn key_uses(
     values: &Map<String, Value>,
 ) -> Vec<KeyUse> {
     let mut uses: Vec<KeyUse> = Vec::new();
-    for (env, value) in &service.env {
-        for key in crate::interpolate::keys(value) {
-            match uses.iter_mut().find(|known| known.key == key) {
-                Some(known) if !known.env.contains(env) => known.env.push(env.clone()),
-                Some(_) => {}
-                None => uses.push(KeyUse { key, env: vec![env.clone()], sources: Vec::new(), provided: false }),
+    for (site, text) in templates(service) {
+        for key in crate::interpolate::keys(text) {
+            let index = match uses.iter().position(|known| known.key == key) {
+                Some(index) => index,
+                None => {
+                    let new = KeyUse { key, env: Vec::new(), fields: Vec::new(), sources: Vec::new(), provided: false };
+                    uses.push(new);
+                    uses.len() - 1
+                }
+            };
+            let known = &mut uses[index];
+            match &site {
+                Site::Env(name) if !known.env.contains(name) => known.env.push(name.clone()),
+                Site::Env(_) => {}
+                other if !known.fields.contains(other) => known.fields.push(other.clone()),
+                _ => {}
             }
         }
     }
@@ -707,8 +768,8 @@ mod tests {
             }
             ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
             ServiceAction::Unusable { container } => format!("unusable {}", container.id),
-            ServiceAction::Unfillable { env, error } => {
-                format!("unfillable {env} {}", error.placeholder().as_deref().unwrap_or("-"))
+            ServiceAction::Unfillable { site, error } => {
+                format!("unfillable {} {}", crate::output::site(site), error.placeholder().as_deref().unwrap_or("-"))
             }
         }
     }
@@ -852,7 +913,7 @@ mod tests {
                 ..case("stopped, reloaded", "recreate [c1] present (reloading)")
             },
             Case { containers: vec![("c1", Other, values("1"))], ..case("dead", "unusable c1") },
-            Case { values: Map::new(), ..case("env cannot be filled in", "unfillable A {a}") },
+            Case { values: Map::new(), ..case("env cannot be filled in", "unfillable env `A` {a}") },
             Case {
                 values: Map::new(),
                 set_later: &["a"],
@@ -875,7 +936,7 @@ mod tests {
                 containers: vec![("c1", Stopped, values("1"))],
                 values: Map::new(),
                 set_later: &["b"],
-                ..case("stopped, another key set later", "unfillable A {a}")
+                ..case("stopped, another key set later", "unfillable env `A` {a}")
             },
             Case {
                 containers: vec![("c1", Stopped, values("1"))],
@@ -949,9 +1010,12 @@ mod tests {
                 image_id: case.image_id.map(String::from),
                 built: case.built,
                 started: case.started.clone(),
-                build_context: case
-                    .build_context
-                    .map(|(built, now)| ContextHashes { built: built.into(), now: now.into() }),
+                build_context: case.build_context.map(|(built, now)| ContextHashes {
+                    built: built.into(),
+                    now: now.into(),
+                    options_built: None,
+                    options_now: None,
+                }),
             };
             let set_later: Vec<String> = case.set_later.iter().map(|key| key.to_string()).collect();
             let action = plan_service(&case.service, &observed, &case.values, &set_later, &target(), case.fresh);
@@ -1088,9 +1152,9 @@ mod tests {
         assert_eq!(
             missing
                 .iter()
-                .map(|missing| format!("{} {} {}", missing.service, missing.env, missing.key))
+                .map(|missing| format!("{} {} {}", missing.service, crate::output::site(&missing.site), missing.key))
                 .collect::<Vec<_>>(),
-            ["app ADMIN_ID admin_id", "web API token"]
+            ["app env `ADMIN_ID` admin_id", "web env `API` token"]
         );
         let saved = json!({ "admin_id": 7, "token": "t" }).as_object().unwrap().clone();
         let plan = snapshot(&services, &["store"], &saved, &[]);
@@ -1109,5 +1173,52 @@ mod tests {
         let plan = snapshot(&services, &["store", "app", "web"], &Map::new(), &[]);
         assert!(plan.missing_keys().is_empty());
         assert!(!plan.changes);
+    }
+
+    #[test]
+    fn keys_outside_env_are_planned_and_filled_like_env() {
+        let mut services = chain();
+        let app = &mut services["app"];
+        app.cmd = Some(vec!["serve".into(), "--id={admin_id}".into()]);
+        app.working_dir = Some("/srv/{tenant}".into());
+        app.labels.push(("owner".into(), "{tenant}".into()));
+        app.extra_hosts.push(("store.local".into(), "{store_ip}".into()));
+        let plan = snapshot(&services, &["store"], &Map::new(), &[]);
+        let app_plan = plan.services.iter().find(|planned| planned.name == "app").unwrap();
+        let keys: Vec<(&str, Vec<Site>)> = app_plan.keys.iter().map(|key| (key.key.as_str(), key.sites())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("admin_id", vec![Site::Env("ADMIN_ID".into()), Site::Cmd]),
+                ("tenant", vec![Site::WorkingDir, Site::Label("owner".into())]),
+                ("store_ip", vec![Site::ExtraHost("store.local".into())]),
+            ]
+        );
+        let missing: Vec<String> = plan
+            .missing_keys()
+            .iter()
+            .filter(|missing| missing.service == "app")
+            .map(|missing| format!("{} {}", crate::output::site(&missing.site), missing.key))
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                "env `ADMIN_ID` admin_id",
+                "`cmd` admin_id",
+                "`working_dir` tenant",
+                "label `owner` tenant",
+                "extra host `store.local` store_ip"
+            ]
+        );
+
+        let values = json!({ "admin_id": 7, "tenant": "acme", "store_ip": "10.0.0.9" }).as_object().unwrap().clone();
+        let spec = container_spec(&services["app"], &values, &target()).unwrap();
+        assert_eq!(spec.cmd.unwrap(), ["serve", "--id=7"]);
+        assert_eq!(spec.working_dir.as_deref(), Some("/srv/acme"));
+        assert_eq!(spec.labels.get("owner").map(String::as_str), Some("acme"));
+        assert_eq!(spec.extra_hosts, ["store.local:10.0.0.9"]);
+        let without_ip = json!({ "admin_id": 7, "tenant": "acme" }).as_object().unwrap().clone();
+        let problem = container_spec(&services["app"], &without_ip, &target()).unwrap_err();
+        assert_eq!(problem.site, Site::ExtraHost("store.local".into()));
     }
 }

@@ -59,6 +59,22 @@ pub struct Service {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub user: Option<String>,
+    /// `working_dir`: the directory the command runs in; may hold `{key}` placeholders.
+    pub working_dir: Option<String>,
+    /// `extra_hosts`: host names added to the container's `/etc/hosts`, with their address
+    /// (which may hold `{key}` placeholders), in name order.
+    pub extra_hosts: Vec<(String, String)>,
+    /// `labels`: the user's container labels (never `boss.*`), in name order; values may hold
+    /// `{key}` placeholders.
+    pub labels: Vec<(String, String)>,
+    /// `tmpfs`: in-memory file systems, by container path.
+    pub tmpfs: Vec<Tmpfs>,
+    pub restart: RestartPolicy,
+    pub resources: Resources,
+    /// `init`: run an init process as PID 1 that reaps zombies and forwards signals.
+    pub init: bool,
+    pub healthcheck: Option<Healthcheck>,
+    pub build: BuildOptions,
     pub hooks: Hooks,
     /// How long to wait between two calls of `ping`.
     pub ping_interval: Duration,
@@ -172,19 +188,132 @@ impl PortMapping {
     }
 }
 
-/// A bind mount of a host path (absolute, resolved against the script's directory).
+/// A mount in `volumes`: a host path, or a named volume of the group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Volume {
-    pub host: PathBuf,
+    pub source: MountSource,
     pub container: String,
     pub read_only: bool,
 }
 
+/// What a `volumes` entry mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MountSource {
+    /// A host path, absolute (resolved against the script's directory).
+    Host(PathBuf),
+    /// A named volume of the group (`data` in `"data:/var/lib/data"`), created by boss as
+    /// [`crate::ownership::named_volume`] and shared by every service of the group that names it.
+    Named(String),
+}
+
 impl Volume {
-    /// The `host:container:mode` form Docker's `Binds` takes.
-    pub fn bind_string(&self) -> String {
+    /// The `source:container:mode` form Docker's `Binds` takes; `group` names a named volume.
+    pub fn bind_string(&self, group: &str) -> String {
         let mode = if self.read_only { "ro" } else { "rw" };
-        format!("{}:{}:{mode}", self.host.display(), self.container)
+        let source = match &self.source {
+            MountSource::Host(path) => path.display().to_string(),
+            MountSource::Named(name) => crate::ownership::named_volume(group, name),
+        };
+        format!("{source}:{}:{mode}", self.container)
+    }
+
+    /// The named volume this entry mounts, if it is one.
+    pub fn named(&self) -> Option<&str> {
+        match &self.source {
+            MountSource::Named(name) => Some(name),
+            MountSource::Host(_) => None,
+        }
+    }
+}
+
+/// A tmpfs mount: a container path and Docker's mount options (`size=64m,mode=1777`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tmpfs {
+    pub path: String,
+    pub options: String,
+}
+
+/// What Docker does when the container exits (`restart`). boss's `stop` stops the container
+/// through the engine, which then never restarts it, whatever the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    /// Restart after a non-zero exit, at most `max_retries` times when given.
+    OnFailure {
+        max_retries: Option<u32>,
+    },
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// The policy as the script, compose and `docker run --restart` write it.
+    pub fn as_string(self) -> String {
+        match self {
+            RestartPolicy::No => "no".into(),
+            RestartPolicy::Always => "always".into(),
+            RestartPolicy::OnFailure { max_retries: None } => "on-failure".into(),
+            RestartPolicy::OnFailure { max_retries: Some(count) } => format!("on-failure:{count}"),
+            RestartPolicy::UnlessStopped => "unless-stopped".into(),
+        }
+    }
+
+    /// The policy written `text`, or `None` when it is none of the four.
+    pub fn parse(text: &str) -> Option<RestartPolicy> {
+        match text {
+            "no" => Some(RestartPolicy::No),
+            "always" => Some(RestartPolicy::Always),
+            "on-failure" => Some(RestartPolicy::OnFailure { max_retries: None }),
+            "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+            _ => {
+                let count = text.strip_prefix("on-failure:")?.parse::<u32>().ok()?;
+                Some(RestartPolicy::OnFailure { max_retries: Some(count) })
+            }
+        }
+    }
+}
+
+/// Memory and CPU limits (`mem_limit`, `cpus`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Resources {
+    /// Bytes.
+    pub memory: Option<u64>,
+    /// Billionths of a CPU, as Docker's `NanoCpus` (`cpus: 1.5` is 1 500 000 000).
+    pub nano_cpus: Option<u64>,
+}
+
+/// A healthcheck written in the script, replacing the image's `HEALTHCHECK`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Healthcheck {
+    /// Docker's form: `["CMD", program, args...]`, `["CMD-SHELL", command]`, or `["NONE"]`
+    /// to turn the image's healthcheck off.
+    pub test: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub start_period: Option<Duration>,
+}
+
+impl Healthcheck {
+    /// No test and the engine's defaults.
+    pub(crate) fn empty() -> Healthcheck {
+        Healthcheck { test: Vec::new(), interval: None, timeout: None, retries: None, start_period: None }
+    }
+}
+
+/// What a `build_from` build is given besides its context (`build_args`, `build_target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BuildOptions {
+    /// `--build-arg`s, in name order.
+    pub args: Vec<(String, String)>,
+    /// The stage to build (`--target`).
+    pub target: Option<String>,
+}
+
+impl BuildOptions {
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.target.is_none()
     }
 }
 

@@ -17,7 +17,7 @@ use crate::hook::{CallLimits, ContainerAccess, HookError, HookErrorKind, HookKin
 use crate::image;
 use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
-use crate::plan::{self, ContainerRef, EnvProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
+use crate::plan::{self, ContainerRef, FillProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
 use crate::service::{Protocol, Service, TimeLimit};
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
@@ -291,8 +291,8 @@ fn target(run: &Run<impl Backend>) -> Target {
     Target { group: run.group.clone(), project_dir: run.project_dir.clone(), network: run.options.network.clone() }
 }
 
-fn interpolation_failure(problem: EnvProblem) -> ServiceFailure {
-    ServiceFailure::Interpolation { key: problem.env, error: problem.error }
+fn interpolation_failure(problem: FillProblem) -> ServiceFailure {
+    ServiceFailure::Interpolation { site: problem.site, error: problem.error }
 }
 
 /// Records the definition (with the image id) in the spec's labels and returns it.
@@ -400,7 +400,7 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         ServiceAction::Unusable { container } => {
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
-        ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
+        ServiceAction::Unfillable { site, error } => Err(ServiceFailure::Interpolation { site, error }.into()),
         ServiceAction::Resume { container, unpause, post_start, .. } => {
             resume(run, service, &container, unpause, post_start, began).await
         }
@@ -487,6 +487,11 @@ async fn create<B: Backend>(
     let inherited: Vec<VolumeMount> =
         observed.containers.iter().flat_map(|container| container.volumes.clone()).collect();
     spec.volumes = image_volumes(run, service, &spec.image, &inherited).await?;
+    for volume in &service.volumes {
+        if let Some(named) = volume.named() {
+            ensure_named_volume(run, service, named, &volume.container).await?;
+        }
+    }
 
     if run.cancel.is_cancelled() {
         return Err(ServiceFailure::Cancelled.into());
@@ -635,7 +640,13 @@ async fn image_volumes<B: Backend>(
         .image_volumes(image)
         .await
         .map_err(backend_failure(Action::InspectImage { image: image.to_string() }))?;
-    let bound: Vec<&str> = service.volumes.iter().map(|volume| volume.container.as_str()).collect();
+    // A path the service mounts itself (a bind, a named volume or a tmpfs) gets no volume.
+    let bound: Vec<&str> = service
+        .volumes
+        .iter()
+        .map(|volume| volume.container.as_str())
+        .chain(service.tmpfs.iter().map(|mount| mount.path.as_str()))
+        .collect();
     let mut mounts = Vec::new();
     for (path, source) in ownership::plan_volumes(&run.group, &service.name, &paths, &bound, inherited) {
         let volume = match source {
@@ -658,30 +669,61 @@ async fn ensure_volume<B: Backend>(
     volume: &str,
     path: &str,
 ) -> Result<(), ServiceFailure> {
+    let owner = ownership::service_labels(&run.group, &service.name);
+    let mut labels = owner.clone();
+    labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
+    find_or_create_volume(run, &service.name, volume, path, &owner, labels).await
+}
+
+/// Finds the group's named volume `name` (`"name:/path"` in `volumes`), or creates it; a
+/// volume of that name that boss did not create for this group is refused, never used.
+async fn ensure_named_volume<B: Backend>(
+    run: &Run<B>,
+    service: &Service,
+    name: &str,
+    path: &str,
+) -> Result<(), ServiceFailure> {
+    let mut owner = ownership::group_labels(&run.group);
+    owner.insert(label::VOLUME.to_string(), name.to_string());
+    let volume = ownership::named_volume(&run.group, name);
+    find_or_create_volume(run, &service.name, &volume, path, &owner, owner.clone()).await
+}
+
+/// Finds `volume` carrying every one of `owner`, or creates it with `labels` (and the project
+/// directory); one of that name without them is someone else's and refused.
+async fn find_or_create_volume<B: Backend>(
+    run: &Run<B>,
+    service: &str,
+    volume: &str,
+    path: &str,
+    owner: &crate::backend::Labels,
+    mut labels: crate::backend::Labels,
+) -> Result<(), ServiceFailure> {
+    let ours = |found: &crate::backend::VolumeInfo| {
+        if owner.iter().all(|(key, value)| found.labels.get(key) == Some(value)) {
+            return Ok(());
+        }
+        let owner = found.labels.get(label::GROUP).cloned();
+        Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner })
+    };
     let existing = run
         .backend
         .volume_named(volume)
         .await
         .map_err(backend_failure(Action::LookUpVolume { volume: volume.to_string() }))?;
     if let Some(found) = existing {
-        let ours = ownership::service_labels(&run.group, &service.name)
-            .iter()
-            .all(|(key, value)| found.labels.get(key) == Some(value));
-        if ours {
-            return Ok(());
-        }
-        let owner = found.labels.get(label::GROUP).cloned();
-        return Err(ServiceFailure::NameTaken { resource: Resource::Volume, name: volume.to_string(), owner });
+        return ours(&found);
     }
-    let mut labels = ownership::service_labels(&run.group, &service.name);
     labels.insert(label::PROJECT_DIR.to_string(), run.project_dir.clone());
-    labels.insert(label::VOLUME_PATH.to_string(), path.to_string());
-    run.backend
+    let created = run
+        .backend
         .create_volume(volume, &labels)
         .await
         .map_err(backend_failure(Action::CreateVolume { volume: volume.to_string() }))?;
-    run.events
-        .service(&service.name, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
+    // Someone may have made one of that name since the look above (the engine then answers
+    // with theirs, unchanged): only one with our labels is mounted.
+    ours(&created)?;
+    run.events.service(service, ServiceChange::VolumeCreated { volume: volume.to_string(), path: path.to_string() });
     Ok(())
 }
 
@@ -1144,7 +1186,7 @@ mod tests {
         backend.state.lock().unwrap().image_volumes.insert("a:1".into(), vec!["/data".into(), "/bound/".into()]);
         project.services["a"].image = "a:1".into();
         project.services["a"].volumes.push(crate::service::Volume {
-            host: "/tmp".into(),
+            source: crate::service::MountSource::Host("/tmp".into()),
             container: "/bound".into(),
             read_only: false,
         });
@@ -1161,6 +1203,49 @@ mod tests {
         let (info, spec) = state.containers.iter().find(|(info, _)| info.id != first.id).expect("a new container");
         assert_eq!(info.state, ContainerState::Running);
         assert_eq!(spec.volumes, [VolumeMount { volume, path: "/data".into() }], "a bind covers /bound");
+    }
+
+    #[tokio::test]
+    async fn a_named_volume_is_the_groups_shared_and_a_foreign_one_refused() {
+        let mut project = project("a, b", FakeHooks::default());
+        for name in ["a", "b"] {
+            project.services[name].volumes.push(crate::service::Volume {
+                source: crate::service::MountSource::Named("data".into()),
+                container: "/d".into(),
+                read_only: false,
+            });
+        }
+        let backend = Arc::new(FakeBackend::default());
+        let (events, _) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        {
+            let state = backend.state.lock().unwrap();
+            let volumes: Vec<_> = state.volumes.iter().filter(|volume| volume.name == "g.data").collect();
+            assert_eq!(volumes.len(), 1);
+            assert_eq!(volumes[0].labels.get(label::GROUP).map(String::as_str), Some("g"));
+            assert_eq!(volumes[0].labels.get(label::VOLUME).map(String::as_str), Some("data"));
+            assert!(!volumes[0].labels.contains_key(label::SERVICE), "it is the group's, not a service's");
+            assert_eq!(state.containers.len(), 2);
+            assert!(state.containers.iter().all(|(_, spec)| spec.binds == ["g.data:/d:rw"]));
+        }
+
+        let backend = Arc::new(FakeBackend::default());
+        backend
+            .state
+            .lock()
+            .unwrap()
+            .volumes
+            .push(crate::backend::VolumeInfo { name: "g.data".into(), labels: crate::backend::Labels::new() });
+        let (events, recorded) = recording_sink();
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["a", "b"]);
+        let failure = recorded.lock().unwrap().iter().find_map(|event| match event {
+            Event::Service { change: ServiceChange::Failed { failure }, .. } => Some(failure.render()),
+            _ => None,
+        });
+        assert!(failure.unwrap().contains("a volume named `g.data` exists but was not created by boss"));
+        assert!(backend.state.lock().unwrap().containers.is_empty(), "nothing mounts it: {:?}", backend.calls());
     }
 
     #[tokio::test]

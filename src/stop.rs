@@ -157,8 +157,11 @@ async fn stop_container<B: Backend>(
     }
     if remove && options.volumes {
         // Its volumes are boss's own (also swept by label later) or anonymous ones carried
-        // over from a container of an older boss, which carry no label to find them by.
-        for mount in &container.volumes {
+        // over from a container of an older boss, which carry no label to find them by. The
+        // group's named volumes may be shared with services not removed yet: the sweep by
+        // label removes them once every container is gone.
+        let group = container.labels.get(crate::backend::label::GROUP).map_or("", String::as_str);
+        for mount in container.volumes.iter().filter(|mount| !ownership::is_named_volume(group, &mount.volume)) {
             backend.remove_volume(&mount.volume).await.map_err(|error| ServiceFailure::Backend {
                 action: Action::RemoveVolume { volume: mount.volume.clone() },
                 error,
@@ -201,19 +204,28 @@ pub(crate) async fn remove_networks<B: Backend>(backend: &B, group: &str, events
 }
 
 /// Removes the group's volumes, except those of `excluded` services (which keep running on
-/// them); volumes of services the script no longer declares go too.
+/// them, named volumes included); volumes of services the script no longer declares go too.
 async fn remove_volumes<B: Backend>(
     backend: &B,
-    group: &str,
+    project: &Project,
     excluded: &[String],
     events: &EventSink,
 ) -> Result<(), Error> {
+    let group = &project.group;
+    let kept_named: Vec<&str> = project
+        .services
+        .values()
+        .filter(|service| excluded.contains(&service.name))
+        .flat_map(|service| service.volumes.iter().filter_map(crate::service::Volume::named))
+        .collect();
     let volumes = backend
         .volumes_labelled(&ownership::group_labels(group))
         .await
         .map_err(|error| Error::Backend { action: Action::ListGroupVolumes { group: group.to_string() }, error })?;
     for volume in volumes {
-        if volume.labels.get(crate::backend::label::SERVICE).is_some_and(|service| excluded.contains(service)) {
+        if volume.labels.get(crate::backend::label::SERVICE).is_some_and(|service| excluded.contains(service))
+            || volume.labels.get(crate::backend::label::VOLUME).is_some_and(|name| kept_named.contains(&name.as_str()))
+        {
             continue;
         }
         backend
@@ -251,7 +263,7 @@ pub(crate) async fn stop<B: Backend>(
     let mut report = stop_listed(Arc::clone(&backend), containers, &project.services, options, events).await;
     report.failed.extend(orphans_failed);
     if options.remove && options.volumes && report.failed.is_empty() {
-        remove_volumes(&*backend, &project.group, &options.excluded, events).await?;
+        remove_volumes(&*backend, project, &options.excluded, events).await?;
     }
     if options.remove && options.excluded.is_empty() && report.failed.is_empty() {
         remove_networks(&*backend, &project.group, events).await?;

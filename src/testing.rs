@@ -236,12 +236,17 @@ impl Backend for FakeBackend {
         Ok(self.with(|state| state.volumes.iter().filter(|volume| matches(&volume.labels, labels)).cloned().collect()))
     }
 
-    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<()> {
-        self.with(|state| {
+    async fn create_volume(&self, name: &str, labels: &Labels) -> BackendResult<VolumeInfo> {
+        Ok(self.with(|state| {
             state.calls.push(format!("create volume {name}"));
-            state.volumes.push(VolumeInfo { name: name.into(), labels: labels.clone() });
-        });
-        Ok(())
+            // As the engine: a volume of that name is returned as it is.
+            if let Some(existing) = state.volumes.iter().find(|volume| volume.name == name) {
+                return existing.clone();
+            }
+            let created = VolumeInfo { name: name.into(), labels: labels.clone() };
+            state.volumes.push(created.clone());
+            created
+        }))
     }
 
     async fn remove_volume(&self, name: &str) -> BackendResult<()> {

@@ -20,6 +20,7 @@ mod examples;
 mod exclude;
 mod exec;
 mod failures;
+mod fields;
 mod gc;
 mod interrupt;
 mod isolation;

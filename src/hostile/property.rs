@@ -59,7 +59,10 @@ fn service(index: usize) -> impl Strategy<Value = (String, String)> {
         0..3,
     );
     let volumes = prop::collection::vec(
-        mostly(&["\"./data:/data\"", "\"/a:/b:ro\""], &["\"bad\"", "\":/\"", "\"./x:/y/../z\""]),
+        mostly(
+            &["\"./data:/data\"", "\"/a:/b:ro\"", "\"named:/n\""],
+            &["\"bad\"", "\":/\"", "\"./x:/y/../z\"", "\"a b:/c\""],
+        ),
         0..2,
     );
     let hooks = prop::collection::vec(
@@ -80,6 +83,19 @@ fn service(index: usize) -> impl Strategy<Value = (String, String)> {
             "entrypoint: \"sh -c 'unterminated\"",
             "always_start_new: true",
             "stop_signal: \"SIGKILL\"",
+            "cmd: [\"echo\", \"{token}\"]",
+            "working_dir: \"/w/{token}\"",
+            "labels: #{ \"boss.x\": \"1\" }",
+            "labels: [\"team={token}\"]",
+            "extra_hosts: #{ h: \"{nowhere}\" }",
+            "tmpfs: [\"/t:size=1m\", \"rel\"]",
+            "restart: \"on-failure:x\"",
+            "mem_limit: \"64m\"",
+            "cpus: 2000",
+            "init: true",
+            "healthcheck: #{ test: [] }",
+            "healthcheck: #{ test: \"true\", interval: \"1s\" }",
+            "build_target: \"x\"",
         ]).prop_map(Some),
     ];
     (name, image, dependencies, env, ports, volumes, hooks, extra).prop_map(

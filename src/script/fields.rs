@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{ContextProblem, EnvProblem, Error, LimitProblem, ScriptErrorKind};
+use crate::error::{ContextProblem, EnvProblem, Error, FieldProblem, LimitProblem, ScriptErrorKind};
 use crate::hook::HookKind;
-use crate::service::{DEFAULT_PING_INTERVAL, Hooks, Limits, PortMapping, Protocol, Service, StopSignal, Volume};
+use crate::service::{
+    BuildOptions, DEFAULT_PING_INTERVAL, Healthcheck, Hooks, Limits, MountSource, PortMapping, Protocol, Resources,
+    RestartPolicy, Service, StopSignal, Tmpfs, Volume,
+};
 use crate::source::{SourceFile, Span};
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub(crate) const FIELDS: [&str; 19] = [
+pub(crate) const FIELDS: [&str; 30] = [
     "name",
     "image",
     "dependencies",
@@ -27,6 +30,17 @@ pub(crate) const FIELDS: [&str; 19] = [
     "entrypoint",
     "cmd",
     "user",
+    "working_dir",
+    "extra_hosts",
+    "labels",
+    "tmpfs",
+    "restart",
+    "mem_limit",
+    "cpus",
+    "init",
+    "healthcheck",
+    "build_args",
+    "build_target",
     "pre_start",
     "ping",
     "ping_interval",
@@ -148,7 +162,12 @@ impl Fields<'_> {
     /// `"2s"`, `"1m"`), more than zero and at most a day.
     fn time_limit(&self, field: &'static str) -> Result<Option<Duration>, Error> {
         let Some(value) = self.get(field) else { return Ok(None) };
-        let bad = |problem| self.error(field, ScriptErrorKind::BadTimeLimit { field, got: describe(&value), problem });
+        self.duration(field, field, &value).map(Some)
+    }
+
+    /// [`Fields::time_limit`] of a `value` named `field`, reported at the top-level field `at`.
+    fn duration(&self, at: &str, field: &'static str, value: &Dynamic) -> Result<Duration, Error> {
+        let bad = |problem| self.error(at, ScriptErrorKind::BadTimeLimit { field, got: describe(value), problem });
         let duration = if let Ok(seconds) = value.as_int() {
             u64::try_from(seconds).map(Duration::from_secs).map_err(|_| bad(LimitProblem::NotPositive))?
         } else if let Ok(seconds) = value.as_float() {
@@ -172,7 +191,77 @@ impl Fields<'_> {
         if duration > MAX_LIMIT {
             return Err(bad(LimitProblem::TooLong));
         }
-        Ok(Some(duration))
+        Ok(duration)
+    }
+
+    fn bad(&self, field: &'static str, value: impl Into<String>, problem: FieldProblem) -> Error {
+        self.error(field, ScriptErrorKind::BadField { field, value: value.into(), problem })
+    }
+
+    /// A boolean field, `false` when absent.
+    fn flag(&self, field: &str) -> Result<bool, Error> {
+        match self.get(field) {
+            None => Ok(false),
+            Some(value) => value.as_bool().map_err(|_| self.wrong_type(field, "`true` or `false`", &value)),
+        }
+    }
+
+    /// A string that may hold `{key}` placeholders, checked for their syntax; a mistake names
+    /// the entry `shown` (a label's name rather than its value).
+    fn template(&self, field: &'static str, shown: &str, text: &str) -> Result<(), Error> {
+        crate::interpolate::check(text).map_err(|error| self.bad(field, shown, FieldProblem::Placeholder(error)))
+    }
+
+    /// A map of names to strings, numbers or booleans (`labels`, `build_args`), or an array of
+    /// `"name=value"` strings as compose also allows; in name order, names checked by `name_ok`.
+    fn pairs(
+        &self,
+        field: &'static str,
+        separator: char,
+        name_ok: impl Fn(&str) -> Result<(), FieldProblem>,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let Some(value) = self.get(field) else { return Ok(Vec::new()) };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if value.is_map() {
+            for (name, item) in &value.cast::<Map>() {
+                let item = item.flatten_clone();
+                let text = if item.is_string() {
+                    item.into_string().unwrap_or_default()
+                } else if item.is_int() || item.is_float() || item.is_bool() {
+                    item.to_string()
+                } else {
+                    return Err(self.bad(field, name.to_string(), FieldProblem::NotAScalar { got: describe(&item) }));
+                };
+                pairs.push((name.to_string(), text));
+            }
+        } else if value.is_array() {
+            for item in &value.clone().cast::<Array>() {
+                if !item.is_string() {
+                    return Err(self.wrong_type(field, "a map, or an array of strings", item));
+                }
+                let entry = item.clone().into_string().unwrap_or_default();
+                let Some((name, text)) = entry.split_once(separator) else {
+                    return Err(self.bad(field, entry, FieldProblem::NoSeparator { separator }));
+                };
+                pairs.push((name.trim().to_string(), text.to_string()));
+            }
+            pairs.sort();
+        } else {
+            return Err(self.wrong_type(field, "a map, or an array of strings", &value));
+        }
+        for (index, (name, text)) in pairs.iter().enumerate() {
+            if name.is_empty() {
+                return Err(self.bad(field, text.clone(), FieldProblem::EmptyName));
+            }
+            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(self.bad(field, name.clone(), FieldProblem::Twice));
+            }
+            name_ok(name).map_err(|problem| self.bad(field, name.clone(), problem))?;
+            if text.contains('\0') {
+                return Err(self.bad(field, name.clone(), FieldProblem::NulCharacter));
+            }
+        }
+        Ok(pairs)
     }
 }
 
@@ -271,7 +360,64 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     }
     let entrypoint = fields.string_list("entrypoint")?;
     let cmd = fields.string_list("cmd")?;
+    for (field, words) in [("entrypoint", &entrypoint), ("cmd", &cmd)] {
+        for word in words.iter().flatten() {
+            fields.template(field, word, word)?;
+        }
+    }
     let user = fields.string("user")?.filter(|user| !user.is_empty());
+    let working_dir = fields.non_empty_string("working_dir")?;
+    if let Some(directory) = &working_dir {
+        fields.template("working_dir", directory, directory)?;
+        if !directory.starts_with(['/', '{']) {
+            return Err(fields.bad("working_dir", directory.clone(), FieldProblem::NotAbsolute));
+        }
+    }
+    let extra_hosts = fields.pairs("extra_hosts", ':', |name| {
+        let bad = name.chars().any(|c| c.is_whitespace() || c == ':') || name.starts_with('{');
+        if bad { Err(FieldProblem::NotAHostName) } else { Ok(()) }
+    })?;
+    for (host, address) in &extra_hosts {
+        fields.template("extra_hosts", host, address)?;
+        let literal = crate::interpolate::keys(address).is_empty();
+        if literal && address != "host-gateway" && address.parse::<std::net::IpAddr>().is_err() {
+            return Err(fields.bad("extra_hosts", format!("{host}:{address}"), FieldProblem::NotAnAddress));
+        }
+    }
+    let labels = fields.pairs("labels", '=', |name| {
+        if name.to_ascii_lowercase().starts_with("boss.") { Err(FieldProblem::ReservedLabel) } else { Ok(()) }
+    })?;
+    for (name, value) in &labels {
+        fields.template("labels", name, value)?;
+    }
+    let tmpfs = tmpfs(&fields)?;
+    for mount in &tmpfs {
+        if volumes.iter().any(|volume| volume.container == mount.path) {
+            return Err(fields.bad("tmpfs", mount.path.clone(), FieldProblem::MountedTwice));
+        }
+    }
+    let restart = match fields.get("restart") {
+        None => RestartPolicy::No,
+        Some(value) if value.is_string() => {
+            let text = value.into_string().unwrap_or_default();
+            RestartPolicy::parse(&text).ok_or_else(|| fields.bad("restart", text, FieldProblem::NotARestartPolicy))?
+        }
+        Some(value) => return Err(fields.wrong_type("restart", "a string", &value)),
+    };
+    let resources = resources(&fields)?;
+    let init = fields.flag("init")?;
+    let healthcheck = healthcheck(&fields)?;
+    let build = BuildOptions {
+        args: fields.pairs("build_args", '=', |_| Ok(()))?,
+        target: fields.non_empty_string("build_target")?,
+    };
+    if build_from.is_none() {
+        for field in ["build_args", "build_target"] {
+            if map.contains_key(field) {
+                return Err(fields.bad(field, field, FieldProblem::NoBuild));
+            }
+        }
+    }
 
     let ping_interval = match fields.get("ping_interval") {
         None => DEFAULT_PING_INTERVAL,
@@ -314,6 +460,15 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         entrypoint,
         cmd,
         user,
+        working_dir,
+        extra_hosts,
+        labels,
+        tmpfs,
+        restart,
+        resources,
+        init,
+        healthcheck,
+        build,
         hooks: present,
         ping_interval,
         limits,
@@ -467,7 +622,8 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
                 _ => return Err(bad(entry.clone(), "expected `host:container` or `host:container:mode`")),
             };
             let container = check_paths(&entry, host, container)?;
-            volumes.push(Volume { host: resolve(directory, host), container, read_only });
+            let source = mount_source(directory, host).map_err(|reason| bad(entry.clone(), reason))?;
+            volumes.push(Volume { source, container, read_only });
         }
     } else if value.is_map() {
         for (host, spec) in &value.cast::<Map>() {
@@ -495,12 +651,227 @@ fn volumes(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Volume>, Error> 
                 }
             }
             let container = check_paths(&entry, host, &container)?;
-            volumes.push(Volume { host: resolve(directory, host), container, read_only });
+            let source = mount_source(directory, host).map_err(|reason| bad(entry.clone(), reason))?;
+            volumes.push(Volume { source, container, read_only });
         }
     } else {
         return Err(bad(value.to_string(), "expected an array of strings or a map"));
     }
     Ok(volumes)
+}
+
+/// What the source of a `volumes` entry names: a host path when it starts with `.`, `/` or `~`
+/// (as in docker compose), otherwise a named volume of the group.
+fn mount_source(directory: &Path, source: &str) -> Result<MountSource, &'static str> {
+    if let Some(rest) = source.strip_prefix('~') {
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return Err("only `~` and `~/...` (your home directory) are understood, not `~user`");
+        }
+        let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) else {
+            return Err("`~` stands for your home directory, but `HOME` is not set");
+        };
+        return Ok(MountSource::Host(resolve(Path::new(&home), rest.trim_start_matches('/'))));
+    }
+    if source.starts_with(['.', '/']) {
+        return Ok(MountSource::Host(resolve(directory, source)));
+    }
+    if is_valid_name(source) {
+        Ok(MountSource::Named(source.to_string()))
+    } else {
+        Err(
+            "the source is neither a host path (starting with `.`, `/` or `~`) nor a volume name (letters, digits, `-` and `_`)",
+        )
+    }
+}
+
+/// `tmpfs`: a container path, an array of `"path"` or `"path:options"`, or a map of paths to
+/// options (`#{ "/tmp": "size=64m" }`).
+fn tmpfs(fields: &Fields<'_>) -> Result<Vec<Tmpfs>, Error> {
+    let Some(value) = fields.get("tmpfs") else { return Ok(Vec::new()) };
+    let expected = "a path, an array of `\"path[:options]\"` strings, or a map of paths to options";
+    let mut entries: Vec<(String, String)> = Vec::new();
+    if value.is_string() {
+        entries.push((value.into_string().unwrap_or_default(), String::new()));
+    } else if value.is_array() {
+        for item in &value.clone().cast::<Array>() {
+            if !item.is_string() {
+                return Err(fields.wrong_type("tmpfs", expected, item));
+            }
+            let entry = item.clone().into_string().unwrap_or_default();
+            let (path, options) = entry.split_once(':').unwrap_or((&entry, ""));
+            entries.push((path.to_string(), options.to_string()));
+        }
+    } else if value.is_map() {
+        for (path, options) in &value.clone().cast::<Map>() {
+            let options = options.flatten_clone();
+            if !options.is_string() {
+                return Err(fields.bad(
+                    "tmpfs",
+                    path.to_string(),
+                    FieldProblem::NotAScalar { got: describe(&options) },
+                ));
+            }
+            entries.push((path.to_string(), options.into_string().unwrap_or_default()));
+        }
+    } else {
+        return Err(fields.wrong_type("tmpfs", expected, &value));
+    }
+    let mut mounts: Vec<Tmpfs> = Vec::new();
+    for (path, options) in entries {
+        if !path.starts_with('/') {
+            return Err(fields.bad("tmpfs", path, FieldProblem::NotAbsolute));
+        }
+        let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { &path };
+        let normalised = crate::service::normalise_container_path(trimmed);
+        if normalised != trimmed {
+            return Err(fields.error("tmpfs", ScriptErrorKind::UnnormalisedPath { path: path.clone(), normalised }));
+        }
+        if mounts.iter().any(|mount| mount.path == normalised) {
+            return Err(fields.bad("tmpfs", normalised, FieldProblem::MountedTwice));
+        }
+        if options.contains([' ', '\n', '\0']) {
+            return Err(fields.bad("tmpfs", format!("{path}:{options}"), FieldProblem::BadTmpfsOptions));
+        }
+        mounts.push(Tmpfs { path: normalised, options: options.trim().to_string() });
+    }
+    Ok(mounts)
+}
+
+/// `mem_limit` (bytes, or `"512m"`) and `cpus` (`1.5`).
+fn resources(fields: &Fields<'_>) -> Result<Resources, Error> {
+    let memory = match fields.get("mem_limit") {
+        None => None,
+        Some(value) => {
+            let shown =
+                if value.is_string() { value.clone().into_string().unwrap_or_default() } else { value.to_string() };
+            let bytes = if let Ok(bytes) = value.as_int() { u64::try_from(bytes).ok() } else { None }
+                .or_else(|| value.is_string().then(|| parse_bytes(&shown)).flatten());
+            match bytes {
+                // The engine refuses less than 6 MiB.
+                Some(bytes) if bytes >= 6 * 1024 * 1024 => Some(bytes),
+                Some(_) => return Err(fields.bad("mem_limit", shown, FieldProblem::TooLittleMemory)),
+                None => return Err(fields.bad("mem_limit", shown, FieldProblem::NotASize)),
+            }
+        }
+    };
+    let nano_cpus = match fields.get("cpus") {
+        None => None,
+        Some(value) => {
+            // Compose files often quote it (`cpus: "1.5"`).
+            let count = value
+                .as_int()
+                .map(|count| count as f64)
+                .or_else(|_| value.as_float())
+                .ok()
+                .or_else(|| value.clone().into_string().ok().and_then(|text| text.trim().parse::<f64>().ok()));
+            match count {
+                Some(count) if count.is_finite() && (0.01..=1024.0).contains(&count) => {
+                    Some((count * 1e9).round() as u64)
+                }
+                _ => {
+                    let shown =
+                        if value.is_string() { value.into_string().unwrap_or_default() } else { value.to_string() };
+                    return Err(fields.bad("cpus", shown, FieldProblem::NotACpuCount));
+                }
+            }
+        }
+    };
+    Ok(Resources { memory, nano_cpus })
+}
+
+/// `"512m"`, `"1.5g"`, `"100000"`: a number of bytes with an optional unit (`b`, `k`, `m`, `g`,
+/// `t`, also as `kb`, `mb`, ...), as `docker run --memory` and compose take it.
+fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim().to_ascii_lowercase();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let unit = unit.trim();
+    let unit =
+        unit.strip_suffix("ib").or_else(|| unit.strip_suffix('b').filter(|rest| !rest.is_empty())).unwrap_or(unit);
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = number * scale as f64;
+    (bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// `healthcheck`: `#{ test, interval, timeout, retries, start_period }` or `#{ disable: true }`.
+fn healthcheck(fields: &Fields<'_>) -> Result<Option<Healthcheck>, Error> {
+    const KEYS: [&str; 6] = ["test", "interval", "timeout", "retries", "start_period", "disable"];
+    let Some(value) = fields.get("healthcheck") else { return Ok(None) };
+    if !value.is_map() {
+        return Err(fields.wrong_type(
+            "healthcheck",
+            "a map like `#{ test: \"pg_isready\", interval: \"2s\" }`",
+            &value,
+        ));
+    }
+    let map = value.cast::<Map>();
+    for key in map.keys() {
+        if !KEYS.contains(&key.as_str()) {
+            let suggestion = suggest(key, KEYS).map(String::from);
+            return Err(fields.bad("healthcheck", key.to_string(), FieldProblem::UnknownKey { suggestion }));
+        }
+    }
+    let get = |key: &str| map.get(key).map(Dynamic::flatten_clone);
+    if let Some(disable) = get("disable") {
+        match disable.as_bool() {
+            Ok(true) => return Ok(Some(Healthcheck { test: vec!["NONE".into()], ..Healthcheck::empty() })),
+            Ok(false) => {}
+            Err(_) => return Err(fields.wrong_type("healthcheck", "`disable: true` or `false`", &disable)),
+        }
+    }
+    let Some(test) = get("test") else {
+        return Err(fields.bad("healthcheck", "test", FieldProblem::NoTest));
+    };
+    let test = if test.is_string() {
+        let command = test.into_string().unwrap_or_default();
+        if command.trim().is_empty() {
+            return Err(fields.bad("healthcheck", "test", FieldProblem::NoTest));
+        }
+        vec!["CMD-SHELL".to_string(), command]
+    } else if test.is_array() {
+        let mut words = Vec::new();
+        for word in &test.clone().cast::<Array>() {
+            if !word.is_string() {
+                return Err(fields.wrong_type("healthcheck", "a `test` string or array of strings", word));
+            }
+            words.push(word.clone().into_string().unwrap_or_default());
+        }
+        match words.first().map(String::as_str) {
+            None => return Err(fields.bad("healthcheck", "test", FieldProblem::NoTest)),
+            Some("CMD" | "CMD-SHELL") if words.len() < 2 => {
+                return Err(fields.bad("healthcheck", "test", FieldProblem::NoTest));
+            }
+            Some("CMD" | "CMD-SHELL" | "NONE") => words,
+            Some(_) => std::iter::once("CMD".to_string()).chain(words).collect(),
+        }
+    } else {
+        return Err(fields.wrong_type("healthcheck", "a `test` string or array of strings", &test));
+    };
+    let duration = |key: &str, field: &'static str| {
+        get(key).map(|value| fields.duration("healthcheck", field, &value)).transpose()
+    };
+    let retries = match get("retries") {
+        None => None,
+        Some(value) => match value.as_int().ok().and_then(|count| u32::try_from(count).ok()) {
+            Some(count) => Some(count),
+            None => return Err(fields.wrong_type("healthcheck", "`retries` as a whole number from 0", &value)),
+        },
+    };
+    Ok(Some(Healthcheck {
+        test,
+        interval: duration("interval", "healthcheck.interval")?,
+        timeout: duration("timeout", "healthcheck.timeout")?,
+        retries,
+        start_period: duration("start_period", "healthcheck.start_period")?,
+    }))
 }
 
 /// Finds `field:` among the top-level keys of the map literal passed to the call at `call`.
@@ -613,6 +984,19 @@ mod tests {
     fn map_in_a_variable_has_no_field_positions() {
         let call = call_span("let m = #{ name: \"a\" };\nservice(m);");
         assert!(locate_field(&call, "name").is_none());
+    }
+
+    #[test]
+    fn sizes_take_docker_units() {
+        assert_eq!(parse_bytes("512m"), Some(512 << 20));
+        assert_eq!(parse_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(parse_bytes("64MB"), Some(64 << 20));
+        assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("100000"), Some(100_000));
+        assert_eq!(parse_bytes("10b"), Some(10));
+        for bad in ["", "m", "lots", "5x", "-1m", "1.2.3k"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
     }
 
     #[test]

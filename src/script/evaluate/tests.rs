@@ -78,9 +78,9 @@ service(#{
     let ports: Vec<String> =
         web.ports.iter().map(|port| format!("{}->{}:{}", port.container_key(), port.host_ip, port.host_port)).collect();
     assert_eq!(ports, ["53/udp->0.0.0.0:5353", "80/tcp->127.0.0.1:0"]);
-    assert_eq!(web.volumes[0].host, project.directory.join("data"));
+    assert_eq!(web.volumes[0].source, crate::service::MountSource::Host(project.directory.join("data")));
     assert!(web.volumes[0].read_only);
-    assert_eq!(web.volumes[1].bind_string(), "/abs:/abs:rw");
+    assert_eq!(web.volumes[1].bind_string("shop"), "/abs:/abs:rw");
     assert!(web.always_start_new);
     assert_eq!(web.stop_signal, crate::service::StopSignal::Int);
     assert_eq!(web.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".to_string()][..]));
@@ -311,7 +311,7 @@ fn bad_stop_signal_volume_and_port() {
           |
         1 | service(#{ name: "a", image: "i", volumes: ["./data"] });
           |                                   ^
-        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        hint: write `"./host:/container"`, `"./host:/container:ro"` or `"name:/container"` (a named volume), or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
         "#,
     );
     check_error(
@@ -322,7 +322,7 @@ fn bad_stop_signal_volume_and_port() {
           |
         1 | service(#{ name: "a", image: "i", volumes: #{ "./d": #{ bind: "/d", mode: "rx" } } });
           |                                   ^
-        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        hint: write `"./host:/container"`, `"./host:/container:ro"` or `"name:/container"` (a named volume), or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
         "#,
     );
     check_error(
@@ -465,7 +465,7 @@ fn mistakes_docker_would_only_find_later_are_caught_at_load() {
           |
         1 | service(#{ name: "a", image: "i", volumes: ["./x:/y", "./z:/y"] });
           |                                   ^
-        hint: write `"host:container"` or `"host:container:ro"`, or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        hint: write `"./host:/container"`, `"./host:/container:ro"` or `"name:/container"` (a named volume), or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
         "#,
     );
     check_error(
@@ -907,4 +907,277 @@ fn bad_time_limits_point_at_the_field() {
             "{value}: {rendered}"
         );
     }
+}
+
+#[test]
+fn container_fields_become_the_model() {
+    use crate::interpolate::Site;
+    use crate::service::{Healthcheck, MountSource, RestartPolicy, Tmpfs};
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let script = r#"
+service(#{
+    name: "db",
+    image: "postgres:16",
+    volumes: ["data:/var/lib/data", "./conf:/conf:ro", "cache:/cache:ro"],
+    tmpfs: ["/run", "/tmp:size=64m,mode=1777"],
+    working_dir: "/srv/{app}",
+    extra_hosts: ["db.local:10.0.0.5", "peer:{peer_ip}"],
+    labels: #{ team: "core", "com.example.url": "http://{host}" },
+    restart: "on-failure:3",
+    mem_limit: "1.5g",
+    cpus: 0.5,
+    init: true,
+    healthcheck: #{ test: "pg_isready", interval: "2s", timeout: 1, retries: 5, start_period: "500ms" },
+    build_from: ".",
+    build_args: #{ VERSION: 16, MODE: "fast" },
+    build_target: "runtime",
+    cmd: ["serve", "--name={name}"],
+});
+service(#{ name: "web", image: "nginx", tmpfs: #{ "/cache": "size=1m" }, healthcheck: #{ test: ["curl", "-f", "x"] },
+    restart: "unless-stopped", mem_limit: 104857600, labels: ["a=1", "b=x=y"] });
+service(#{ name: "off", image: "nginx", healthcheck: #{ disable: true }, extra_hosts: #{ "h": "host-gateway" }, cpus: "2" });
+"#;
+    std::fs::write(directory.path().join("services.rhai"), script).unwrap();
+    let project = load_source(&directory.path().join("services.rhai"), script.to_string(), EventSink::new(|_| {}))
+        .unwrap_or_else(|error| panic!("{}", error.render()));
+    let db = &project.services["db"];
+    assert_eq!(db.volumes[0].source, MountSource::Named("data".into()));
+    assert_eq!(db.volumes[0].bind_string("shop"), "shop.data:/var/lib/data:rw");
+    assert_eq!(db.volumes[1].source, MountSource::Host(project.directory.join("conf")));
+    assert_eq!(db.volumes[2].bind_string("shop"), "shop.cache:/cache:ro");
+    assert_eq!(
+        db.tmpfs,
+        [
+            Tmpfs { path: "/run".into(), options: String::new() },
+            Tmpfs { path: "/tmp".into(), options: "size=64m,mode=1777".into() }
+        ]
+    );
+    assert_eq!(db.working_dir.as_deref(), Some("/srv/{app}"));
+    assert_eq!(db.extra_hosts, [("db.local".into(), "10.0.0.5".into()), ("peer".into(), "{peer_ip}".into())]);
+    assert_eq!(db.labels, [("com.example.url".into(), "http://{host}".into()), ("team".into(), "core".into())]);
+    assert_eq!(db.restart, RestartPolicy::OnFailure { max_retries: Some(3) });
+    assert_eq!(db.resources.memory, Some(1_610_612_736));
+    assert_eq!(db.resources.nano_cpus, Some(500_000_000));
+    assert!(db.init);
+    assert_eq!(
+        db.healthcheck,
+        Some(Healthcheck {
+            test: vec!["CMD-SHELL".into(), "pg_isready".into()],
+            interval: Some(Duration::from_secs(2)),
+            timeout: Some(Duration::from_secs(1)),
+            retries: Some(5),
+            start_period: Some(Duration::from_millis(500)),
+        })
+    );
+    assert_eq!(db.build.args, [("MODE".into(), "fast".into()), ("VERSION".into(), "16".into())]);
+    assert_eq!(db.build.target.as_deref(), Some("runtime"));
+    let sites: Vec<Site> = crate::plan::templates(db)
+        .into_iter()
+        .filter(|(_, text)| !crate::interpolate::keys(text).is_empty())
+        .map(|(site, _)| site)
+        .collect();
+    assert_eq!(
+        sites,
+        [Site::Cmd, Site::WorkingDir, Site::Label("com.example.url".into()), Site::ExtraHost("peer".into())]
+    );
+
+    let web = &project.services["web"];
+    assert_eq!(web.tmpfs, [Tmpfs { path: "/cache".into(), options: "size=1m".into() }]);
+    assert_eq!(web.healthcheck.as_ref().unwrap().test, ["CMD", "curl", "-f", "x"]);
+    assert_eq!(web.restart, RestartPolicy::UnlessStopped);
+    assert_eq!(web.resources.memory, Some(104_857_600));
+    assert_eq!(web.labels, [("a".into(), "1".into()), ("b".into(), "x=y".into())]);
+    let off = &project.services["off"];
+    assert_eq!(off.healthcheck.as_ref().unwrap().test, ["NONE"]);
+    assert_eq!(off.extra_hosts, [("h".into(), "host-gateway".into())]);
+    assert_eq!(off.resources.nano_cpus, Some(2_000_000_000), "compose writes `cpus: \"2\"`");
+}
+
+#[test]
+fn container_fields_are_checked_at_load() {
+    check_error(
+        r#"service(#{ name: "a", image: "i", labels: #{ "boss.group": "other" } });"#,
+        r#"
+        error: invalid `labels` entry `boss.group`: labels starting with `boss.` are boss's own
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", labels: #{ "boss.group": "other" } });
+          |                                   ^
+        hint: rename the label; boss sets `boss.group`, `boss.service` and the others itself
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", volumes: ["my data:/d"] });"#,
+        r#"
+        error: invalid volume `my data:/d`: the source is neither a host path (starting with `.`, `/` or `~`) nor a volume name (letters, digits, `-` and `_`)
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", volumes: ["my data:/d"] });
+          |                                   ^
+        hint: write `"./host:/container"`, `"./host:/container:ro"` or `"name:/container"` (a named volume), or a map `#{ "./data": #{ bind: "/data", mode: "ro" } }`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", restart: "sometimes" });"#,
+        r#"
+        error: invalid `restart` entry `sometimes`: it is not a restart policy
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", restart: "sometimes" });
+          |                                   ^
+        hint: use `"no"`, `"always"`, `"on-failure"`, `"on-failure:3"` or `"unless-stopped"`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", mem_limit: "lots" });"#,
+        r#"
+        error: invalid `mem_limit` entry `lots`: it is not a size
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", mem_limit: "lots" });
+          |                                   ^
+        hint: write bytes as a number, or a string with a unit: `"512m"`, `"1g"`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", mem_limit: "1m" });"#,
+        r#"
+        error: invalid `mem_limit` entry `1m`: Docker needs at least 6 MiB
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", mem_limit: "1m" });
+          |                                   ^
+        hint: write bytes as a number, or a string with a unit: `"512m"`, `"1g"`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", cpus: 0 });"#,
+        r#"
+        error: invalid `cpus` entry `0`: it must be a number of CPUs from 0.01 to 1024
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", cpus: 0 });
+          |                                   ^
+        hint: write a number like `1` or `0.5`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", tmpfs: ["/tmp", "data"] });"#,
+        r#"
+        error: invalid `tmpfs` entry `data`: the container path must be absolute
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", tmpfs: ["/tmp", "data"] });
+          |                                   ^
+        hint: write an absolute path like `/app`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", volumes: ["data:/d"], tmpfs: "/d" });"#,
+        r#"
+        error: invalid `tmpfs` entry `/d`: this container path is mounted twice
+         --> services.rhai:1:57
+          |
+        1 | service(#{ name: "a", image: "i", volumes: ["data:/d"], tmpfs: "/d" });
+          |                                                         ^
+        hint: mount each container path once, in `volumes` or in `tmpfs`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", extra_hosts: ["db.local:somewhere"] });"#,
+        r#"
+        error: invalid `extra_hosts` entry `db.local:somewhere`: the address must be an IP address or `host-gateway`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", extra_hosts: ["db.local:somewhere"] });
+          |                                   ^
+        hint: write `#{ "db.local": "10.0.0.5" }`; `{key}` fills the address in from the context
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", working_dir: "app" });"#,
+        r#"
+        error: invalid `working_dir` entry `app`: the container path must be absolute
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", working_dir: "app" });
+          |                                   ^
+        hint: write an absolute path like `/app`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", cmd: ["echo", "{unclosed"] });"#,
+        r#"
+        error: invalid `cmd` entry `{unclosed`: a `{` is not closed; write `{{` for a literal brace
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", cmd: ["echo", "{unclosed"] });
+          |                                   ^
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", labels: #{ url: "http://{host" } });"#,
+        r#"
+        error: invalid `labels` entry `url`: a `{` is not closed; write `{{` for a literal brace
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", labels: #{ url: "http://{host" } });
+          |                                   ^
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", healthcheck: #{ tset: "true" } });"#,
+        r#"
+        error: invalid `healthcheck` entry `tset`: there is no such key
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", healthcheck: #{ tset: "true" } });
+          |                                   ^
+        hint: did you mean `test`?
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", healthcheck: #{ interval: "2s" } });"#,
+        r#"
+        error: invalid `healthcheck` entry `test`: a healthcheck needs a `test` command
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", healthcheck: #{ interval: "2s" } });
+          |                                   ^
+        hint: write `test: "pg_isready -U postgres"` (run by a shell) or `test: ["CMD", "pg_isready"]`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", healthcheck: #{ test: "true", interval: "2" } });"#,
+        r#"
+        error: field `healthcheck.interval` is not a time limit: a string needs a unit, got the string "2"
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", healthcheck: #{ test: "true", interval: "2" } });
+          |                                   ^
+        hint: did you mean `2` (seconds) or `"2s"`?
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", build_args: #{ V: 1 } });"#,
+        r#"
+        error: invalid `build_args` entry `build_args`: it applies only to an image built with `build_from`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", build_args: #{ V: 1 } });
+          |                                   ^
+        hint: set `build_from` to the build context, or remove the field
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", init: "yes" });"#,
+        r#"
+        error: field `init` must be `true` or `false`, got the string "yes"
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", init: "yes" });
+          |                                   ^
+        "#,
+    );
 }
