@@ -73,6 +73,11 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Unpausing { container } => format!("unpausing paused container {container}"),
                 ServiceChange::VolumeCreated { volume, path } => format!("created volume {volume} for {path}"),
                 ServiceChange::Pinging => "pinging".to_string(),
+                ServiceChange::RunningJob => "running the job to completion".to_string(),
+                ServiceChange::AlreadyCompleted { container } => {
+                    format!("already completed ({container}); not run again")
+                }
+                ServiceChange::External => "external: boss has nothing to stop".to_string(),
                 // Steps without a line of their own; the live rows, JSON and timings show them.
                 ServiceChange::Scheduled
                 | ServiceChange::RunningHook { .. }
@@ -165,6 +170,8 @@ fn action_word(action: &ServiceAction) -> &'static str {
         ServiceAction::Recreate { .. } => "recreate",
         ServiceAction::Build { .. } => "build",
         ServiceAction::Pending { .. } => "pending",
+        ServiceAction::Completed { .. } => "completed",
+        ServiceAction::External { .. } => "external",
         ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => "fail",
     }
 }
@@ -214,6 +221,9 @@ fn action_detail(service: &PlannedService) -> String {
             let placeholders: Vec<String> = keys.iter().map(|key| format!("{{{key}}}")).collect();
             format!("stopped; restart or recreate once {} is set", placeholders.join(", "))
         }
+        ServiceAction::Completed { .. } => "job exited with status 0, unchanged; not run again".to_string(),
+        ServiceAction::External { first_start: true } => "not boss's to create; run its hooks".to_string(),
+        ServiceAction::External { first_start: false } => "not boss's to create; started already, ping again".to_string(),
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
         }
@@ -281,8 +291,12 @@ pub(crate) fn status_table(status: &Status) -> String {
             "orphan: the script no longer declares this service; `boss stop` stops it".to_string()
         } else {
             let mut notes = Vec::new();
-            if service.ready == Some(false) {
-                notes.push("never became ready: the next `start` checks it again".to_string());
+            match (service.state, service.ready) {
+                (State::External, Some(false)) => {
+                    notes.push("external: `start` has not run its hooks since the last `stop`".to_string());
+                }
+                (_, Some(false)) => notes.push("never became ready: the next `start` checks it again".to_string()),
+                _ => {}
             }
             if let Some(changes) = &service.outdated {
                 notes.push(format!("outdated: {}", describe_changes(changes)));
@@ -384,6 +398,8 @@ fn state_word(state: State) -> &'static str {
         State::Removing => "removing",
         State::Dead => "dead",
         State::Missing => "missing",
+        State::Completed => "completed",
+        State::External => "external",
     }
 }
 
