@@ -677,7 +677,8 @@ mod tests {
     fn service(edit: impl FnOnce(&mut Service)) -> Service {
         let mut service = crate::graph::tests::services("a").swap_remove("a").unwrap();
         service.env.push(("A".into(), "{a}".into()));
-        service.hooks = crate::service::Hooks { pre_start: true, ping: true, post_start: true };
+        service.hooks =
+            crate::service::Hooks { pre_start: true, ping: true, post_start: true, ..crate::service::Hooks::default() };
         edit(&mut service);
         service
     }
@@ -744,6 +745,8 @@ mod tests {
                 format!("build {}", container.as_ref().map_or("-", |container| container.id.as_str()))
             }
             ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
+            ServiceAction::Completed { container } => format!("completed {}", container.id),
+            ServiceAction::External { first_start } => format!("external{}", if *first_start { " first" } else { "" }),
             ServiceAction::Unusable { container } => format!("unusable {}", container.id),
             ServiceAction::Unfillable { env, error } => {
                 format!("unfillable {env} {}", error.placeholder().as_deref().unwrap_or("-"))
@@ -763,6 +766,8 @@ mod tests {
         set_later: &'static [&'static str],
         fresh: bool,
         started: Option<StartRecord>,
+        /// The engine's status text of the stopped containers.
+        exited: &'static str,
         expected: &'static str,
     }
 
@@ -782,8 +787,25 @@ mod tests {
             set_later: &[],
             fresh: false,
             started: record("c1", Progress::Ready),
+            exited: "Exited (0) 2 minutes ago",
             expected,
         }
+    }
+
+    fn job(edit: impl FnOnce(&mut Service)) -> Service {
+        service(|service| {
+            service.kind = ServiceKind::Job;
+            service.hooks.ping = false;
+            edit(service);
+        })
+    }
+
+    fn external() -> Service {
+        service(|service| {
+            service.kind = ServiceKind::External;
+            service.image = String::new();
+            service.env.clear();
+        })
     }
 
     use ContainerState::{Other, Paused, Running, Stopped};
@@ -976,13 +998,59 @@ mod tests {
                     "keep c1 outdated: image `img` was rebuilt or pulled again, build context changed since its image was built",
                 )
             },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                ..case("a job that completed, unchanged, is not run again", "completed c1")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                exited: "Exited (1) 2 minutes ago",
+                ..case("a job whose container exited otherwise since is run again", "restart c1 remove []")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                started: None,
+                ..case("a job that never completed is run again", "restart c1 remove [] post_start")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("0"))],
+                service: job(|_| {}),
+                ..case("a completed job whose definition changed", "recreate [c1] present (env `A` changed)")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|service| service.always_start_new = true),
+                ..case("a completed job with always_start_new", "recreate [c1] present (`always_start_new` is set)")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: job(|_| {}),
+                started: None,
+                ..case("a job still running after boss was killed is waited for again", "resume c1 post_start")
+            },
+            Case { service: external(), started: None, ..case("an external service never started", "external first") },
+            Case {
+                service: external(),
+                started: record(EXTERNAL_RECORD, Progress::Ready),
+                ..case("an external service started since the last stop", "external")
+            },
         ];
         for case in cases {
             let observed = ObservedService {
                 containers: case
                     .containers
                     .iter()
-                    .map(|(id, state, created_with)| container(id, *state, &case.service, created_with))
+                    .map(|(id, state, created_with)| {
+                        let mut container = container(id, *state, &case.service, created_with);
+                        if *state == Stopped {
+                            container.listed.state = "exited".into();
+                            container.listed.status = case.exited.into();
+                        }
+                        container
+                    })
                     .collect(),
                 image_id: case.image_id.map(String::from),
                 built: case.built,
