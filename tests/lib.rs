@@ -23,6 +23,7 @@ mod failures;
 mod gc;
 mod interrupt;
 mod isolation;
+mod lifecycle;
 mod library;
 mod limits;
 mod load;
