@@ -223,7 +223,9 @@ fn action_detail(service: &PlannedService) -> String {
         }
         ServiceAction::Completed { .. } => "job exited with status 0, unchanged; not run again".to_string(),
         ServiceAction::External { first_start: true } => "not boss's to create; run its hooks".to_string(),
-        ServiceAction::External { first_start: false } => "not boss's to create; started already, ping again".to_string(),
+        ServiceAction::External { first_start: false } => {
+            "not boss's to create; started already, ping again".to_string()
+        }
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
         }

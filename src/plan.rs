@@ -400,9 +400,10 @@ pub(crate) fn plan_service(
     fresh: bool,
 ) -> ServiceAction {
     if service.kind == ServiceKind::External {
-        let started = observed.started.as_ref().is_some_and(|record| {
-            record.container == EXTERNAL_RECORD && record.progress == Progress::Ready
-        });
+        let started = observed
+            .started
+            .as_ref()
+            .is_some_and(|record| record.container == EXTERNAL_RECORD && record.progress == Progress::Ready);
         return ServiceAction::External { first_start: !started };
     }
     let containers = &observed.containers;

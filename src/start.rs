@@ -863,7 +863,10 @@ fn hook_failure(hook: HookKind, error: HookError, limit: TimeLimit) -> ServiceFa
 async fn run_to_completion<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
     run.events.service(&service.name, ServiceChange::RunningJob);
     let limit = service.wait_limit(run.options.timeout);
-    let watch = |error| ServiceFailure::Backend { action: Action::WatchServiceContainer { service: service.name.clone() }, error };
+    let watch = |error| ServiceFailure::Backend {
+        action: Action::WatchServiceContainer { service: service.name.clone() },
+        error,
+    };
     let exited = async {
         loop {
             match run.backend.wait_for_exit(id).await {

@@ -11,14 +11,14 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerState};
 use crate::context::Context;
-use crate::hook::{HookKind, HookRunner};
-use crate::service::ServiceKind;
-use crate::start::HookCaller;
 use crate::error::{Action, Error, LostEngine, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
+use crate::hook::{HookKind, HookRunner};
 use crate::ownership;
 use crate::project::Project;
 use crate::service::Service;
+use crate::service::ServiceKind;
+use crate::start::HookCaller;
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 
 #[derive(Debug, Clone)]
@@ -50,7 +50,10 @@ pub(crate) struct StopHooks {
 
 impl std::fmt::Debug for StopHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StopHooks").field("network", &self.network).field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("StopHooks")
+            .field("network", &self.network)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 

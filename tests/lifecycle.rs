@@ -141,7 +141,11 @@ fn stop_hooks_run_around_each_stop_dependants_first() {
     assert!(project.context().unwrap_or_default().contains("\"dumped\": true"), "what pre_stop set is saved");
 
     // Nothing runs any more: no hook runs for a stopped container.
-    project.run(["stop", "--remove", "--progress", "plain"]).success().stderr_lacks("pre_stop").stderr_lacks("post_stop");
+    project
+        .run(["stop", "--remove", "--progress", "plain"])
+        .success()
+        .stderr_lacks("pre_stop")
+        .stderr_lacks("post_stop");
     assert_eq!(containers(group), []);
 }
 

@@ -140,9 +140,9 @@ impl Timeline {
             }
             ServiceChange::RunningHook { hook: HookKind::PreStart } => Some(Phase::PreStart),
             ServiceChange::RunningHook { hook: HookKind::PostStart } => Some(Phase::PostStart),
-            ServiceChange::RunningHook { hook: HookKind::Ping } | ServiceChange::Pinging | ServiceChange::RunningJob => {
-                Some(Phase::Ping)
-            }
+            ServiceChange::RunningHook { hook: HookKind::Ping }
+            | ServiceChange::Pinging
+            | ServiceChange::RunningJob => Some(Phase::Ping),
             ServiceChange::Resuming { .. } => Some(Phase::Ping),
             ServiceChange::Pulling { .. } => Some(Phase::Pull),
             ServiceChange::Building { .. } => Some(Phase::Build),
