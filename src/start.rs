@@ -1345,4 +1345,84 @@ mod tests {
         let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
         assert_eq!(report.started, ["a"]);
     }
+
+    fn failures(recorded: &std::sync::Mutex<Vec<Event>>) -> Vec<(String, ServiceFailure)> {
+        recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|event| match event {
+                Event::Service { service, change: ServiceChange::Failed { failure } } => {
+                    Some((service.clone(), failure.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_job_that_exits_otherwise_fails_and_its_dependants_are_skipped() {
+        let hooks = FakeHooks::default().with("job", HookKind::PostStart, failing);
+        let mut project = project("job, web -> job", hooks);
+        project.services["job"].kind = ServiceKind::Job;
+        project.services["job"].image = "crashing".into();
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().crashing_images.insert("crashing".into());
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["job", "web"]);
+        let failures = failures(&recorded);
+        assert!(
+            matches!(&failures[..], [(job, ServiceFailure::JobFailed { exit_code: Some(1), .. })] if job == "job"),
+            "the job's exit, not its post_start: {failures:?}"
+        );
+        assert!(service_changes(&recorded).contains(&"web: Skipped".to_string()));
+        assert!(backend.container_of("web").is_none());
+    }
+
+    // The fake engine's containers never exit unless their image crashes: a job still
+    // running at its `wait_timeout` fails, and says which limit ran out.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_still_running_at_its_limit_fails() {
+        let mut project = project("job", FakeHooks::default());
+        project.services["job"].kind = ServiceKind::Job;
+        project.services["job"].limits.wait = Some(Duration::from_secs(30));
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["job"]);
+        let limit =
+            TimeLimit { duration: Duration::from_secs(30), set_by: crate::service::LimitSource::WaitTimeoutField };
+        assert!(
+            matches!(&failures(&recorded)[..], [(_, ServiceFailure::JobTimeout { limit: got })] if *got == limit),
+            "{:?}",
+            failures(&recorded)
+        );
+        assert!(backend.container_of("job").is_none(), "the job's container is removed");
+    }
+
+    #[tokio::test]
+    async fn an_external_service_gets_no_container_and_runs_its_start_hooks_once_until_a_stop() {
+        let hooks = FakeHooks::default()
+            .with("ext", HookKind::PreStart, |context| {
+                let runs = context.get("pre_start_runs").and_then(|runs| runs.as_u64()).unwrap_or(0);
+                context.set("pre_start_runs", serde_json::json!(runs + 1));
+                Ok(HookValue::Bool(true))
+            })
+            .with("ext", HookKind::Ping, |_| Ok(HookValue::Bool(true)));
+        let mut project = project("ext, web -> ext", hooks);
+        project.services["ext"].kind = ServiceKind::External;
+        project.services["ext"].image = String::new();
+        let (events, _) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::default();
+        for _ in 0..2 {
+            let report =
+                start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
+            assert_eq!(report.started, ["ext", "web"]);
+        }
+        assert_eq!(context.get("pre_start_runs"), Some(serde_json::json!(1)), "only the first start runs pre_start");
+        assert!(backend.container_of("ext").is_none());
+        assert!(!backend.calls().iter().any(|call| call.contains("ext")), "{:?}", backend.calls());
+    }
 }

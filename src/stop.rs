@@ -346,3 +346,112 @@ pub(crate) async fn stop<B: Backend + 'static>(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hook::{HookError, HookErrorKind, HookValue};
+    use crate::start::{StartOptions, start};
+    use crate::testing::{FakeBackend, FakeHooks, project, recording_sink};
+
+    /// A hook that records `<service> <hook>` among the fake engine's calls, so its order
+    /// against the stops shows; `fail` makes it throw after recording.
+    fn recording(
+        backend: &FakeBackend,
+        call: &'static str,
+        fail: bool,
+    ) -> impl Fn(&Context) -> Result<HookValue, HookError> + Send + Sync + 'static {
+        let backend = backend.clone();
+        move |_| {
+            backend.state.lock().unwrap().calls.push(call.to_string());
+            if fail {
+                return Err(HookError { message: "dump failed".into(), span: None, kind: HookErrorKind::Failed });
+            }
+            Ok(HookValue::Bool(true))
+        }
+    }
+
+    fn options(hooks: &Project, context: &Context) -> StopOptions {
+        StopOptions {
+            grace: Duration::ZERO,
+            remove: false,
+            volumes: false,
+            excluded: Vec::new(),
+            kept: Vec::new(),
+            hooks: Some(StopHooks {
+                hooks: Arc::clone(&hooks.hooks),
+                context: context.clone(),
+                network: "boss-g".into(),
+                timeout: Duration::from_secs(5),
+            }),
+        }
+    }
+
+    async fn started(project: &Project, backend: &Arc<FakeBackend>, context: &Context) {
+        let options = StartOptions {
+            timeout: Duration::from_secs(5),
+            network: "boss-g".into(),
+            excluded: Vec::new(),
+            stop_grace: Duration::ZERO,
+            fresh: Vec::new(),
+            cancel: CancellationToken::new(),
+            save_logs: None,
+            pulls: Vec::new(),
+        };
+        let (events, _) = recording_sink();
+        let report = start(Arc::clone(backend), project, context.clone(), options, events).await.unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        backend.state.lock().unwrap().calls.clear();
+    }
+
+    #[tokio::test]
+    async fn a_failing_pre_stop_still_stops_the_service_and_its_dependencies() {
+        let backend = Arc::new(FakeBackend::default());
+        let hooks = FakeHooks::default()
+            .with("web", HookKind::PreStop, recording(&backend, "web pre_stop", true))
+            .with("web", HookKind::PostStop, recording(&backend, "web post_stop", false))
+            .with("db", HookKind::PreStop, recording(&backend, "db pre_stop", false))
+            .with("db", HookKind::PostStop, recording(&backend, "db post_stop", false));
+        let project = project("web -> db, db", hooks);
+        let context = Context::default();
+        started(&project, &backend, &context).await;
+
+        let (events, _) = recording_sink();
+        let report = stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(report.failed, ["web"]);
+        assert_eq!(report.stopped, ["db"]);
+        assert_eq!(
+            backend.calls(),
+            ["web pre_stop", "stop web", "web post_stop", "db pre_stop", "stop db", "db post_stop"],
+            "dependants first, each stop between its hooks, a failing pre_stop stops nothing from stopping"
+        );
+
+        // Nothing runs any more, so no hook runs.
+        backend.state.lock().unwrap().calls.clear();
+        let report = stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert!(report.failed.is_empty());
+        assert_eq!(backend.calls(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn an_external_service_is_not_stopped_but_its_stop_hooks_run_once_after_a_start() {
+        let backend = Arc::new(FakeBackend::default());
+        let hooks = FakeHooks::default()
+            .with("ext", HookKind::PreStop, recording(&backend, "ext pre_stop", false))
+            .with("ext", HookKind::PostStop, recording(&backend, "ext post_stop", false));
+        let mut project = project("ext, web -> ext", hooks);
+        project.services["ext"].kind = ServiceKind::External;
+        project.services["ext"].image = String::new();
+        let context = Context::default();
+        started(&project, &backend, &context).await;
+
+        let (events, _) = recording_sink();
+        stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(backend.calls(), ["stop web", "ext pre_stop", "ext post_stop"]);
+        assert_eq!(context.start_record("ext"), None, "the next start runs its start hooks again");
+
+        backend.state.lock().unwrap().calls.clear();
+        stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(backend.calls(), Vec::<String>::new(), "a second stop runs no hook");
+    }
+}
