@@ -89,8 +89,11 @@ pub(crate) async fn reload<B: Backend>(
     if let Some(lost) = stopped.engine_lost {
         return Err(lost.into_error("reload"));
     }
-    if !stopped.failed.is_empty() {
-        return Err(Error::ServicesFailed { verb: "stop", failed: stopped.failed });
+    // A failing stop hook was reported; its container stopped all the same, and the reload
+    // goes on, since leaving the service down would be worse.
+    let failed: Vec<String> = stopped.failed.into_iter().filter(|name| !stopped.hook_failed.contains(name)).collect();
+    if !failed.is_empty() {
+        return Err(Error::ServicesFailed { verb: "stop", failed });
     }
 
     let start_options = StartOptions {

@@ -64,6 +64,8 @@ pub(crate) struct StopReport {
     /// Services that had no container.
     pub absent: Vec<String>,
     pub failed: Vec<String>,
+    /// Those of `failed` whose containers were stopped, and only a stop hook failed.
+    pub hook_failed: Vec<String>,
     /// The call that found the engine gone or stalled, if one did: the run's real error.
     pub engine_lost: Option<LostEngine>,
 }
@@ -143,6 +145,10 @@ async fn stop_listed<B: Backend + 'static>(
         match outcomes.swap_remove(&name) {
             Some(Outcome::Done(true)) => report.stopped.push(name),
             Some(Outcome::Done(false)) => report.absent.push(name),
+            Some(Outcome::Failed(ServiceFailure::Hook { hook: HookKind::PreStop | HookKind::PostStop, .. })) => {
+                report.hook_failed.push(name.clone());
+                report.failed.push(name);
+            }
             _ => report.failed.push(name),
         }
     }
@@ -419,6 +425,7 @@ mod tests {
         let (events, _) = recording_sink();
         let report = stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
         assert_eq!(report.failed, ["web"]);
+        assert_eq!(report.hook_failed, ["web"], "its container did stop");
         assert_eq!(report.stopped, ["db"]);
         assert_eq!(
             backend.calls(),

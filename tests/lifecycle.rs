@@ -248,3 +248,36 @@ fn an_external_service_runs_its_hooks_its_dependants_wait_and_boss_creates_nothi
     project.run(["stop", "--remove"]).success();
     assert_eq!(containers(group), []);
 }
+
+#[test]
+fn reload_runs_the_stop_hooks_and_goes_on_when_pre_stop_fails() {
+    let project = Project::new("reload_stop_hooks");
+    project.script(
+        r#"group("@GROUP@");
+
+service(#{
+    name: "api",
+    image: "@GROUP@-api:dev",
+    build_from: "./api",
+    stop_signal: "SIGKILL",
+    pre_stop: || { throw "cannot deregister"; },
+    post_stop: || log("api post_stop"),
+});
+"#,
+    );
+    project.file("api/Dockerfile", &project.expand("FROM @IMAGE@\nCMD [\"sleep\", \"3600\"]\n"));
+    let group = project.group();
+    project.run(["start"]).success();
+    let before = container(group, "api").expect("api runs").id;
+
+    project
+        .run(["reload", "api", "--progress", "plain"])
+        .success()
+        .stderr_contains("api: failed to stop: hook `pre_stop` failed: cannot deregister")
+        .lines_in_order("api: failed to stop", &format!("api: stopped {group}.api"))
+        .lines_in_order(&format!("api: stopped {group}.api"), "api | api post_stop")
+        .lines_in_order("api | api post_stop", "api: started in");
+    let after = container(group, "api").expect("api runs again");
+    assert_ne!(after.id, before, "a new container");
+    assert_eq!(after.state, "running");
+}
