@@ -22,6 +22,7 @@ use crate::lock::{GroupLock, LockRequest};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::reload::ReloadOptions;
+use crate::service::ServiceKind;
 use crate::start::{StartOptions, StartReport};
 use crate::status::Status;
 use crate::stop::{StopHooks, StopOptions, StopReport};
@@ -912,7 +913,12 @@ impl StopRequest {
         let backend = match self.backend {
             Some(backend) => backend,
             None => {
-                if let Some(hooks) = &mut options.hooks {
+                // Only read when something uses it, so a group without stop hooks stops even
+                // with a context file that cannot be read.
+                let uses_context = self.project.services.values().any(|service| {
+                    service.hooks.pre_stop || service.hooks.post_stop || service.kind == ServiceKind::External
+                });
+                if let (Some(hooks), true) = (&mut options.hooks, uses_context) {
                     hooks.context = Context::load(&self.project.context_path())?;
                 }
                 let backend = Arc::new(connect(options.grace).await?);

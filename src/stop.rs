@@ -181,9 +181,12 @@ async fn stop_service<B: Backend>(
         Some(caller) if service.kind == ServiceKind::External => {
             caller.context.start_record(name).is_some_and(|record| record.container == crate::plan::EXTERNAL_RECORD)
         }
-        Some(_) => containers
-            .iter()
-            .any(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused)),
+        Some(_) => {
+            (service.hooks.pre_stop || service.hooks.post_stop)
+                && containers
+                    .iter()
+                    .any(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused))
+        }
     };
     if let (Some(caller), true) = (caller, hooks_run) {
         report(caller.call(service, HookKind::PreStop).await);

@@ -281,3 +281,19 @@ service(#{
     assert_ne!(after.id, before, "a new container");
     assert_eq!(after.state, "running");
 }
+
+#[test]
+fn a_group_without_stop_hooks_stops_with_a_context_file_it_cannot_read() {
+    let project = Project::new("stop_broken_context");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"], stop_signal: "SIGKILL" });
+"#,
+    );
+    let group = project.group();
+    project.run(["start"]).success();
+    project.file(crate::common::CONTEXT_FILE, "{ not json");
+
+    project.run(["stop"]).success();
+    assert_eq!(container(group, "db").map(|row| row.state).as_deref(), Some("exited"));
+}
