@@ -1432,4 +1432,25 @@ mod tests {
              hint: raise the service's `wait_timeout`, or check what `ping` waits for\n"
         );
     }
+
+    #[test]
+    fn a_job_failure_says_its_status_or_its_limit() {
+        let limit = |seconds: f64, set_by| TimeLimit { duration: Duration::from_secs_f64(seconds), set_by };
+        assert_eq!(
+            ServiceFailure::JobFailed { exit_code: Some(3), logs: "migrating\nno such table\n".into() }.render(),
+            "job exited with status 3\n\
+             last lines of its log:\n\
+             \x20 | migrating\n\
+             \x20 | no such table\n"
+        );
+        assert_eq!(
+            ServiceFailure::JobFailed { exit_code: None, logs: String::new() }.render(),
+            "job stopped without an exit status\n(the container printed nothing)\n"
+        );
+        assert_eq!(
+            ServiceFailure::JobTimeout { limit: limit(300.0, LimitSource::WaitTimeoutOption) }.render(),
+            "job did not finish within 300 s\n\
+             hint: raise `--wait-timeout`, or check why the job does not end\n"
+        );
+    }
 }

@@ -170,7 +170,8 @@ fn action_word(action: &ServiceAction) -> &'static str {
         ServiceAction::Recreate { .. } => "recreate",
         ServiceAction::Build { .. } => "build",
         ServiceAction::Pending { .. } => "pending",
-        ServiceAction::Completed { .. } => "completed",
+        // The column is eight wide.
+        ServiceAction::Completed { .. } => "done",
         ServiceAction::External { .. } => "external",
         ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => "fail",
     }
@@ -1093,6 +1094,30 @@ web    keep      paused, unpause, outdated: `ports` changed                 hook
 docs   excluded  not started by this `start`
 old    orphan    shop.old belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it
 `start` would change 6 services: `app`, `api`, `db`, `cache`, `queue`, and `web`
+"
+        );
+    }
+
+    #[test]
+    fn a_plan_says_completed_jobs_and_external_services() {
+        let plan = Plan {
+            group: "shop".into(),
+            changes: true,
+            services: vec![
+                planned("migrate", ServiceAction::Completed { container: container("migrate") }, &[], vec![]),
+                planned("hostdb", ServiceAction::External { first_start: true }, &["pre_start", "ping"], vec![]),
+                planned("cache", ServiceAction::External { first_start: false }, &["ping"], vec![]),
+            ],
+            excluded: vec![],
+            orphans: vec![],
+        };
+        assert_eq!(
+            plan_text(&plan),
+            "\
+migrate  done      job exited with status 0, unchanged; not run again  hooks: none
+hostdb   external  not boss's to create; run its hooks                 hooks: pre_start, ping
+cache    external  not boss's to create; started already, ping again   hooks: ping
+`start` would change 1 service: `hostdb`
 "
         );
     }
