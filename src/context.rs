@@ -107,6 +107,11 @@ impl Context {
         self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(service.to_string(), record);
     }
 
+    /// Forgets the record of `service` (an external service that `stop` let go of).
+    pub(crate) fn forget_start(&self, service: &str) {
+        self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(service);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Map<String, Value>> {
         // A hook that panicked while holding the lock cannot leave a half-written JSON value,
         // so the data is still usable.

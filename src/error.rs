@@ -522,6 +522,11 @@ pub enum ScriptErrorKind {
     BadStopSignal {
         value: String,
     },
+    /// A field that makes no sense for a job or an external service.
+    NotWith {
+        field: String,
+        kind: crate::service::ServiceKind,
+    },
     /// `wait_timeout` or `hook_timeout` is not a usable time limit.
     BadTimeLimit {
         field: &'static str,
@@ -741,6 +746,10 @@ pub enum ServiceFailure {
     PingTimeout { limit: TimeLimit, attempts: u64 },
     /// The container stopped while the service was starting.
     ContainerExited { exit_code: Option<i64>, logs: String },
+    /// A job's container exited with a status other than 0 (`None`: the engine did not say).
+    JobFailed { exit_code: Option<i64>, logs: String },
+    /// A job's container was still running when its time limit ran out.
+    JobTimeout { limit: TimeLimit },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
     Interpolation { site: crate::interpolate::Site, error: InterpolationError },
@@ -1152,6 +1161,9 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::InvalidName { what, name } => format!("{what} name `{name}` is not a valid hostname"),
             ScriptErrorKind::BadStopSignal { value } => format!("stop signal `{value}` is not allowed"),
+            ScriptErrorKind::NotWith { field, kind } => {
+                format!("field `{field}` cannot be used with `{}: true`", kind.field())
+            }
             ScriptErrorKind::BadTimeLimit { field, got, problem } => {
                 let reason = match problem {
                     LimitProblem::NotADuration => "it is not a duration",
@@ -1229,6 +1241,15 @@ impl ScriptErrorKind {
             ScriptErrorKind::InvalidName { .. } => Some(
                 "use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
             ),
+            ScriptErrorKind::NotWith { field, kind: crate::service::ServiceKind::Job } if field == "ping" => Some(
+                "a job has started when its container exits with status 0; remove `ping` (a `post_start` runs after that)".into(),
+            ),
+            ScriptErrorKind::NotWith { field, kind: crate::service::ServiceKind::External } if field == "job" => {
+                Some("boss runs no container for an external service; remove `job` or `external`".into())
+            }
+            ScriptErrorKind::NotWith { field, .. } => Some(format!(
+                "boss creates no container for an external service; remove `{field}` (its `ping` and hooks reach it from the host)"
+            )),
             ScriptErrorKind::BadStopSignal { .. } => {
                 Some(format!("use one of {}", and_ticked(&crate::service::StopSignal::ALL.map(crate::service::StopSignal::as_str))))
             }
@@ -1267,6 +1288,18 @@ impl ScriptErrorKind {
     }
 }
 
+/// The last lines of a container's log under a failure, or that it printed nothing.
+fn write_log_tail(out: &mut String, logs: &str) {
+    if logs.trim().is_empty() {
+        let _ = writeln!(out, "(the container printed nothing)");
+    } else {
+        let _ = writeln!(out, "last lines of its log:");
+        for line in logs.trim_end().lines() {
+            let _ = writeln!(out, "  | {line}");
+        }
+    }
+}
+
 impl ServiceFailure {
     /// The call that found the engine gone or stalled, when that is why the service failed.
     pub(crate) fn lost_engine(&self) -> Option<(&Action, &BackendError)> {
@@ -1282,6 +1315,8 @@ impl ServiceFailure {
             ServiceFailure::Hook { .. } => "hook",
             ServiceFailure::PingTimeout { .. } => "ping_timeout",
             ServiceFailure::ContainerExited { .. } => "container_exited",
+            ServiceFailure::JobFailed { .. } => "job_failed",
+            ServiceFailure::JobTimeout { .. } => "job_timeout",
             ServiceFailure::Interpolation { .. } => "interpolation",
             ServiceFailure::BuildContext { .. } => "build_context",
             ServiceFailure::Build { .. } => "build",
@@ -1351,14 +1386,22 @@ impl ServiceFailure {
                         let _ = writeln!(out, "container stopped while starting");
                     }
                 }
-                if logs.trim().is_empty() {
-                    let _ = writeln!(out, "(the container printed nothing)");
-                } else {
-                    let _ = writeln!(out, "last lines of its log:");
-                    for line in logs.trim_end().lines() {
-                        let _ = writeln!(out, "  | {line}");
+                write_log_tail(&mut out, logs);
+            }
+            ServiceFailure::JobFailed { exit_code, logs } => {
+                match exit_code {
+                    Some(code) => {
+                        let _ = writeln!(out, "job exited with status {code}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "job stopped without an exit status");
                     }
                 }
+                write_log_tail(&mut out, logs);
+            }
+            ServiceFailure::JobTimeout { limit } => {
+                let _ = writeln!(out, "job did not finish within {} s", limit.duration.as_secs_f64());
+                let _ = writeln!(out, "hint: {}", raise_limit_hint(limit.set_by, "or check why the job does not end"));
             }
             ServiceFailure::Interpolation { site, error } => {
                 let _ = writeln!(out, "{}", crate::output::unfillable(site, error));
@@ -1506,6 +1549,27 @@ mod tests {
             ServiceFailure::PingTimeout { limit: limit(0.5, LimitSource::WaitTimeoutField), attempts: 3 }.render(),
             "`ping` did not return true within 0.5 s (3 attempts)\n\
              hint: raise the service's `wait_timeout`, or check what `ping` waits for\n"
+        );
+    }
+
+    #[test]
+    fn a_job_failure_says_its_status_or_its_limit() {
+        let limit = |seconds: f64, set_by| TimeLimit { duration: Duration::from_secs_f64(seconds), set_by };
+        assert_eq!(
+            ServiceFailure::JobFailed { exit_code: Some(3), logs: "migrating\nno such table\n".into() }.render(),
+            "job exited with status 3\n\
+             last lines of its log:\n\
+             \x20 | migrating\n\
+             \x20 | no such table\n"
+        );
+        assert_eq!(
+            ServiceFailure::JobFailed { exit_code: None, logs: String::new() }.render(),
+            "job stopped without an exit status\n(the container printed nothing)\n"
+        );
+        assert_eq!(
+            ServiceFailure::JobTimeout { limit: limit(300.0, LimitSource::WaitTimeoutOption) }.render(),
+            "job did not finish within 300 s\n\
+             hint: raise `--wait-timeout`, or check why the job does not end\n"
         );
     }
 }

@@ -155,6 +155,13 @@ pub enum ServiceChange {
         path: String,
     },
     Pinging,
+    /// A job's container runs; the job has started when it exits with status 0.
+    RunningJob,
+    /// A job whose container exited with status 0, with the same definition, is not run
+    /// again.
+    AlreadyCompleted {
+        container: String,
+    },
     Started {
         elapsed: Duration,
     },
@@ -180,6 +187,8 @@ pub enum ServiceChange {
         container: String,
     },
     NoContainer,
+    /// An external service: `stop` has no container of its to stop (its stop hooks may run).
+    External,
     /// A container of the group whose service the script no longer declares.
     Orphan {
         container: String,

@@ -225,6 +225,7 @@ pub(crate) mod tests {
                 let name = name.trim().to_string();
                 let service = Service {
                     name: name.clone(),
+                    kind: crate::service::ServiceKind::Container,
                     image: "img".into(),
                     dependencies: dependencies.split_whitespace().map(String::from).collect(),
                     env: Vec::new(),

@@ -22,9 +22,10 @@ use crate::lock::{GroupLock, LockRequest};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::reload::ReloadOptions;
+use crate::service::ServiceKind;
 use crate::start::{StartOptions, StartReport};
 use crate::status::Status;
-use crate::stop::{StopOptions, StopReport};
+use crate::stop::{StopHooks, StopOptions, StopReport};
 
 /// Grace before SIGKILL when a service that failed to start is torn down, and the default
 /// grace of a stop.
@@ -437,8 +438,21 @@ impl Group {
     /// # }
     /// ```
     pub fn stop(self) -> StopRequest {
-        let options =
-            StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded, kept: Vec::new() };
+        // The stop hooks get the context as the file holds it once the lock is held.
+        let hooks = StopHooks {
+            hooks: Arc::clone(&self.project.hooks),
+            context: Context::default(),
+            network: self.network.unwrap_or_else(|| crate::ownership::default_network_name(&self.project.group)),
+            timeout: self.timeout,
+        };
+        let options = StopOptions {
+            grace: STOP_GRACE,
+            remove: false,
+            volumes: false,
+            excluded: self.excluded,
+            kept: Vec::new(),
+            hooks: Some(hooks),
+        };
         let lock = Locking::Acquire(LockRequest::new(&self.project.group, Operation::Stop, self.lock_timeout));
         StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock }
     }
@@ -586,6 +600,7 @@ impl Prepared {
             context: self.context,
             events: self.events,
             cancel: self.cancel,
+            timeout: self.timeout,
             keep: false,
             done: false,
         };
@@ -640,6 +655,8 @@ pub struct Running {
     context: Context,
     events: EventSink,
     cancel: CancellationToken,
+    /// The run's time limit, which the stop hooks also run under.
+    timeout: Duration,
     keep: bool,
     done: bool,
 }
@@ -723,8 +740,14 @@ impl Running {
         };
         let touched = |name: &String| created.contains(name) || restarted.contains(name);
         let excluded = self.project.services.keys().filter(|name| !touched(name)).cloned().collect();
-        let options =
-            StopOptions { grace: STOP_GRACE, remove: true, volumes: false, excluded, kept: restarted.to_vec() };
+        let options = StopOptions {
+            grace: STOP_GRACE,
+            remove: true,
+            volumes: false,
+            excluded,
+            kept: restarted.to_vec(),
+            hooks: Some(self.stop_hooks()),
+        };
         let report = crate::stop::stop_services(
             Arc::clone(&self.backend),
             &self.project.group,
@@ -740,6 +763,16 @@ impl Running {
             crate::stop::remove_networks(&*self.backend, &self.project.group, &self.events).await?;
         }
         Ok(())
+    }
+
+    /// What the stop hooks run with: this run's context, network and time limit.
+    fn stop_hooks(&self) -> StopHooks {
+        StopHooks {
+            hooks: Arc::clone(&self.project.hooks),
+            context: self.context.clone(),
+            network: self.network.clone(),
+            timeout: self.timeout,
+        }
     }
 
     /// Leaves the group running when this handle is dropped (`boss stop` stops it later).
@@ -766,6 +799,7 @@ impl Running {
                 volumes: false,
                 excluded: Vec::new(),
                 kept: Vec::new(),
+                hooks: Some(self.stop_hooks()),
             },
         }
     }
@@ -780,8 +814,14 @@ impl Drop for Running {
         let events = self.events.clone();
         let held = self.lock.take();
         let request = self.lock_request(Operation::Stop);
-        let options =
-            StopOptions { grace: Duration::ZERO, remove: true, volumes: true, excluded: Vec::new(), kept: Vec::new() };
+        let options = StopOptions {
+            grace: Duration::ZERO,
+            remove: true,
+            volumes: true,
+            excluded: Vec::new(),
+            kept: Vec::new(),
+            hooks: Some(self.stop_hooks()),
+        };
         // Drop cannot await, and the caller's runtime may be single-threaded and busy right
         // here, so the clean-up runs on a thread of its own with a small runtime and its own
         // connection, and the drop waits for it.
@@ -869,17 +909,26 @@ impl StopRequest {
             Locking::Held(lock) => lock,
             Locking::Acquire(request) => crate::lock::acquire(&request, &self.events).await?,
         };
+        let mut options = self.options;
         let backend = match self.backend {
             Some(backend) => backend,
             None => {
-                let backend = Arc::new(connect(self.options.grace).await?);
+                // Only read when something uses it, so a group without stop hooks stops even
+                // with a context file that cannot be read.
+                let uses_context = self.project.services.values().any(|service| {
+                    service.hooks.pre_stop || service.hooks.post_stop || service.kind == ServiceKind::External
+                });
+                if let (Some(hooks), true) = (&mut options.hooks, uses_context) {
+                    hooks.context = Context::load(&self.project.context_path())?;
+                }
+                let backend = Arc::new(connect(options.grace).await?);
                 let directory = self.project.directory.display().to_string();
                 crate::claim::check(&*backend, &self.project.group, &directory).await?;
                 backend
             }
         };
         let address = backend.address();
-        crate::stop::stop(backend, &self.project, &self.options, &self.events)
+        crate::stop::stop(backend, &self.project, &options, &self.events)
             .await
             .map_err(|error| error.at_engine("stop", &address))
     }

@@ -17,10 +17,16 @@ pub enum HookKind {
     PreStart,
     Ping,
     PostStart,
+    PreStop,
+    PostStop,
 }
 
 impl HookKind {
-    pub const ALL: [HookKind; 3] = [HookKind::PreStart, HookKind::Ping, HookKind::PostStart];
+    /// Every hook a service may define, in the order of the field table.
+    pub const ALL: [HookKind; 5] =
+        [HookKind::PreStart, HookKind::Ping, HookKind::PostStart, HookKind::PreStop, HookKind::PostStop];
+    /// The hooks `start` runs for a new container, in the order it runs them.
+    pub const START: [HookKind; 3] = [HookKind::PreStart, HookKind::Ping, HookKind::PostStart];
 
     /// The field name in a service map.
     pub fn name(self) -> &'static str {
@@ -28,6 +34,8 @@ impl HookKind {
             HookKind::PreStart => "pre_start",
             HookKind::Ping => "ping",
             HookKind::PostStart => "post_start",
+            HookKind::PreStop => "pre_stop",
+            HookKind::PostStop => "post_stop",
         }
     }
 }

@@ -74,6 +74,11 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
                 ServiceChange::Unpausing { container } => format!("unpausing paused container {container}"),
                 ServiceChange::VolumeCreated { volume, path } => format!("created volume {volume} for {path}"),
                 ServiceChange::Pinging => "pinging".to_string(),
+                ServiceChange::RunningJob => "running the job to completion".to_string(),
+                ServiceChange::AlreadyCompleted { container } => {
+                    format!("already completed ({container}); not run again")
+                }
+                ServiceChange::External => "external: boss has nothing to stop".to_string(),
                 // Steps without a line of their own; the live rows, JSON and timings show them.
                 ServiceChange::Scheduled
                 | ServiceChange::RunningHook { .. }
@@ -166,6 +171,9 @@ fn action_word(action: &ServiceAction) -> &'static str {
         ServiceAction::Recreate { .. } => "recreate",
         ServiceAction::Build { .. } => "build",
         ServiceAction::Pending { .. } => "pending",
+        // The column is eight wide.
+        ServiceAction::Completed { .. } => "done",
+        ServiceAction::External { .. } => "external",
         ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => "fail",
     }
 }
@@ -214,6 +222,11 @@ fn action_detail(service: &PlannedService) -> String {
         ServiceAction::Pending { keys, .. } => {
             let placeholders: Vec<String> = keys.iter().map(|key| format!("{{{key}}}")).collect();
             format!("stopped; restart or recreate once {} is set", placeholders.join(", "))
+        }
+        ServiceAction::Completed { .. } => "job exited with status 0, unchanged; not run again".to_string(),
+        ServiceAction::External { first_start: true } => "not boss's to create; run its hooks".to_string(),
+        ServiceAction::External { first_start: false } => {
+            "not boss's to create; started already, ping again".to_string()
         }
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
@@ -297,8 +310,12 @@ pub(crate) fn status_table(status: &Status) -> String {
             "orphan: the script no longer declares this service; `boss stop` stops it".to_string()
         } else {
             let mut notes = Vec::new();
-            if service.ready == Some(false) {
-                notes.push("never became ready: the next `start` checks it again".to_string());
+            match (service.state, service.ready) {
+                (State::External, Some(false)) => {
+                    notes.push("external: `start` has not run its hooks since the last `stop`".to_string());
+                }
+                (_, Some(false)) => notes.push("never became ready: the next `start` checks it again".to_string()),
+                _ => {}
             }
             if let Some(changes) = &service.outdated {
                 notes.push(format!("outdated: {}", describe_changes(changes)));
@@ -400,6 +417,8 @@ fn state_word(state: State) -> &'static str {
         State::Removing => "removing",
         State::Dead => "dead",
         State::Missing => "missing",
+        State::Completed => "completed",
+        State::External => "external",
     }
 }
 
@@ -1102,6 +1121,30 @@ web    keep      paused, unpause, outdated: `ports` changed                 hook
 docs   excluded  not started by this `start`
 old    orphan    shop.old belongs to a service the script no longer declares; `start` leaves it, `boss stop` stops it
 `start` would change 6 services: `app`, `api`, `db`, `cache`, `queue`, and `web`
+"
+        );
+    }
+
+    #[test]
+    fn a_plan_says_completed_jobs_and_external_services() {
+        let plan = Plan {
+            group: "shop".into(),
+            changes: true,
+            services: vec![
+                planned("migrate", ServiceAction::Completed { container: container("migrate") }, &[], vec![]),
+                planned("hostdb", ServiceAction::External { first_start: true }, &["pre_start", "ping"], vec![]),
+                planned("cache", ServiceAction::External { first_start: false }, &["ping"], vec![]),
+            ],
+            excluded: vec![],
+            orphans: vec![],
+        };
+        assert_eq!(
+            plan_text(&plan),
+            "\
+migrate  done      job exited with status 0, unchanged; not run again  hooks: none
+hostdb   external  not boss's to create; run its hooks                 hooks: pre_start, ping
+cache    external  not boss's to create; started already, ping again   hooks: ping
+`start` would change 1 service: `hostdb`
 "
         );
     }

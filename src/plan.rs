@@ -16,7 +16,7 @@ use crate::image;
 use crate::interpolate::{InterpolationError, Site, interpolate};
 use crate::ownership::{self, Change, Changes, Definition};
 use crate::project::Project;
-use crate::service::Service;
+use crate::service::{Service, ServiceKind};
 
 /// What the engine holds for one service, as observed right before a decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,6 +138,13 @@ pub enum ServiceAction {
     /// Whether the stopped `container` still matches depends on values that hooks set earlier
     /// in the same run (`keys`); only a plan made before the run has this action.
     Pending { container: ContainerRef, keys: Vec<String> },
+    /// A job whose stopped container exited with status 0 with the same definition (and boss
+    /// recorded that it completed): it is not run again; no hook runs.
+    Completed { container: ContainerRef },
+    /// An external service: boss creates nothing, only its hooks run. `first_start` when
+    /// `start` has not started it since the last `stop` (or ever): `pre_start`, `ping` and
+    /// `post_start` run; otherwise only `ping`, so its dependants still wait for it.
+    External { first_start: bool },
     /// The container is restarting, dead or being removed: the service fails.
     Unusable { container: ContainerRef },
     /// A `{key}` (in env, cmd, labels, ...) cannot be filled in from the context: the service
@@ -157,36 +164,49 @@ impl ServiceAction {
     /// `ping`) or a new container (every hook); the plan lists every hook that may run.
     pub fn hooks(&self, service: &Service) -> Vec<&'static str> {
         let kinds: &[HookKind] = match self {
-            ServiceAction::Keep { .. } | ServiceAction::Unusable { .. } | ServiceAction::Unfillable { .. } => &[],
-            ServiceAction::Restart { post_start: false, .. } | ServiceAction::Resume { post_start: false, .. } => {
-                &[HookKind::Ping]
-            }
+            ServiceAction::Keep { .. }
+            | ServiceAction::Completed { .. }
+            | ServiceAction::Unusable { .. }
+            | ServiceAction::Unfillable { .. } => &[],
+            ServiceAction::Restart { post_start: false, .. }
+            | ServiceAction::Resume { post_start: false, .. }
+            | ServiceAction::External { first_start: false } => &[HookKind::Ping],
+            ServiceAction::External { first_start: true } => &HookKind::START,
             ServiceAction::Restart { post_start: true, .. } | ServiceAction::Resume { post_start: true, .. } => {
                 &[HookKind::Ping, HookKind::PostStart]
             }
             ServiceAction::Create { .. }
             | ServiceAction::Recreate { .. }
             | ServiceAction::Build { .. }
-            | ServiceAction::Pending { .. } => &HookKind::ALL,
+            | ServiceAction::Pending { .. } => &HookKind::START,
         };
-        kinds.iter().filter(|kind| defines(service, **kind)).map(|kind| kind.name()).collect()
+        kinds.iter().filter(|kind| service.hooks.defines(**kind)).map(|kind| kind.name()).collect()
     }
 
     /// Whether `start` would change anything for the service (or fail it).
     pub fn changes_something(&self) -> bool {
-        !matches!(self, ServiceAction::Keep { unpause: false, .. })
+        !matches!(
+            self,
+            ServiceAction::Keep { unpause: false, .. }
+                | ServiceAction::Completed { .. }
+                | ServiceAction::External { first_start: false }
+        )
     }
 
     /// Whether `post_start` runs: `Runs::May` when a build or the values of the run decide.
     fn runs_post_start(&self) -> Runs {
         match self {
-            ServiceAction::Create { .. } | ServiceAction::Recreate { .. } => Runs::Will,
+            ServiceAction::Create { .. }
+            | ServiceAction::Recreate { .. }
+            | ServiceAction::External { first_start: true } => Runs::Will,
             ServiceAction::Restart { post_start: true, .. } | ServiceAction::Resume { post_start: true, .. } => {
                 Runs::Will
             }
             ServiceAction::Build { container: None, .. } => Runs::Will,
             ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Runs::May,
             ServiceAction::Keep { .. }
+            | ServiceAction::Completed { .. }
+            | ServiceAction::External { first_start: false }
             | ServiceAction::Restart { post_start: false, .. }
             | ServiceAction::Resume { post_start: false, .. }
             | ServiceAction::Unusable { .. }
@@ -196,15 +216,14 @@ impl ServiceAction {
 
     /// Whether the action creates or starts a container, and so needs the env filled in.
     fn needs_env(&self) -> bool {
-        !matches!(self, ServiceAction::Keep { .. } | ServiceAction::Resume { .. } | ServiceAction::Unusable { .. })
-    }
-}
-
-fn defines(service: &Service, kind: HookKind) -> bool {
-    match kind {
-        HookKind::PreStart => service.hooks.pre_start,
-        HookKind::Ping => service.hooks.ping,
-        HookKind::PostStart => service.hooks.post_start,
+        !matches!(
+            self,
+            ServiceAction::Keep { .. }
+                | ServiceAction::Resume { .. }
+                | ServiceAction::Unusable { .. }
+                | ServiceAction::Completed { .. }
+                | ServiceAction::External { .. }
+        )
     }
 }
 
@@ -429,6 +448,13 @@ pub(crate) fn plan_service(
     target: &Target,
     fresh: bool,
 ) -> ServiceAction {
+    if service.kind == ServiceKind::External {
+        let started = observed
+            .started
+            .as_ref()
+            .is_some_and(|record| record.container == EXTERNAL_RECORD && record.progress == Progress::Ready);
+        return ServiceAction::External { first_start: !started };
+    }
     let containers = &observed.containers;
     let spec = container_spec(service, values, target);
     let live =
@@ -508,8 +534,12 @@ pub(crate) fn plan_service(
         };
         mismatch = definition_changes(&Definition::of(&spec, observed.image_id.as_deref()), container);
         if mismatch.is_none() {
+            let readiness = Readiness::of(container, observed.started.as_ref());
+            if service.kind == ServiceKind::Job && readiness == Readiness::Ready && exited_successfully(container) {
+                return ServiceAction::Completed { container: container.into() };
+            }
             let remove = containers.iter().filter(|other| other.id != container.id).map(ContainerRef::from).collect();
-            let post_start = Readiness::of(container, observed.started.as_ref()).needs_post_start();
+            let post_start = readiness.needs_post_start();
             return ServiceAction::Restart { container: container.into(), remove, post_start };
         }
     }
@@ -518,6 +548,14 @@ pub(crate) fn plan_service(
     }
     let reason = forced.or(mismatch.map(RecreateReason::Changed)).unwrap_or(RecreateReason::NotUsable);
     ServiceAction::Recreate { remove: containers.iter().map(ContainerRef::from).collect(), reason, image }
+}
+
+/// The container an external service's start record names: it has none.
+pub(crate) const EXTERNAL_RECORD: &str = "external";
+
+/// Whether the engine lists a stopped container as exited with status 0 (`Exited (0) ...`).
+fn exited_successfully(container: &ContainerInfo) -> bool {
+    container.listed.state == "exited" && container.listed.status.starts_with("Exited (0)")
 }
 
 /// What `plan` needs besides the project.
@@ -544,7 +582,8 @@ pub(crate) async fn plan<B: Backend>(
     let mut by_service = crate::observe::by_service(containers);
     let selected: Vec<&Service> =
         project.services.values().filter(|service| !options.excluded.contains(&service.name)).collect();
-    let image_ids = crate::observe::image_ids(backend, selected.iter().map(|service| service.image.as_str())).await?;
+    let images = selected.iter().filter(|service| service.kind != ServiceKind::External);
+    let image_ids = crate::observe::image_ids(backend, images.map(|service| service.image.as_str())).await?;
     let mut observed = IndexMap::new();
     for service in selected {
         let name = &service.name;
@@ -700,7 +739,8 @@ mod tests {
     fn service(edit: impl FnOnce(&mut Service)) -> Service {
         let mut service = crate::graph::tests::services("a").swap_remove("a").unwrap();
         service.env.push(("A".into(), "{a}".into()));
-        service.hooks = crate::service::Hooks { pre_start: true, ping: true, post_start: true };
+        service.hooks =
+            crate::service::Hooks { pre_start: true, ping: true, post_start: true, ..crate::service::Hooks::default() };
         edit(&mut service);
         service
     }
@@ -767,6 +807,8 @@ mod tests {
                 format!("build {}", container.as_ref().map_or("-", |container| container.id.as_str()))
             }
             ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
+            ServiceAction::Completed { container } => format!("completed {}", container.id),
+            ServiceAction::External { first_start } => format!("external{}", if *first_start { " first" } else { "" }),
             ServiceAction::Unusable { container } => format!("unusable {}", container.id),
             ServiceAction::Unfillable { site, error } => {
                 format!("unfillable {} {}", crate::output::site(site), error.placeholder().as_deref().unwrap_or("-"))
@@ -786,6 +828,8 @@ mod tests {
         set_later: &'static [&'static str],
         fresh: bool,
         started: Option<StartRecord>,
+        /// The engine's status text of the stopped containers.
+        exited: &'static str,
         expected: &'static str,
     }
 
@@ -805,8 +849,25 @@ mod tests {
             set_later: &[],
             fresh: false,
             started: record("c1", Progress::Ready),
+            exited: "Exited (0) 2 minutes ago",
             expected,
         }
+    }
+
+    fn job(edit: impl FnOnce(&mut Service)) -> Service {
+        service(|service| {
+            service.kind = ServiceKind::Job;
+            service.hooks.ping = false;
+            edit(service);
+        })
+    }
+
+    fn external() -> Service {
+        service(|service| {
+            service.kind = ServiceKind::External;
+            service.image = String::new();
+            service.env.clear();
+        })
     }
 
     use ContainerState::{Other, Paused, Running, Stopped};
@@ -999,13 +1060,59 @@ mod tests {
                     "keep c1 outdated: image `img` was rebuilt or pulled again, build context changed since its image was built",
                 )
             },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                ..case("a job that completed, unchanged, is not run again", "completed c1")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                exited: "Exited (1) 2 minutes ago",
+                ..case("a job whose container exited otherwise since is run again", "restart c1 remove []")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|_| {}),
+                started: None,
+                ..case("a job that never completed is run again", "restart c1 remove [] post_start")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("0"))],
+                service: job(|_| {}),
+                ..case("a completed job whose definition changed", "recreate [c1] present (env `A` changed)")
+            },
+            Case {
+                containers: vec![("c1", Stopped, values("1"))],
+                service: job(|service| service.always_start_new = true),
+                ..case("a completed job with always_start_new", "recreate [c1] present (`always_start_new` is set)")
+            },
+            Case {
+                containers: vec![("c1", Running, values("1"))],
+                service: job(|_| {}),
+                started: None,
+                ..case("a job still running after boss was killed is waited for again", "resume c1 post_start")
+            },
+            Case { service: external(), started: None, ..case("an external service never started", "external first") },
+            Case {
+                service: external(),
+                started: record(EXTERNAL_RECORD, Progress::Ready),
+                ..case("an external service started since the last stop", "external")
+            },
         ];
         for case in cases {
             let observed = ObservedService {
                 containers: case
                     .containers
                     .iter()
-                    .map(|(id, state, created_with)| container(id, *state, &case.service, created_with))
+                    .map(|(id, state, created_with)| {
+                        let mut container = container(id, *state, &case.service, created_with);
+                        if *state == Stopped {
+                            container.listed.state = "exited".into();
+                            container.listed.status = case.exited.into();
+                        }
+                        container
+                    })
                     .collect(),
                 image_id: case.image_id.map(String::from),
                 built: case.built,

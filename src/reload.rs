@@ -15,7 +15,7 @@ use crate::event::{EventSink, ServiceChange};
 use crate::project::Project;
 use crate::service::Service;
 use crate::start::{StartOptions, StartReport, start};
-use crate::stop::{StopOptions, stop_services};
+use crate::stop::{StopHooks, StopOptions, stop_services};
 
 #[derive(Debug, Clone)]
 pub(crate) struct ReloadOptions {
@@ -78,13 +78,22 @@ pub(crate) async fn reload<B: Backend>(
         volumes: false,
         excluded: Vec::new(),
         kept: Vec::new(),
+        hooks: Some(StopHooks {
+            hooks: Arc::clone(&project.hooks),
+            context: context.clone(),
+            network: options.network.clone(),
+            timeout: options.timeout,
+        }),
     };
     let stopped = stop_services(Arc::clone(&backend), &project.group, &to_stop, &stop_options, &events).await?;
     if let Some(lost) = stopped.engine_lost {
         return Err(lost.into_error("reload"));
     }
-    if !stopped.failed.is_empty() {
-        return Err(Error::ServicesFailed { verb: "stop", failed: stopped.failed });
+    // A failing stop hook was reported; its container stopped all the same, and the reload
+    // goes on, since leaving the service down would be worse.
+    let failed: Vec<String> = stopped.failed.into_iter().filter(|name| !stopped.hook_failed.contains(name)).collect();
+    if !failed.is_empty() {
+        return Err(Error::ServicesFailed { verb: "stop", failed });
     }
 
     let start_options = StartOptions {

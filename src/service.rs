@@ -42,10 +42,37 @@ impl StopSignal {
     }
 }
 
+/// What boss does with a service's container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ServiceKind {
+    /// A container that keeps running: started counts from its readiness check.
+    #[default]
+    Container,
+    /// `job: true`: a container that runs to completion (a migration, a seed step); it has
+    /// started when it exits with status 0.
+    Job,
+    /// `external: true`: something boss does not create (a database already running on the
+    /// host); only its hooks run.
+    External,
+}
+
+impl ServiceKind {
+    /// The field that declares the kind, as the script writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            ServiceKind::Container => "",
+            ServiceKind::Job => "job",
+            ServiceKind::External => "external",
+        }
+    }
+}
+
 /// One service of a group, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
+    pub kind: ServiceKind,
+    /// Empty for an external service.
     pub image: String,
     pub dependencies: Vec<String>,
     /// Environment in declaration order; values are strings that may hold `{key}` placeholders.
@@ -149,6 +176,35 @@ pub struct Hooks {
     pub pre_start: bool,
     pub ping: bool,
     pub post_start: bool,
+    pub pre_stop: bool,
+    pub post_stop: bool,
+}
+
+impl Hooks {
+    /// Whether the service defines the hook `kind`.
+    pub fn defines(&self, kind: crate::hook::HookKind) -> bool {
+        use crate::hook::HookKind;
+        match kind {
+            HookKind::PreStart => self.pre_start,
+            HookKind::Ping => self.ping,
+            HookKind::PostStart => self.post_start,
+            HookKind::PreStop => self.pre_stop,
+            HookKind::PostStop => self.post_stop,
+        }
+    }
+
+    /// Records that the service defines the hook `kind`.
+    pub(crate) fn set(&mut self, kind: crate::hook::HookKind) {
+        use crate::hook::HookKind;
+        let flag = match kind {
+            HookKind::PreStart => &mut self.pre_start,
+            HookKind::Ping => &mut self.ping,
+            HookKind::PostStart => &mut self.post_start,
+            HookKind::PreStop => &mut self.pre_stop,
+            HookKind::PostStop => &mut self.post_stop,
+        };
+        *flag = true;
+    }
 }
 
 /// A published port: container port (with protocol) to a host address and port.

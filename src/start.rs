@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::access::Access;
 use crate::backend::ContainerState;
-use crate::backend::{Backend, BackendError, ContainerSpec, Exited, VolumeMount, label};
+use crate::backend::{Backend, BackendError, BackendErrorKind, ContainerSpec, Exited, VolumeMount, label};
 use crate::context::{Context, Progress};
 use crate::error::{Action, Error, HookProblem, LostEngine, Resource, ServiceFailure};
 use crate::event::{Event, EventSink, RecreateReason, ServiceChange};
@@ -19,7 +19,7 @@ use crate::ownership::{self, Definition};
 use crate::ping::{PingOutcome, SystemClock, ping_until_ready};
 use crate::plan::{self, ContainerRef, FillProblem, ImageStep, ObservedService, ServiceAction, Target, plan_service};
 use crate::project::Project;
-use crate::service::{Protocol, Service, TimeLimit};
+use crate::service::{Protocol, Service, ServiceKind, TimeLimit};
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 use tokio_util::sync::CancellationToken;
 
@@ -366,6 +366,16 @@ impl ServiceFailure {
 /// `latest` build first, the image id the build gives is observed and the planner asked again.
 async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, began: Instant) -> Result<(), Failed> {
     let name = &service.name;
+    if service.kind == ServiceKind::External {
+        // Nothing of it is on the engine: only the record of whether it was started decides.
+        let observed = ObservedService { started: run.context.start_record(name), ..ObservedService::default() };
+        let values = run.context.snapshot();
+        let action = plan_service(service, &observed, &values, &[], &target(run), false);
+        let ServiceAction::External { first_start } = action else {
+            return Err(ServiceFailure::DeferredDecision.into());
+        };
+        return start_external(run, service, first_start, began).await.map_err(Failed::from);
+    }
     let containers = run
         .backend
         .containers_labelled(&ownership::service_labels(&run.group, name))
@@ -397,6 +407,10 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         ServiceAction::Keep { container, unpause, outdated } => {
             keep_running(run, service, &container, unpause, outdated).await.map_err(Failed::from)
         }
+        ServiceAction::Completed { container } => {
+            run.events.service(name, ServiceChange::AlreadyCompleted { container: container.name });
+            Ok(())
+        }
         ServiceAction::Unusable { container } => {
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
@@ -414,8 +428,11 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
             create(run, service, &observed, &values, remove, reason, image, began).await
         }
         // The executor observes right before it acts and passes no keys to be set later, and
-        // it has built already: the planner answers neither of these then.
-        ServiceAction::Build { .. } | ServiceAction::Pending { .. } => Err(ServiceFailure::DeferredDecision.into()),
+        // it has built already: the planner answers neither of these then; an external
+        // service was dealt with above.
+        ServiceAction::Build { .. } | ServiceAction::Pending { .. } | ServiceAction::External { .. } => {
+            Err(ServiceFailure::DeferredDecision.into())
+        }
     }
 }
 
@@ -547,7 +564,9 @@ async fn become_ready<B: Backend>(
     post_start: bool,
 ) -> Result<(), ServiceFailure> {
     let id = &container.id;
-    if !service.hooks.ping {
+    // A job's container is meant to exit: the final check of containers without `ping` is
+    // not for it.
+    if !service.hooks.ping && service.kind != ServiceKind::Job {
         let unpinged = Unpinged {
             service: service.name.clone(),
             container: container.clone(),
@@ -556,7 +575,11 @@ async fn become_ready<B: Backend>(
         run.unpinged.lock().unwrap_or_else(PoisonError::into_inner).push(unpinged);
     }
     record_ports(run, service, id).await?;
-    wait_until_ready(run, service, id).await?;
+    if service.kind == ServiceKind::Job {
+        run_to_completion(run, service, id).await?;
+    } else {
+        wait_until_ready(run, service, id).await?;
+    }
     crate::crash::point(crate::crash::Point::Pinged);
     if post_start {
         call_hook(run, service, HookKind::PostStart).await?;
@@ -818,28 +841,52 @@ async fn tear_down<B: Backend>(run: &Run<B>, name: &str, container: &Touched) {
 
 /// Runs `pre_start` or `post_start` on a blocking thread.
 async fn call_hook<B: Backend>(run: &Arc<Run<B>>, service: &Service, kind: HookKind) -> Result<(), ServiceFailure> {
-    let defined = match kind {
-        HookKind::PreStart => service.hooks.pre_start,
-        HookKind::Ping => service.hooks.ping,
-        HookKind::PostStart => service.hooks.post_start,
+    let caller = HookCaller {
+        hooks: Arc::clone(&run.hooks),
+        context: run.context.clone(),
+        access: Arc::clone(&run.access),
+        events: run.events.clone(),
+        timeout: run.options.timeout,
+        cancel: run.cancel.clone(),
     };
-    if !defined {
-        return Ok(());
-    }
-    run.events.service(&service.name, ServiceChange::RunningHook { hook: kind });
-    let (hooks, context, name) = (Arc::clone(&run.hooks), run.context.clone(), service.name.clone());
-    let limit = service.hook_limit(run.options.timeout);
-    let limits = CallLimits { deadline: Instant::now() + limit.duration, cancel: run.cancel.clone() };
-    let access = Arc::clone(&run.access);
-    let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
-    match result {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(hook_failure(kind, error, limit)),
-        Err(error) => Err(ServiceFailure::Hook {
-            hook: kind,
-            problem: HookProblem::Crashed { reason: error.to_string() },
-            span: None,
-        }),
+    caller.call(service, kind).await
+}
+
+/// What calling a hook outside the ping loop needs: `start`'s `pre_start` and `post_start`,
+/// and `stop`'s `pre_stop` and `post_stop`.
+#[derive(Clone)]
+pub(crate) struct HookCaller {
+    pub hooks: Arc<dyn HookRunner>,
+    pub context: Context,
+    pub access: Arc<dyn ContainerAccess>,
+    pub events: EventSink,
+    /// The run's limit, which the service's `hook_timeout` or `wait_timeout` replaces.
+    pub timeout: Duration,
+    pub cancel: CancellationToken,
+}
+
+impl HookCaller {
+    /// Runs the service's hook `kind`, if it defines one, on a blocking thread, announced by
+    /// an event.
+    pub(crate) async fn call(&self, service: &Service, kind: HookKind) -> Result<(), ServiceFailure> {
+        if !service.hooks.defines(kind) {
+            return Ok(());
+        }
+        self.events.service(&service.name, ServiceChange::RunningHook { hook: kind });
+        let (hooks, context, name) = (Arc::clone(&self.hooks), self.context.clone(), service.name.clone());
+        let limit = service.hook_limit(self.timeout);
+        let limits = CallLimits { deadline: Instant::now() + limit.duration, cancel: self.cancel.clone() };
+        let access = Arc::clone(&self.access);
+        let result = tokio::task::spawn_blocking(move || hooks.call(&name, kind, &context, &limits, &access)).await;
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(hook_failure(kind, error, limit)),
+            Err(error) => Err(ServiceFailure::Hook {
+                hook: kind,
+                problem: HookProblem::Crashed { reason: error.to_string() },
+                span: None,
+            }),
+        }
     }
 }
 
@@ -852,14 +899,73 @@ fn hook_failure(hook: HookKind, error: HookError, limit: TimeLimit) -> ServiceFa
     ServiceFailure::Hook { hook, problem, span: error.span }
 }
 
+/// Waits for a job's container to exit: with status 0 the job has started, with another it
+/// has failed (with the last lines of its log), and still running at its `wait_timeout` (or
+/// `--wait-timeout`) it has failed too.
+async fn run_to_completion<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
+    run.events.service(&service.name, ServiceChange::RunningJob);
+    let limit = service.wait_limit(run.options.timeout);
+    let watch = |error| ServiceFailure::Backend {
+        action: Action::WatchServiceContainer { service: service.name.clone() },
+        error,
+    };
+    let exited = async {
+        loop {
+            match run.backend.wait_for_exit(id).await {
+                // The engine's client gives up on a wait that outlasts its own timeout; a job
+                // may run longer, so a stall is told apart by a call that answers at once.
+                Err(error) if matches!(error.kind, BackendErrorKind::TimedOut { .. }) => {
+                    run.backend.inspect_container(id).await.map_err(watch)?;
+                }
+                exited => return exited.map_err(watch),
+            }
+        }
+    };
+    let exit_code = tokio::select! {
+        exited = tokio::time::timeout(limit.duration, exited) => match exited {
+            Ok(exit_code) => exit_code?,
+            Err(_) => return Err(ServiceFailure::JobTimeout { limit }),
+        },
+        () = run.cancel.cancelled() => return Err(ServiceFailure::Cancelled),
+    };
+    if exit_code == Some(0) {
+        return Ok(());
+    }
+    let logs = run.backend.logs_tail(id, LOG_LINES).await.unwrap_or_default();
+    Err(ServiceFailure::JobFailed { exit_code, logs })
+}
+
+/// The hooks of an external service: on its first start since the last `stop`, `pre_start`,
+/// `ping` and `post_start`; afterwards only `ping`, so its dependants still wait until it is
+/// reachable. boss creates nothing for it.
+async fn start_external<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    first_start: bool,
+    began: Instant,
+) -> Result<(), ServiceFailure> {
+    if first_start {
+        call_hook(run, service, HookKind::PreStart).await?;
+    }
+    if service.hooks.ping {
+        let never_exits = std::future::pending::<Result<Exited, BackendError>>();
+        ping_until(run, service, never_exits).await?;
+    }
+    if first_start {
+        call_hook(run, service, HookKind::PostStart).await?;
+        run.context.record_start(&service.name, plan::EXTERNAL_RECORD, Progress::Ready);
+        save_context(run);
+    }
+    run.events.service(&service.name, ServiceChange::Started { elapsed: began.elapsed() });
+    Ok(())
+}
+
 /// Pings until ready, failing at once if the container exits meanwhile. A service without
 /// `ping` is ready at once; [`check_unpinged`] looks at its container at the end of the run.
 async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: &str) -> Result<(), ServiceFailure> {
     if !service.hooks.ping {
         return Ok(());
     }
-    // Cancelled when the readiness check must end early; a cancel of the whole run reaches it too.
-    let cancel = run.cancel.child_token();
     let exited = {
         let backend = Arc::clone(&run.backend);
         let id = id.to_string();
@@ -874,6 +980,19 @@ async fn wait_until_ready<B: Backend>(run: &Arc<Run<B>>, service: &Service, id: 
             }
         }
     };
+    ping_until(run, service, exited).await
+}
+
+/// Calls `ping` until it returns true, failing at once when `exited` resolves first (the
+/// container exited; an external service has no container and passes a future that
+/// never resolves).
+async fn ping_until<B: Backend>(
+    run: &Arc<Run<B>>,
+    service: &Service,
+    exited: impl std::future::Future<Output = Result<Exited, BackendError>>,
+) -> Result<(), ServiceFailure> {
+    // Cancelled when the readiness check must end early; a cancel of the whole run reaches it too.
+    let cancel = run.cancel.child_token();
     tokio::pin!(exited);
 
     let readiness = async {
@@ -1306,5 +1425,85 @@ mod tests {
         start(Arc::clone(&backend), &project, context, options(), events.clone()).await.unwrap();
         let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
         assert_eq!(report.started, ["a"]);
+    }
+
+    fn failures(recorded: &std::sync::Mutex<Vec<Event>>) -> Vec<(String, ServiceFailure)> {
+        recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|event| match event {
+                Event::Service { service, change: ServiceChange::Failed { failure } } => {
+                    Some((service.clone(), failure.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_job_that_exits_otherwise_fails_and_its_dependants_are_skipped() {
+        let hooks = FakeHooks::default().with("job", HookKind::PostStart, failing);
+        let mut project = project("job, web -> job", hooks);
+        project.services["job"].kind = ServiceKind::Job;
+        project.services["job"].image = "crashing".into();
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        backend.state.lock().unwrap().crashing_images.insert("crashing".into());
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["job", "web"]);
+        let failures = failures(&recorded);
+        assert!(
+            matches!(&failures[..], [(job, ServiceFailure::JobFailed { exit_code: Some(1), .. })] if job == "job"),
+            "the job's exit, not its post_start: {failures:?}"
+        );
+        assert!(service_changes(&recorded).contains(&"web: Skipped".to_string()));
+        assert!(backend.container_of("web").is_none());
+    }
+
+    // The fake engine's containers never exit unless their image crashes: a job still
+    // running at its `wait_timeout` fails, and says which limit ran out.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_still_running_at_its_limit_fails() {
+        let mut project = project("job", FakeHooks::default());
+        project.services["job"].kind = ServiceKind::Job;
+        project.services["job"].limits.wait = Some(Duration::from_secs(30));
+        let (events, recorded) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let report = start(Arc::clone(&backend), &project, Context::default(), options(), events).await.unwrap();
+        assert_eq!(report.failed, ["job"]);
+        let limit =
+            TimeLimit { duration: Duration::from_secs(30), set_by: crate::service::LimitSource::WaitTimeoutField };
+        assert!(
+            matches!(&failures(&recorded)[..], [(_, ServiceFailure::JobTimeout { limit: got })] if *got == limit),
+            "{:?}",
+            failures(&recorded)
+        );
+        assert!(backend.container_of("job").is_none(), "the job's container is removed");
+    }
+
+    #[tokio::test]
+    async fn an_external_service_gets_no_container_and_runs_its_start_hooks_once_until_a_stop() {
+        let hooks = FakeHooks::default()
+            .with("ext", HookKind::PreStart, |context| {
+                let runs = context.get("pre_start_runs").and_then(|runs| runs.as_u64()).unwrap_or(0);
+                context.set("pre_start_runs", serde_json::json!(runs + 1));
+                Ok(HookValue::Bool(true))
+            })
+            .with("ext", HookKind::Ping, |_| Ok(HookValue::Bool(true)));
+        let mut project = project("ext, web -> ext", hooks);
+        project.services["ext"].kind = ServiceKind::External;
+        project.services["ext"].image = String::new();
+        let (events, _) = recording_sink();
+        let backend = Arc::new(FakeBackend::default());
+        let context = Context::default();
+        for _ in 0..2 {
+            let report =
+                start(Arc::clone(&backend), &project, context.clone(), options(), events.clone()).await.unwrap();
+            assert_eq!(report.started, ["ext", "web"]);
+        }
+        assert_eq!(context.get("pre_start_runs"), Some(serde_json::json!(1)), "only the first start runs pre_start");
+        assert!(backend.container_of("ext").is_none());
+        assert!(!backend.calls().iter().any(|call| call.contains("ext")), "{:?}", backend.calls());
     }
 }

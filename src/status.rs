@@ -12,7 +12,7 @@ use crate::event::RecreateReason;
 use crate::ownership::Changes;
 use crate::plan::{ContainerRef, ObservedService, Readiness, ServiceAction, Target, plan_service};
 use crate::project::Project;
-use crate::service::Protocol;
+use crate::service::{Protocol, ServiceKind};
 
 /// The state of every declared service of a group, and of its orphans.
 ///
@@ -31,10 +31,11 @@ use crate::service::Protocol;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub group: String,
-    /// Every declared service has a running container (orphans do not count).
+    /// Every declared service has a running container, is a completed job or is external
+    /// (orphans do not count).
     pub all_running: bool,
-    /// Every declared service has a running container that became ready as boss recorded it
-    /// (what `boss status`'s exit status says).
+    /// Every declared service has a running container that became ready as boss recorded it,
+    /// is a completed job, or is external and started (what `boss status`'s exit status says).
     pub all_ready: bool,
     /// The declared services in script order, then the orphans.
     pub services: Vec<ServiceStatus>,
@@ -81,6 +82,19 @@ pub enum State {
     Dead,
     /// The service has no container.
     Missing,
+    /// A job whose container exited with status 0, as boss recorded it: done, and `start`
+    /// does not run it again.
+    Completed,
+    /// A service boss does not create (`external: true`); `ready` says whether `start` ran
+    /// its hooks since the last `stop`. Its `ping` is not called: `status` runs no script.
+    External,
+}
+
+impl State {
+    /// Whether the service is up as `start` leaves it: running, or a completed job, or external.
+    pub fn is_up(self) -> bool {
+        matches!(self, State::Running | State::Completed | State::External)
+    }
 }
 
 /// A published port.
@@ -121,6 +135,13 @@ pub(crate) async fn status<B: Backend>(
     let target = Target { group: group.clone(), project_dir, network: network.to_string() };
     let mut services = Vec::new();
     for service in project.services.values() {
+        if service.kind == ServiceKind::External {
+            let started = context.start_record(&service.name).is_some_and(|record| {
+                record.container == crate::plan::EXTERNAL_RECORD && record.progress == crate::context::Progress::Ready
+            });
+            services.push(ServiceStatus { state: State::External, ready: Some(started), ..missing(&service.name, "") });
+            continue;
+        }
         let containers = by_service.shift_remove(&service.name).unwrap_or_default();
         let Some(shown) = shown(&containers) else {
             services.push(missing(&service.name, &service.image));
@@ -138,7 +159,13 @@ pub(crate) async fn status<B: Backend>(
         };
         let live = matches!(shown.state, ContainerState::Running | ContainerState::Paused);
         let ready = live.then(|| Readiness::of(shown, observed.started.as_ref()) == Readiness::Ready);
-        let outdated = match plan_service(service, &observed, values, &[], &target, false) {
+        let action = plan_service(service, &observed, values, &[], &target, false);
+        if let ServiceAction::Completed { .. } = action {
+            let completed = of_container(&service.name, false, shown);
+            services.push(ServiceStatus { state: State::Completed, ready: Some(true), ..completed });
+            continue;
+        }
+        let outdated = match action {
             ServiceAction::Keep { outdated, .. } | ServiceAction::Resume { outdated, .. } => outdated,
             ServiceAction::Recreate { reason: RecreateReason::Changed(changes), .. } => Some(changes),
             _ => None,
@@ -150,7 +177,7 @@ pub(crate) async fn status<B: Backend>(
             services.push(of_container(name, true, container));
         }
     }
-    let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state == State::Running);
+    let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state.is_up());
     let all_ready =
         all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
     Ok(Status { group: group.clone(), all_running, all_ready, services })

@@ -8,12 +8,17 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::backend::{Backend, BackendError, ContainerInfo, ContainerState};
+use crate::context::Context;
 use crate::error::{Action, Error, LostEngine, ServiceFailure};
 use crate::event::{Event, EventSink, ServiceChange};
+use crate::hook::{HookKind, HookRunner};
 use crate::ownership;
 use crate::project::Project;
 use crate::service::Service;
+use crate::service::ServiceKind;
+use crate::start::HookCaller;
 use crate::walk::{AfterFailure, Direction, Outcome, walk};
 
 #[derive(Debug, Clone)]
@@ -28,6 +33,28 @@ pub(crate) struct StopOptions {
     /// Services whose containers are stopped but never removed, even with `remove` (the
     /// stopped containers `boss run` restarted).
     pub kept: Vec<String>,
+    /// What `pre_stop` and `post_stop` need; `None` runs no hook.
+    pub hooks: Option<StopHooks>,
+}
+
+/// What the stop hooks of a group need: the script's hooks, the group's context (the values
+/// they read and set), the network they reach containers on, and the run's time limit that a
+/// service's `hook_timeout` (or `wait_timeout`) replaces.
+#[derive(Clone)]
+pub(crate) struct StopHooks {
+    pub hooks: Arc<dyn HookRunner>,
+    pub context: Context,
+    pub network: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for StopHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHooks")
+            .field("network", &self.network)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -37,13 +64,15 @@ pub(crate) struct StopReport {
     /// Services that had no container.
     pub absent: Vec<String>,
     pub failed: Vec<String>,
+    /// Those of `failed` whose containers were stopped, and only a stop hook failed.
+    pub hook_failed: Vec<String>,
     /// The call that found the engine gone or stalled, if one did: the run's real error.
     pub engine_lost: Option<LostEngine>,
 }
 
 /// Stops the selected services of a group, dependants before their dependencies, from one
 /// list of the group's containers.
-pub(crate) async fn stop_services<B: Backend>(
+pub(crate) async fn stop_services<B: Backend + 'static>(
     backend: Arc<B>,
     group: &str,
     services: &IndexMap<String, Service>,
@@ -51,13 +80,14 @@ pub(crate) async fn stop_services<B: Backend>(
     events: &EventSink,
 ) -> Result<StopReport, Error> {
     let containers = crate::observe::group_containers(&*backend, group).await?;
-    Ok(stop_listed(backend, containers, services, options, events).await)
+    Ok(stop_listed(backend, group, containers, services, options, events).await)
 }
 
 /// Stops the selected services, dependants before their dependencies, each with its
 /// containers among `containers` (the group's, listed once).
-async fn stop_listed<B: Backend>(
+async fn stop_listed<B: Backend + 'static>(
     backend: Arc<B>,
+    group: &str,
     containers: Vec<ContainerInfo>,
     services: &IndexMap<String, Service>,
     options: &StopOptions,
@@ -72,12 +102,27 @@ async fn stop_listed<B: Backend>(
     // Only a lost engine ends a stop early (Ctrl-C ends the process): each service left would
     // wait out the request timeout in turn, dependencies after their dependants.
     let engine_lost = CancellationToken::new();
+    // A lost engine also ends the hooks that are running.
+    let caller = options.hooks.as_ref().map(|hooks| HookCaller {
+        hooks: Arc::clone(&hooks.hooks),
+        context: hooks.context.clone(),
+        access: Arc::new(Access::new(Arc::clone(&backend), tokio::runtime::Handle::current(), group, &hooks.network)),
+        events: events.clone(),
+        timeout: hooks.timeout,
+        cancel: engine_lost.clone(),
+    });
     let task = |name: &str| {
         let containers = by_service.get(name).cloned().unwrap_or_default();
-        let (backend, events, name, options, engine_lost) =
-            (Arc::clone(&backend), events.clone(), name.to_string(), options.clone(), engine_lost.clone());
+        let (backend, events, service, options, engine_lost, caller) = (
+            Arc::clone(&backend),
+            events.clone(),
+            services[name].clone(),
+            options.clone(),
+            engine_lost.clone(),
+            caller.clone(),
+        );
         async move {
-            let result = stop_service(&*backend, &name, containers, &options, &events).await;
+            let result = stop_service(&*backend, &service, containers, &options, &events, caller.as_ref()).await;
             if result.as_ref().is_err_and(|failure| failure.lost_engine().is_some()) {
                 engine_lost.cancel();
             }
@@ -100,34 +145,79 @@ async fn stop_listed<B: Backend>(
         match outcomes.swap_remove(&name) {
             Some(Outcome::Done(true)) => report.stopped.push(name),
             Some(Outcome::Done(false)) => report.absent.push(name),
+            Some(Outcome::Failed(ServiceFailure::Hook { hook: HookKind::PreStop | HookKind::PostStop, .. })) => {
+                report.hook_failed.push(name.clone());
+                report.failed.push(name);
+            }
             _ => report.failed.push(name),
         }
     }
     report
 }
 
+/// Stops one service: its `pre_stop` when it has a running (or paused) container, its
+/// containers, then its `post_stop`. A failing `pre_stop` is reported and the container is
+/// stopped all the same (a stop that a script could veto would leave a group half up); the
+/// service then counts as failed. An external service has no container: its stop hooks run
+/// when `start` ran its start hooks since the last `stop`.
 async fn stop_service<B: Backend>(
     backend: &B,
-    name: &str,
+    service: &Service,
     containers: Vec<ContainerInfo>,
     options: &StopOptions,
     events: &EventSink,
+    caller: Option<&HookCaller>,
 ) -> Result<bool, ServiceFailure> {
-    let result = async {
-        if containers.is_empty() {
-            events.service(name, ServiceChange::NoContainer);
+    let name = service.name.as_str();
+    let mut failure = None;
+    let mut report = |result: Result<(), ServiceFailure>| {
+        if let Err(error) = result {
+            events.service(name, ServiceChange::StopFailed { failure: error.clone() });
+            failure.get_or_insert(error);
         }
-        let found = !containers.is_empty();
-        for container in containers {
-            stop_container(backend, name, &container, options, events).await?;
+    };
+    let hooks_run = match caller {
+        None => false,
+        Some(caller) if service.kind == ServiceKind::External => {
+            caller.context.start_record(name).is_some_and(|record| record.container == crate::plan::EXTERNAL_RECORD)
         }
-        Ok::<bool, ServiceFailure>(found)
+        Some(_) => {
+            (service.hooks.pre_stop || service.hooks.post_stop)
+                && containers
+                    .iter()
+                    .any(|container| matches!(container.state, ContainerState::Running | ContainerState::Paused))
+        }
+    };
+    if let (Some(caller), true) = (caller, hooks_run) {
+        report(caller.call(service, HookKind::PreStop).await);
     }
-    .await;
-    if let Err(failure) = &result {
-        events.service(name, ServiceChange::StopFailed { failure: failure.clone() });
+    if service.kind == ServiceKind::External {
+        events.service(name, ServiceChange::External);
+    } else if containers.is_empty() {
+        events.service(name, ServiceChange::NoContainer);
     }
-    result
+    let found = !containers.is_empty();
+    for container in containers {
+        if let Err(error) = stop_container(backend, name, &container, options, events).await {
+            // A container that cannot be stopped may still run: `post_stop` is not for it.
+            events.service(name, ServiceChange::StopFailed { failure: error.clone() });
+            return Err(error);
+        }
+    }
+    if let (Some(caller), true) = (caller, hooks_run) {
+        report(caller.call(service, HookKind::PostStop).await);
+        if service.kind == ServiceKind::External {
+            // The next `start` runs its `pre_start` and `post_start` again.
+            caller.context.forget_start(name);
+        }
+        if let Err(error) = caller.context.persist() {
+            events.emit(Event::ContextNotSaved { path: error.path, reason: error.reason });
+        }
+    }
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(found),
+    }
 }
 
 /// Stops one container (unless it is stopped already) and, with `remove`, removes it.
@@ -238,7 +328,7 @@ async fn remove_volumes<B: Backend>(
 }
 
 /// `boss stop`: stop (and with `remove`, clean up) the project's services.
-pub(crate) async fn stop<B: Backend>(
+pub(crate) async fn stop<B: Backend + 'static>(
     backend: Arc<B>,
     project: &Project,
     options: &StopOptions,
@@ -260,7 +350,8 @@ pub(crate) async fn stop<B: Backend>(
             orphans_failed.push(service);
         }
     }
-    let mut report = stop_listed(Arc::clone(&backend), containers, &project.services, options, events).await;
+    let mut report =
+        stop_listed(Arc::clone(&backend), &project.group, containers, &project.services, options, events).await;
     report.failed.extend(orphans_failed);
     if options.remove && options.volumes && report.failed.is_empty() {
         remove_volumes(&*backend, project, &options.excluded, events).await?;
@@ -275,4 +366,114 @@ pub(crate) async fn stop<B: Backend>(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hook::{HookError, HookErrorKind, HookValue};
+    use crate::start::{StartOptions, start};
+    use crate::testing::{FakeBackend, FakeHooks, project, recording_sink};
+
+    /// A hook that records `<service> <hook>` among the fake engine's calls, so its order
+    /// against the stops shows; `fail` makes it throw after recording.
+    fn recording(
+        backend: &FakeBackend,
+        call: &'static str,
+        fail: bool,
+    ) -> impl Fn(&Context) -> Result<HookValue, HookError> + Send + Sync + 'static {
+        let backend = backend.clone();
+        move |_| {
+            backend.state.lock().unwrap().calls.push(call.to_string());
+            if fail {
+                return Err(HookError { message: "dump failed".into(), span: None, kind: HookErrorKind::Failed });
+            }
+            Ok(HookValue::Bool(true))
+        }
+    }
+
+    fn options(hooks: &Project, context: &Context) -> StopOptions {
+        StopOptions {
+            grace: Duration::ZERO,
+            remove: false,
+            volumes: false,
+            excluded: Vec::new(),
+            kept: Vec::new(),
+            hooks: Some(StopHooks {
+                hooks: Arc::clone(&hooks.hooks),
+                context: context.clone(),
+                network: "boss-g".into(),
+                timeout: Duration::from_secs(5),
+            }),
+        }
+    }
+
+    async fn started(project: &Project, backend: &Arc<FakeBackend>, context: &Context) {
+        let options = StartOptions {
+            timeout: Duration::from_secs(5),
+            network: "boss-g".into(),
+            excluded: Vec::new(),
+            stop_grace: Duration::ZERO,
+            fresh: Vec::new(),
+            cancel: CancellationToken::new(),
+            save_logs: None,
+            pulls: Vec::new(),
+        };
+        let (events, _) = recording_sink();
+        let report = start(Arc::clone(backend), project, context.clone(), options, events).await.unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        backend.state.lock().unwrap().calls.clear();
+    }
+
+    #[tokio::test]
+    async fn a_failing_pre_stop_still_stops_the_service_and_its_dependencies() {
+        let backend = Arc::new(FakeBackend::default());
+        let hooks = FakeHooks::default()
+            .with("web", HookKind::PreStop, recording(&backend, "web pre_stop", true))
+            .with("web", HookKind::PostStop, recording(&backend, "web post_stop", false))
+            .with("db", HookKind::PreStop, recording(&backend, "db pre_stop", false))
+            .with("db", HookKind::PostStop, recording(&backend, "db post_stop", false));
+        let project = project("web -> db, db", hooks);
+        let context = Context::default();
+        started(&project, &backend, &context).await;
+
+        let (events, _) = recording_sink();
+        let report = stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(report.failed, ["web"]);
+        assert_eq!(report.hook_failed, ["web"], "its container did stop");
+        assert_eq!(report.stopped, ["db"]);
+        assert_eq!(
+            backend.calls(),
+            ["web pre_stop", "stop web", "web post_stop", "db pre_stop", "stop db", "db post_stop"],
+            "dependants first, each stop between its hooks, a failing pre_stop stops nothing from stopping"
+        );
+
+        // Nothing runs any more, so no hook runs.
+        backend.state.lock().unwrap().calls.clear();
+        let report = stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert!(report.failed.is_empty());
+        assert_eq!(backend.calls(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn an_external_service_is_not_stopped_but_its_stop_hooks_run_once_after_a_start() {
+        let backend = Arc::new(FakeBackend::default());
+        let hooks = FakeHooks::default()
+            .with("ext", HookKind::PreStop, recording(&backend, "ext pre_stop", false))
+            .with("ext", HookKind::PostStop, recording(&backend, "ext post_stop", false));
+        let mut project = project("ext, web -> ext", hooks);
+        project.services["ext"].kind = ServiceKind::External;
+        project.services["ext"].image = String::new();
+        let context = Context::default();
+        started(&project, &backend, &context).await;
+
+        let (events, _) = recording_sink();
+        stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(backend.calls(), ["stop web", "ext pre_stop", "ext post_stop"]);
+        assert_eq!(context.start_record("ext"), None, "the next start runs its start hooks again");
+
+        backend.state.lock().unwrap().calls.clear();
+        stop(Arc::clone(&backend), &project, &options(&project, &context), &events).await.unwrap();
+        assert_eq!(backend.calls(), Vec::<String>::new(), "a second stop runs no hook");
+    }
 }

@@ -376,12 +376,7 @@ impl HookRunner for FakeHooks {
 pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
     let mut services: IndexMap<String, Service> = crate::graph::tests::services(description);
     for (service, kind) in hooks.hooks.keys() {
-        let flags = &mut services.get_mut(service).expect("hook for an unknown service").hooks;
-        match kind {
-            HookKind::PreStart => flags.pre_start = true,
-            HookKind::Ping => flags.ping = true,
-            HookKind::PostStart => flags.post_start = true,
-        }
+        services.get_mut(service).expect("hook for an unknown service").hooks.set(*kind);
     }
     Project {
         group: "g".into(),

@@ -25,6 +25,7 @@ mod gc;
 mod interrupt;
 mod isolation;
 mod library;
+mod lifecycle;
 mod limits;
 mod load;
 mod logs;

@@ -183,3 +183,40 @@ async fn reload_rebuilds_and_recreates_a_service_from_rust() {
     drop(running);
     assert_eq!(containers(&name), []);
 }
+
+#[tokio::test]
+async fn running_stop_runs_the_stop_hooks_and_a_job_completes_before_its_dependant() {
+    let directory = Directory::new("stop_hooks");
+    let name = unique_group("lib_stop_hooks");
+    let _guard = GroupGuard::new(&name);
+    let script = format!(
+        r#"
+service(#{{ name: "seed", image: "{image}", job: true, cmd: ["sh", "-c", "echo seeded"],
+    post_start: |ctx| {{ ctx.seeded = logs().contains("seeded"); }} }});
+service(#{{ name: "db", image: "{image}", dependencies: ["seed"], cmd: ["sleep", "3600"], stop_signal: "SIGKILL",
+    pre_stop: |ctx| {{ ctx.dumped = exec_ok(["true"]); log("dumping"); }},
+    post_stop: || log("stopped db") }});
+"#,
+        image = fixture_image()
+    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&events);
+    let running = boss::Group::from_source(&script, &directory.0)
+        .unwrap()
+        .name(&name)
+        .events(move |event| recorded.lock().unwrap().push(format!("{event:?}")))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(running.context().get("seeded"), Some(serde_json::json!(true)), "post_start ran after the job");
+    assert_eq!(container(&name, "seed").unwrap().state, "exited");
+    assert_eq!(container(&name, "db").unwrap().state, "running");
+    let context = running.context().clone();
+
+    running.stop().remove().await.unwrap();
+    assert_eq!(context.get("dumped"), Some(serde_json::json!(true)), "pre_stop reached the running container");
+    let seen = events.lock().unwrap().join("\n");
+    let (dumping, stopped) = (seen.find("dumping").unwrap(), seen.find("stopped db").unwrap());
+    assert!(dumping < stopped, "pre_stop before post_stop:\n{seen}");
+    assert_eq!(containers(&name), []);
+}

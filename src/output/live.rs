@@ -177,6 +177,9 @@ fn step(change: &ServiceChange) -> Step {
         }
         ServiceChange::LogNotSaved { .. } => Step { state: None, clock: None, message: None },
         ServiceChange::Pinging => state("pinging"),
+        ServiceChange::RunningJob => state("running job"),
+        ServiceChange::AlreadyCompleted { .. } => done("completed", Clock::Blank),
+        ServiceChange::External => done("external", Clock::Blank),
         ServiceChange::Scheduled => state("preparing"),
         ServiceChange::RunningHook { hook } => state(hook.name()),
         ServiceChange::StartingContainer { .. } => state("starting"),
@@ -222,6 +225,9 @@ fn printed_above(change: &ServiceChange) -> bool {
         | ServiceChange::Unpausing { .. }
         | ServiceChange::VolumeCreated { .. }
         | ServiceChange::Pinging
+        | ServiceChange::RunningJob
+        | ServiceChange::AlreadyCompleted { .. }
+        | ServiceChange::External
         | ServiceChange::Scheduled
         | ServiceChange::RunningHook { .. }
         | ServiceChange::StartingContainer { .. }

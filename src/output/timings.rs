@@ -140,14 +140,18 @@ impl Timeline {
             }
             ServiceChange::RunningHook { hook: HookKind::PreStart } => Some(Phase::PreStart),
             ServiceChange::RunningHook { hook: HookKind::PostStart } => Some(Phase::PostStart),
-            ServiceChange::RunningHook { hook: HookKind::Ping } | ServiceChange::Pinging => Some(Phase::Ping),
+            ServiceChange::RunningHook { hook: HookKind::Ping }
+            | ServiceChange::Pinging
+            | ServiceChange::RunningJob => Some(Phase::Ping),
             ServiceChange::Resuming { .. } => Some(Phase::Ping),
             ServiceChange::Pulling { .. } => Some(Phase::Pull),
             ServiceChange::Building { .. } => Some(Phase::Build),
             ServiceChange::Recreating { .. } | ServiceChange::Creating { .. } => Some(Phase::Create),
             ServiceChange::StartingContainer { .. } | ServiceChange::Restarting { .. } => Some(Phase::Start),
             ServiceChange::Started { .. } => return row.end(at, Outcome::Started),
-            ServiceChange::AlreadyRunning { .. } | ServiceChange::Unpausing { .. } => {
+            ServiceChange::AlreadyRunning { .. }
+            | ServiceChange::AlreadyCompleted { .. }
+            | ServiceChange::Unpausing { .. } => {
                 return row.end(at, Outcome::Kept);
             }
             ServiceChange::Failed { .. } => return row.end(at, Outcome::Failed),

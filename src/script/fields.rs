@@ -10,13 +10,13 @@ use crate::error::{ContextProblem, EnvProblem, Error, FieldProblem, LimitProblem
 use crate::hook::HookKind;
 use crate::service::{
     BuildOptions, DEFAULT_PING_INTERVAL, Healthcheck, Hooks, Limits, MountSource, PortMapping, Protocol, Resources,
-    RestartPolicy, Service, StopSignal, Tmpfs, Volume,
+    RestartPolicy, Service, ServiceKind, StopSignal, Tmpfs, Volume,
 };
 use crate::source::{SourceFile, Span};
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub(crate) const FIELDS: [&str; 30] = [
+pub(crate) const FIELDS: [&str; 34] = [
     "name",
     "image",
     "dependencies",
@@ -47,6 +47,26 @@ pub(crate) const FIELDS: [&str; 30] = [
     "post_start",
     "wait_timeout",
     "hook_timeout",
+    "pre_stop",
+    "post_stop",
+    "job",
+    "external",
+];
+
+/// The fields that describe a container, which an `external` service (boss creates none for
+/// it) refuses.
+const CONTAINER_FIELDS: [&str; 11] = [
+    "image",
+    "env",
+    "ports",
+    "volumes",
+    "always_start_new",
+    "stop_signal",
+    "build_from",
+    "dockerfile",
+    "entrypoint",
+    "cmd",
+    "user",
 ];
 
 /// The longest `wait_timeout` or `hook_timeout`: a day, as for `--wait-timeout`.
@@ -115,6 +135,13 @@ impl Fields<'_> {
             None => Ok(None),
             Some(value) if value.is_string() => Ok(Some(value.into_string().unwrap_or_default())),
             Some(value) => Err(self.wrong_type(field, "a string", &value)),
+        }
+    }
+
+    fn flag(&self, field: &str) -> Result<bool, Error> {
+        match self.get(field) {
+            None => Ok(false),
+            Some(value) => value.as_bool().map_err(|_| self.wrong_type(field, "`true` or `false`", &value)),
         }
     }
 
@@ -198,14 +225,6 @@ impl Fields<'_> {
         self.error(field, ScriptErrorKind::BadField { field, value: value.into(), problem })
     }
 
-    /// A boolean field, `false` when absent.
-    fn flag(&self, field: &str) -> Result<bool, Error> {
-        match self.get(field) {
-            None => Ok(false),
-            Some(value) => value.as_bool().map_err(|_| self.wrong_type(field, "`true` or `false`", &value)),
-        }
-    }
-
     /// A string that may hold `{key}` placeholders, checked for their syntax; a mistake names
     /// the entry `shown` (a label's name rather than its value).
     fn template(&self, field: &'static str, shown: &str, text: &str) -> Result<(), Error> {
@@ -279,8 +298,10 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
     if !is_valid_name(&name) {
         return Err(fields.error("name", ScriptErrorKind::InvalidName { what: "service", name }));
     }
-    let image = fields.required_string("image")?;
-    if !crate::image::is_valid_reference(&image) {
+    let kind = kind(&fields)?;
+    // An external service has no container, so it names no image.
+    let image = if kind == ServiceKind::External { String::new() } else { fields.required_string("image")? };
+    if kind != ServiceKind::External && !crate::image::is_valid_reference(&image) {
         return Err(fields.error("image", ScriptErrorKind::BadImage { image }));
     }
 
@@ -314,12 +335,7 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         }
     }
 
-    let always_start_new = match fields.get("always_start_new") {
-        None => false,
-        Some(value) => {
-            value.as_bool().map_err(|_| fields.wrong_type("always_start_new", "`true` or `false`", &value))?
-        }
-    };
+    let always_start_new = fields.flag("always_start_new")?;
 
     let stop_signal = match fields.get("stop_signal") {
         None => StopSignal::default(),
@@ -433,21 +449,18 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
 
     let mut hooks = Vec::new();
     let mut present = Hooks::default();
-    for kind in HookKind::ALL {
-        let Some(value) = fields.get(kind.name()) else { continue };
+    for hook in HookKind::ALL {
+        let Some(value) = fields.get(hook.name()) else { continue };
         if !value.is::<FnPtr>() {
-            return Err(fields.wrong_type(kind.name(), "a closure like `|ctx| { ... }` or `|| true`", &value));
+            return Err(fields.wrong_type(hook.name(), "a closure like `|ctx| { ... }` or `|| true`", &value));
         }
-        match kind {
-            HookKind::PreStart => present.pre_start = true,
-            HookKind::Ping => present.ping = true,
-            HookKind::PostStart => present.post_start = true,
-        }
-        hooks.push((kind, value.cast::<FnPtr>()));
+        present.set(hook);
+        hooks.push((hook, value.cast::<FnPtr>()));
     }
 
     let service = Service {
         name,
+        kind,
         image,
         dependencies,
         env,
@@ -476,6 +489,31 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         dependencies_span: fields.span("dependencies"),
     };
     Ok(Declared { service, hooks })
+}
+
+/// What the service is: `job: true` runs to completion, `external: true` is not boss's to
+/// create; neither with the fields that make no sense for it.
+fn kind(fields: &Fields<'_>) -> Result<ServiceKind, Error> {
+    let (job, external) = (fields.flag("job")?, fields.flag("external")?);
+    let not_with = |field: &str, with: ServiceKind| {
+        fields.error(field, ScriptErrorKind::NotWith { field: field.to_string(), kind: with })
+    };
+    if external {
+        if job {
+            return Err(not_with("job", ServiceKind::External));
+        }
+        if let Some(field) = CONTAINER_FIELDS.into_iter().find(|field| fields.map.contains_key(*field)) {
+            return Err(not_with(field, ServiceKind::External));
+        }
+        return Ok(ServiceKind::External);
+    }
+    if job {
+        if fields.map.contains_key("ping") {
+            return Err(not_with("ping", ServiceKind::Job));
+        }
+        return Ok(ServiceKind::Job);
+    }
+    Ok(ServiceKind::Container)
 }
 
 fn resolve(directory: &Path, path: &str) -> PathBuf {

@@ -1181,3 +1181,96 @@ fn container_fields_are_checked_at_load() {
         "#,
     );
 }
+
+#[test]
+fn jobs_and_external_services_become_the_model() {
+    let project = project(
+        r#"
+service(#{ name: "db", external: true, ping: || true, pre_stop: || {}, post_stop: || {} });
+service(#{ name: "migrate", image: "i", job: true, dependencies: ["db"], post_start: |ctx| {} });
+service(#{ name: "web", image: "i", job: false, external: false, dependencies: ["migrate"] });
+"#,
+    );
+    let db = &project.services["db"];
+    assert_eq!(db.kind, crate::service::ServiceKind::External);
+    assert_eq!(db.image, "");
+    assert!(db.hooks.ping && db.hooks.pre_stop && db.hooks.post_stop && !db.hooks.pre_start);
+    assert_eq!(project.services["migrate"].kind, crate::service::ServiceKind::Job);
+    assert_eq!(project.services["web"].kind, crate::service::ServiceKind::Container);
+}
+
+#[test]
+fn a_job_refuses_ping() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", job: true,\n  ping: || true });",
+        r#"
+        error: field `ping` cannot be used with `job: true`
+         --> services.rhai:2:3
+          |
+        2 |   ping: || true });
+          |   ^
+        hint: a job has started when its container exits with status 0; remove `ping` (a `post_start` runs after that)
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", job: \"yes\" });",
+        r#"
+        error: field `job` must be `true` or `false`, got the string "yes"
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", job: "yes" });
+          |                                   ^
+        "#,
+    );
+}
+
+#[test]
+fn an_external_service_refuses_container_fields() {
+    check_error(
+        "service(#{ name: \"db\", external: true,\n  ports: #{ \"5432\": 5432 } });",
+        r#"
+        error: field `ports` cannot be used with `external: true`
+         --> services.rhai:2:3
+          |
+        2 |   ports: #{ "5432": 5432 } });
+          |   ^
+        hint: boss creates no container for an external service; remove `ports` (its `ping` and hooks reach it from the host)
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"db\", image: \"postgres:16\", external: true });",
+        r#"
+        error: field `image` cannot be used with `external: true`
+         --> services.rhai:1:24
+          |
+        1 | service(#{ name: "db", image: "postgres:16", external: true });
+          |                        ^
+        hint: boss creates no container for an external service; remove `image` (its `ping` and hooks reach it from the host)
+        "#,
+    );
+    check_error(
+        "service(#{ name: \"db\", external: true, job: true });",
+        r#"
+        error: field `job` cannot be used with `external: true`
+         --> services.rhai:1:40
+          |
+        1 | service(#{ name: "db", external: true, job: true });
+          |                                        ^
+        hint: boss runs no container for an external service; remove `job` or `external`
+        "#,
+    );
+}
+
+#[test]
+fn stop_hooks_must_be_closures() {
+    check_error(
+        "service(#{ name: \"a\", image: \"i\", pre_stop: 1 });",
+        r#"
+        error: field `pre_stop` must be a closure like `|ctx| { ... }` or `|| true`, got `1`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", pre_stop: 1 });
+          |                                   ^
+        "#,
+    );
+}
