@@ -43,6 +43,9 @@ mod backend;
 mod build_context;
 mod claim;
 mod command;
+// Read and tested here; `compose()` and `boss import` will map it onto services.
+#[allow(dead_code, unused_imports)]
+mod compose;
 pub mod context;
 mod crash;
 mod docker;

@@ -1,0 +1,613 @@
+//! Compose files written for the tests in the shapes real projects use (`testdata/`), read end
+//! to end and compared, through one `describe` rendering, with what they declare; and every
+//! rendered error and warning, verbatim.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+use crate::source::{SourceFile, Span};
+
+fn variables(pairs: &[(&str, &str)]) -> Variables {
+    Variables::new(pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())))
+}
+
+fn parse(name: &str, text: &str, variables: &Variables) -> Result<ComposeFile, crate::error::Error> {
+    ComposeFile::parse(Arc::new(SourceFile::new(name.into(), text.into())), Path::new("/project"), variables)
+}
+
+fn testdata(name: &str, variables: &Variables) -> ComposeFile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/compose/testdata").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    parse(name, &text, variables).unwrap_or_else(|error| panic!("{}", error.render()))
+}
+
+fn at(span: &Span) -> String {
+    format!("{}:{}", span.line, span.column)
+}
+
+fn words(words: &[String]) -> String {
+    words.iter().map(|word| format!("{word:?}")).collect::<Vec<_>>().join(" ")
+}
+
+fn duration(duration: Option<std::time::Duration>) -> String {
+    duration.map_or("-".into(), |duration| format!("{duration:?}"))
+}
+
+/// One line per field that is set, with the line and column of located values.
+fn describe(file: &ComposeFile) -> String {
+    let mut out = String::new();
+    if let Some(name) = &file.name {
+        let _ = writeln!(out, "name {} @{}", name.value, at(&name.span));
+    }
+    for service in &file.services {
+        let _ = writeln!(out, "service {} @{}", service.name, at(&service.span));
+        let mut line = |text: String| {
+            let _ = writeln!(out, "  {text}");
+        };
+        if let Some(image) = &service.image {
+            line(format!("image {} @{}", image.value, at(&image.span)));
+        }
+        if let Some(build) = &service.build {
+            let build = &build.value;
+            let args: Vec<String> = build
+                .args
+                .iter()
+                .map(|(name, value)| format!("{name}={}", value.as_deref().unwrap_or("<env>")))
+                .collect();
+            line(format!(
+                "build {} dockerfile={} target={} args=[{}]",
+                build.context.display(),
+                build.dockerfile.as_deref().unwrap_or("-"),
+                build.target.as_deref().unwrap_or("-"),
+                args.join(", ")
+            ));
+        }
+        if let Some(entrypoint) = &service.entrypoint {
+            line(format!("entrypoint [{}]", words(&entrypoint.value)));
+        }
+        if let Some(command) = &service.command {
+            line(format!("command [{}] @{}", words(&command.value), at(&command.span)));
+        }
+        for entry in &service.environment {
+            line(format!(
+                "env {}={} @{}",
+                entry.value.name,
+                entry.value.value.as_deref().unwrap_or("<unset>"),
+                at(&entry.span)
+            ));
+        }
+        for file in &service.env_files {
+            line(format!("env_file {} required={}", file.value.path.display(), file.value.required));
+        }
+        for port in &service.ports {
+            let port_text = &port.value;
+            line(format!(
+                "port {}{}->{}/{} @{}",
+                port_text.host_ip.as_deref().map(|address| format!("{address}:")).unwrap_or_default(),
+                port_text.published.map_or("*".into(), |published| published.to_string()),
+                port_text.target,
+                port_text.protocol.as_str(),
+                at(&port.span)
+            ));
+        }
+        for mount in &service.volumes {
+            let text = match &mount.value {
+                Mount::Bind { source, target, read_only } => {
+                    format!("bind {} -> {target} ro={read_only}", source.display())
+                }
+                Mount::Volume { source, target, read_only } => {
+                    format!("volume {} -> {target} ro={read_only}", source.as_deref().unwrap_or("<anonymous>"))
+                }
+                Mount::Tmpfs { target, size, mode } => format!(
+                    "tmpfs {target} size={} mode={}",
+                    size.map_or("-".into(), |size| size.to_string()),
+                    mode.map_or("-".into(), |mode| format!("{mode:o}"))
+                ),
+            };
+            line(format!("{text} @{}", at(&mount.span)));
+        }
+        for secret in &service.secrets {
+            line(format!("secret {} -> {} @{}", secret.value.source, secret.value.target, at(&secret.span)));
+        }
+        for dependency in &service.depends_on {
+            let value = &dependency.value;
+            line(format!(
+                "depends_on {} {:?} required={} restart={} @{}",
+                value.service,
+                value.condition,
+                value.required,
+                value.restart,
+                at(&dependency.span)
+            ));
+        }
+        if let Some(healthcheck) = &service.healthcheck {
+            let check = &healthcheck.value;
+            let test = match &check.test {
+                None => "image's".to_string(),
+                Some(HealthTest::Exec(words_list)) => format!("exec [{}]", words(words_list)),
+                Some(HealthTest::Shell(command)) => format!("shell {command:?}"),
+                Some(HealthTest::Disabled) => "disabled".to_string(),
+            };
+            line(format!(
+                "healthcheck {test} interval={} timeout={} start_period={} start_interval={} retries={:?}",
+                duration(check.interval),
+                duration(check.timeout),
+                duration(check.start_period),
+                duration(check.start_interval),
+                check.retries
+            ));
+        }
+        for (name, value) in
+            [("user", &service.user), ("working_dir", &service.working_dir), ("stop_signal", &service.stop_signal)]
+        {
+            if let Some(value) = value {
+                line(format!("{name} {}", value.value));
+            }
+        }
+        if service.stop_grace_period.is_some() {
+            line(format!("stop_grace_period {}", duration(service.stop_grace_period)));
+        }
+        for host in &service.extra_hosts {
+            line(format!("extra_host {}={}", host.value.0, host.value.1));
+        }
+        for (name, value) in &service.labels {
+            line(format!("label {name}={value}"));
+        }
+        if !service.profiles.is_empty() {
+            line(format!("profiles {}", service.profiles.join(", ")));
+        }
+        if let Some(restart) = &service.restart {
+            line(format!("restart {restart:?}"));
+        }
+        if let Some(init) = service.init {
+            line(format!("init {init}"));
+        }
+        if let Some(bytes) = service.mem_limit {
+            line(format!("mem_limit {bytes}"));
+        }
+        if let Some(cpus) = service.cpus {
+            line(format!("cpus {cpus}"));
+        }
+    }
+    for volume in &file.volumes {
+        let _ = writeln!(
+            out,
+            "volume {} @{} name={} external={} labels={:?}",
+            volume.key,
+            at(&volume.span),
+            volume.name.as_deref().unwrap_or("-"),
+            volume.external,
+            volume.labels
+        );
+    }
+    for secret in &file.secrets {
+        let _ = writeln!(out, "secret {} @{} {:?}", secret.key, at(&secret.span), secret.source);
+    }
+    for warning in &file.warnings {
+        let _ = writeln!(out, "warning {:?} @{}", warning.kind, at(&warning.span));
+    }
+    out
+}
+
+#[test]
+fn shop_anchors_merge_keys_defaults_every_condition_a_migration_job_and_profiles() {
+    let file = testdata("shop.yml", &variables(&[("APP_TAG", "2.1"), ("LOG_LEVEL", "")]));
+    assert_eq!(
+        describe(&file),
+        r#"service db @13:3
+  image postgres:16-alpine @14:12
+  env POSTGRES_USER=shop @16:7
+  env POSTGRES_PASSWORD=devpass @17:7
+  port 127.0.0.1:5432->5432/tcp @19:9
+  volume pgdata -> /var/lib/postgresql/data ro=false @21:9
+  healthcheck shell "pg_isready -U shop" interval=5s timeout=3s start_period=90s start_interval=- retries=Some(10)
+service migrate @29:3
+  image shop/app:2.1 @6:10
+  command ["app" "migrate" "--yes"] @31:14
+  env DATABASE_URL=postgres://shop:devpass@db:5432/shop @8:5
+  env LOG_LEVEL= @9:5
+  depends_on db Healthy required=true restart=false @34:7
+  restart No
+service api @37:3
+  image shop/app:2.1 @6:10
+  command ["app" "serve" "--port" "8000"] @40:14
+  env DATABASE_URL=postgres://shop:devpass@db:5432/shop @8:5
+  env LOG_LEVEL= @9:5
+  port 8000->8000/tcp @42:9
+  port *->9100/tcp @46:9
+  depends_on migrate CompletedSuccessfully required=true restart=false @48:7
+  depends_on db Healthy required=true restart=true @50:7
+  depends_on cache Started required=false restart=false @53:7
+  healthcheck exec ["wget" "-q" "-O" "-" "http://localhost:8000/health"] interval=- timeout=- start_period=- start_interval=- retries=None
+  restart UnlessStopped
+service worker @59:3
+  image shop/app:2.1 @6:10
+  command ["app" "work"] @65:14
+  env LOG_LEVEL=debug @63:7
+  env QUEUE=orders @64:7
+  env DATABASE_URL=postgres://shop:devpass@db:5432/shop @8:5
+  depends_on db Started required=true restart=false @66:18
+  depends_on cache Started required=true restart=false @66:22
+  restart UnlessStopped
+service cache @68:3
+  image redis:7 @69:12
+  profiles cache, full
+service adminer @72:3
+  image adminer:4 @73:12
+  port 8081->8080/tcp @77:9
+  profiles debug
+volume pgdata @80:3 name=- external=false labels=[]
+warning IgnoredKey { key: "version", place: TopLevel, reason: Obsolete } @3:1
+warning IgnoredKey { key: "container_name", place: Service("api"), reason: ContainerName } @39:5
+"#
+    );
+}
+
+#[test]
+fn vault_secrets_from_a_file_and_the_environment() {
+    let file = testdata("vault.yml", &variables(&[("FROM_SHELL", "shell value")]));
+    assert_eq!(
+        describe(&file),
+        r#"name vault-demo @2:7
+service app @5:3
+  image example/app:1 @6:12
+  env API_KEY_FILE=/run/secrets/api_key @16:9
+  env FROM_SHELL=shell value @17:9
+  env NOT_SET_ANYWHERE=<unset> @18:9
+  secret api_key -> /run/secrets/api_key @8:9
+  secret db_password -> /run/secrets/db_pass @9:9
+  secret tls_cert -> /etc/ssl/app.pem @13:9
+secret api_key @21:3 File("/project/./secrets/api_key.txt")
+secret db_password @23:3 Environment("DB_PASSWORD")
+secret tls_cert @25:3 File("/etc/certs/app.pem")
+warning IgnoredKey { key: "uid", place: ServiceField { service: "app", field: "secrets" }, reason: SecretOwnership } @11:9
+warning IgnoredKey { key: "mode", place: ServiceField { service: "app", field: "secrets" }, reason: SecretOwnership } @12:9
+"#
+    );
+}
+
+#[test]
+fn storage_named_volumes_binds_tmpfs_in_both_syntaxes() {
+    let file = testdata("storage.yml", &variables(&[("HOME", "/home/dev")]));
+    assert_eq!(
+        describe(&file),
+        r#"service files @4:3
+  image example/files:2 @5:12
+  volume uploads -> /srv/uploads ro=false @7:9
+  bind /project/./config -> /etc/files ro=true @8:9
+  bind /home/dev/cache -> /cache ro=false @9:9
+  bind /var/tmp/scratch -> /scratch ro=false @10:9
+  volume <anonymous> -> /srv/anonymous ro=false @11:9
+  volume shared -> /srv/shared ro=true @12:9
+  bind /project/../fixtures -> /fixtures ro=false @16:9
+  tmpfs /run/cache size=67108864 mode=1777 @21:9
+  tmpfs /tmp size=- mode=- @27:9
+  tmpfs /run/lock size=1048576 mode=700 @28:9
+volume uploads @31:3 name=- external=false labels=[("team", "storage")]
+volume shared @34:3 name=company-shared external=true labels=[]
+"#
+    );
+}
+
+#[test]
+fn builds_commands_env_files_hosts_labels_and_limits() {
+    let file = testdata("builds.yml", &Variables::default());
+    assert_eq!(
+        describe(&file),
+        r#"service web @4:3
+  build /project/./web dockerfile=- target=- args=[]
+  command ["nginx" "-g" "daemon off;"] @6:14
+  port 8080->80/tcp @17:9
+  port 8443->443/tcp @18:9
+  user 101:101
+  working_dir /srv
+  stop_signal SIGQUIT
+  stop_grace_period 20s
+  extra_host host.docker.internal=host-gateway
+  extra_host legacy=10.0.0.5
+  label com.example.role=frontend
+service api @20:3
+  build /project/./api dockerfile=docker/Dockerfile.dev target=dev args=[NODE_VERSION=20, HTTP_PROXY=<env>]
+  entrypoint ["/docker-entrypoint.sh" "--wait" "db:5432"]
+  command ["npm" "run" "dev"] @29:14
+  env_file /project/.env.api required=true
+  env_file /project/./local.env required=false
+  extra_host metrics=10.1.2.3
+  label com.example.role=backend
+  label com.example.empty=
+  restart OnFailure { max_retries: Some(3) }
+  init true
+  mem_limit 536870912
+  cpus 1.5
+service tools @44:3
+  build /project/. dockerfile=- target=- args=[VERSION=2]
+  entrypoint []
+  profiles tools
+"#
+    );
+}
+
+#[test]
+fn queue_merges_two_anchors_turns_healthchecks_off_and_expands_port_ranges() {
+    let file = testdata("queue.yml", &variables(&[("CONSUMER_TAG", "7")]));
+    assert_eq!(
+        describe(&file),
+        r#"service broker @21:3
+  image rabbitmq:3-management @22:12
+  port 5672->5672/tcp @24:9
+  port 15670->15670/tcp @25:9
+  port 15671->15671/tcp @25:9
+  port 15672->15672/tcp @25:9
+  healthcheck shell "rabbitmq-diagnostics -q ping" interval=10s timeout=- start_period=- start_interval=500ms retries=None
+service orders @33:3
+  image example/consumer:7 @14:10
+  command ["sh" "-c" "echo \"$HOSTNAME consumes $QUEUE\"; exec consumer"] @38:14
+  env QUEUE=orders @37:7
+  env BROKER_URL=amqp://guest:guest@broker:5672/ @7:3
+  env PREFETCH=10 @8:3
+  env DEBUG=true @10:3
+  depends_on broker Healthy required=true restart=false @16:5
+  healthcheck disabled interval=- timeout=- start_period=- start_interval=- retries=None
+  stop_grace_period 45s
+service emails @42:3
+  image example/consumer:7 @14:10
+  env QUEUE=emails @46:7
+  env BROKER_URL=amqp://guest:guest@broker:5672/ @7:3
+  env PREFETCH=10 @8:3
+  depends_on broker Healthy required=true restart=false @16:5
+  healthcheck disabled interval=- timeout=- start_period=- start_interval=- retries=None
+  stop_grace_period 45s
+warning IgnoredKey { key: "logging", place: Service("broker"), reason: Logging } @31:5
+"#
+    );
+}
+
+/// The rendered error for `text`, read with `variables`.
+fn error(text: &str, variables: &Variables) -> String {
+    match parse("compose.yml", text, variables) {
+        Ok(file) => panic!("no error: {file:?}"),
+        Err(error) => error.render(),
+    }
+}
+
+#[test]
+fn unsupported_keys_name_the_key_and_show_its_line() {
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    deploy:\n      replicas: 2\n", &Variables::default()),
+        "error: unsupported key `deploy` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     deploy:
+  |     ^
+hint: boss runs services on one engine without Swarm; for limits use `mem_limit` and `cpus`
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    enviroment:\n      A: 1\n", &Variables::default()),
+        "error: unsupported key `enviroment` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     enviroment:
+  |     ^
+hint: did you mean `environment`?
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    privileged: true\n", &Variables::default()),
+        "error: unsupported key `privileged` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     privileged: true
+  |     ^
+hint: remove the key, or tell boss what it should do in the script around `compose()`
+"
+    );
+    assert_eq!(
+        error(
+            "services:\n  web:\n    image: nginx\n    healthcheck:\n      test: [CMD, true]\n      intervall: 5s\n",
+            &Variables::default()
+        ),
+        "error: unsupported key `intervall` in `healthcheck` of service `web`
+ --> compose.yml:6:7
+  |
+6 |       intervall: 5s
+  |       ^
+hint: did you mean `interval`?
+"
+    );
+}
+
+#[test]
+fn variable_errors_point_into_the_value() {
+    assert_eq!(
+        error("services:\n  web:\n    image: app:${TAG:?set TAG first}\n", &Variables::default()),
+        "error: variable `TAG` is required: set TAG first
+ --> compose.yml:3:16
+  |
+3 |     image: app:${TAG:?set TAG first}
+  |                ^
+hint: set `TAG` in the environment or in the `.env` file next to the compose file
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    command: \"echo $ 5\"\n", &Variables::default()),
+        "error: `$` is not followed by a variable name
+ --> compose.yml:4:20
+  |
+4 |     command: \"echo $ 5\"
+  |                    ^
+hint: write `$$` for a literal `$`
+"
+    );
+}
+
+#[test]
+fn values_that_cannot_be_used_are_refused_with_their_line() {
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    ports:\n      - \"8000-8010:80\"\n", &Variables::default()),
+        "error: invalid port `8000-8010:80`: a host port range for one container port is not supported
+ --> compose.yml:5:9
+  |
+5 |       - \"8000-8010:80\"
+  |         ^
+hint: publish one host port, or `0` for a free one that `port()` finds
+"
+    );
+    assert_eq!(
+        error(
+            "services:\n  web:\n    image: nginx\n    depends_on:\n      db:\n        condition: service_healty\n  db:\n    image: pg\n",
+            &Variables::default()
+        ),
+        "error: `service_healty` is not a valid `condition`
+ --> compose.yml:6:20
+  |
+6 |         condition: service_healty
+  |                    ^
+hint: did you mean `service_healthy`?
+"
+    );
+    assert_eq!(
+        error(
+            "services:\n  web:\n    image: nginx\n    volumes:\n      - dta:/data\nvolumes:\n  data:\n",
+            &Variables::default()
+        ),
+        "error: service `web` uses volume `dta`, which the top-level `volumes` does not define
+ --> compose.yml:5:9
+  |
+5 |       - dta:/data
+  |         ^
+hint: did you mean `data`?
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    image: nginx\n    depends_on: [db]\n", &Variables::default()),
+        "error: service `web` depends on unknown service `db`
+ --> compose.yml:4:18
+  |
+4 |     depends_on: [db]
+  |                  ^
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    stop_grace_period: 10\n    image: nginx\n", &Variables::default()),
+        "error: `stop_grace_period` `10` is not a duration
+ --> compose.yml:3:24
+  |
+3 |     stop_grace_period: 10
+  |                        ^
+hint: write a duration such as `10s`, `1m30s` or `500ms`
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    command: echo\n", &Variables::default()),
+        "error: service `web` has neither `image` nor `build`
+ --> compose.yml:2:3
+  |
+2 |   web:
+  |   ^
+hint: add `image: ...` or `build: ./dir`
+"
+    );
+}
+
+#[test]
+fn yaml_mistakes_are_refused_with_their_line() {
+    assert_eq!(
+        error("services:\n  web:\n    image: a\n  web:\n    image: b\n", &Variables::default()),
+        "error: key `web` is written twice
+ --> compose.yml:4:3
+  |
+4 |   web:
+  |   ^
+note: first written at compose.yml:2:3
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    image: [a\n", &Variables::default()),
+        "error: invalid YAML: while parsing a flow sequence, expected ',' or ']'
+ --> compose.yml:3:14
+  |
+3 |     image: [a
+  |              ^
+"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    <<: *missing\n", &Variables::default()),
+        "error: invalid YAML: while parsing node, found unknown anchor
+ --> compose.yml:3:9
+  |
+3 |     <<: *missing
+  |         ^
+"
+    );
+}
+
+#[test]
+fn warnings_render_with_their_line_and_why_nothing_is_lost() {
+    let file = parse(
+        "compose.yml",
+        "services:\n  web:\n    image: nginx:${TAG}\n    networks: [front]\n",
+        &Variables::default(),
+    )
+    .unwrap();
+    let rendered: Vec<String> = file.warnings.iter().map(crate::output::compose_warning).collect();
+    assert_eq!(
+        rendered,
+        [
+            "warning: variable `TAG` is not set; using an empty string
+ --> compose.yml:3:18
+  |
+3 |     image: nginx:${TAG}
+  |                  ^
+note: set it in the environment or in the `.env` file next to the compose file, or write `${NAME:-default}`
+",
+            "warning: ignoring `networks` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     networks: [front]
+  |     ^
+note: every service of the group is on the group's one network
+"
+        ]
+    );
+}
+
+#[test]
+fn load_reads_the_dotenv_file_next_to_the_compose_file_and_the_shell_wins() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join(".env"), "TAG=from-dotenv\nPORT=7000\n").unwrap();
+    let path = directory.path().join("compose.yml");
+    std::fs::write(&path, "services:\n  web:\n    image: app:${TAG}\n    ports: [\"${PORT}:80\"]\n    build: .\n")
+        .unwrap();
+    let file = ComposeFile::load(&path, &variables(&[("TAG", "from-shell")])).unwrap();
+    let web = file.service("web").unwrap();
+    assert_eq!(web.image.as_ref().unwrap().value, "app:from-shell");
+    assert_eq!(web.ports[0].value.published, Some(7000));
+    assert_eq!(web.build.as_ref().unwrap().value.context, directory.path().join("."));
+
+    std::fs::write(directory.path().join(".env"), "TAG=ok\nBROKEN LINE\n").unwrap();
+    let rendered = ComposeFile::load(&path, &Variables::default()).unwrap_err().render();
+    let dotenv = directory.path().join(".env");
+    assert_eq!(
+        rendered,
+        format!(
+            "error: expected `NAME=value`
+ --> {}:2:1
+  |
+2 | BROKEN LINE
+  | ^
+",
+            dotenv.display()
+        )
+    );
+
+    let missing = directory.path().join("missing.yml");
+    assert!(
+        ComposeFile::load(&missing, &Variables::default())
+            .unwrap_err()
+            .render()
+            .starts_with(&format!("error: cannot read `{}`: No such file or directory", missing.display()))
+    );
+}
