@@ -545,6 +545,8 @@ pub enum ComposeErrorKind {
         limit: usize,
     },
     MoreThanOneDocument,
+    /// `&a [*a]`: an alias inside the node it names.
+    AliasInsideAnchor,
     /// A key boss does not support (or does not know) where it is.
     UnsupportedKey {
         key: String,
@@ -1271,6 +1273,7 @@ impl ComposeErrorKind {
             ComposeErrorKind::MoreThanOneDocument => {
                 "a compose file holds one YAML document, this one holds more".to_string()
             }
+            ComposeErrorKind::AliasInsideAnchor => "an alias cannot be used inside the value it names".to_string(),
             ComposeErrorKind::UnsupportedKey { key, place, .. } => {
                 format!("unsupported key `{key}` {}", place.describe())
             }

@@ -83,6 +83,7 @@ pub(crate) fn read(source: &Arc<SourceFile>, directory: &Path, variables: &Varia
             YamlProblem::TooDeep { limit } => ComposeErrorKind::TooDeep { limit },
             YamlProblem::TooManyAliasedNodes { limit } => ComposeErrorKind::TooManyAliasedNodes { limit },
             YamlProblem::MoreThanOneDocument => ComposeErrorKind::MoreThanOneDocument,
+            YamlProblem::AliasInsideAnchor => ComposeErrorKind::AliasInsideAnchor,
         };
         // The parser places an error at the end of the text on the line after the last one;
         // point at the end of the last line instead, which the snippet can show.
@@ -96,7 +97,15 @@ pub(crate) fn read(source: &Arc<SourceFile>, directory: &Path, variables: &Varia
     })?;
     let mut reader = Reader { source, directory, variables, warnings: Vec::new() };
     let file = reader.file(&root)?;
-    Ok(ComposeFile { warnings: reader.warnings, ..file })
+    // A variable in a value that anchors copy into many services is read once per copy;
+    // compose warns once per variable, and so does boss.
+    let mut warnings: Vec<ComposeWarning> = Vec::new();
+    for warning in reader.warnings {
+        if !warnings.iter().any(|seen| seen.kind == warning.kind) {
+            warnings.push(warning);
+        }
+    }
+    Ok(ComposeFile { warnings, ..file })
 }
 
 fn compose_error(kind: ComposeErrorKind, span: Span) -> Error {

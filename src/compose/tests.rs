@@ -611,3 +611,59 @@ fn load_reads_the_dotenv_file_next_to_the_compose_file_and_the_shell_wins() {
             .starts_with(&format!("error: cannot read `{}`: No such file or directory", missing.display()))
     );
 }
+
+#[test]
+fn a_variable_copied_by_an_anchor_is_warned_about_once() {
+    let text = "x-base: &base\n  image: app:${TAG}\nservices:\n  a: *base\n  b: *base\n";
+    let file = parse("compose.yml", text, &Variables::default()).unwrap();
+    assert_eq!(
+        describe(&file).lines().filter(|line| line.starts_with("warning")).collect::<Vec<_>>(),
+        ["warning UnsetVariable { name: \"TAG\" } @2:14"]
+    );
+}
+
+mod mutated {
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
+
+    use super::*;
+
+    const FILES: [&str; 5] = ["shop.yml", "vault.yml", "storage.yml", "builds.yml", "queue.yml"];
+
+    /// Characters that change how YAML or interpolation reads a file.
+    const SYNTAX: [&str; 16] =
+        [":", "-", "[", "]", "{", "}", "&a", "*a", "<<: ", "\n", "\n  ", "'", "\"", "$", "${", "#"];
+
+    fn config() -> Config {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(256);
+        Config { cases, failure_persistence: None, ..Config::default() }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Whatever a file becomes, reading it gives a model or a compose error with a
+        /// snippet, never a panic.
+        #[test]
+        fn any_mutation_reads_or_is_a_compose_error_that_renders(
+            file in prop::sample::select(FILES.to_vec()),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0..4usize, prop::sample::select(SYNTAX.to_vec())), 1..4),
+        ) {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/compose/testdata").join(file);
+            let mut text = std::fs::read_to_string(path).unwrap();
+            for (at, removed, inserted) in edits {
+                let start = text.floor_char_boundary(at.index(text.len() + 1));
+                let end = text.floor_char_boundary((start + removed).min(text.len()));
+                text.replace_range(start..end, inserted);
+            }
+            match parse(file, &text, &variables(&[("CONSUMER_TAG", "1")])) {
+                Ok(file) => prop_assert!(!file.services.is_empty()),
+                Err(error) => {
+                    prop_assert!(matches!(error, crate::error::Error::Compose(_)), "{error:?}");
+                    let rendered = error.render();
+                    prop_assert!(rendered.starts_with("error: ") && rendered.contains(" --> "), "{rendered}");
+                }
+            }
+        }
+    }
+}

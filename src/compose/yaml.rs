@@ -89,6 +89,8 @@ pub(crate) enum YamlProblem {
         limit: usize,
     },
     MoreThanOneDocument,
+    /// `&a [*a]`: an alias inside the node it names, which would be infinite.
+    AliasInsideAnchor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +168,11 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                 (Node { value: Value::Scalar(Scalar { text: text.into_owned(), plain, offset }), at }, anchor)
             }
             Event::Alias(id) => {
-                let node = anchors.get(id).cloned().flatten().expect("the parser refuses unknown anchors");
+                // The parser refuses unknown anchors, so an anchor not recorded yet is one
+                // whose node is still open: the alias is inside it.
+                let Some(node) = anchors.get(id).cloned().flatten() else {
+                    return Err(YamlError { problem: YamlProblem::AliasInsideAnchor, at });
+                };
                 copied += count_nodes(&node);
                 if copied > ALIAS_NODE_LIMIT {
                     return Err(YamlError {
@@ -356,6 +362,8 @@ mod tests {
         assert!(matches!(parse("a: 1\n---\nb: 2\n").unwrap_err().problem, YamlProblem::MoreThanOneDocument));
         assert!(matches!(parse("<<: 1\n").unwrap_err().problem, YamlProblem::BadMerge));
         assert!(matches!(parse("a: *nothing\n").unwrap_err().problem, YamlProblem::Syntax(_)));
+        assert!(matches!(parse("a: &a [1, *a]\n").unwrap_err().problem, YamlProblem::AliasInsideAnchor));
+        assert!(matches!(parse("a: &a {b: *a}\n").unwrap_err().problem, YamlProblem::AliasInsideAnchor));
     }
 
     #[test]
