@@ -622,6 +622,27 @@ fn a_variable_copied_by_an_anchor_is_warned_about_once() {
     );
 }
 
+#[test]
+fn the_readme_lists_the_keys_read_and_ignored() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let (_, rest) = readme.split_once("<!-- compose-keys -->").expect("the README has the compose keys table");
+    let (table, after) = rest.split_once("<!-- /compose-keys -->").unwrap();
+    let mut documented: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .flat_map(|line| line.split(" |").next().unwrap().split(", "))
+        .map(|key| key.trim_matches('`'))
+        .collect();
+    documented.sort_unstable();
+    let mut read = SERVICE_KEYS.to_vec();
+    read.sort_unstable();
+    assert_eq!(documented, read);
+    let ignored = after.split("**Ignored with a warning**").nth(1).unwrap().split("**Refused").next().unwrap();
+    for (key, _) in IGNORED_SERVICE_KEYS {
+        assert!(ignored.contains(&format!("`{key}`")), "the README does not say that `{key}` is ignored");
+    }
+}
+
 mod mutated {
     use proptest::prelude::*;
     use proptest::test_runner::Config;
