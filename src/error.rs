@@ -1310,7 +1310,7 @@ impl ComposeErrorKind {
             ComposeErrorKind::BadBytes { key, value } => format!("`{key}` `{value}` is not a size in bytes"),
             ComposeErrorKind::BadNumber { key, value } => format!("`{key}` `{value}` is not a valid number"),
             ComposeErrorKind::BadCommand { key, value } => format!("`{key}` `{value}` has an unclosed quote"),
-            ComposeErrorKind::BadListEntry { key, entry } => format!("`{key}` entry `{entry}` has no `=`"),
+            ComposeErrorKind::BadListEntry { key, entry } => format!("`{key}` entry `{entry}` has no value"),
             ComposeErrorKind::Variable { problem } => problem.message(),
             ComposeErrorKind::UndefinedReference { service, reference, name, .. } => {
                 let (what, place) = match reference {
@@ -1370,6 +1370,9 @@ impl ComposeErrorKind {
             ComposeErrorKind::BadDuration { .. } => Some("write a duration such as `10s`, `1m30s` or `500ms`".into()),
             ComposeErrorKind::BadBytes { .. } => Some("write a size such as `512m`, `1g` or `1048576`".into()),
             ComposeErrorKind::NoImage { .. } => Some("add `image: ...` or `build: ./dir`".into()),
+            ComposeErrorKind::BadName { .. } => Some(
+                "boss names containers and hostnames after services: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
+            ),
             ComposeErrorKind::BadPort { problem: PortProblem::HostRangeToOnePort, .. } => {
                 Some("publish one host port, or `0` for a free one that `port()` finds".into())
             }
@@ -1388,6 +1391,13 @@ impl ComposeErrorKind {
             ComposeErrorKind::Variable { problem }
             | ComposeErrorKind::Dotenv { problem: DotenvProblem::Variable(problem) } => problem.hint(),
             ComposeErrorKind::MoreThanOneDocument => Some("remove the `---` and everything after it".into()),
+            ComposeErrorKind::BadListEntry { key: "extra_hosts", .. } => {
+                Some("write `host:address` or `host=address`".into())
+            }
+            ComposeErrorKind::BadListEntry { .. } => Some("write `name=value`".into()),
+            ComposeErrorKind::NoServices => {
+                Some("declare one under `services:`, e.g. `web: { image: \"nginx:1.27\" }`".into())
+            }
             _ => None,
         }
     }

@@ -191,6 +191,9 @@ impl Reader<'_> {
         let Value::Scalar(scalar) = &node.value else {
             return Err(self.wrong_type(node, key, "a string"));
         };
+        if node.is_null() {
+            return Err(self.wrong_type(node, key, "a string"));
+        }
         match substitute(&scalar.text, self.variables) {
             Ok((text, unset)) => {
                 for (name, offset) in unset {
@@ -233,11 +236,11 @@ impl Reader<'_> {
     }
 
     fn bool(&mut self, node: &Node, key: &str) -> Result<bool, Error> {
-        match self.string(node, key)?.as_str() {
-            "true" | "True" | "TRUE" => Ok(true),
-            "false" | "False" | "FALSE" => Ok(false),
-            _ => Err(self.wrong_type(node, key, "`true` or `false`")),
-        }
+        self.allowed(node, key, &["true", "false"], |text| match text {
+            "true" | "True" | "TRUE" => Some(true),
+            "false" | "False" | "FALSE" => Some(false),
+            _ => None,
+        })
     }
 
     fn number<T: std::str::FromStr>(&mut self, node: &Node, key: &str) -> Result<T, Error> {
@@ -433,6 +436,9 @@ impl Reader<'_> {
 
     fn service(&mut self, name_node: &Node, node: &Node) -> Result<ComposeService, Error> {
         let name = key_text(name_node).to_string();
+        if !crate::script::is_valid_name(&name) {
+            return Err(self.error(name_node, ComposeErrorKind::BadName { what: "service", name }));
+        }
         let mut service = ComposeService::new(name.clone(), self.span(name_node));
         let place = ComposePlace::Service(name.clone());
         let mut tmpfs = Vec::new();
@@ -462,7 +468,7 @@ impl Reader<'_> {
                         service.environment.push(Located { value: EnvEntry { name, value }, span: pair.span });
                     }
                 }
-                "env_file" => service.env_files = self.env_files(value)?,
+                "env_file" => service.env_files = self.env_files(value, &name)?,
                 "ports" => {
                     for item in self.sequence(value, text)? {
                         let ports = self.ports(item, &name)?;
@@ -563,7 +569,8 @@ impl Reader<'_> {
         shlex::split(&text).ok_or_else(|| self.error(node, ComposeErrorKind::BadCommand { key, value: text }))
     }
 
-    fn env_files(&mut self, node: &Node) -> Result<Vec<Located<EnvFile>>, Error> {
+    fn env_files(&mut self, node: &Node, service: &str) -> Result<Vec<Located<EnvFile>>, Error> {
+        let place = ComposePlace::ServiceField { service: service.to_string(), field: "env_file" };
         let items: Vec<&Node> = match &node.value {
             Value::Sequence(items) => items.iter().collect(),
             _ => vec![node],
@@ -582,7 +589,7 @@ impl Reader<'_> {
                             }
                             "required" => file.required = self.bool(value, "required")?,
                             // Compose's `format: raw` reads values without quotes or `${}`.
-                            _ => return Err(self.unsupported(key, ComposePlace::TopLevel, &["path", "required"])),
+                            _ => return Err(self.unsupported(key, place, &["path", "required"])),
                         }
                     }
                     if !has_path {

@@ -688,3 +688,342 @@ mod mutated {
         }
     }
 }
+
+/// One compose file per kind of mistake, and what boss prints for it.
+#[test]
+fn every_kind_of_mistake_renders_verbatim() {
+    let cases = [
+        (
+            "services:\n  web:\n    image: nginx\n    ? [a, b]\n    : 1\n",
+            r#"error: a key must be a plain value, not a list or a mapping
+ --> compose.yml:4:7
+  |
+4 |     ? [a, b]
+  |       ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    <<: [1]\n    image: nginx\n",
+            r#"error: `<<` must merge a mapping or a list of mappings
+ --> compose.yml:3:10
+  |
+3 |     <<: [1]
+  |          ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: !reset nginx\n",
+            r#"error: YAML tag `!reset` is not supported
+ --> compose.yml:3:12
+  |
+3 |     image: !reset nginx
+  |            ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n---\nservices: {}\n",
+            r#"error: a compose file holds one YAML document, this one holds more
+ --> compose.yml:4:1
+  |
+4 | ---
+  | ^
+hint: remove the `---` and everything after it
+"#,
+        ),
+        (
+            "x: &a\n  y: *a\nservices:\n  web:\n    image: nginx\n",
+            r#"error: an alias cannot be used inside the value it names
+ --> compose.yml:2:6
+  |
+2 |   y: *a
+  |      ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    ports:\n      - published: 8080\n",
+            r#"error: key `target` is required in `ports` of service `web`
+ --> compose.yml:5:9
+  |
+5 |       - published: 8080
+  |         ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    ports: \"80\"\n",
+            r#"error: `ports` must be a list, got a scalar
+ --> compose.yml:4:12
+  |
+4 |     ports: "80"
+  |            ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image:\n",
+            r#"error: `image` must be a string, got a null
+ --> compose.yml:3:10
+  |
+3 |     image:
+  |          ^
+"#,
+        ),
+        (
+            "version: \"3\"\n",
+            r#"error: the compose file defines no services
+ --> compose.yml:1:1
+  |
+1 | version: "3"
+  | ^
+hint: declare one under `services:`, e.g. `web: { image: "nginx:1.27" }`
+"#,
+        ),
+        (
+            "services: {}\n",
+            r#"error: the compose file defines no services
+ --> compose.yml:1:1
+  |
+1 | services: {}
+  | ^
+hint: declare one under `services:`, e.g. `web: { image: "nginx:1.27" }`
+"#,
+        ),
+        (
+            "services:\n  web.1:\n    image: nginx\n",
+            r#"error: service name `web.1` is not valid
+ --> compose.yml:2:3
+  |
+2 |   web.1:
+  |   ^
+hint: boss names containers and hostnames after services: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    volumes:\n      - ./a:/b:rw:z\n",
+            r#"error: invalid volume `./a:/b:rw:z`: expected `[SOURCE:]TARGET[:MODE]`
+ --> compose.yml:5:9
+  |
+5 |       - ./a:/b:rw:z
+  |         ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    volumes:\n      - type: npipe\n        source: x\n        target: /x\n",
+            r#"error: invalid volume `/x`: volume type `npipe` is not supported
+ --> compose.yml:5:15
+  |
+5 |       - type: npipe
+  |               ^
+hint: use `bind`, `volume` or `tmpfs`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    volumes:\n      - type: bind\n        target: /x\n",
+            r#"error: invalid volume `/x`: a bind mount needs a `source`
+ --> compose.yml:5:9
+  |
+5 |       - type: bind
+  |         ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    tmpfs: /run:noexec\n",
+            r#"error: invalid volume `/run:noexec`: mode `noexec` is not supported
+ --> compose.yml:4:12
+  |
+4 |     tmpfs: /run:noexec
+  |            ^
+hint: use `ro` or `rw`, optionally with `z` or `Z`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    mem_limit: 1 gigabyte\n",
+            r#"error: `mem_limit` `1 gigabyte` is not a size in bytes
+ --> compose.yml:4:16
+  |
+4 |     mem_limit: 1 gigabyte
+  |                ^
+hint: write a size such as `512m`, `1g` or `1048576`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    cpus: -1\n",
+            r#"error: `cpus` `-1` is not a valid number
+ --> compose.yml:4:11
+  |
+4 |     cpus: -1
+  |           ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    command: echo 'unclosed\n",
+            r#"error: `command` `echo 'unclosed` has an unclosed quote
+ --> compose.yml:4:14
+  |
+4 |     command: echo 'unclosed
+  |              ^
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    extra_hosts:\n      - justahost\n",
+            r#"error: `extra_hosts` entry `justahost` has no value
+ --> compose.yml:5:9
+  |
+5 |       - justahost
+  |         ^
+hint: write `host:address` or `host=address`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    secrets: [api_kee]\nsecrets:\n  api_key:\n    file: ./key\n",
+            r#"error: service `web` uses secret `api_kee`, which the top-level `secrets` does not define
+ --> compose.yml:4:15
+  |
+4 |     secrets: [api_kee]
+  |               ^
+hint: did you mean `api_key`?
+"#,
+        ),
+        (
+            "secrets:\n  api_key:\n    external: true\nservices:\n  web:\n    image: nginx\n",
+            r#"error: secret `api_key` is `external`, which needs Docker Swarm
+ --> compose.yml:3:5
+  |
+3 |     external: true
+  |     ^
+hint: give the secret a `file:` or an `environment:` variable instead
+"#,
+        ),
+        (
+            "secrets:\n  api_key:\n    name: key\nservices:\n  web:\n    image: nginx\n",
+            r#"error: unsupported key `name` in secret `api_key`
+ --> compose.yml:3:5
+  |
+3 |     name: key
+  |     ^
+hint: remove the key, or tell boss what it should do in the script around `compose()`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx:${TAG/v/}\n",
+            r#"error: `${TAG/v/}` is not a variable substitution
+ --> compose.yml:3:18
+  |
+3 |     image: nginx:${TAG/v/}
+  |                  ^
+hint: write `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`, `${NAME:+other}` or `${NAME+other}`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: 'nginx:${TAG'\n",
+            r#"error: `${` is not closed by `}`
+ --> compose.yml:3:19
+  |
+3 |     image: 'nginx:${TAG'
+  |                   ^
+hint: write `$$` for a literal `$`
+"#,
+        ),
+        (
+            "include:\n  - other.yml\nservices:\n  web:\n    image: nginx\n",
+            r#"error: unsupported key `include` at the top level
+ --> compose.yml:1:1
+  |
+1 | include:
+  | ^
+hint: declare the included file's services in this file, or load it with its own `compose()` call
+"#,
+        ),
+        (
+            "configs:\n  app: {}\nservices:\n  web:\n    image: nginx\n",
+            r#"error: unsupported key `configs` at the top level
+ --> compose.yml:1:1
+  |
+1 | configs:
+  | ^
+hint: mount the file with a bind volume (`./file:/path:ro`)
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    network_mode: host\n",
+            r#"error: unsupported key `network_mode` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     network_mode: host
+  |     ^
+hint: services of a group share one network and reach each other by service name
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    extends: base\n",
+            r#"error: unsupported key `extends` in service `web`
+ --> compose.yml:4:5
+  |
+4 |     extends: base
+  |     ^
+hint: copy the shared keys with a YAML anchor (`&base`) and `<<: *base`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    env_file:\n      - path: ./a.env\n        format: raw\n",
+            r#"error: unsupported key `format` in `env_file` of service `web`
+ --> compose.yml:6:9
+  |
+6 |         format: raw
+  |         ^
+hint: remove the key, or tell boss what it should do in the script around `compose()`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    restart: sometimes\n",
+            r#"error: `sometimes` is not a valid `restart`
+ --> compose.yml:4:14
+  |
+4 |     restart: sometimes
+  |              ^
+hint: use one of `no`, `always`, `on-failure`, `on-failure:N`, and `unless-stopped`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    healthcheck:\n      test: [RUN, true]\n",
+            r#"error: `RUN` is not a valid `test`
+ --> compose.yml:5:14
+  |
+5 |       test: [RUN, true]
+  |              ^
+hint: use one of `CMD`, `CMD-SHELL`, and `NONE`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    ports:\n      - \"80/sctp\"\n",
+            r#"error: invalid port `80/sctp`: protocol `sctp` is not supported
+ --> compose.yml:5:9
+  |
+5 |       - "80/sctp"
+  |         ^
+hint: use `tcp` or `udp`
+"#,
+        ),
+        (
+            "volumes:\n  data:\n    driver: nfs\nservices:\n  web:\n    image: nginx\n",
+            r#"error: unsupported key `driver` in volume `data`
+ --> compose.yml:3:5
+  |
+3 |     driver: nfs
+  |     ^
+hint: remove the key, or tell boss what it should do in the script around `compose()`
+"#,
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    init: yes\n",
+            r#"error: `yes` is not a valid `init`
+ --> compose.yml:4:11
+  |
+4 |     init: yes
+  |           ^
+hint: use one of `true` and `false`
+"#,
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(error(text, &Variables::default()), expected, "{text}");
+    }
+}
