@@ -523,30 +523,8 @@ pub enum ComposeErrorKind {
         path: PathBuf,
         reason: String,
     },
-    /// The YAML parser's own words.
-    Syntax {
-        message: String,
-    },
-    DuplicateKey {
-        key: String,
-        first: Span,
-    },
-    /// A key that is a list or a mapping.
-    ComplexKey,
-    /// `<<:` with something other than a mapping or a list of mappings.
-    BadMerge,
-    UnsupportedTag {
-        tag: String,
-    },
-    TooDeep {
-        limit: usize,
-    },
-    TooManyAliasedNodes {
-        limit: usize,
-    },
-    MoreThanOneDocument,
-    /// `&a [*a]`: an alias inside the node it names.
-    AliasInsideAnchor,
+    /// The text is not a usable YAML document.
+    Yaml(YamlProblem),
     /// A key boss does not support (or does not know) where it is.
     UnsupportedKey {
         key: String,
@@ -624,6 +602,37 @@ pub enum ComposeErrorKind {
     Dotenv {
         problem: DotenvProblem,
     },
+}
+
+/// Why a compose file's text is not a usable YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlProblem {
+    /// The YAML parser's own words.
+    Syntax(String),
+    /// `first_line` and `first_column` are where the key is written first.
+    DuplicateKey {
+        key: String,
+        first_line: usize,
+        first_column: usize,
+    },
+    /// A key that is a list or a mapping.
+    ComplexKey,
+    /// `<<:` with something other than a mapping or a list of mappings.
+    BadMerge,
+    /// A `!tag` other than YAML's own (`!!str`, ...), such as compose's `!reset`.
+    UnsupportedTag {
+        tag: String,
+    },
+    TooDeep {
+        limit: usize,
+    },
+    /// Aliases would copy more than `limit` nodes.
+    TooManyAliasedNodes {
+        limit: usize,
+    },
+    MoreThanOneDocument,
+    /// `&a [*a]`: an alias inside the node it names, which would be infinite.
+    AliasInsideAnchor,
 }
 
 /// Why a compose key is not supported, when there is something better to say than its name.
@@ -1207,8 +1216,8 @@ impl ComposeError {
         let mut out = String::new();
         let _ = writeln!(out, "error: {}", self.kind.message());
         out.push_str(&self.span.snippet());
-        if let ComposeErrorKind::DuplicateKey { first, .. } = &self.kind {
-            let _ = writeln!(out, "note: first written at {}", first.location());
+        if let ComposeErrorKind::Yaml(YamlProblem::DuplicateKey { first_line, first_column, .. }) = &self.kind {
+            let _ = writeln!(out, "note: first written at {}:{first_line}:{first_column}", self.span.path().display());
         }
         if let Some(hint) = self.kind.hint() {
             let _ = writeln!(out, "hint: {hint}");
@@ -1261,19 +1270,19 @@ impl ComposeErrorKind {
     pub fn message(&self) -> String {
         match self {
             ComposeErrorKind::Unreadable { path, reason } => format!("cannot read `{}`: {reason}", path.display()),
-            ComposeErrorKind::Syntax { message } => format!("invalid YAML: {message}"),
-            ComposeErrorKind::DuplicateKey { key, .. } => format!("key `{key}` is written twice"),
-            ComposeErrorKind::ComplexKey => "a key must be a plain value, not a list or a mapping".to_string(),
-            ComposeErrorKind::BadMerge => "`<<` must merge a mapping or a list of mappings".to_string(),
-            ComposeErrorKind::UnsupportedTag { tag } => format!("YAML tag `{tag}` is not supported"),
-            ComposeErrorKind::TooDeep { limit } => format!("the file nests more than {limit} levels deep"),
-            ComposeErrorKind::TooManyAliasedNodes { limit } => {
-                format!("aliases expand to more than {limit} values")
-            }
-            ComposeErrorKind::MoreThanOneDocument => {
-                "a compose file holds one YAML document, this one holds more".to_string()
-            }
-            ComposeErrorKind::AliasInsideAnchor => "an alias cannot be used inside the value it names".to_string(),
+            ComposeErrorKind::Yaml(problem) => match problem {
+                YamlProblem::Syntax(message) => format!("invalid YAML: {message}"),
+                YamlProblem::DuplicateKey { key, .. } => format!("key `{key}` is written twice"),
+                YamlProblem::ComplexKey => "a key must be a plain value, not a list or a mapping".to_string(),
+                YamlProblem::BadMerge => "`<<` must merge a mapping or a list of mappings".to_string(),
+                YamlProblem::UnsupportedTag { tag } => format!("YAML tag `{tag}` is not supported"),
+                YamlProblem::TooDeep { limit } => format!("the file nests more than {limit} levels deep"),
+                YamlProblem::TooManyAliasedNodes { limit } => format!("aliases expand to more than {limit} values"),
+                YamlProblem::MoreThanOneDocument => {
+                    "a compose file holds one YAML document, this one holds more".to_string()
+                }
+                YamlProblem::AliasInsideAnchor => "an alias cannot be used inside the value it names".to_string(),
+            },
             ComposeErrorKind::UnsupportedKey { key, place, .. } => {
                 format!("unsupported key `{key}` {}", place.describe())
             }
@@ -1390,7 +1399,7 @@ impl ComposeErrorKind {
             }
             ComposeErrorKind::Variable { problem }
             | ComposeErrorKind::Dotenv { problem: DotenvProblem::Variable(problem) } => problem.hint(),
-            ComposeErrorKind::MoreThanOneDocument => Some("remove the `---` and everything after it".into()),
+            ComposeErrorKind::Yaml(YamlProblem::MoreThanOneDocument) => Some("remove the `---` and everything after it".into()),
             ComposeErrorKind::BadListEntry { key: "extra_hosts", .. } => {
                 Some("write `host:address` or `host=address`".into())
             }

@@ -21,7 +21,7 @@ use super::model::{
 };
 use super::units::{parse_bytes, parse_duration};
 use super::variables::{Variables, substitute};
-use super::yaml::{self, Node, Value, YamlProblem};
+use super::yaml::{self, Node, Value};
 
 /// The service keys boss reads.
 pub(crate) const SERVICE_KEYS: &[&str] = &[
@@ -72,19 +72,7 @@ const TOP_LEVEL_KEYS: &[&str] = &["name", "services", "volumes", "secrets"];
 /// Reads `source` (a compose file in `directory`) with `variables`.
 pub(crate) fn read(source: &Arc<SourceFile>, directory: &Path, variables: &Variables) -> Result<ComposeFile, Error> {
     let root = yaml::parse(&source.text).map_err(|error| {
-        let kind = match error.problem {
-            YamlProblem::Syntax(message) => ComposeErrorKind::Syntax { message },
-            YamlProblem::DuplicateKey { key, first } => {
-                ComposeErrorKind::DuplicateKey { key, first: Span::new(source, first.line, first.column) }
-            }
-            YamlProblem::ComplexKey => ComposeErrorKind::ComplexKey,
-            YamlProblem::BadMerge => ComposeErrorKind::BadMerge,
-            YamlProblem::UnsupportedTag { tag } => ComposeErrorKind::UnsupportedTag { tag },
-            YamlProblem::TooDeep { limit } => ComposeErrorKind::TooDeep { limit },
-            YamlProblem::TooManyAliasedNodes { limit } => ComposeErrorKind::TooManyAliasedNodes { limit },
-            YamlProblem::MoreThanOneDocument => ComposeErrorKind::MoreThanOneDocument,
-            YamlProblem::AliasInsideAnchor => ComposeErrorKind::AliasInsideAnchor,
-        };
+        let kind = ComposeErrorKind::Yaml(error.problem);
         // The parser places an error at the end of the text on the line after the last one;
         // point at the end of the last line instead, which the snippet can show.
         let (line, column) = match source.line_count() {

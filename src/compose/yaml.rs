@@ -8,6 +8,8 @@
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 
+use crate::error::YamlProblem;
+
 /// Where a node starts: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Position {
@@ -62,35 +64,6 @@ impl Node {
             Value::Mapping(_) => "mapping",
         }
     }
-}
-
-/// Why a text is not a usable YAML document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum YamlProblem {
-    /// The parser's own words.
-    Syntax(String),
-    DuplicateKey {
-        key: String,
-        first: Position,
-    },
-    /// A key that is a list or a mapping.
-    ComplexKey,
-    /// `<<:` with something other than a mapping or a list of mappings.
-    BadMerge,
-    /// A `!tag` other than YAML's own (`!!str`, ...), such as compose's `!reset`.
-    UnsupportedTag {
-        tag: String,
-    },
-    TooDeep {
-        limit: usize,
-    },
-    /// Aliases would copy more than `limit` nodes.
-    TooManyAliasedNodes {
-        limit: usize,
-    },
-    MoreThanOneDocument,
-    /// `&a [*a]`: an alias inside the node it names, which would be infinite.
-    AliasInsideAnchor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +242,11 @@ fn merge(flat: Vec<Node>) -> Result<Vec<(Node, Node)>, YamlError> {
         let text = key_text(&key)?;
         if let Some((first, _)) = explicit.iter().find(|(first, _)| key_text(first).is_ok_and(|first| first == text)) {
             return Err(YamlError {
-                problem: YamlProblem::DuplicateKey { key: text.to_string(), first: first.at },
+                problem: YamlProblem::DuplicateKey {
+                    key: text.to_string(),
+                    first_line: first.at.line,
+                    first_column: first.at.column,
+                },
                 at: key.at,
             });
         }
@@ -339,7 +316,7 @@ mod tests {
         assert_eq!(
             error,
             YamlError {
-                problem: YamlProblem::DuplicateKey { key: "a".into(), first: Position { line: 1, column: 1 } },
+                problem: YamlProblem::DuplicateKey { key: "a".into(), first_line: 1, first_column: 1 },
                 at: Position { line: 3, column: 1 }
             }
         );
