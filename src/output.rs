@@ -46,6 +46,10 @@ pub(crate) fn compose_warning(warning: &crate::compose::ComposeWarning) -> Strin
                 IgnoredReason::EngineDefaults => "boss uses the local engine's defaults",
             }
         }
+        ComposeWarningKind::OptionalDependencyMissing { service, dependency } => {
+            let _ = writeln!(out, "warning: service `{service}` depends on unknown service `{dependency}`");
+            "the dependency has `required: false`, so the service starts without it"
+        }
         ComposeWarningKind::UnsetVariable { name } => {
             let _ = writeln!(out, "warning: variable `{name}` is not set; using an empty string");
             "set it in the environment or in the `.env` file next to the compose file, or write `${NAME:-default}`"

@@ -11,6 +11,8 @@ use crate::error::ComposePlace;
 use crate::service::Protocol;
 use crate::source::{SourceFile, Span};
 
+use super::variables::Variables;
+
 /// A value and where it is written in the compose file.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Located<T> {
@@ -29,6 +31,9 @@ pub(crate) struct ComposeFile {
     pub(crate) secrets: Vec<Secret>,
     /// What was read but is ignored, and variables that were not set.
     pub(crate) warnings: Vec<ComposeWarning>,
+    /// What the file was interpolated with (the environment, then `.env`), for the values
+    /// compose takes from there later: a secret's `environment`, a build arg given by name.
+    pub(crate) variables: Variables,
 }
 
 impl ComposeFile {
@@ -266,6 +271,12 @@ pub(crate) enum ComposeWarningKind {
         key: String,
         place: ComposePlace,
         reason: IgnoredReason,
+    },
+    /// `depends_on` with `required: false` names a service the file does not define; compose
+    /// starts the dependant without it.
+    OptionalDependencyMissing {
+        service: String,
+        dependency: String,
     },
     /// `$NAME` without a default and `NAME` not set: replaced by an empty string.
     UnsetVariable {

@@ -334,6 +334,7 @@ impl Reader<'_> {
             volumes: Vec::new(),
             secrets: Vec::new(),
             warnings: Vec::new(),
+            variables: self.variables.clone(),
         };
         let mut services = None;
         for (key, value) in self.mapping(root, "the compose file")? {
@@ -358,7 +359,7 @@ impl Reader<'_> {
         if file.services.is_empty() {
             return Err(self.error(services_key, ComposeErrorKind::NoServices));
         }
-        self.check_references(&file)?;
+        self.check_references(&mut file)?;
         Ok(file)
     }
 
@@ -892,8 +893,23 @@ impl Reader<'_> {
         })
     }
 
-    /// Refuses dependencies, volumes and secrets the file does not define.
-    fn check_references(&self, file: &ComposeFile) -> Result<(), Error> {
+    /// Refuses dependencies, volumes and secrets the file does not define; drops optional
+    /// dependencies it does not define, with a warning, as compose does.
+    fn check_references(&mut self, file: &mut ComposeFile) -> Result<(), Error> {
+        let known: Vec<String> = file.services.iter().map(|service| service.name.clone()).collect();
+        for service in &mut file.services {
+            let (kept, missing): (Vec<_>, Vec<_>) = std::mem::take(&mut service.depends_on)
+                .into_iter()
+                .partition(|dependency| dependency.value.required || known.contains(&dependency.value.service));
+            service.depends_on = kept;
+            for dependency in missing {
+                let kind = ComposeWarningKind::OptionalDependencyMissing {
+                    service: service.name.clone(),
+                    dependency: dependency.value.service,
+                };
+                self.warnings.push(ComposeWarning { kind, span: dependency.span });
+            }
+        }
         let services: Vec<&str> = file.services.iter().map(|service| service.name.as_str()).collect();
         let volumes: Vec<&str> = file.volumes.iter().map(|volume| volume.key.as_str()).collect();
         let secrets: Vec<&str> = file.secrets.iter().map(|secret| secret.key.as_str()).collect();

@@ -548,10 +548,13 @@ note: first written at compose.yml:2:3
 fn warnings_render_with_their_line_and_why_nothing_is_lost() {
     let file = parse(
         "compose.yml",
-        "services:\n  web:\n    image: nginx:${TAG}\n    networks: [front]\n",
+        "services:\n  web:\n    image: nginx:${TAG}\n    networks: [front]\n    depends_on:\n      db: {}\n      metrics:\n        required: false\n  db:\n    image: pg\n",
         &Variables::default(),
     )
     .unwrap();
+    let dependencies: Vec<&str> =
+        file.services[0].depends_on.iter().map(|dependency| dependency.value.service.as_str()).collect();
+    assert_eq!(dependencies, ["db"]);
     let rendered: Vec<String> = file.warnings.iter().map(crate::output::compose_warning).collect();
     assert_eq!(
         rendered,
@@ -569,6 +572,13 @@ note: set it in the environment or in the `.env` file next to the compose file, 
 4 |     networks: [front]
   |     ^
 note: every service of the group is on the group's one network
+",
+            "warning: service `web` depends on unknown service `metrics`
+ --> compose.yml:7:7
+  |
+7 |       metrics:
+  |       ^
+note: the dependency has `required: false`, so the service starts without it
 "
         ]
     );
@@ -586,6 +596,22 @@ fn load_reads_the_dotenv_file_next_to_the_compose_file_and_the_shell_wins() {
     assert_eq!(web.image.as_ref().unwrap().value, "app:from-shell");
     assert_eq!(web.ports[0].value.published, Some(7000));
     assert_eq!(web.build.as_ref().unwrap().value.context, directory.path().join("."));
+    // Kept for what compose reads from the variables later, such as a secret's `environment`.
+    assert_eq!((file.variables.get("TAG"), file.variables.get("PORT")), (Some("from-shell"), Some("7000")));
+    assert_eq!(format!("{:?}", file.variables), r#"{"PORT", "TAG"}"#, "values may be secrets; Debug shows names only");
+
+    // `--env-file`: that file instead of `.env`, and it must exist.
+    let other = directory.path().join("ci.env");
+    std::fs::write(&other, "PORT=7100\n").unwrap();
+    let file = ComposeFile::load_with_env_file(&path, &Variables::default(), &other).unwrap();
+    assert_eq!(file.service("web").unwrap().ports[0].value.published, Some(7100));
+    let missing_env = directory.path().join("none.env");
+    assert!(
+        ComposeFile::load_with_env_file(&path, &Variables::default(), &missing_env)
+            .unwrap_err()
+            .render()
+            .starts_with(&format!("error: cannot read `{}`", missing_env.display()))
+    );
 
     std::fs::write(directory.path().join(".env"), "TAG=ok\nBROKEN LINE\n").unwrap();
     let rendered = ComposeFile::load(&path, &Variables::default()).unwrap_err().render();

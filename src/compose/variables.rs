@@ -8,9 +8,16 @@ use crate::error::{DotenvProblem, VariableProblem};
 
 /// The variables a compose file is interpolated with: the shell's, then a `.env` file's for
 /// the names the shell does not set (compose's precedence).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Variables {
     values: BTreeMap<String, String>,
+}
+
+/// Names only: the values may be secrets.
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_set().entries(self.values.keys()).finish()
+    }
 }
 
 impl Variables {
