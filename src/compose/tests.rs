@@ -639,6 +639,16 @@ fn load_reads_the_dotenv_file_next_to_the_compose_file_and_the_shell_wins() {
 }
 
 #[test]
+fn variables_in_values_written_over_several_lines_point_at_the_value() {
+    let text = "services:\n  web:\n    image: nginx\n    command: echo one\n      two ${NONE}\n    user: \"\\u0041 ${ALSO}\"\n";
+    let file = parse("compose.yml", text, &Variables::default()).unwrap();
+    let warnings: Vec<String> = file.warnings.iter().map(|warning| at(&warning.span)).collect();
+    assert_eq!(warnings, ["4:14", "6:11"]);
+    assert_eq!(file.services[0].command.as_ref().unwrap().value, ["echo", "one", "two"]);
+    assert_eq!(file.services[0].user.as_ref().unwrap().value, "A ");
+}
+
+#[test]
 fn a_variable_copied_by_an_anchor_is_warned_about_once() {
     let text = "x-base: &base\n  image: app:${TAG}\nservices:\n  a: *base\n  b: *base\n";
     let file = parse("compose.yml", text, &Variables::default()).unwrap();

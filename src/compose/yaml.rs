@@ -128,14 +128,12 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
             Event::Scalar(text, style, anchor, tag) => {
                 let is_str = check_tag(tag.as_deref(), at)?;
                 let plain = style == ScalarStyle::Plain && !is_str;
+                // A scalar folded from several lines is not written as its text.
+                let one_line = span.start.line() == span.end.line();
                 let offset = match style {
-                    ScalarStyle::Plain => Some(0),
-                    ScalarStyle::SingleQuoted if !text.contains(['\'', '\n']) => Some(1),
-                    ScalarStyle::DoubleQuoted
-                        if !text.contains(['"', '\\', '\n']) && is_written(text.as_ref(), &span) =>
-                    {
-                        Some(1)
-                    }
+                    ScalarStyle::Plain if one_line => Some(0),
+                    ScalarStyle::SingleQuoted if one_line && !text.contains('\'') => Some(1),
+                    ScalarStyle::DoubleQuoted if one_line && is_written(text.as_ref(), &span) => Some(1),
                     _ => None,
                 };
                 (Node { value: Value::Scalar(Scalar { text: text.into_owned(), plain, offset }), at }, anchor)
@@ -174,8 +172,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
     }))
 }
 
-/// A double-quoted scalar's span is its quotes plus its text only when nothing was escaped
-/// or folded.
+/// A double-quoted scalar's span is its quotes plus its text only when nothing was escaped.
 fn is_written(text: &str, span: &YamlSpan) -> bool {
     span.len() == text.chars().count() + 2
 }
