@@ -43,8 +43,11 @@ mod backend;
 mod build_context;
 mod claim;
 mod command;
-// Read and tested here; `compose()` and `boss import` will map it onto services.
-#[allow(dead_code, unused_imports)]
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "read and tested here; `compose()` and `boss import` will map it onto services"
+)]
 mod compose;
 pub mod context;
 mod crash;

@@ -22,9 +22,8 @@ use crate::service::Service;
 use crate::status::{State, Status};
 use crate::text::{and_ticked, count};
 
-// Used by the tests until `compose()` and `boss import` print the warnings.
-#[cfg_attr(not(test), allow(dead_code))]
 /// A compose file's warning: `warning: ...`, the snippet, and why nothing is lost.
+#[cfg_attr(not(test), allow(dead_code, reason = "`compose()` and `boss import` will print the warnings"))]
 pub(crate) fn compose_warning(warning: &crate::compose::ComposeWarning) -> String {
     use crate::compose::{ComposeWarningKind, IgnoredReason};
     let mut out = String::new();
