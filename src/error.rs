@@ -53,6 +53,8 @@ pub mod exit_code {
 pub enum Error {
     /// Something is wrong in the services script.
     Script(Box<ScriptError>),
+    /// Something is wrong in a compose file (or the `.env` file next to it).
+    Compose(Box<ComposeError>),
     /// A command-line value breaks a rule (exclusions, unknown service names, missing file).
     Usage(UsageError),
     /// The context file exists but cannot be used.
@@ -603,6 +605,217 @@ pub enum ScriptErrorKind {
     },
 }
 
+/// A mistake in a compose file, with where it is.
+#[derive(Debug)]
+pub struct ComposeError {
+    pub kind: ComposeErrorKind,
+    pub span: Span,
+}
+
+/// Where in a compose file a key or value belongs, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposePlace {
+    TopLevel,
+    Service(String),
+    /// A mapping inside a service, such as its `healthcheck` or a long-syntax port.
+    ServiceField {
+        service: String,
+        field: &'static str,
+    },
+    Volume(String),
+    Secret(String),
+}
+
+/// What a service refers to by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeReference {
+    Service,
+    Volume,
+    Secret,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComposeErrorKind {
+    Unreadable {
+        path: PathBuf,
+        reason: String,
+    },
+    /// The text is not a usable YAML document.
+    Yaml(YamlProblem),
+    /// A key boss does not support (or does not know) where it is.
+    UnsupportedKey {
+        key: String,
+        place: ComposePlace,
+        suggestion: Option<String>,
+        hint: Option<UnsupportedHint>,
+    },
+    MissingKey {
+        key: &'static str,
+        place: ComposePlace,
+    },
+    WrongType {
+        key: String,
+        expected: &'static str,
+        got: &'static str,
+    },
+    /// A value outside a fixed set.
+    NotAllowed {
+        key: String,
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    NoServices,
+    NoImage {
+        service: String,
+    },
+    BadName {
+        what: &'static str,
+        name: String,
+    },
+    BadPort {
+        entry: String,
+        problem: PortProblem,
+    },
+    BadVolume {
+        entry: String,
+        problem: VolumeProblem,
+    },
+    BadDuration {
+        key: String,
+        value: String,
+    },
+    BadBytes {
+        key: String,
+        value: String,
+    },
+    BadNumber {
+        key: String,
+        value: String,
+    },
+    /// A string command that does not split into words (an unclosed quote).
+    BadCommand {
+        key: &'static str,
+        value: String,
+    },
+    /// `KEY=value` expected in a list form of a mapping (environment, labels, extra_hosts).
+    BadListEntry {
+        key: &'static str,
+        entry: String,
+    },
+    Variable {
+        problem: VariableProblem,
+    },
+    UndefinedReference {
+        service: String,
+        reference: ComposeReference,
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// `external: true` secrets (Swarm's).
+    ExternalSecret {
+        secret: String,
+    },
+    /// A `.env` line that cannot be read.
+    Dotenv {
+        problem: DotenvProblem,
+    },
+}
+
+/// Why a compose file's text is not a usable YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlProblem {
+    /// The YAML parser's own words.
+    Syntax(String),
+    /// `first_line` and `first_column` are where the key is written first.
+    DuplicateKey {
+        key: String,
+        first_line: usize,
+        first_column: usize,
+    },
+    /// A key that is a list or a mapping.
+    ComplexKey,
+    /// `<<:` with something other than a mapping or a list of mappings.
+    BadMerge,
+    /// A `!tag` other than YAML's own (`!!str`, ...), such as compose's `!reset`.
+    UnsupportedTag {
+        tag: String,
+    },
+    TooDeep {
+        limit: usize,
+    },
+    /// Aliases would copy more than `limit` nodes.
+    TooManyAliasedNodes {
+        limit: usize,
+    },
+    MoreThanOneDocument,
+    /// `&a [*a]`: an alias inside the node it names, which would be infinite.
+    AliasInsideAnchor,
+}
+
+/// Why a compose key is not supported, when there is something better to say than its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsupportedHint {
+    Deploy,
+    Extends,
+    Include,
+    Configs,
+    NetworkMode,
+}
+
+/// Why a port of a compose service cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortProblem {
+    NotAPort {
+        part: String,
+    },
+    Zero,
+    /// `8000-8010:80`: compose picks one free port of the range; boss cannot.
+    HostRangeToOnePort,
+    RangeLengths,
+    Protocol {
+        protocol: String,
+    },
+    Shape,
+}
+
+/// Why a volume of a compose service cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeProblem {
+    Shape,
+    Mode { mode: String },
+    RelativeTarget,
+    Type { kind: String },
+    NoSource,
+}
+
+/// Why `${...}` interpolation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableProblem {
+    /// `${` without its `}`.
+    Unclosed,
+    /// `${...}` whose name is not a variable name, or whose operator is unknown.
+    BadBraced { text: String },
+    /// `$` followed by neither a name, `{` nor `$`.
+    LoneDollar,
+    /// `${VAR:?message}` or `${VAR?message}` with `VAR` unset (or empty, for `:?`).
+    Required { name: String, message: String },
+    /// Defaults nested too deep.
+    TooDeep { limit: usize },
+}
+
+/// Why a `.env` line cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DotenvProblem {
+    /// No `=` (and not a comment or blank).
+    NoEquals,
+    BadName {
+        name: String,
+    },
+    /// A quoted value without its closing quote on the line.
+    UnclosedQuote,
+    Variable(VariableProblem),
+}
+
 /// Why a hook value cannot be called later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadHookProblem {
@@ -778,6 +991,10 @@ pub enum ServiceFailure {
 }
 
 impl Error {
+    pub(crate) fn compose(kind: ComposeErrorKind, span: Span) -> Error {
+        Error::Compose(Box::new(ComposeError { kind, span }))
+    }
+
     pub fn script(kind: ScriptErrorKind, span: Span) -> Error {
         Error::Script(Box::new(ScriptError { kind, span }))
     }
@@ -785,6 +1002,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Script(_)
+            | Error::Compose(_)
             | Error::Usage(_)
             | Error::ContextLoad { .. }
             | Error::GroupClaimed { .. }
@@ -819,6 +1037,7 @@ impl Error {
         let mut out = String::new();
         match self {
             Error::Script(error) => out.push_str(&error.render()),
+            Error::Compose(error) => out.push_str(&error.render()),
             Error::Usage(usage) => {
                 let _ = writeln!(out, "error: {}", usage.message());
                 if let Some(hint) = usage.hint() {
@@ -1120,6 +1339,207 @@ impl Action {
             Action::ListVolumes => "list boss's volumes".to_string(),
             Action::ListImages => "list boss's images".to_string(),
             Action::RemoveImage { image } => format!("remove image `{image}`"),
+        }
+    }
+}
+
+impl ComposeError {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "error: {}", self.kind.message());
+        out.push_str(&self.span.snippet());
+        if let ComposeErrorKind::Yaml(YamlProblem::DuplicateKey { first_line, first_column, .. }) = &self.kind {
+            let _ = writeln!(out, "note: first written at {}:{first_line}:{first_column}", self.span.path().display());
+        }
+        if let Some(hint) = self.kind.hint() {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        out
+    }
+}
+
+impl ComposePlace {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ComposePlace::TopLevel => "at the top level".to_string(),
+            ComposePlace::Service(service) => format!("in service `{service}`"),
+            ComposePlace::ServiceField { service, field } => format!("in `{field}` of service `{service}`"),
+            ComposePlace::Volume(volume) => format!("in volume `{volume}`"),
+            ComposePlace::Secret(secret) => format!("in secret `{secret}`"),
+        }
+    }
+}
+
+impl VariableProblem {
+    fn message(&self) -> String {
+        match self {
+            VariableProblem::Unclosed => "`${` is not closed by `}`".to_string(),
+            VariableProblem::BadBraced { text } => format!("`${{{text}}}` is not a variable substitution"),
+            VariableProblem::LoneDollar => "`$` is not followed by a variable name".to_string(),
+            VariableProblem::Required { name, message } if message.is_empty() => {
+                format!("variable `{name}` is required but not set")
+            }
+            VariableProblem::Required { name, message } => format!("variable `{name}` is required: {message}"),
+            VariableProblem::TooDeep { limit } => format!("defaults nest more than {limit} levels deep"),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            VariableProblem::Unclosed | VariableProblem::LoneDollar => Some("write `$$` for a literal `$`".into()),
+            VariableProblem::BadBraced { .. } => Some(
+                "write `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`, `${NAME:+other}` or `${NAME+other}`".into(),
+            ),
+            VariableProblem::Required { name, .. } => {
+                Some(format!("set `{name}` in the environment or in the `.env` file next to the compose file"))
+            }
+            VariableProblem::TooDeep { .. } => None,
+        }
+    }
+}
+
+impl ComposeErrorKind {
+    pub fn message(&self) -> String {
+        match self {
+            ComposeErrorKind::Unreadable { path, reason } => format!("cannot read `{}`: {reason}", path.display()),
+            ComposeErrorKind::Yaml(problem) => match problem {
+                YamlProblem::Syntax(message) => format!("invalid YAML: {message}"),
+                YamlProblem::DuplicateKey { key, .. } => format!("key `{key}` is written twice"),
+                YamlProblem::ComplexKey => "a key must be a plain value, not a list or a mapping".to_string(),
+                YamlProblem::BadMerge => "`<<` must merge a mapping or a list of mappings".to_string(),
+                YamlProblem::UnsupportedTag { tag } => format!("YAML tag `{tag}` is not supported"),
+                YamlProblem::TooDeep { limit } => format!("the file nests more than {limit} levels deep"),
+                YamlProblem::TooManyAliasedNodes { limit } => format!("aliases expand to more than {limit} values"),
+                YamlProblem::MoreThanOneDocument => {
+                    "a compose file holds one YAML document, this one holds more".to_string()
+                }
+                YamlProblem::AliasInsideAnchor => "an alias cannot be used inside the value it names".to_string(),
+            },
+            ComposeErrorKind::UnsupportedKey { key, place, .. } => {
+                format!("unsupported key `{key}` {}", place.describe())
+            }
+            ComposeErrorKind::MissingKey { key, place } => format!("key `{key}` is required {}", place.describe()),
+            ComposeErrorKind::WrongType { key, expected, got } => format!("`{key}` must be {expected}, got a {got}"),
+            ComposeErrorKind::NotAllowed { key, value, .. } => format!("`{value}` is not a valid `{key}`"),
+            ComposeErrorKind::NoServices => "the compose file defines no services".to_string(),
+            ComposeErrorKind::NoImage { service } => format!("service `{service}` has neither `image` nor `build`"),
+            ComposeErrorKind::BadName { what, name } => format!("{what} name `{name}` is not valid"),
+            ComposeErrorKind::BadPort { entry, problem } => {
+                let reason = match problem {
+                    PortProblem::NotAPort { part } => format!("`{part}` is not a port number"),
+                    PortProblem::Zero => "port 0 cannot be a container port".to_string(),
+                    PortProblem::HostRangeToOnePort => {
+                        "a host port range for one container port is not supported".to_string()
+                    }
+                    PortProblem::RangeLengths => "the host and container ranges differ in length".to_string(),
+                    PortProblem::Protocol { protocol } => format!("protocol `{protocol}` is not supported"),
+                    PortProblem::Shape => "expected `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]`".to_string(),
+                };
+                format!("invalid port `{entry}`: {reason}")
+            }
+            ComposeErrorKind::BadVolume { entry, problem } => {
+                let reason = match problem {
+                    VolumeProblem::Shape => "expected `[SOURCE:]TARGET[:MODE]`".to_string(),
+                    VolumeProblem::Mode { mode } => format!("mode `{mode}` is not supported"),
+                    VolumeProblem::RelativeTarget => "the container path must be absolute".to_string(),
+                    VolumeProblem::Type { kind } => format!("volume type `{kind}` is not supported"),
+                    VolumeProblem::NoSource => "a bind mount needs a `source`".to_string(),
+                };
+                format!("invalid volume `{entry}`: {reason}")
+            }
+            ComposeErrorKind::BadDuration { key, value } => format!("`{key}` `{value}` is not a duration"),
+            ComposeErrorKind::BadBytes { key, value } => format!("`{key}` `{value}` is not a size in bytes"),
+            ComposeErrorKind::BadNumber { key, value } => format!("`{key}` `{value}` is not a valid number"),
+            ComposeErrorKind::BadCommand { key, value } => format!("`{key}` `{value}` has an unclosed quote"),
+            ComposeErrorKind::BadListEntry { key, entry } => format!("`{key}` entry `{entry}` has no value"),
+            ComposeErrorKind::Variable { problem } => problem.message(),
+            ComposeErrorKind::UndefinedReference { service, reference, name, .. } => {
+                let (what, place) = match reference {
+                    ComposeReference::Service => ("depends on unknown service", "services"),
+                    ComposeReference::Volume => ("uses volume", "volumes"),
+                    ComposeReference::Secret => ("uses secret", "secrets"),
+                };
+                if *reference == ComposeReference::Service {
+                    format!("service `{service}` {what} `{name}`")
+                } else {
+                    format!("service `{service}` {what} `{name}`, which the top-level `{place}` does not define")
+                }
+            }
+            ComposeErrorKind::ExternalSecret { secret } => {
+                format!("secret `{secret}` is `external`, which needs Docker Swarm")
+            }
+            ComposeErrorKind::Dotenv { problem } => match problem {
+                DotenvProblem::NoEquals => "expected `NAME=value`".to_string(),
+                DotenvProblem::BadName { name } => format!("`{name}` is not a variable name"),
+                DotenvProblem::UnclosedQuote => "the quote is not closed on this line".to_string(),
+                DotenvProblem::Variable(problem) => problem.message(),
+            },
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ComposeErrorKind::UnsupportedKey { suggestion: Some(suggestion), .. }
+            | ComposeErrorKind::UndefinedReference { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            ComposeErrorKind::UnsupportedKey { hint: Some(hint), .. } => Some(
+                match hint {
+                    UnsupportedHint::Deploy => {
+                        "boss runs services on one engine without Swarm; for limits use `mem_limit` and `cpus`"
+                    }
+                    UnsupportedHint::Extends => "copy the shared keys with a YAML anchor (`&base`) and `<<: *base`",
+                    UnsupportedHint::Include => {
+                        "declare the included file's services in this file, or load it with its own `compose()` call"
+                    }
+                    UnsupportedHint::Configs => "mount the file with a bind volume (`./file:/path:ro`)",
+                    UnsupportedHint::NetworkMode => {
+                        "services of a group share one network and reach each other by service name"
+                    }
+                }
+                .to_string(),
+            ),
+            ComposeErrorKind::UnsupportedKey { .. } => {
+                Some("remove the key, or tell boss what it should do in the script around `compose()`".into())
+            }
+            ComposeErrorKind::NotAllowed { value, allowed, .. } => {
+                Some(match suggest(value, allowed.iter().copied()) {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!("use one of {}", and_ticked(allowed)),
+                })
+            }
+            ComposeErrorKind::BadDuration { .. } => Some("write a duration such as `10s`, `1m30s` or `500ms`".into()),
+            ComposeErrorKind::BadBytes { .. } => Some("write a size such as `512m`, `1g` or `1048576`".into()),
+            ComposeErrorKind::NoImage { .. } => Some("add `image: ...` or `build: ./dir`".into()),
+            ComposeErrorKind::BadName { .. } => Some(
+                "boss names containers and hostnames after services: use letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters".into(),
+            ),
+            ComposeErrorKind::BadPort { problem: PortProblem::HostRangeToOnePort, .. } => {
+                Some("publish one host port, or `0` for a free one that `port()` finds".into())
+            }
+            ComposeErrorKind::BadPort { problem: PortProblem::Protocol { .. }, .. } => {
+                Some("use `tcp` or `udp`".into())
+            }
+            ComposeErrorKind::BadVolume { problem: VolumeProblem::Type { .. }, .. } => {
+                Some("use `bind`, `volume` or `tmpfs`".into())
+            }
+            ComposeErrorKind::BadVolume { problem: VolumeProblem::Mode { .. }, .. } => {
+                Some("use `ro` or `rw`, optionally with `z` or `Z`".into())
+            }
+            ComposeErrorKind::ExternalSecret { .. } => {
+                Some("give the secret a `file:` or an `environment:` variable instead".into())
+            }
+            ComposeErrorKind::Variable { problem }
+            | ComposeErrorKind::Dotenv { problem: DotenvProblem::Variable(problem) } => problem.hint(),
+            ComposeErrorKind::Yaml(YamlProblem::MoreThanOneDocument) => Some("remove the `---` and everything after it".into()),
+            ComposeErrorKind::BadListEntry { key: "extra_hosts", .. } => {
+                Some("write `host:address` or `host=address`".into())
+            }
+            ComposeErrorKind::BadListEntry { .. } => Some("write `name=value`".into()),
+            ComposeErrorKind::NoServices => {
+                Some("declare one under `services:`, e.g. `web: { image: \"nginx:1.27\" }`".into())
+            }
+            _ => None,
         }
     }
 }

@@ -43,6 +43,12 @@ mod backend;
 mod build_context;
 mod claim;
 mod command;
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "read and tested here; `compose()` and `boss import` will map it onto services"
+)]
+mod compose;
 pub mod context;
 mod crash;
 mod docker;

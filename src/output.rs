@@ -23,6 +23,43 @@ use crate::service::Service;
 use crate::status::{State, Status};
 use crate::text::{and_ticked, count};
 
+/// A compose file's warning: `warning: ...`, the snippet, and why nothing is lost.
+#[cfg_attr(not(test), allow(dead_code, reason = "`compose()` and `boss import` will print the warnings"))]
+pub(crate) fn compose_warning(warning: &crate::compose::ComposeWarning) -> String {
+    use crate::compose::{ComposeWarningKind, IgnoredReason};
+    let mut out = String::new();
+    let note = match &warning.kind {
+        ComposeWarningKind::IgnoredKey { key, place, reason } => {
+            let _ = writeln!(out, "warning: ignoring `{key}` {}", place.describe());
+            match reason {
+                IgnoredReason::Obsolete => "compose ignores it too",
+                IgnoredReason::ContainerName => "boss names containers `<group>.<service>`",
+                IgnoredReason::Networks => "every service of the group is on the group's one network",
+                IgnoredReason::SameNetwork => {
+                    "services reach every port of each other by service name on the group's network"
+                }
+                IgnoredReason::Hostname => "a container's hostname is its service name",
+                IgnoredReason::NotAttached => "boss does not attach a terminal to services (see `boss exec`)",
+                IgnoredReason::Images => "images are pulled for the engine's platform when missing",
+                IgnoredReason::Logging => "containers log with the engine's default driver (see `boss logs`)",
+                IgnoredReason::SecretOwnership => "compose ignores them without Swarm too; the file is readable by all",
+                IgnoredReason::EngineDefaults => "boss uses the local engine's defaults",
+            }
+        }
+        ComposeWarningKind::OptionalDependencyMissing { service, dependency } => {
+            let _ = writeln!(out, "warning: service `{service}` depends on unknown service `{dependency}`");
+            "the dependency has `required: false`, so the service starts without it"
+        }
+        ComposeWarningKind::UnsetVariable { name } => {
+            let _ = writeln!(out, "warning: variable `{name}` is not set; using an empty string");
+            "set it in the environment or in the `.env` file next to the compose file, or write `${NAME:-default}`"
+        }
+    };
+    out.push_str(&warning.span.snippet());
+    let _ = writeln!(out, "note: {note}");
+    out
+}
+
 /// Formats an event as the lines shown to the user (without trailing newline), or `None` for
 /// events that are not shown.
 pub(crate) fn describe(event: &Event) -> Option<String> {

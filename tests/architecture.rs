@@ -1,5 +1,6 @@
 //! The invariants of ARCHITECTURE.md that reading the source can check: which files may name
-//! bollard and Rhai, which may write to the terminal, and that every file says what it owns.
+//! bollard, Rhai and the YAML parser, which may write to the terminal, and that every file
+//! says what it owns.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,11 @@ fn offenders(needles: &[&str], allowed: &dyn Fn(&str) -> bool) -> Vec<String> {
 #[test]
 fn only_the_docker_backend_names_bollard() {
     assert_eq!(offenders(&["bollard"], &|path| path == "src/docker.rs"), Vec::<String>::new());
+}
+
+#[test]
+fn only_the_compose_yaml_tree_names_the_yaml_parser() {
+    assert_eq!(offenders(&["saphyr"], &|path| path == "src/compose/yaml.rs"), Vec::<String>::new());
 }
 
 #[test]
