@@ -185,6 +185,11 @@ pub(crate) struct ContainerSpec {
     pub network: String,
     /// The DNS name of the container on `network`.
     pub alias: String,
+    /// Each secret's name and the hash of its value, for the recorded definition; its bind is
+    /// in `binds`.
+    pub secrets: Vec<(String, String)>,
+    /// The secret values boss writes to files before the container is created or started.
+    pub secret_files: Vec<crate::secret::SecretFile>,
 }
 
 /// A command to run in a running container.

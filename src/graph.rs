@@ -237,6 +237,8 @@ pub(crate) mod tests {
                     entrypoint: None,
                     cmd: None,
                     user: None,
+                    secrets: Vec::new(),
+                    profiles: Vec::new(),
                     hooks: Hooks::default(),
                     ping_interval: crate::service::DEFAULT_PING_INTERVAL,
                     limits: crate::service::Limits::default(),

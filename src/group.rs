@@ -63,6 +63,10 @@ pub struct Group {
     operation: Operation,
     /// Where a start writes the logs of failed services.
     save_logs: Option<std::path::PathBuf>,
+    /// Services named and profiles activated ([`Group::only`], [`Group::profiles`]).
+    selection: crate::select::Selection,
+    /// [`Group::env`] shows secret values.
+    show_secrets: bool,
 }
 
 /// A sink that passes every event on to whatever `receiver` holds at the time.
@@ -125,6 +129,8 @@ impl Group {
             lock_timeout: None,
             operation: Operation::Start,
             save_logs: None,
+            selection: crate::select::Selection::default(),
+            show_secrets: false,
         }
     }
 
@@ -407,22 +413,67 @@ impl Group {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Secret values (context keys marked with `ctx.secret(...)` or read by a service's
+    /// `secrets`) are `***`, unless [`Group::show_secrets`] asked for them.
     pub async fn env(self) -> Result<Vec<(String, String)>, Error> {
-        let (status, values) = self.observe().await?;
+        let show = self.show_secrets;
+        let secret_keys = self.project.context_secret_keys();
+        let (status, context) = self.observe_context().await?;
+        let values = if show { context.snapshot() } else { context.masked_snapshot(&secret_keys) };
         Ok(crate::env::variables(&status, &values))
     }
 
+    /// Makes [`Group::env`] show secret values instead of `***` (`boss env --show-secrets`).
+    #[must_use]
+    pub fn show_secrets(mut self) -> Group {
+        self.show_secrets = true;
+        self
+    }
+
+    /// The services named, with their dependencies, are what a start starts; none named: every
+    /// service its profiles allow (`boss start FILE api`). A stop stops the named ones and their
+    /// dependants (`boss stop FILE api`). Checked when the group starts or stops.
+    #[must_use]
+    pub fn only<I, S>(mut self, services: I) -> Group
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.selection.services.extend(services.into_iter().map(|service| service.as_ref().trim().to_string()));
+        self.selection.services.retain(|service| !service.is_empty());
+        self
+    }
+
+    /// Activates profiles: a service with `profiles` starts only when one of them is active
+    /// (`boss start --profile NAME`).
+    #[must_use]
+    pub fn profiles<I, S>(mut self, profiles: I) -> Group
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.selection.profiles.extend(profiles.into_iter().map(|profile| profile.as_ref().trim().to_string()));
+        self.selection.profiles.retain(|profile| !profile.is_empty());
+        self
+    }
+
     /// The status and the saved context's values.
-    async fn observe(mut self) -> Result<(Status, serde_json::Map<String, serde_json::Value>), Error> {
+    async fn observe(self) -> Result<(Status, serde_json::Map<String, serde_json::Value>), Error> {
+        let (status, context) = self.observe_context().await?;
+        Ok((status, context.snapshot()))
+    }
+
+    /// The status and the saved context.
+    async fn observe_context(mut self) -> Result<(Status, Context), Error> {
         if !crate::script::is_valid_name(&self.project.group) {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         let network = self.take_network()?;
         let context = self.context()?.clone();
-        let values = context.snapshot();
         let backend = connect(STOP_GRACE).await?;
         let status = crate::status::status(&backend, &self.project, &context, &network).await?;
-        Ok((status, values))
+        Ok((status, context))
     }
 
     /// Stops this group as it runs on the engine (started earlier, by this process or another,
@@ -437,10 +488,17 @@ impl Group {
     /// # }
     /// ```
     pub fn stop(self) -> StopRequest {
-        let options =
-            StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded: self.excluded, kept: Vec::new() };
+        // Naming services stops them and their dependants and leaves the rest running; an
+        // unknown name is refused when the stop runs, before the engine is touched.
+        let (mut excluded, refused) =
+            match crate::select::stop_excluded(&self.project.services, &self.selection.services) {
+                Ok(excluded) => (excluded, None),
+                Err(error) => (Vec::new(), Some(error)),
+            };
+        excluded.extend(self.excluded.into_iter().filter(|name| !excluded.contains(name)).collect::<Vec<_>>());
+        let options = StopOptions { grace: STOP_GRACE, remove: false, volumes: false, excluded, kept: Vec::new() };
         let lock = Locking::Acquire(LockRequest::new(&self.project.group, Operation::Stop, self.lock_timeout));
-        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock }
+        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock, refused }
     }
 
     /// The context as the context file holds it now, with what the caller set through
@@ -535,6 +593,13 @@ impl Group {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
+        // Services named and profiles: what is not selected is left out like an exclusion.
+        let unselected = crate::select::start_excluded(&self.project.services, &self.selection)?;
+        self.excluded.extend(unselected.into_iter().filter(|name| !self.excluded.contains(name)).collect::<Vec<_>>());
+        crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
+        crate::secret::check_sources(
+            self.project.services.values().filter(|service| !self.excluded.contains(&service.name)),
+        )?;
         let network = self.take_network()?;
         let lock = match lock {
             Some(operation) => {
@@ -767,6 +832,7 @@ impl Running {
                 excluded: Vec::new(),
                 kept: Vec::new(),
             },
+            refused: None,
         }
     }
 }
@@ -819,6 +885,8 @@ pub struct StopRequest {
     events: EventSink,
     options: StopOptions,
     lock: Locking,
+    /// Why the stop is refused before it touches anything (an unknown service named).
+    refused: Option<Error>,
 }
 
 /// How a stop comes by the group's lock.
@@ -862,6 +930,9 @@ impl StopRequest {
 
     /// Stops and returns which services were stopped, had nothing to stop, or failed.
     pub(crate) async fn run_with_report(self) -> Result<StopReport, Error> {
+        if let Some(error) = self.refused {
+            return Err(error);
+        }
         if self.backend.is_none() {
             crate::graph::check_stop_exclusions(&self.project.services, &self.options.excluded)?;
         }

@@ -833,6 +833,7 @@ pub(crate) fn describe_changes(changes: &Changes) -> String {
             Change::EnvAdded(key) => format!("env `{key}` was added"),
             Change::EnvChanged(key) => format!("env `{key}` changed"),
             Change::EnvRemoved(key) => format!("env `{key}` was removed"),
+            Change::SecretChanged(name) => format!("secret `{name}` changed"),
             Change::Field(field) => format!("`{}` changed", field.name()),
             Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
             Change::BuildContextChanged => "build context changed since its image was built".to_string(),
@@ -1020,6 +1021,7 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
                     vec![KeyUse {
                         key: "admin_id".into(),
                         env: vec!["ADMIN_ID".into()],
+                        secrets: vec![],
                         sources: vec![
                             KeySource::PostStart { service: "store".into(), runs: Runs::WillNot },
                             KeySource::Context,
@@ -1054,7 +1056,13 @@ remove   failed build  shop/api:boss-failed-20261130-110000  shop   left by a fa
                         outdated: Some(Changes(vec![Change::Field(crate::ownership::DefinitionField::Ports)])),
                     },
                     &[],
-                    vec![KeyUse { key: "token".into(), env: vec!["TOKEN".into()], sources: vec![], provided: false }],
+                    vec![KeyUse {
+                        key: "token".into(),
+                        env: vec!["TOKEN".into()],
+                        secrets: vec![],
+                        sources: vec![],
+                        provided: false,
+                    }],
                 ),
             ],
             excluded: vec!["docs".into()],

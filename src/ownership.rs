@@ -88,6 +88,10 @@ pub(crate) struct Definition {
     pub user: Option<String>,
     pub stop_signal: String,
     pub network: String,
+    /// Each secret's name and a hash of its value ([`crate::secret::hash`]); absent in the
+    /// labels of older containers, which had none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// One way a container's recorded definition differs from its service's definition now.
@@ -105,6 +109,8 @@ pub enum Change {
     /// The value changed; which value is never said (it may be a password).
     EnvChanged(String),
     EnvRemoved(String),
+    /// A secret was added, removed, or its value changed; which value is never said.
+    SecretChanged(String),
     Field(DefinitionField),
     /// The container has no `boss.definition` label (or one boss cannot read).
     NoRecordedDefinition,
@@ -177,6 +183,7 @@ impl Definition {
             user: spec.user.clone(),
             stop_signal: spec.stop_signal.as_str().to_string(),
             network: spec.network.clone(),
+            secrets: spec.secrets.iter().cloned().collect(),
         }
     }
 
@@ -211,6 +218,10 @@ impl Definition {
         }
         for key in old.env.keys().filter(|key| !self.env.contains_key(*key)) {
             changes.push(Change::EnvRemoved(key.clone()));
+        }
+        let names: std::collections::BTreeSet<&String> = self.secrets.keys().chain(old.secrets.keys()).collect();
+        for name in names.into_iter().filter(|name| self.secrets.get(*name) != old.secrets.get(*name)) {
+            changes.push(Change::SecretChanged(name.clone()));
         }
         let fields = [
             (DefinitionField::Ports, self.ports != old.ports),
@@ -254,6 +265,8 @@ mod tests {
             labels: Labels::new(),
             network: "boss-g".into(),
             alias: "web".into(),
+            secrets: Vec::new(),
+            secret_files: Vec::new(),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::image;
 use crate::interpolate::{InterpolationError, interpolate};
 use crate::ownership::{self, Change, Changes, Definition};
 use crate::project::Project;
-use crate::service::Service;
+use crate::service::{SecretSource, Service};
 
 /// What the engine holds for one service, as observed right before a decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -239,6 +239,9 @@ pub struct KeyUse {
     pub key: String,
     /// The env names whose values hold `{key}`.
     pub env: Vec<String>,
+    /// The secrets read from the context key `key`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     pub sources: Vec<KeySource>,
     /// Some source provides it; when false and the service needs its env, `start` refuses.
     pub provided: bool,
@@ -267,8 +270,11 @@ pub struct Orphan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingKey {
     pub service: String,
+    /// The env name, or the secret's name when `secret`.
     pub env: String,
     pub key: String,
+    /// The key is read by the secret `env`, not by an env value.
+    pub secret: bool,
 }
 
 /// What `start` would do: every selected service in declaration order, the excluded ones and
@@ -316,7 +322,12 @@ impl Plan {
         for service in self.services.iter().filter(|service| service.action.needs_env()) {
             for key in service.keys.iter().filter(|key| !key.provided) {
                 for env in &key.env {
-                    missing.push(MissingKey { service: service.name.clone(), env: env.clone(), key: key.key.clone() });
+                    let key = key.key.clone();
+                    missing.push(MissingKey { service: service.name.clone(), env: env.clone(), key, secret: false });
+                }
+                for secret in &key.secrets {
+                    let key = key.key.clone();
+                    missing.push(MissingKey { service: service.name.clone(), env: secret.clone(), key, secret: true });
                 }
             }
         }
@@ -324,14 +335,16 @@ impl Plan {
     }
 }
 
-/// Why an env value cannot be filled in.
+/// Why an env value (or a secret from the context) cannot be filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EnvProblem {
+    /// The env name, or for a secret its path in the container (`/run/secrets/<name>`).
     pub env: String,
     pub error: InterpolationError,
 }
 
-/// The container spec for a service, with env filled in from `values`.
+/// The container spec for a service, with env filled in from `values` and its secrets read
+/// (a file's, a variable's of boss's environment, or a context value).
 pub(crate) fn container_spec(
     service: &Service,
     values: &Map<String, Value>,
@@ -342,12 +355,49 @@ pub(crate) fn container_spec(
         let filled = interpolate(value, values).map_err(|error| EnvProblem { env: key.clone(), error })?;
         env.push(format!("{key}={filled}"));
     }
+    let mut binds: Vec<String> = service.volumes.iter().map(crate::service::Volume::bind_string).collect();
+    let mut secrets = Vec::with_capacity(service.secrets.len());
+    let mut secret_files = Vec::new();
+    for secret in &service.secrets {
+        let unavailable = |key: &str| EnvProblem {
+            env: secret.target(),
+            error: InterpolationError::UnknownKey {
+                key: key.to_string(),
+                existing: if matches!(secret.source, SecretSource::Context(_)) {
+                    values.keys().cloned().collect()
+                } else {
+                    Vec::new()
+                },
+            },
+        };
+        let value = crate::secret::value(&secret.source, values).ok_or_else(|| {
+            unavailable(match &secret.source {
+                SecretSource::Env(key) | SecretSource::Context(key) => key,
+                SecretSource::File(path) => path.to_str().unwrap_or_default(),
+            })
+        })?;
+        let host = match &secret.source {
+            SecretSource::File(path) => path.clone(),
+            SecretSource::Env(_) | SecretSource::Context(_) => {
+                let path = crate::secret::file_for(
+                    std::path::Path::new(&target.project_dir),
+                    &target.group,
+                    &service.name,
+                    &secret.name,
+                );
+                secret_files.push(crate::secret::SecretFile { path: path.clone(), value: value.clone() });
+                path
+            }
+        };
+        binds.push(format!("{}:{}:ro", host.display(), secret.target()));
+        secrets.push((secret.name.clone(), crate::secret::hash(&target.group, &service.name, &secret.name, &value.0)));
+    }
     let mut spec = ContainerSpec {
         name: ownership::container_name(&target.group, &service.name),
         image: service.image.clone(),
         env,
         ports: service.ports.clone(),
-        binds: service.volumes.iter().map(crate::service::Volume::bind_string).collect(),
+        binds,
         volumes: Vec::new(),
         stop_signal: service.stop_signal,
         entrypoint: service.entrypoint.clone(),
@@ -356,6 +406,8 @@ pub(crate) fn container_spec(
         labels: ownership::service_labels(&target.group, &service.name),
         network: target.network.clone(),
         alias: service.name.clone(),
+        secrets,
+        secret_files,
     };
     spec.labels.insert(label::PROJECT_DIR.to_string(), target.project_dir.clone());
     spec.labels.insert(label::READINESS.to_string(), label::READINESS_RECORDED.to_string());
@@ -417,6 +469,7 @@ pub(crate) fn plan_service(
                 .env
                 .iter()
                 .flat_map(|(_, value)| crate::interpolate::keys(value))
+                .chain(context_secrets(service).map(|(_, key)| key.to_string()))
                 .filter(|key| !values.contains_key(key))
                 .collect();
             let mut seen = Vec::new();
@@ -573,8 +626,26 @@ fn key_uses(
             match uses.iter_mut().find(|known| known.key == key) {
                 Some(known) if !known.env.contains(env) => known.env.push(env.clone()),
                 Some(_) => {}
-                None => uses.push(KeyUse { key, env: vec![env.clone()], sources: Vec::new(), provided: false }),
+                None => uses.push(KeyUse {
+                    key,
+                    env: vec![env.clone()],
+                    secrets: Vec::new(),
+                    sources: Vec::new(),
+                    provided: false,
+                }),
             }
+        }
+    }
+    for (secret, key) in context_secrets(service) {
+        match uses.iter_mut().find(|known| known.key == key) {
+            Some(known) => known.secrets.push(secret.to_string()),
+            None => uses.push(KeyUse {
+                key: key.to_string(),
+                env: Vec::new(),
+                secrets: vec![secret.to_string()],
+                sources: Vec::new(),
+                provided: false,
+            }),
         }
     }
     if uses.is_empty() {
@@ -603,6 +674,14 @@ fn key_uses(
         key_use.provided = key_use.sources.iter().any(KeySource::provides);
     }
     uses
+}
+
+/// The service's secrets read from the context, with their keys.
+fn context_secrets(service: &Service) -> impl Iterator<Item = (&str, &str)> {
+    service.secrets.iter().filter_map(|secret| match &secret.source {
+        SecretSource::Context(key) => Some((secret.name.as_str(), key.as_str())),
+        _ => None,
+    })
 }
 
 /// For each service, the services it depends on, directly or not, that can provide a `{key}`
