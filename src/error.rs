@@ -707,7 +707,8 @@ pub enum ServiceFailure {
     ContainerExited { exit_code: Option<i64>, logs: String },
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
-    Interpolation { key: String, error: InterpolationError },
+    /// `key` is an env name, or a secret's name when `secret`.
+    Interpolation { key: String, error: InterpolationError, secret: bool },
     /// The file of a secret from a variable or the context could not be written under
     /// `directory/.boss/secrets`; `error` is the system's words.
     SecretNotWritten { directory: String, error: String },
@@ -1367,14 +1368,15 @@ impl ServiceFailure {
             ServiceFailure::SecretNotWritten { directory, error } => {
                 let _ = writeln!(out, "cannot write its secrets under `{directory}/.boss/secrets`: {error}");
             }
-            ServiceFailure::Interpolation { key, error } => {
+            ServiceFailure::Interpolation { key, error, secret } => {
                 let reason = error.describe();
+                let place = if *secret { "secret" } else { "env" };
                 match error.placeholder() {
                     Some(placeholder) => {
-                        let _ = writeln!(out, "cannot fill in `{placeholder}` in env `{key}`: {reason}");
+                        let _ = writeln!(out, "cannot fill in `{placeholder}` in {place} `{key}`: {reason}");
                     }
                     None => {
-                        let _ = writeln!(out, "cannot fill in env `{key}`: {reason}");
+                        let _ = writeln!(out, "cannot fill in {place} `{key}`: {reason}");
                     }
                 }
             }

@@ -764,7 +764,8 @@ impl Running {
     }
 
     /// The variables of [`Group::env`] as they are now: the context's values and the ports
-    /// the group's containers publish.
+    /// the group's containers publish. Secret values are shown, not masked: this is what
+    /// `boss run` gives its command.
     pub async fn env(&self) -> Result<Vec<(String, String)>, Error> {
         let values = self.context.snapshot();
         let status = crate::status::status(&*self.backend, &self.project, &self.context, &self.network).await?;

@@ -217,10 +217,15 @@ fn action_detail(service: &PlannedService) -> String {
         ServiceAction::Unusable { container } => {
             format!("container {} is restarting, dead or being removed", container.name)
         }
-        ServiceAction::Unfillable { env, error } => match error.placeholder() {
-            Some(placeholder) => format!("cannot fill in `{placeholder}` in env `{env}`: {}", error.describe()),
-            None => format!("cannot fill in env `{env}`: {}", error.describe()),
-        },
+        ServiceAction::Unfillable { env, error, secret } => {
+            let place = if *secret { "secret" } else { "env" };
+            match error.placeholder() {
+                Some(placeholder) => {
+                    format!("cannot fill in `{placeholder}` in {place} `{env}`: {}", error.describe())
+                }
+                None => format!("cannot fill in {place} `{env}`: {}", error.describe()),
+            }
+        }
     }
 }
 

@@ -137,9 +137,13 @@ pub enum ServiceAction {
     Pending { container: ContainerRef, keys: Vec<String> },
     /// The container is restarting, dead or being removed: the service fails.
     Unusable { container: ContainerRef },
-    /// An env value cannot be filled in from the context: the service fails.
+    /// An env value (or a secret from the context) cannot be filled in from the context: the
+    /// service fails.
     Unfillable {
+        /// The env name, or the secret's name when `secret`.
         env: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        secret: bool,
         /// Serialised as `placeholder` and `reason`.
         #[serde(flatten)]
         error: InterpolationError,
@@ -338,9 +342,10 @@ impl Plan {
 /// Why an env value (or a secret from the context) cannot be filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EnvProblem {
-    /// The env name, or for a secret its path in the container (`/run/secrets/<name>`).
+    /// The env name, or the secret's name when `secret`.
     pub env: String,
     pub error: InterpolationError,
+    pub secret: bool,
 }
 
 /// The container spec for a service, with env filled in from `values` and its secrets read
@@ -352,7 +357,8 @@ pub(crate) fn container_spec(
 ) -> Result<ContainerSpec, EnvProblem> {
     let mut env = Vec::with_capacity(service.env.len());
     for (key, value) in &service.env {
-        let filled = interpolate(value, values).map_err(|error| EnvProblem { env: key.clone(), error })?;
+        let filled =
+            interpolate(value, values).map_err(|error| EnvProblem { env: key.clone(), error, secret: false })?;
         env.push(format!("{key}={filled}"));
     }
     let mut binds: Vec<String> = service.volumes.iter().map(crate::service::Volume::bind_string).collect();
@@ -360,7 +366,8 @@ pub(crate) fn container_spec(
     let mut secret_files = Vec::new();
     for secret in &service.secrets {
         let unavailable = |key: &str| EnvProblem {
-            env: secret.target(),
+            env: secret.name.clone(),
+            secret: true,
             error: InterpolationError::UnknownKey {
                 key: key.to_string(),
                 existing: if matches!(secret.source, SecretSource::Context(_)) {
@@ -483,7 +490,11 @@ pub(crate) fn plan_service(
         _ => Vec::new(),
     };
     if let (Err(problem), true) = (&spec, pending.is_empty()) {
-        return ServiceAction::Unfillable { env: problem.env.clone(), error: problem.error.clone() };
+        return ServiceAction::Unfillable {
+            env: problem.env.clone(),
+            secret: problem.secret,
+            error: problem.error.clone(),
+        };
     }
     let stopped = containers.iter().find(|container| container.state == ContainerState::Stopped);
     if image::builds_on_every_start(service) && !fresh && !observed.built {
@@ -786,7 +797,7 @@ mod tests {
             }
             ServiceAction::Pending { container, keys } => format!("pending {} {}", container.id, keys.join(" ")),
             ServiceAction::Unusable { container } => format!("unusable {}", container.id),
-            ServiceAction::Unfillable { env, error } => {
+            ServiceAction::Unfillable { env, error, .. } => {
                 format!("unfillable {env} {}", error.placeholder().as_deref().unwrap_or("-"))
             }
         }

@@ -292,7 +292,7 @@ fn target(run: &Run<impl Backend>) -> Target {
 }
 
 fn interpolation_failure(problem: EnvProblem) -> ServiceFailure {
-    ServiceFailure::Interpolation { key: problem.env, error: problem.error }
+    ServiceFailure::Interpolation { key: problem.env, error: problem.error, secret: problem.secret }
 }
 
 /// Writes the files of the spec's secrets that come from a variable or the context.
@@ -407,7 +407,9 @@ async fn start_service_inner<B: Backend>(run: &Arc<Run<B>>, service: &Service, b
         ServiceAction::Unusable { container } => {
             Err(ServiceFailure::ContainerUnusable { container: container.name }.into())
         }
-        ServiceAction::Unfillable { env, error } => Err(ServiceFailure::Interpolation { key: env, error }.into()),
+        ServiceAction::Unfillable { env, error, secret } => {
+            Err(ServiceFailure::Interpolation { key: env, error, secret }.into())
+        }
         ServiceAction::Resume { container, unpause, post_start, .. } => {
             resume(run, service, &container, unpause, post_start, began).await
         }

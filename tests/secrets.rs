@@ -124,3 +124,18 @@ service(#{ name: "db", image: "@IMAGE@", secrets: #{ password: password } });
     output.code(2).stderr_contains("error: invalid secret `password`: expected a map, got a string");
     lacks_secrets(&output.stderr, "the error");
 }
+
+#[test]
+fn a_context_secret_that_nothing_provides_is_refused_before_anything_starts() {
+    let project = Project::new("secrets_missing_context_key");
+    project.script(
+        r#"group("@GROUP@");
+service(#{ name: "db", image: "@IMAGE@", cmd: ["sleep", "3600"] });
+service(#{ name: "api", image: "@IMAGE@", dependencies: ["db"], secrets: #{ token: #{ context: "api_token" } } });
+"#,
+    );
+    project.run(["start"]).code(2).stderr_contains(
+        "error: service `api` needs `{api_token}` in secret `token`, but nothing provides key `api_token`",
+    );
+    assert_eq!(containers(project.group()), []);
+}
