@@ -21,6 +21,10 @@ pub(crate) struct Arguments {
     /// Show debug logs (-vv for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Read variables from this `.env` file for `env_var()` and `env` secrets (boss's own
+    /// environment wins).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -389,10 +393,6 @@ pub(crate) struct StartArguments {
     pub words: Vec<String>,
     #[command(flatten)]
     pub profiles: ProfileOption,
-    /// Read variables from this `.env` file for `env_var()` and `env` secrets (boss's own
-    /// environment wins).
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
     /// Services not to start (comma-separated, may be repeated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,

@@ -33,7 +33,12 @@ pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
     }
 }
 
-pub(crate) async fn execute(command: Command) -> Result<(), Error> {
+/// Runs `command`, with the variables of `--env-file` (read before any script is evaluated:
+/// its top level may call `env_var()`).
+pub(crate) async fn execute(command: Command, env_file: Option<PathBuf>) -> Result<(), Error> {
+    if let Some(path) = &env_file {
+        crate::secret::set_env_file(crate::secret::read_env_file(path)?);
+    }
     let progress = Progress::new(progress_mode(command.progress())).with_timings(command.timings());
     let result = execute_with(command, &progress).await;
     // A live view that no summary ended (an error, say) is frozen before the error is shown.
@@ -213,10 +218,6 @@ fn active_profiles(option: &ProfileOption) -> Vec<String> {
 
 /// The group `start` and `run` start.
 fn start_group(start: StartArguments) -> Result<Group, Error> {
-    // Before the script is evaluated: its top level may call `env_var()`.
-    if let Some(path) = &start.env_file {
-        crate::secret::set_env_file(crate::secret::read_env_file(path)?);
-    }
     let (file, services) = script_and_services(start.words);
     let mut group = Group::load(&file)?
         .exclude(clean_names(&start.exclude))

@@ -299,6 +299,8 @@ pub enum SecretProblem {
     NotAString { source: &'static str },
     /// The file does not exist (or is not a file).
     NoFile { path: String },
+    /// A bind in `volumes` mounts something at the secret's path too.
+    MountedTwice { path: String },
 }
 
 /// A Docker call that failed, named for the `failed to ...` line.
@@ -1168,6 +1170,7 @@ impl ScriptErrorKind {
                     SecretProblem::Sources { found } => format!("it names more than one source: {}", and_ticked(found)),
                     SecretProblem::NotAString { source } => format!("`{source}` must be a non-empty string"),
                     SecretProblem::NoFile { path } => format!("the file `{path}` does not exist"),
+                    SecretProblem::MountedTwice { path } => format!("`volumes` mounts something at `{path}` too"),
                 };
                 format!("invalid secret `{name}`: {reason}")
             }

@@ -128,10 +128,11 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
     // evaluated on a blocking thread of the runtime (`command::load`), which has that stack
     // too, so this thread only keeps anything else run inside `block_on` equally safe.
     let command = arguments.command;
+    let env_file = arguments.env_file;
     let result = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(HOOK_STACK_SIZE)
-            .spawn_scoped(scope, || runtime.block_on(command::execute(command)))
+            .spawn_scoped(scope, || runtime.block_on(command::execute(command, env_file)))
             .map(|thread| thread.join())
     });
     let result = match result {

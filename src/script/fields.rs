@@ -252,6 +252,13 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         }
     }
 
+    // Docker refuses two mounts at one path, late and obscurely.
+    if let Some(secret) = secrets.iter().find(|secret| volumes.iter().any(|volume| volume.container == secret.target()))
+    {
+        let problem = SecretProblem::MountedTwice { path: secret.target() };
+        return Err(fields.error("secrets", ScriptErrorKind::BadSecret { name: secret.name.clone(), problem }));
+    }
+
     let always_start_new = match fields.get("always_start_new") {
         None => false,
         Some(value) => {
