@@ -612,6 +612,14 @@ impl Group {
             None => None,
         };
         let context = if lock.is_some() { self.saved_context()? } else { self.context()?.clone() };
+        // Hooks' words pass through boss's output with secret values masked.
+        let shown = self.receiver.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        *self.receiver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = crate::secret::masking_sink(
+            shown,
+            context.clone(),
+            self.project.context_secret_keys(),
+            crate::secret::fixed_values(self.project.services.values()),
+        );
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
         Ok(Prepared {

@@ -162,6 +162,75 @@ pub(crate) fn write(files: &[SecretFile], project_dir: &Path) -> std::io::Result
     Ok(())
 }
 
+/// Values shorter than this are not masked in hooks' words: masking every `1` or `on` would
+/// garble the output and hide nothing.
+const SHORTEST_MASKED: usize = 4;
+
+/// Passes events on to `inner`, with every secret value in a hook's `log(...)` line or a hook's
+/// error replaced by `***`. Secret values are those of `fixed` (the `env` and `file` secrets)
+/// and of the context keys marked secret or in `context_keys`, looked up as each event
+/// arrives, so a value a hook set a moment ago counts.
+pub(crate) fn masking_sink(
+    inner: crate::event::EventSink,
+    context: crate::context::Context,
+    context_keys: std::collections::BTreeSet<String>,
+    fixed: Vec<String>,
+) -> crate::event::EventSink {
+    use crate::error::{HookProblem, ServiceFailure};
+    use crate::event::{Event, ServiceChange};
+    crate::event::EventSink::new(move |event| {
+        let mask = |text: &str| {
+            let mut keys = context.secret_keys();
+            keys.extend(context_keys.iter().cloned());
+            let mut values: Vec<String> = keys
+                .iter()
+                .filter_map(|key| context.get(key))
+                .map(|value| String::from_utf8_lossy(&context_text(&value)).into_owned())
+                .chain(fixed.iter().cloned())
+                .filter(|value| value.len() >= SHORTEST_MASKED)
+                .collect();
+            // Longest first, so a value that contains another is masked whole.
+            values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+            values.iter().fold(text.to_string(), |text, value| text.replace(value.as_str(), MASK))
+        };
+        let masked = match event {
+            Event::Service { service, change: ServiceChange::Log { message } } => {
+                Event::Service { service: service.clone(), change: ServiceChange::Log { message: mask(message) } }
+            }
+            Event::Service {
+                service,
+                change:
+                    ServiceChange::Failed {
+                        failure: ServiceFailure::Hook { hook, problem: HookProblem::Script { message }, span },
+                    },
+            } => Event::Service {
+                service: service.clone(),
+                change: ServiceChange::Failed {
+                    failure: ServiceFailure::Hook {
+                        hook: *hook,
+                        problem: HookProblem::Script { message: mask(message) },
+                        span: span.clone(),
+                    },
+                },
+            },
+            other => return inner.deliver(other),
+        };
+        inner.deliver(&masked);
+    })
+}
+
+/// The values of the `env` and `file` secrets of `services` that can be read now.
+pub(crate) fn fixed_values<'a>(services: impl IntoIterator<Item = &'a Service>) -> Vec<String> {
+    let empty = Map::new();
+    services
+        .into_iter()
+        .flat_map(|service| &service.secrets)
+        .filter(|secret| !matches!(secret.source, SecretSource::Context(_)))
+        .filter_map(|secret| value(&secret.source, &empty))
+        .map(|text| String::from_utf8_lossy(&text.0).into_owned())
+        .collect()
+}
+
 /// Removes the secret files of `group` (`stop --remove`); a missing directory is no error.
 pub(crate) fn remove(project_dir: &Path, group: &str) -> std::io::Result<()> {
     match std::fs::remove_dir_all(group_directory(project_dir, group)) {

@@ -22,7 +22,11 @@ service(#{
         password: #{ env: "BOSS_TEST_DB_PASSWORD" },
         key: #{ file: "./key.txt" },
     },
-    post_start: |ctx| { ctx.secret("token", "tok-SECRET-123"); },
+    post_start: |ctx| {
+        ctx.secret("token", "tok-SECRET-123");
+        log(`token is ${ctx.token}, password is ${env_var("BOSS_TEST_DB_PASSWORD")}`);
+        print(ctx);
+    },
 });
 
 service(#{
@@ -57,6 +61,8 @@ fn secrets_reach_the_container_read_only_and_never_show() {
     started.success();
     lacks_secrets(&started.stdout, "start's JSON events");
     lacks_secrets(&started.stderr, "start's stderr");
+    started.stdout_contains("token is ***, password is ***");
+    started.stdout_contains(r#"{\"token\":\"***\"}"#);
 
     let read = |service: &str, name: &str| {
         let output = project.run(["exec", service, "--", "cat", &format!("/run/secrets/{name}")]);
@@ -138,4 +144,25 @@ service(#{ name: "api", image: "@IMAGE@", dependencies: ["db"], secrets: #{ toke
         "error: service `api` needs `{api_token}` in secret `token`, but nothing provides key `api_token`",
     );
     assert_eq!(containers(project.group()), []);
+}
+
+#[test]
+fn a_hook_that_throws_a_secret_fails_without_showing_it() {
+    let project = Project::new("secrets_hook_error");
+    project.script(
+        r#"group("@GROUP@");
+service(#{
+    name: "db",
+    image: "@IMAGE@",
+    cmd: ["sleep", "3600"],
+    stop_signal: "SIGKILL",
+    secrets: #{ password: #{ env: "BOSS_TEST_DB_PASSWORD" } },
+    ping: || throw `cannot log in with ${env_var("BOSS_TEST_DB_PASSWORD")}`,
+});
+"#,
+    );
+    let output = project.boss(["start", "--progress", "plain"]).env("BOSS_TEST_DB_PASSWORD", PASSWORD).run();
+    output.code(1).stderr_contains("cannot log in with ***");
+    lacks_secrets(&output.stderr, "the hook's error");
+    lacks_secrets(&output.stdout, "stdout");
 }
