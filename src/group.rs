@@ -359,6 +359,7 @@ impl Group {
             stop_grace: STOP_GRACE,
             network: prepared.network.clone(),
             cancel: prepared.cancel.clone(),
+            excluded: prepared.excluded.clone(),
         };
         let (backend, project, context, events) = prepared.engine();
         let address = backend.address();

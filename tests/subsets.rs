@@ -112,3 +112,26 @@ service(#{
         .code(2)
         .stderr_contains("error: env file `bad.env` line 2 is not `NAME=value`, a comment or blank");
 }
+
+#[test]
+fn reload_starts_no_service_of_an_inactive_profile() {
+    let project = Project::new("subsets_reload_profiles");
+    project
+        .script(
+            r#"group("@GROUP@");
+service(#{ name: "api", image: "@GROUP@-api:dev", build_from: "./api", stop_signal: "SIGKILL" });
+service(#{
+    name: "debug",
+    image: "@IMAGE@",
+    profiles: ["debug"],
+    cmd: ["sleep", "3600"],
+    stop_signal: "SIGKILL",
+});
+"#,
+        )
+        .file("api/Dockerfile", &project.expand("FROM @IMAGE@\nCMD [\"sleep\", \"3600\"]\n"));
+    project.run(["start"]).success();
+    project.run(["reload", "api"]).success();
+    assert_eq!(container(project.group(), "api").map(|row| row.state).as_deref(), Some("running"));
+    assert!(container(project.group(), "debug").is_none(), "a reload starts only what a start would");
+}
