@@ -31,7 +31,8 @@ use crate::service::Protocol;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub group: String,
-    /// Every declared service has a running container (orphans do not count).
+    /// Every declared service has a running container (orphans do not count, nor services of
+    /// a profile that have none).
     pub all_running: bool,
     /// Every declared service has a running container that became ready as boss recorded it
     /// (what `boss status`'s exit status says).
@@ -150,9 +151,14 @@ pub(crate) async fn status<B: Backend>(
             services.push(of_container(name, true, container));
         }
     }
-    let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state == State::Running);
-    let all_ready =
-        all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
+    // A service of a profile that has no container was not asked for: it does not count.
+    let optional_and_absent = |service: &ServiceStatus| {
+        service.state == State::Missing
+            && project.services.get(&service.name).is_some_and(|declared| !declared.profiles.is_empty())
+    };
+    let expected = |service: &&ServiceStatus| !(service.orphan || optional_and_absent(service));
+    let all_running = services.iter().filter(expected).all(|service| service.state == State::Running);
+    let all_ready = all_running && services.iter().filter(expected).all(|service| service.ready == Some(true));
     Ok(Status { group: group.clone(), all_running, all_ready, services })
 }
 

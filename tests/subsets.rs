@@ -40,6 +40,8 @@ fn named_services_start_with_their_dependencies_and_stop_with_their_dependants()
     // Without names: every service but those of inactive profiles.
     project.run(["start"]).success();
     assert_eq!(states(&project), "running running running -");
+    // `debug` was not asked for, so the group is all up.
+    project.run(["status"]).success().stdout_contains("debug");
     project.boss(["start"]).env("BOSS_PROFILES", "debug").run().success();
     assert_eq!(states(&project), "running running running running");
 
