@@ -21,6 +21,10 @@ pub(crate) struct Arguments {
     /// Show debug logs (-vv for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Read variables from this `.env` file for `env_var()` and `env` secrets (boss's own
+    /// environment wins).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -29,7 +33,8 @@ pub(crate) struct Arguments {
 pub(crate) enum Command {
     /// Create the network and start every service in dependency order.
     #[command(
-        after_help = "Examples:\n  boss start\n  boss start examples/quickstart/services.rhai --exclude worker --save-logs ci-logs"
+        override_usage = "boss start [FILE] [SERVICE]... [OPTIONS]",
+        after_help = "Examples:\n  boss start\n  boss start api --profile debug\n  boss start examples/quickstart/services.rhai --exclude worker --save-logs ci-logs"
     )]
     Start {
         #[command(flatten)]
@@ -37,10 +42,12 @@ pub(crate) enum Command {
     },
     /// Stop services in reverse dependency order.
     #[command(after_help = "Examples:\n  boss stop\n  boss stop services.rhai --remove --volumes")]
+    #[command(override_usage = "boss stop [FILE] [SERVICE]... [OPTIONS]")]
     Stop {
-        /// The services script.
-        #[arg(default_value = "services.rhai")]
-        file: PathBuf,
+        /// The services script (default `services.rhai`) when the first ends in `.rhai` or holds
+        /// a `/`, then the services to stop with their dependants (all when none is named).
+        #[arg(value_name = "FILE|SERVICE")]
+        words: Vec<String>,
         /// Services to leave running (comma-separated, may be repeated).
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
@@ -68,10 +75,14 @@ pub(crate) enum Command {
     },
     /// Show what `start` would do, changing nothing.
     #[command(after_help = "Examples:\n  boss plan\n  boss plan --format json --exit-code")]
+    #[command(override_usage = "boss plan [FILE] [SERVICE]... [OPTIONS]")]
     Plan {
-        /// The services script.
-        #[arg(default_value = "services.rhai")]
-        file: PathBuf,
+        /// The services script (default `services.rhai`) when the first ends in `.rhai` or holds
+        /// a `/`, then the services `start` would start with their dependencies.
+        #[arg(value_name = "FILE|SERVICE")]
+        words: Vec<String>,
+        #[command(flatten)]
+        profiles: ProfileOption,
         /// Services `start` would not start (comma-separated, may be repeated).
         #[arg(long, value_delimiter = ',')]
         exclude: Vec<String>,
@@ -113,11 +124,15 @@ pub(crate) enum Command {
         /// `json` (one object).
         #[arg(long, value_enum, default_value_t = EnvFormat::Sh)]
         format: EnvFormat,
+        /// Show secret values (context keys marked with `ctx.secret(...)` or read by a
+        /// service's `secrets`) instead of `***`.
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Start the group, run a command on the host with `boss env`'s variables, then stop and
     /// remove what this run started; exit with the command's status.
     #[command(
-        override_usage = "boss run [FILE] [OPTIONS] -- <COMMAND>...",
+        override_usage = "boss run [FILE] [SERVICE]... [OPTIONS] -- <COMMAND>...",
         after_help = "Examples:\n  boss run -- cargo test\n  boss run services.rhai --exclude worker --save-logs ci-logs -- make integration"
     )]
     Run {
@@ -242,11 +257,11 @@ fn parse_since(text: &str) -> Result<SystemTime, String> {
         .map_err(|_| format!("`{text}` is neither a duration (`10m`) nor a time (`2026-11-30T13:00:00Z`)"))
 }
 
-/// The script and the services of `boss logs`'s words: a first word ending in `.rhai` is the
-/// script.
+/// The script and the services of a command's words: a first word ending in `.rhai`, or
+/// holding a `/` (`./dev`, `ci/services`), is the script; service names can hold neither.
 pub(crate) fn script_and_services(words: Vec<String>) -> (PathBuf, Vec<String>) {
     let mut words = words.into_iter().peekable();
-    let file = match words.next_if(|word| word.ends_with(".rhai")) {
+    let file = match words.next_if(|word| word.ends_with(".rhai") || word.contains('/')) {
         Some(file) => PathBuf::from(file),
         None => PathBuf::from("services.rhai"),
     };
@@ -360,12 +375,24 @@ impl Command {
     }
 }
 
+/// `--profile`, of the commands that select services to start.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ProfileOption {
+    /// Activate a profile: services with `profiles` start only when one of theirs is active
+    /// (comma-separated, may be repeated; default: `BOSS_PROFILES`).
+    #[arg(long = "profile", value_name = "NAME", value_delimiter = ',')]
+    pub names: Vec<String>,
+}
+
 /// What `start` and `run` take to start a group.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StartArguments {
-    /// The services script.
-    #[arg(default_value = "services.rhai")]
-    pub file: PathBuf,
+    /// The services script (default `services.rhai`) when the first ends in `.rhai` or holds a
+    /// `/`, then the services to start with their dependencies (all when none is named).
+    #[arg(value_name = "FILE|SERVICE")]
+    pub words: Vec<String>,
+    #[command(flatten)]
+    pub profiles: ProfileOption,
     /// Services not to start (comma-separated, may be repeated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
@@ -430,14 +457,14 @@ mod tests {
     fn exclude_is_split_repeated_and_trimmed() {
         let arguments =
             Arguments::try_parse_from(["boss", "stop", "--exclude", "a, b", "--exclude", " c ,", "--remove"]).unwrap();
-        let Command::Stop { exclude, remove, timeout, file, volumes, .. } = arguments.command else {
+        let Command::Stop { exclude, remove, timeout, words, volumes, .. } = arguments.command else {
             panic!("not stop")
         };
         assert!(!volumes);
         assert_eq!(clean_names(&exclude), ["a", "b", "c"]);
         assert!(remove);
         assert_eq!(timeout, 10);
-        assert_eq!(file, PathBuf::from("services.rhai"));
+        assert_eq!(script_and_services(words), (PathBuf::from("services.rhai"), vec![]));
     }
 
     #[test]
@@ -489,8 +516,8 @@ mod tests {
     #[test]
     fn plan_takes_a_format_and_an_exit_code_flag() {
         let arguments = Arguments::try_parse_from(["boss", "plan", "--format", "json", "--exit-code"]).unwrap();
-        let Command::Plan { format, exit_code, file, .. } = arguments.command else { panic!("not plan") };
-        assert_eq!((format, exit_code, file), (PlanFormat::Json, true, PathBuf::from("services.rhai")));
+        let Command::Plan { format, exit_code, words, .. } = arguments.command else { panic!("not plan") };
+        assert_eq!((format, exit_code, script_and_services(words).0), (PlanFormat::Json, true, "services.rhai".into()));
         assert!(Arguments::try_parse_from(["boss", "plan", "--format", "yaml"]).is_err());
     }
 
@@ -508,7 +535,7 @@ mod tests {
     #[test]
     fn env_takes_a_format() {
         let parse = |args: &[&str]| match Arguments::try_parse_from(args).map(|arguments| arguments.command) {
-            Ok(Command::Env { format, file }) => Some((format, file)),
+            Ok(Command::Env { format, file, .. }) => Some((format, file)),
             _ => None,
         };
         assert_eq!(parse(&["boss", "env"]), Some((EnvFormat::Sh, PathBuf::from("services.rhai"))));
@@ -522,11 +549,22 @@ mod tests {
         let arguments =
             Arguments::try_parse_from(["boss", "run", "x.rhai", "--keep", "--", "sh", "-c", "echo --keep"]).unwrap();
         let Command::Run { start, keep, command } = arguments.command else { panic!("not run") };
-        assert_eq!((start.file, keep, start.exclude), (PathBuf::from("x.rhai"), true, Vec::<String>::new()));
+        assert_eq!((script_and_services(start.words).0, keep, start.exclude), ("x.rhai".into(), true, vec![]));
         assert_eq!(command, ["sh", "-c", "echo --keep"]);
         let arguments = Arguments::try_parse_from(["boss", "run", "--exclude", "a", "--", "make", "test"]).unwrap();
         let Command::Run { start, keep, .. } = arguments.command else { panic!("not run") };
-        assert_eq!((start.file, keep, start.exclude), (PathBuf::from("services.rhai"), false, vec!["a".to_string()]));
+        let (file, services) = script_and_services(start.words);
+        assert_eq!(
+            (file, services, keep, start.exclude),
+            ("services.rhai".into(), vec![], false, vec!["a".to_string()])
+        );
+        let arguments = Arguments::try_parse_from(["boss", "run", "api", "db", "--", "make"]).unwrap();
+        let Command::Run { start, command, .. } = arguments.command else { panic!("not run") };
+        assert_eq!(
+            script_and_services(start.words),
+            ("services.rhai".into(), vec!["api".to_string(), "db".to_string()])
+        );
+        assert_eq!(command, ["make"]);
         assert!(Arguments::try_parse_from(["boss", "run"]).is_err(), "a command is required");
         assert!(Arguments::try_parse_from(["boss", "run", "--"]).is_err(), "a command is required");
     }
@@ -624,6 +662,36 @@ mod tests {
     fn start_defaults() {
         let arguments = Arguments::try_parse_from(["boss", "start", "x.rhai"]).unwrap();
         let Command::Start { start } = arguments.command else { panic!("not start") };
-        assert_eq!((start.wait.seconds, start.file, start.network_name), (300, PathBuf::from("x.rhai"), None));
+        assert_eq!(
+            (start.wait.seconds, script_and_services(start.words).0, start.network_name),
+            (300, "x.rhai".into(), None)
+        );
+    }
+
+    #[test]
+    fn start_and_stop_take_an_optional_file_then_services() {
+        let words = |args: &[&str]| match Arguments::try_parse_from(args).unwrap().command {
+            Command::Start { start } => script_and_services(start.words),
+            Command::Stop { words, .. } | Command::Plan { words, .. } => script_and_services(words),
+            other => panic!("no words: {other:?}"),
+        };
+        let expect = |file: &str, services: &[&str]| {
+            (PathBuf::from(file), services.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(words(&["boss", "start"]), expect("services.rhai", &[]));
+        assert_eq!(words(&["boss", "start", "api", "db"]), expect("services.rhai", &["api", "db"]));
+        assert_eq!(words(&["boss", "start", "dev.rhai", "api"]), expect("dev.rhai", &["api"]));
+        // A `/` makes a script of a file without `.rhai`; a service name never holds one.
+        assert_eq!(words(&["boss", "start", "./dev", "api"]), expect("./dev", &["api"]));
+        assert_eq!(words(&["boss", "stop", "ci/services.rhai", "db"]), expect("ci/services.rhai", &["db"]));
+        assert_eq!(words(&["boss", "plan", "api"]), expect("services.rhai", &["api"]));
+        let Command::Start { start } =
+            Arguments::try_parse_from(["boss", "start", "--profile", "debug,tools", "--profile", "ci"])
+                .unwrap()
+                .command
+        else {
+            panic!("not start")
+        };
+        assert_eq!(start.profiles.names, ["debug", "tools", "ci"]);
     }
 }

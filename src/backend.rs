@@ -198,6 +198,11 @@ pub(crate) struct ContainerSpec {
     pub resources: crate::service::Resources,
     pub init: bool,
     pub healthcheck: Option<crate::service::Healthcheck>,
+    /// Each secret's name and the hash of its value, for the recorded definition; its bind is
+    /// in `binds`.
+    pub secrets: Vec<(String, String)>,
+    /// The secret values boss writes to files before the container is created or started.
+    pub secret_files: Vec<crate::secret::SecretFile>,
 }
 
 /// A command to run in a running container.

@@ -12,8 +12,8 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::arguments::{
-    Command, EnvFormat, LockTimeout, PlanFormat, Progress as ProgressArgument, StartArguments, StatusFormat,
-    clean_names, exec_target, script_and_services,
+    Command, EnvFormat, LockTimeout, PlanFormat, ProfileOption, Progress as ProgressArgument, StartArguments,
+    StatusFormat, clean_names, exec_target, script_and_services,
 };
 use crate::context::Context;
 use crate::error::{Error, UsageError, exit_code};
@@ -33,7 +33,12 @@ pub(crate) fn progress_mode(progress: Option<ProgressArgument>) -> Mode {
     }
 }
 
-pub(crate) async fn execute(command: Command) -> Result<(), Error> {
+/// Runs `command`, with the variables of `--env-file` (read before any script is evaluated:
+/// its top level may call `env_var()`).
+pub(crate) async fn execute(command: Command, env_file: Option<PathBuf>) -> Result<(), Error> {
+    if let Some(path) = &env_file {
+        crate::secret::set_env_file(crate::secret::read_env_file(path)?);
+    }
     let progress = Progress::new(progress_mode(command.progress())).with_timings(command.timings());
     let result = execute_with(command, &progress).await;
     // A live view that no summary ended (an error, say) is frozen before the error is shown.
@@ -53,9 +58,11 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             running.keep();
             summarise_start("start", &services, report, &cancel, progress)
         }
-        Command::Stop { file, exclude, remove, volumes, timeout, lock, progress: _ } => {
+        Command::Stop { words, exclude, remove, volumes, timeout, lock, progress: _ } => {
+            let (file, services) = script_and_services(words);
             let mut stop = with_lock_timeout(Group::load(&file)?, lock)
                 .events_to(progress.sink())
+                .only(services)
                 .exclude(clean_names(&exclude))
                 .stop()
                 .grace(Duration::from_secs(timeout));
@@ -75,8 +82,13 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
                 Err(Error::ServicesFailed { verb: "stop", failed: report.failed })
             }
         }
-        Command::Plan { file, exclude, format, exit_code, network_name } => {
-            let mut group = Group::load(&file)?.events_to(output::stderr_sink()).exclude(clean_names(&exclude));
+        Command::Plan { words, profiles, exclude, format, exit_code, network_name } => {
+            let (file, services) = script_and_services(words);
+            let mut group = Group::load(&file)?
+                .events_to(output::stderr_sink())
+                .exclude(clean_names(&exclude))
+                .only(services)
+                .profiles(active_profiles(&profiles));
             if let Some(name) = network_name {
                 group = group.network_name(&name);
             }
@@ -106,8 +118,12 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
             });
             if status.all_ready { Ok(()) } else { Err(Error::NotAllRunning) }
         }
-        Command::Env { file, format } => {
-            let variables = Group::load(&file)?.events_to(output::stderr_sink()).env().await?;
+        Command::Env { file, format, show_secrets } => {
+            let mut group = Group::load(&file)?.events_to(output::stderr_sink());
+            if show_secrets {
+                group = group.show_secrets();
+            }
+            let variables = group.env().await?;
             output::result(&match format {
                 EnvFormat::Sh => output::env_sh(&variables),
                 EnvFormat::Dotenv => output::env_dotenv(&variables),
@@ -191,10 +207,23 @@ async fn execute_with(command: Command, progress: &Progress) -> Result<(), Error
     }
 }
 
+/// The profiles `--profile` names, else those of `BOSS_PROFILES` (comma-separated).
+fn active_profiles(option: &ProfileOption) -> Vec<String> {
+    if !option.names.is_empty() {
+        return clean_names(&option.names);
+    }
+    let from_environment = std::env::var("BOSS_PROFILES").unwrap_or_default();
+    clean_names(&from_environment.split(',').map(String::from).collect::<Vec<_>>())
+}
+
 /// The group `start` and `run` start.
 fn start_group(start: StartArguments) -> Result<Group, Error> {
-    let mut group =
-        Group::load(&start.file)?.exclude(clean_names(&start.exclude)).timeout(Duration::from_secs(start.wait.seconds));
+    let (file, services) = script_and_services(start.words);
+    let mut group = Group::load(&file)?
+        .exclude(clean_names(&start.exclude))
+        .only(services)
+        .profiles(active_profiles(&start.profiles))
+        .timeout(Duration::from_secs(start.wait.seconds));
     if let Some(name) = start.network_name {
         group = group.network_name(&name);
     }

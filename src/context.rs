@@ -48,6 +48,10 @@ pub fn file_name_for_group(script_name: &str, group: &str) -> String {
 /// ready. It is not a context value: hooks, `boss env` and [`Context::snapshot`] never see it.
 pub(crate) const STARTED_KEY: &str = "boss:started";
 
+/// The key under which the context file keeps the keys whose values are secret (set with
+/// `ctx.secret(...)`): `boss env` and boss's output mask them. Not a context value either.
+pub(crate) const SECRET_KEYS_KEY: &str = "boss:secret_keys";
+
 /// How far boss got with a container, as recorded in the context file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +77,8 @@ pub struct Context {
     /// Per service, how far boss got with its container: saved with the values, in one file
     /// written at once, so a value `post_start` set and the record that it ran never disagree.
     started: Arc<Mutex<std::collections::BTreeMap<String, StartRecord>>>,
+    /// The keys whose values are secret: masked wherever boss shows values.
+    secret_keys: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// The file the context was loaded from, where [`Context::persist`] writes it.
     file: Option<Arc<ContextFile>>,
 }
@@ -87,7 +93,34 @@ struct ContextFile {
 
 impl Context {
     pub fn from_map(values: Map<String, Value>) -> Context {
-        Context { values: Arc::new(Mutex::new(values)), started: Arc::default(), file: None }
+        Context {
+            values: Arc::new(Mutex::new(values)),
+            started: Arc::default(),
+            secret_keys: Arc::default(),
+            file: None,
+        }
+    }
+
+    /// Marks `key`'s value secret: `boss env` and boss's output show it as `***`.
+    pub fn mark_secret(&self, key: &str) {
+        self.secret_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_string());
+    }
+
+    /// The keys marked secret.
+    pub fn secret_keys(&self) -> std::collections::BTreeSet<String> {
+        self.secret_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Every value, the secret ones (marked, or in `also`) replaced by `***`.
+    pub(crate) fn masked_snapshot(&self, also: &std::collections::BTreeSet<String>) -> Map<String, Value> {
+        let secret = self.secret_keys();
+        let mut values = self.snapshot();
+        for (key, value) in &mut values {
+            if secret.contains(key) || also.contains(key) {
+                *value = Value::from(crate::secret::MASK);
+            }
+        }
+        values
     }
 
     /// What the context file records of `service`'s container.
@@ -171,7 +204,12 @@ impl Context {
                     .remove(STARTED_KEY)
                     .and_then(|records| serde_json::from_value(records).ok())
                     .unwrap_or_default();
+                let secret_keys = values
+                    .remove(SECRET_KEYS_KEY)
+                    .and_then(|keys| serde_json::from_value(keys).ok())
+                    .unwrap_or_default();
                 let context = Context::from_map(values);
+                *context.secret_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = secret_keys;
                 *context.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = started;
                 Ok(context)
             }
@@ -189,6 +227,7 @@ impl Context {
     /// writes them only under the lock.
     pub(crate) fn take_saved(&self, loaded: &Map<String, Value>, saved: &Context) {
         *self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = saved.start_records();
+        self.secret_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(saved.secret_keys());
         let saved = saved.snapshot();
         let mut values = self.lock();
         let keys: std::collections::BTreeSet<String> = loaded.keys().chain(saved.keys()).cloned().collect();
@@ -230,6 +269,12 @@ impl Context {
         } else {
             let started = serde_json::to_value(started).map_err(|e| fail(e.to_string()))?;
             values.insert(STARTED_KEY.to_string(), started);
+        }
+        let secret_keys = self.secret_keys();
+        if secret_keys.is_empty() {
+            values.remove(SECRET_KEYS_KEY);
+        } else {
+            values.insert(SECRET_KEYS_KEY.to_string(), Value::from(secret_keys.into_iter().collect::<Vec<_>>()));
         }
         let mut text = serde_json::to_string_pretty(&Value::Object(values)).map_err(|e| fail(e.to_string()))?;
         text.push('\n');
@@ -284,6 +329,23 @@ mod tests {
         context.save(&path).unwrap();
         assert_ne!(inode(), first, "a change replaces the file");
         assert_eq!(Context::load(&path).unwrap().get("token"), Some(Value::from("u")));
+    }
+
+    #[test]
+    fn secret_keys_are_saved_hidden_from_the_values_and_masked() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(FILE_NAME);
+        let context = Context::default();
+        context.set("token", Value::from("t0ps3cret"));
+        context.set("user", Value::from("admin"));
+        context.mark_secret("token");
+        context.save(&path).unwrap();
+        let loaded = Context::load(&path).unwrap();
+        assert_eq!(loaded.snapshot(), context.snapshot(), "the record is no value");
+        assert_eq!(loaded.secret_keys(), ["token".to_string()].into());
+        let masked = loaded.masked_snapshot(&["user".to_string()].into());
+        assert_eq!(masked["token"], Value::from("***"));
+        assert_eq!(masked["user"], Value::from("***"));
     }
 
     #[test]

@@ -235,6 +235,74 @@ pub enum UsageError {
         service: String,
         dependency: String,
     },
+    /// `service` would start, but `dependency`, which it needs, is only in `profiles`, none of
+    /// them active.
+    InactiveDependency {
+        service: String,
+        dependency: String,
+        profiles: Vec<String>,
+    },
+    /// A secret of `service` reads the host variable `variable`, which is not set.
+    SecretVariableUnset {
+        service: String,
+        secret: String,
+        variable: String,
+    },
+    /// A secret file of `service` cannot be read; `error` is the system's words.
+    SecretFileUnreadable {
+        service: String,
+        secret: String,
+        path: PathBuf,
+        error: String,
+    },
+    /// `--env-file PATH` cannot be read or is not a `.env` file.
+    BadEnvFile {
+        path: PathBuf,
+        problem: EnvFileProblem,
+    },
+}
+
+/// Why a `.env` file (`--env-file`, `env_file`) cannot be used. Never holds a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvFileProblem {
+    /// The system's words.
+    Unreadable(String),
+    Syntax(crate::dotenv::DotenvProblem),
+}
+
+impl EnvFileProblem {
+    fn describe(&self) -> String {
+        use crate::dotenv::DotenvProblem;
+        match self {
+            EnvFileProblem::Unreadable(error) => format!("cannot be read: {error}"),
+            EnvFileProblem::Syntax(DotenvProblem::NotAnAssignment { line }) => {
+                format!("line {line} is not `NAME=value`, a comment or blank")
+            }
+            EnvFileProblem::Syntax(DotenvProblem::BadName { line }) => {
+                format!("line {line} has a name that cannot be an environment variable's")
+            }
+            EnvFileProblem::Syntax(DotenvProblem::Unclosed { line }) => {
+                format!("the quote opened on line {line} is never closed")
+            }
+        }
+    }
+}
+
+/// Why a `secrets` entry is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretProblem {
+    /// The name cannot be a file name under `/run/secrets`.
+    BadName,
+    /// The entry is not a map (`got` describes it; a string is never repeated).
+    NotAMap { got: String },
+    /// The map names no source, or more than one.
+    Sources { found: Vec<String> },
+    /// The source's value is not a non-empty string.
+    NotAString { source: &'static str },
+    /// The file does not exist (or is not a file).
+    NoFile { path: String },
+    /// A bind in `volumes` mounts something at the secret's path too.
+    MountedTwice { path: String },
 }
 
 /// A Docker call that failed, named for the `failed to ...` line.
@@ -566,6 +634,16 @@ pub enum ScriptErrorKind {
         field: &'static str,
         value: String,
         problem: FieldProblem,
+    },
+    /// A `secrets` entry that boss cannot use.
+    BadSecret {
+        name: String,
+        problem: SecretProblem,
+    },
+    /// A file of `env_file` that cannot be used.
+    BadEnvFile {
+        path: String,
+        problem: EnvFileProblem,
     },
     /// An env name Docker cannot take; `key` is escaped so it prints on one line.
     BadEnvName {
@@ -966,6 +1044,9 @@ pub enum ServiceFailure {
     /// An env value refers to the context in a way that cannot be filled in. Names the env
     /// key and the placeholder, never the value, which may hold a password.
     Interpolation { site: crate::interpolate::Site, error: InterpolationError },
+    /// The file of a secret from a variable or the context could not be written under
+    /// `directory/.boss/secrets`; `error` is the system's words.
+    SecretNotWritten { directory: String, error: String },
     /// The build context could not be read.
     BuildContext { directory: String, problem: ContextProblem },
     /// The image build failed.
@@ -1272,6 +1353,26 @@ impl UsageError {
             UsageError::ExcludedDependant { service, dependency } => {
                 format!("cannot exclude `{service}`: it depends on `{dependency}`, which would be stopped")
             }
+            UsageError::InactiveDependency { service, dependency, profiles } => {
+                let (which, none) = if profiles.len() == 1 {
+                    ("profile", "no such profile is")
+                } else {
+                    ("profiles", "none of them is")
+                };
+                format!(
+                    "service `{service}` depends on `{dependency}`, which is only in {which} {}, and {none} active",
+                    and_ticked(profiles)
+                )
+            }
+            UsageError::SecretVariableUnset { service, secret, variable } => {
+                format!("secret `{secret}` of service `{service}` reads the variable `{variable}`, which is not set")
+            }
+            UsageError::SecretFileUnreadable { service, secret, path, error } => {
+                format!("secret `{secret}` of service `{service}` cannot read `{}`: {error}", path.display())
+            }
+            UsageError::BadEnvFile { path, problem } => {
+                format!("env file `{}` {}", path.display(), problem.describe())
+            }
         }
     }
 
@@ -1292,6 +1393,14 @@ impl UsageError {
             UsageError::ExecWithoutCommand => Some("write `boss exec [FILE] SERVICE -- COMMAND...`".into()),
             UsageError::ExcludedDependency { dependant, .. } => Some(format!("exclude `{dependant}` too")),
             UsageError::ExcludedDependant { dependency, .. } => Some(format!("exclude `{dependency}` too")),
+            UsageError::InactiveDependency { dependency, profiles, .. } => Some(format!(
+                "activate it with `--profile {}`, or name `{dependency}` on the command line too",
+                profiles.first().map(String::as_str).unwrap_or_default()
+            )),
+            UsageError::SecretVariableUnset { variable, .. } => {
+                Some(format!("set `{variable}` in boss's environment, or in a file given with `--env-file`"))
+            }
+            UsageError::SecretFileUnreadable { .. } | UsageError::BadEnvFile { .. } => None,
         }
     }
 }
@@ -1602,6 +1711,23 @@ impl ScriptErrorKind {
             }
             ScriptErrorKind::BadPort { entry, reason } => format!("invalid port mapping `{entry}`: {reason}"),
             ScriptErrorKind::BadVolume { entry, reason } => format!("invalid volume `{entry}`: {reason}"),
+            ScriptErrorKind::BadSecret { name, problem } => {
+                let reason = match problem {
+                    SecretProblem::BadName => {
+                        "the name must be a file name (letters, digits, `-`, `_` and `.`, not first)".to_string()
+                    }
+                    SecretProblem::NotAMap { got } => format!("expected a map, got {got}"),
+                    SecretProblem::Sources { found } if found.is_empty() => {
+                        "it names no source (`file`, `env` or `context`)".to_string()
+                    }
+                    SecretProblem::Sources { found } => format!("it names more than one source: {}", and_ticked(found)),
+                    SecretProblem::NotAString { source } => format!("`{source}` must be a non-empty string"),
+                    SecretProblem::NoFile { path } => format!("the file `{path}` does not exist"),
+                    SecretProblem::MountedTwice { path } => format!("`volumes` mounts something at `{path}` too"),
+                };
+                format!("invalid secret `{name}`: {reason}")
+            }
+            ScriptErrorKind::BadEnvFile { path, problem } => format!("env file `{path}` {}", problem.describe()),
             ScriptErrorKind::BadEnv { key, problem } => {
                 let reason = match problem {
                     EnvProblem::NotAScalar { got } => format!("values must be strings, numbers or booleans, got {got}"),
@@ -1679,6 +1805,12 @@ impl ScriptErrorKind {
             ScriptErrorKind::BadTimeLimit { .. } => Some(
                 "write seconds as a number (`2`, `0.5`) or a string with a unit (`\"500ms\"`, `\"2s\"`, `\"1m\"`)".into(),
             ),
+            ScriptErrorKind::BadSecret { .. } => Some(
+                "write `secrets: #{ db_password: #{ env: \"DB_PASSWORD\" } }`, or `#{ file: \"./secret.txt\" }`, or `#{ context: \"key\" }`".into(),
+            ),
+            ScriptErrorKind::BadEnvFile { .. } => {
+                Some("write `NAME=value` lines; `#` starts a comment; quote values with spaces or `#`".into())
+            }
             ScriptErrorKind::BadVolume { .. } => Some(
                 "write `\"./host:/container\"`, `\"./host:/container:ro\"` or `\"name:/container\"` (a named volume), or a map `#{ \"./data\": #{ bind: \"/data\", mode: \"ro\" } }`".into(),
             ),
@@ -1738,6 +1870,7 @@ impl ServiceFailure {
             ServiceFailure::JobFailed { .. } => "job_failed",
             ServiceFailure::JobTimeout { .. } => "job_timeout",
             ServiceFailure::Interpolation { .. } => "interpolation",
+            ServiceFailure::SecretNotWritten { .. } => "secret",
             ServiceFailure::BuildContext { .. } => "build_context",
             ServiceFailure::Build { .. } => "build",
             ServiceFailure::Pull { .. } => "pull",
@@ -1825,6 +1958,9 @@ impl ServiceFailure {
             }
             ServiceFailure::Interpolation { site, error } => {
                 let _ = writeln!(out, "{}", crate::output::unfillable(site, error));
+            }
+            ServiceFailure::SecretNotWritten { directory, error } => {
+                let _ = writeln!(out, "cannot write its secrets under `{directory}/.boss/secrets`: {error}");
             }
             ServiceFailure::BuildContext { directory, problem } => {
                 let _ = writeln!(out, "cannot use build context `{directory}`: {}", problem.describe());

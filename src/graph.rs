@@ -247,6 +247,8 @@ pub(crate) mod tests {
                     init: false,
                     healthcheck: None,
                     build: crate::service::BuildOptions::default(),
+                    secrets: Vec::new(),
+                    profiles: Vec::new(),
                     hooks: Hooks::default(),
                     ping_interval: crate::service::DEFAULT_PING_INTERVAL,
                     limits: crate::service::Limits::default(),

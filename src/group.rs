@@ -64,6 +64,10 @@ pub struct Group {
     operation: Operation,
     /// Where a start writes the logs of failed services.
     save_logs: Option<std::path::PathBuf>,
+    /// Services named and profiles activated ([`Group::only`], [`Group::profiles`]).
+    selection: crate::select::Selection,
+    /// [`Group::env`] shows secret values.
+    show_secrets: bool,
 }
 
 /// A sink that passes every event on to whatever `receiver` holds at the time.
@@ -126,6 +130,8 @@ impl Group {
             lock_timeout: None,
             operation: Operation::Start,
             save_logs: None,
+            selection: crate::select::Selection::default(),
+            show_secrets: false,
         }
     }
 
@@ -354,6 +360,7 @@ impl Group {
             stop_grace: STOP_GRACE,
             network: prepared.network.clone(),
             cancel: prepared.cancel.clone(),
+            excluded: prepared.excluded.clone(),
         };
         let (backend, project, context, events) = prepared.engine();
         let address = backend.address();
@@ -408,22 +415,67 @@ impl Group {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Secret values (context keys marked with `ctx.secret(...)` or read by a service's
+    /// `secrets`) are `***`, unless [`Group::show_secrets`] asked for them.
     pub async fn env(self) -> Result<Vec<(String, String)>, Error> {
-        let (status, values) = self.observe().await?;
+        let show = self.show_secrets;
+        let secret_keys = self.project.context_secret_keys();
+        let (status, context) = self.observe_context().await?;
+        let values = if show { context.snapshot() } else { context.masked_snapshot(&secret_keys) };
         Ok(crate::env::variables(&status, &values))
     }
 
+    /// Makes [`Group::env`] show secret values instead of `***` (`boss env --show-secrets`).
+    #[must_use]
+    pub fn show_secrets(mut self) -> Group {
+        self.show_secrets = true;
+        self
+    }
+
+    /// The services named, with their dependencies, are what a start starts; none named: every
+    /// service its profiles allow (`boss start FILE api`). A stop stops the named ones and their
+    /// dependants (`boss stop FILE api`). Checked when the group starts or stops.
+    #[must_use]
+    pub fn only<I, S>(mut self, services: I) -> Group
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.selection.services.extend(services.into_iter().map(|service| service.as_ref().trim().to_string()));
+        self.selection.services.retain(|service| !service.is_empty());
+        self
+    }
+
+    /// Activates profiles: a service with `profiles` starts only when one of them is active
+    /// (`boss start --profile NAME`).
+    #[must_use]
+    pub fn profiles<I, S>(mut self, profiles: I) -> Group
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.selection.profiles.extend(profiles.into_iter().map(|profile| profile.as_ref().trim().to_string()));
+        self.selection.profiles.retain(|profile| !profile.is_empty());
+        self
+    }
+
     /// The status and the saved context's values.
-    async fn observe(mut self) -> Result<(Status, serde_json::Map<String, serde_json::Value>), Error> {
+    async fn observe(self) -> Result<(Status, serde_json::Map<String, serde_json::Value>), Error> {
+        let (status, context) = self.observe_context().await?;
+        Ok((status, context.snapshot()))
+    }
+
+    /// The status and the saved context.
+    async fn observe_context(mut self) -> Result<(Status, Context), Error> {
         if !crate::script::is_valid_name(&self.project.group) {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         let network = self.take_network()?;
         let context = self.context()?.clone();
-        let values = context.snapshot();
         let backend = connect(STOP_GRACE).await?;
         let status = crate::status::status(&backend, &self.project, &context, &network).await?;
-        Ok((status, values))
+        Ok((status, context))
     }
 
     /// Stops this group as it runs on the engine (started earlier, by this process or another,
@@ -438,6 +490,14 @@ impl Group {
     /// # }
     /// ```
     pub fn stop(self) -> StopRequest {
+        // Naming services stops them and their dependants and leaves the rest running; an
+        // unknown name is refused when the stop runs, before the engine is touched.
+        let (mut excluded, refused) =
+            match crate::select::stop_excluded(&self.project.services, &self.selection.services) {
+                Ok(excluded) => (excluded, None),
+                Err(error) => (Vec::new(), Some(error)),
+            };
+        excluded.extend(self.excluded.into_iter().filter(|name| !excluded.contains(name)).collect::<Vec<_>>());
         // The stop hooks get the context as the file holds it once the lock is held.
         let hooks = StopHooks {
             hooks: Arc::clone(&self.project.hooks),
@@ -449,12 +509,12 @@ impl Group {
             grace: STOP_GRACE,
             remove: false,
             volumes: false,
-            excluded: self.excluded,
+            excluded,
             kept: Vec::new(),
             hooks: Some(hooks),
         };
         let lock = Locking::Acquire(LockRequest::new(&self.project.group, Operation::Stop, self.lock_timeout));
-        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock }
+        StopRequest { project: Arc::new(self.project), backend: None, events: self.events, options, lock, refused }
     }
 
     /// The context as the context file holds it now, with what the caller set through
@@ -549,6 +609,13 @@ impl Group {
             return Err(Error::BadGroupName { name: self.project.group });
         }
         crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
+        // Services named and profiles: what is not selected is left out like an exclusion.
+        let unselected = crate::select::start_excluded(&self.project.services, &self.selection)?;
+        self.excluded.extend(unselected.into_iter().filter(|name| !self.excluded.contains(name)).collect::<Vec<_>>());
+        crate::graph::check_start_exclusions(&self.project.services, &self.excluded)?;
+        crate::secret::check_sources(
+            self.project.services.values().filter(|service| !self.excluded.contains(&service.name)),
+        )?;
         let network = self.take_network()?;
         let lock = match lock {
             Some(operation) => {
@@ -561,6 +628,14 @@ impl Group {
             None => None,
         };
         let context = if lock.is_some() { self.saved_context()? } else { self.context()?.clone() };
+        // Hooks' words pass through boss's output with secret values masked.
+        let shown = self.receiver.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        *self.receiver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = crate::secret::masking_sink(
+            shown,
+            context.clone(),
+            self.project.context_secret_keys(),
+            crate::secret::fixed_values(self.project.services.values()),
+        );
         let backend = Arc::new(connect(STOP_GRACE).await?);
         crate::claim::check(&*backend, &self.project.group, &self.project.directory.display().to_string()).await?;
         Ok(Prepared {
@@ -716,7 +791,8 @@ impl Running {
     }
 
     /// The variables of [`Group::env`] as they are now: the context's values and the ports
-    /// the group's containers publish.
+    /// the group's containers publish. Secret values are shown, not masked: this is what
+    /// `boss run` gives its command.
     pub async fn env(&self) -> Result<Vec<(String, String)>, Error> {
         let values = self.context.snapshot();
         let status = crate::status::status(&*self.backend, &self.project, &self.context, &self.network).await?;
@@ -801,6 +877,7 @@ impl Running {
                 kept: Vec::new(),
                 hooks: Some(self.stop_hooks()),
             },
+            refused: None,
         }
     }
 }
@@ -859,6 +936,8 @@ pub struct StopRequest {
     events: EventSink,
     options: StopOptions,
     lock: Locking,
+    /// Why the stop is refused before it touches anything (an unknown service named).
+    refused: Option<Error>,
 }
 
 /// How a stop comes by the group's lock.
@@ -902,6 +981,9 @@ impl StopRequest {
 
     /// Stops and returns which services were stopped, had nothing to stop, or failed.
     pub(crate) async fn run_with_report(self) -> Result<StopReport, Error> {
+        if let Some(error) = self.refused {
+            return Err(error);
+        }
         if self.backend.is_none() {
             crate::graph::check_stop_exclusions(&self.project.services, &self.options.excluded)?;
         }

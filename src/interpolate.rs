@@ -25,6 +25,8 @@ pub enum Site {
     Label(String),
     /// The address of extra host `name`.
     ExtraHost(String),
+    /// Secret `name`, read from a context key (`secrets: #{ name: #{ context: key } }`).
+    Secret(String),
 }
 
 impl Site {
@@ -37,13 +39,14 @@ impl Site {
             Site::WorkingDir => "working_dir",
             Site::Label(_) => "labels",
             Site::ExtraHost(_) => "extra_hosts",
+            Site::Secret(_) => "secrets",
         }
     }
 
-    /// The entry of the field: an env, label or host name.
+    /// The entry of the field: an env, label, host or secret name.
     pub fn name(&self) -> Option<&str> {
         match self {
-            Site::Env(name) | Site::Label(name) | Site::ExtraHost(name) => Some(name),
+            Site::Env(name) | Site::Label(name) | Site::ExtraHost(name) | Site::Secret(name) => Some(name),
             Site::Cmd | Site::Entrypoint | Site::WorkingDir => None,
         }
     }
@@ -171,6 +174,7 @@ mod tests {
         assert_eq!(json(Site::Cmd), json!({ "field": "cmd" }));
         assert_eq!(json(Site::Label("team".into())), json!({ "field": "labels", "name": "team" }));
         assert_eq!(json(Site::ExtraHost("db".into())), json!({ "field": "extra_hosts", "name": "db" }));
+        assert_eq!(json(Site::Secret("pw".into())), json!({ "field": "secrets", "name": "pw" }));
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub mod context;
 mod crash;
 mod docker;
 mod dockerignore;
+mod dotenv;
 mod env;
 pub mod error;
 pub mod event;
@@ -74,6 +75,8 @@ pub mod plan;
 mod project;
 mod reload;
 mod script;
+mod secret;
+mod select;
 mod service;
 mod source;
 mod start;
@@ -131,10 +134,11 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
     // evaluated on a blocking thread of the runtime (`command::load`), which has that stack
     // too, so this thread only keeps anything else run inside `block_on` equally safe.
     let command = arguments.command;
+    let env_file = arguments.env_file;
     let result = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(HOOK_STACK_SIZE)
-            .spawn_scoped(scope, || runtime.block_on(command::execute(command)))
+            .spawn_scoped(scope, || runtime.block_on(command::execute(command, env_file)))
             .map(|thread| thread.join())
     });
     let result = match result {

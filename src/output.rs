@@ -278,6 +278,7 @@ pub(crate) fn site(site: &Site) -> String {
         Site::Env(name) => format!("env `{name}`"),
         Site::Label(name) => format!("label `{name}`"),
         Site::ExtraHost(name) => format!("extra host `{name}`"),
+        Site::Secret(name) => format!("secret `{name}`"),
         Site::Cmd | Site::Entrypoint | Site::WorkingDir => format!("`{}`", site.field()),
     }
 }
@@ -905,6 +906,7 @@ pub(crate) fn describe_changes(changes: &Changes) -> String {
             Change::EnvAdded(key) => format!("env `{key}` was added"),
             Change::EnvChanged(key) => format!("env `{key}` changed"),
             Change::EnvRemoved(key) => format!("env `{key}` was removed"),
+            Change::SecretChanged(name) => format!("secret `{name}` changed"),
             Change::Field(field) => format!("`{}` changed", field.name()),
             Change::NoRecordedDefinition => "it was created without a recorded definition".to_string(),
             Change::BuildContextChanged => "build context changed since its image was built".to_string(),

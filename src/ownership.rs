@@ -122,6 +122,10 @@ pub(crate) struct Definition {
     pub init: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<String>,
+    /// Each secret's name and a hash of its value ([`crate::secret::hash`]); absent in the
+    /// labels of older containers, which had none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// One way a container's recorded definition differs from its service's definition now.
@@ -139,6 +143,8 @@ pub enum Change {
     /// The value changed; which value is never said (it may be a password).
     EnvChanged(String),
     EnvRemoved(String),
+    /// A secret was added, removed, or its value changed; which value is never said.
+    SecretChanged(String),
     Field(DefinitionField),
     /// The container has no `boss.definition` label (or one boss cannot read).
     NoRecordedDefinition,
@@ -256,6 +262,7 @@ impl Definition {
                 })
                 .to_string()
             }),
+            secrets: spec.secrets.iter().cloned().collect(),
         }
     }
 
@@ -290,6 +297,10 @@ impl Definition {
         }
         for key in old.env.keys().filter(|key| !self.env.contains_key(*key)) {
             changes.push(Change::EnvRemoved(key.clone()));
+        }
+        let names: std::collections::BTreeSet<&String> = self.secrets.keys().chain(old.secrets.keys()).collect();
+        for name in names.into_iter().filter(|name| self.secrets.get(*name) != old.secrets.get(*name)) {
+            changes.push(Change::SecretChanged(name.clone()));
         }
         let fields = [
             (DefinitionField::Ports, self.ports != old.ports),
@@ -349,6 +360,8 @@ mod tests {
             resources: crate::service::Resources::default(),
             init: false,
             healthcheck: None,
+            secrets: Vec::new(),
+            secret_files: Vec::new(),
         }
     }
 

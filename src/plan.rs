@@ -16,7 +16,7 @@ use crate::image;
 use crate::interpolate::{InterpolationError, Site, interpolate};
 use crate::ownership::{self, Change, Changes, Definition};
 use crate::project::Project;
-use crate::service::{Service, ServiceKind};
+use crate::service::{SecretSource, Service, ServiceKind};
 
 /// What the engine holds for one service, as observed right before a decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,8 +147,8 @@ pub enum ServiceAction {
     External { first_start: bool },
     /// The container is restarting, dead or being removed: the service fails.
     Unusable { container: ContainerRef },
-    /// A `{key}` (in env, cmd, labels, ...) cannot be filled in from the context: the service
-    /// fails.
+    /// A `{key}` (in env, cmd, labels, ...) or a secret read from the context cannot be filled
+    /// in: the service fails.
     Unfillable {
         /// Serialised as `env` (for an env value), or `field` and `name`.
         #[serde(flatten)]
@@ -403,12 +403,49 @@ pub(crate) fn container_spec(
     for (host, address) in &service.extra_hosts {
         extra_hosts.push(format!("{host}:{}", fill(Site::ExtraHost(host.clone()), address)?));
     }
+    let mut binds: Vec<String> = service.volumes.iter().map(|volume| volume.bind_string(&target.group)).collect();
+    let mut secrets = Vec::with_capacity(service.secrets.len());
+    let mut secret_files = Vec::new();
+    for secret in &service.secrets {
+        let unavailable = |key: &str| FillProblem {
+            site: Site::Secret(secret.name.clone()),
+            error: InterpolationError::UnknownKey {
+                key: key.to_string(),
+                existing: if matches!(secret.source, SecretSource::Context(_)) {
+                    values.keys().cloned().collect()
+                } else {
+                    Vec::new()
+                },
+            },
+        };
+        let value = crate::secret::value(&secret.source, values).ok_or_else(|| {
+            unavailable(match &secret.source {
+                SecretSource::Env(key) | SecretSource::Context(key) => key,
+                SecretSource::File(path) => path.to_str().unwrap_or_default(),
+            })
+        })?;
+        let host = match &secret.source {
+            SecretSource::File(path) => path.clone(),
+            SecretSource::Env(_) | SecretSource::Context(_) => {
+                let path = crate::secret::file_for(
+                    std::path::Path::new(&target.project_dir),
+                    &target.group,
+                    &service.name,
+                    &secret.name,
+                );
+                secret_files.push(crate::secret::SecretFile { path: path.clone(), value: value.clone() });
+                path
+            }
+        };
+        binds.push(format!("{}:{}:ro", host.display(), secret.target()));
+        secrets.push((secret.name.clone(), crate::secret::hash(&target.group, &service.name, &secret.name, &value.0)));
+    }
     let mut spec = ContainerSpec {
         name: ownership::container_name(&target.group, &service.name),
         image: service.image.clone(),
         env,
         ports: service.ports.clone(),
-        binds: service.volumes.iter().map(|volume| volume.bind_string(&target.group)).collect(),
+        binds,
         volumes: Vec::new(),
         stop_signal: service.stop_signal,
         entrypoint: words(Site::Entrypoint, &service.entrypoint)?,
@@ -424,6 +461,8 @@ pub(crate) fn container_spec(
         resources: service.resources,
         init: service.init,
         healthcheck: service.healthcheck.clone(),
+        secrets,
+        secret_files,
     };
     spec.labels.insert(label::PROJECT_DIR.to_string(), target.project_dir.clone());
     spec.labels.insert(label::READINESS.to_string(), label::READINESS_RECORDED.to_string());
@@ -494,6 +533,7 @@ pub(crate) fn plan_service(
             let mut keys: Vec<String> = templates(service)
                 .into_iter()
                 .flat_map(|(_, text)| crate::interpolate::keys(text))
+                .chain(context_secrets(service).map(|(_, key)| key.to_string()))
                 .filter(|key| !values.contains_key(key))
                 .collect();
             let mut seen = Vec::new();
@@ -677,6 +717,19 @@ fn key_uses(
             }
         }
     }
+    for (secret, key) in context_secrets(service) {
+        let site = Site::Secret(secret.to_string());
+        match uses.iter_mut().find(|known| known.key == key) {
+            Some(known) => known.fields.push(site),
+            None => uses.push(KeyUse {
+                key: key.to_string(),
+                env: Vec::new(),
+                fields: vec![site],
+                sources: Vec::new(),
+                provided: false,
+            }),
+        }
+    }
     if uses.is_empty() {
         return uses;
     }
@@ -703,6 +756,14 @@ fn key_uses(
         key_use.provided = key_use.sources.iter().any(KeySource::provides);
     }
     uses
+}
+
+/// The service's secrets read from the context, with their keys.
+fn context_secrets(service: &Service) -> impl Iterator<Item = (&str, &str)> {
+    service.secrets.iter().filter_map(|secret| match &secret.source {
+        SecretSource::Context(key) => Some((secret.name.as_str(), key.as_str())),
+        _ => None,
+    })
 }
 
 /// For each service, the services it depends on, directly or not, that can provide a `{key}`

@@ -25,6 +25,18 @@ impl Project {
     pub(crate) fn context_path(&self) -> PathBuf {
         self.context_file.clone()
     }
+
+    /// The context keys that a service's `secrets` read: their values are secret too.
+    pub(crate) fn context_secret_keys(&self) -> std::collections::BTreeSet<String> {
+        self.services
+            .values()
+            .flat_map(|service| &service.secrets)
+            .filter_map(|secret| match &secret.source {
+                crate::service::SecretSource::Context(key) => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Project {

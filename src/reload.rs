@@ -27,6 +27,9 @@ pub(crate) struct ReloadOptions {
     pub stop_grace: Duration,
     pub network: String,
     pub cancel: CancellationToken,
+    /// Services the start after the rebuild leaves out: those of inactive profiles, except
+    /// the reloaded service and its dependants, which it stops and so starts again.
+    pub excluded: Vec<String>,
 }
 
 /// Reloads `options.service` (which has `build_from`; the caller checked). The context is the
@@ -96,10 +99,12 @@ pub(crate) async fn reload<B: Backend>(
         return Err(Error::ServicesFailed { verb: "stop", failed });
     }
 
+    let excluded =
+        options.excluded.into_iter().filter(|name| *name != service.name && !dependants.contains(name)).collect();
     let start_options = StartOptions {
         timeout: options.timeout,
         network: options.network,
-        excluded: Vec::new(),
+        excluded,
         stop_grace: options.stop_grace,
         fresh: vec![service.name.clone()],
         cancel: options.cancel,

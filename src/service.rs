@@ -102,6 +102,10 @@ pub struct Service {
     pub init: bool,
     pub healthcheck: Option<Healthcheck>,
     pub build: BuildOptions,
+    /// Files the container reads at `/run/secrets/<name>`, in declaration order.
+    pub secrets: Vec<Secret>,
+    /// The profiles the service belongs to; empty: it always runs (see [`crate::select`]).
+    pub profiles: Vec<String>,
     pub hooks: Hooks,
     /// How long to wait between two calls of `ping`.
     pub ping_interval: Duration,
@@ -242,6 +246,38 @@ impl PortMapping {
     pub fn container_key(&self) -> String {
         format!("{}/{}", self.container_port, self.protocol.as_str())
     }
+}
+
+/// Where the container finds its secrets: `/run/secrets/<name>`, as docker compose puts them.
+pub(crate) const SECRETS_DIRECTORY: &str = "/run/secrets";
+
+/// A secret of a service: a value the container reads, read-only, at
+/// `/run/secrets/<name>`, and that boss never shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// The file's name under `/run/secrets`.
+    pub name: String,
+    pub source: SecretSource,
+}
+
+impl Secret {
+    /// The path in the container.
+    pub fn target(&self) -> String {
+        format!("{SECRETS_DIRECTORY}/{}", self.name)
+    }
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file on the host (absolute, resolved against the script's directory), bind-mounted
+    /// read-only as it is.
+    File(PathBuf),
+    /// A variable of boss's environment (or of `--env-file`), written to a file boss keeps.
+    Env(String),
+    /// A context key (set by a `post_start`, often with `ctx.secret(...)`), written to a file
+    /// boss keeps.
+    Context(String),
 }
 
 /// A mount in `volumes`: a host path, or a named volume of the group.

@@ -295,6 +295,13 @@ fn interpolation_failure(problem: FillProblem) -> ServiceFailure {
     ServiceFailure::Interpolation { site: problem.site, error: problem.error }
 }
 
+/// Writes the files of the spec's secrets that come from a variable or the context.
+fn write_secrets(run: &Run<impl Backend>, spec: &ContainerSpec) -> Result<(), ServiceFailure> {
+    crate::secret::write(&spec.secret_files, std::path::Path::new(&run.project_dir)).map_err(|error| {
+        ServiceFailure::SecretNotWritten { directory: run.project_dir.clone(), error: error.to_string() }
+    })
+}
+
 /// Records the definition (with the image id) in the spec's labels and returns it.
 fn label_definition(spec: &mut ContainerSpec, image_id: Option<&str>) -> Definition {
     let definition = Definition::of(spec, image_id);
@@ -513,6 +520,7 @@ async fn create<B: Backend>(
     if run.cancel.is_cancelled() {
         return Err(ServiceFailure::Cancelled.into());
     }
+    write_secrets(run, &spec)?;
     run.events.service(name, ServiceChange::Creating { container: spec.name.clone(), image: spec.image.clone() });
     let id = match run.backend.create_container(&spec).await {
         Ok(id) => id,
@@ -773,6 +781,13 @@ async fn restart<B: Backend>(
             .remove_container(&other.id)
             .await
             .map_err(backend_failure(Action::RemoveOldContainer { container: other.name.clone() }))?;
+    }
+    // The files of secrets from a variable or the context may be gone (a reboot, a
+    // `.boss` removed by hand): the container's binds need them again.
+    if service.secrets.iter().any(|secret| !matches!(secret.source, crate::service::SecretSource::File(_))) {
+        let spec =
+            plan::container_spec(service, &run.context.snapshot(), &target(run)).map_err(interpolation_failure)?;
+        write_secrets(run, &spec)?;
     }
     run.events.service(name, ServiceChange::Restarting { container: container.name.clone() });
     run.backend

@@ -32,7 +32,7 @@ use crate::service::{Protocol, ServiceKind};
 pub struct Status {
     pub group: String,
     /// Every declared service has a running container, is a completed job or is external
-    /// (orphans do not count).
+    /// (orphans do not count, nor services of a profile that have no container).
     pub all_running: bool,
     /// Every declared service has a running container that became ready as boss recorded it,
     /// is a completed job, or is external and started (what `boss status`'s exit status says).
@@ -177,9 +177,14 @@ pub(crate) async fn status<B: Backend>(
             services.push(of_container(name, true, container));
         }
     }
-    let all_running = services.iter().filter(|service| !service.orphan).all(|service| service.state.is_up());
-    let all_ready =
-        all_running && services.iter().filter(|service| !service.orphan).all(|service| service.ready == Some(true));
+    // A service of a profile that has no container was not asked for: it does not count.
+    let optional_and_absent = |service: &ServiceStatus| {
+        service.state == State::Missing
+            && project.services.get(&service.name).is_some_and(|declared| !declared.profiles.is_empty())
+    };
+    let expected = |service: &&ServiceStatus| !(service.orphan || optional_and_absent(service));
+    let all_running = services.iter().filter(expected).all(|service| service.state.is_up());
+    let all_ready = all_running && services.iter().filter(expected).all(|service| service.ready == Some(true));
     Ok(Status { group: group.clone(), all_running, all_ready, services })
 }
 

@@ -364,6 +364,11 @@ pub(crate) async fn stop<B: Backend + 'static>(
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(Error::ContextDelete { path, error: error.to_string() }),
         }
+        // The files of secrets go with the containers that read them.
+        crate::secret::remove(&project.directory, &project.group).map_err(|error| Error::ContextDelete {
+            path: crate::secret::group_directory(&project.directory, &project.group),
+            error: error.to_string(),
+        })?;
     }
     Ok(report)
 }

@@ -220,3 +220,26 @@ service(#{{ name: "db", image: "{image}", dependencies: ["seed"], cmd: ["sleep",
     assert!(dumping < stopped, "pre_stop before post_stop:\n{seen}");
     assert_eq!(containers(&name), []);
 }
+
+#[tokio::test]
+async fn only_and_profiles_select_what_a_start_starts() {
+    let directory = Directory::new("only");
+    let name = unique_group("lib_only");
+    let _guard = GroupGuard::new(&name);
+    let script = format!(
+        "{}\nservice(#{{ name: \"extra\", image: \"{}\", profiles: [\"extra\"], cmd: [\"sleep\", \"3600\"], stop_signal: \"SIGKILL\" }});\n",
+        script(),
+        fixture_image()
+    );
+    let running =
+        boss::Group::from_source(&script, &directory.0).unwrap().name(&name).only(["db"]).start().await.unwrap();
+    let state = |service: &str| container(&name, service).map(|row| row.state);
+    assert_eq!((state("db").as_deref(), state("api"), state("extra")), (Some("running"), None, None));
+    running.keep();
+    let running =
+        boss::Group::from_source(&script, &directory.0).unwrap().name(&name).profiles(["extra"]).start().await.unwrap();
+    assert_eq!(state("api").as_deref(), Some("running"));
+    assert_eq!(state("extra").as_deref(), Some("running"));
+    running.stop().remove().await.unwrap();
+    assert_eq!(containers(&name), []);
+}

@@ -75,25 +75,50 @@ fn register_context(engine: &mut Engine) {
                 Some(value) => Ok(convert::to_dynamic(&value)),
                 None => {
                     let keys = context.keys();
-                    let existing = if keys.is_empty() { "the context is empty".to_string() } else { format!("existing keys: {}", and_ticked(&keys)) };
-                    Err(format!("the context has no key `{key}` ({existing}); use `\"{key}\" in ctx` to test for it").into())
+                    let existing = if keys.is_empty() {
+                        "the context is empty".to_string()
+                    } else {
+                        format!("existing keys: {}", and_ticked(&keys))
+                    };
+                    Err(format!("the context has no key `{key}` ({existing}); use `\"{key}\" in ctx` to test for it")
+                        .into())
                 }
             }
         })
-        .register_indexer_set(|context: &mut Context, key: &str, value: Dynamic| -> Result<(), Box<EvalAltResult>> {
-            let json = convert::to_json(&value).map_err(|why| match why {
-                convert::Unstorable::NotData(what) => format!("cannot store {what} in the context as `{key}`: only (), booleans, numbers, strings, arrays and maps can be saved"),
-                convert::Unstorable::TooDeep => format!("cannot store `{key}` in the context: arrays and maps in it nest deeper than {} levels, which the context file could not be read back from", convert::MAX_DEPTH),
-            })?;
-            context.set(key, json);
+        .register_indexer_set(|context: &mut Context, key: &str, value: Dynamic| store(context, key, &value))
+        // `ctx.secret("token", value)`: stores the value and marks it secret, so `boss env` and
+        // boss's output mask it.
+        .register_fn("secret", |context: &mut Context, key: &str, value: Dynamic| -> Result<(), Box<EvalAltResult>> {
+            store(context, key, &value)?;
+            context.mark_secret(key);
             Ok(())
         })
         .register_fn("contains", |context: &mut Context, key: &str| context.contains(key))
-        .register_fn("get", |context: &mut Context, key: &str| context.get(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value)))
-        .register_fn("remove", |context: &mut Context, key: &str| context.remove(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value)))
-        .register_fn("keys", |context: &mut Context| context.keys().into_iter().map(Dynamic::from).collect::<rhai::Array>())
-        .register_fn("to_string", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string())
-        .register_fn("to_debug", |context: &mut Context| serde_json::Value::Object(context.snapshot()).to_string());
+        .register_fn("get", |context: &mut Context, key: &str| {
+            context.get(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value))
+        })
+        .register_fn("remove", |context: &mut Context, key: &str| {
+            context.remove(key).map_or(Dynamic::UNIT, |value| convert::to_dynamic(&value))
+        })
+        .register_fn("keys", |context: &mut Context| {
+            context.keys().into_iter().map(Dynamic::from).collect::<rhai::Array>()
+        })
+        .register_fn("to_string", |context: &mut Context| {
+            serde_json::Value::Object(context.masked_snapshot(&Default::default())).to_string()
+        })
+        .register_fn("to_debug", |context: &mut Context| {
+            serde_json::Value::Object(context.masked_snapshot(&Default::default())).to_string()
+        });
+}
+
+/// `ctx.key = value`: only data can be stored.
+fn store(context: &Context, key: &str, value: &Dynamic) -> Result<(), Box<EvalAltResult>> {
+    let json = convert::to_json(value).map_err(|why| match why {
+        convert::Unstorable::NotData(what) => format!("cannot store {what} in the context as `{key}`: only (), booleans, numbers, strings, arrays and maps can be saved"),
+        convert::Unstorable::TooDeep => format!("cannot store `{key}` in the context: arrays and maps in it nest deeper than {} levels, which the context file could not be read back from", convert::MAX_DEPTH),
+    })?;
+    context.set(key, json);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,21 +6,24 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, FnPtr, Map};
 
-use crate::error::{ContextProblem, EnvProblem, Error, FieldProblem, LimitProblem, ScriptErrorKind};
+use crate::error::{ContextProblem, EnvProblem, Error, FieldProblem, LimitProblem, ScriptErrorKind, SecretProblem};
 use crate::hook::HookKind;
 use crate::service::{
     BuildOptions, DEFAULT_PING_INTERVAL, Healthcheck, Hooks, Limits, MountSource, PortMapping, Protocol, Resources,
-    RestartPolicy, Service, ServiceKind, StopSignal, Tmpfs, Volume,
+    RestartPolicy, Secret, SecretSource, Service, ServiceKind, StopSignal, Tmpfs, Volume,
 };
 use crate::source::{SourceFile, Span};
 use crate::text::suggest;
 
 /// Every field a service map may have.
-pub(crate) const FIELDS: [&str; 34] = [
+pub(crate) const FIELDS: [&str; 37] = [
     "name",
     "image",
     "dependencies",
     "env",
+    "env_file",
+    "secrets",
+    "profiles",
     "ports",
     "volumes",
     "always_start_new",
@@ -55,9 +58,11 @@ pub(crate) const FIELDS: [&str; 34] = [
 
 /// The fields that describe a container, which an `external` service (boss creates none for
 /// it) refuses.
-const CONTAINER_FIELDS: [&str; 11] = [
+const CONTAINER_FIELDS: [&str; 13] = [
     "image",
     "env",
+    "env_file",
+    "secrets",
     "ports",
     "volumes",
     "always_start_new",
@@ -320,7 +325,29 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         Some(value) => return Err(fields.wrong_type("dependencies", "an array of service names", &value)),
     };
 
-    let env = env(&fields)?;
+    let mut env = env(&fields)?;
+    // `env` beats `env_file`, and a later file beats an earlier one, as in compose.
+    for (key, value) in env_files(&fields, directory)? {
+        if !env.iter().any(|(known, _)| *known == key) {
+            // A file's values are literal: braces are not `{key}` placeholders.
+            env.push((key, value.replace('{', "{{").replace('}', "}}")));
+        }
+    }
+    let secrets = secrets(&fields, directory)?;
+    let profiles = match fields.get("profiles") {
+        None => Vec::new(),
+        Some(value) => {
+            let expected = "an array of profile names";
+            let items =
+                value.clone().try_cast::<Array>().ok_or_else(|| fields.wrong_type("profiles", expected, &value))?;
+            let mut names = Vec::new();
+            for item in &items {
+                let name = item.clone().into_string().ok().filter(|name| is_valid_name(name));
+                names.push(name.ok_or_else(|| fields.wrong_type("profiles", expected, item))?);
+            }
+            names
+        }
+    };
     let ports = ports(&fields)?;
     let volumes = volumes(&fields, directory)?;
     for (index, volume) in volumes.iter().enumerate() {
@@ -333,6 +360,13 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
                 },
             ));
         }
+    }
+
+    // Docker refuses two mounts at one path, late and obscurely.
+    if let Some(secret) = secrets.iter().find(|secret| volumes.iter().any(|volume| volume.container == secret.target()))
+    {
+        let problem = SecretProblem::MountedTwice { path: secret.target() };
+        return Err(fields.error("secrets", ScriptErrorKind::BadSecret { name: secret.name.clone(), problem }));
     }
 
     let always_start_new = fields.flag("always_start_new")?;
@@ -482,6 +516,8 @@ pub(super) fn service_from_map(map: &Map, call: &Span, directory: &Path) -> Resu
         init,
         healthcheck,
         build,
+        secrets,
+        profiles,
         hooks: present,
         ping_interval,
         limits,
@@ -568,6 +604,89 @@ fn env(fields: &Fields<'_>) -> Result<Vec<(String, String)>, Error> {
         env.push((key.to_string(), text));
     }
     Ok(env)
+}
+
+/// The variables of the `env_file` files (a path or an array of paths, relative to the
+/// script), a later file's value beating an earlier one's.
+fn env_files(fields: &Fields<'_>, directory: &Path) -> Result<Vec<(String, String)>, Error> {
+    let Some(value) = fields.get("env_file") else { return Ok(Vec::new()) };
+    let expected = "a path or an array of paths";
+    let paths: Vec<String> = if value.is_string() {
+        vec![value.into_string().unwrap_or_default()]
+    } else if value.is_array() {
+        let mut paths = Vec::new();
+        for item in &value.clone().cast::<Array>() {
+            paths.push(item.clone().into_string().map_err(|_| fields.wrong_type("env_file", expected, item))?);
+        }
+        paths
+    } else {
+        return Err(fields.wrong_type("env_file", expected, &value));
+    };
+    let mut variables: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let bad = |problem| fields.error("env_file", ScriptErrorKind::BadEnvFile { path: path.clone(), problem });
+        let text = std::fs::read_to_string(resolve(directory, &path))
+            .map_err(|error| bad(crate::error::EnvFileProblem::Unreadable(error.to_string())))?;
+        for (key, value) in
+            crate::dotenv::parse(&text).map_err(|problem| bad(crate::error::EnvFileProblem::Syntax(problem)))?
+        {
+            match variables.iter_mut().find(|(known, _)| *known == key) {
+                Some(entry) => entry.1 = value,
+                None => variables.push((key, value)),
+            }
+        }
+    }
+    Ok(variables)
+}
+
+/// `secrets: #{ name: #{ file: "./path" } }`, or `#{ env: "VARIABLE" }`, or
+/// `#{ context: "key" }`.
+fn secrets(fields: &Fields<'_>, directory: &Path) -> Result<Vec<Secret>, Error> {
+    let Some(value) = fields.get("secrets") else { return Ok(Vec::new()) };
+    if !value.is_map() {
+        return Err(fields.wrong_type("secrets", "a map of secret names to their sources", &value));
+    }
+    let mut secrets = Vec::new();
+    for (name, spec) in &value.cast::<Map>() {
+        let bad = |problem| fields.error("secrets", ScriptErrorKind::BadSecret { name: name.to_string(), problem });
+        let valid_name = !name.is_empty()
+            && name.len() <= 255
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_name {
+            return Err(bad(SecretProblem::BadName));
+        }
+        let spec = spec.flatten_clone();
+        let Some(spec) = spec.clone().try_cast::<Map>() else {
+            // A string here may well be the secret itself: name its type only.
+            let got = if spec.is_string() { "a string".to_string() } else { describe(&spec) };
+            return Err(bad(SecretProblem::NotAMap { got }));
+        };
+        let found: Vec<String> = spec.keys().map(ToString::to_string).collect();
+        let [source] = found.as_slice() else { return Err(bad(SecretProblem::Sources { found })) };
+        let (source, text): (&'static str, Option<String>) = match source.as_str() {
+            "file" => ("file", spec["file"].clone().into_string().ok()),
+            "env" => ("env", spec["env"].clone().into_string().ok()),
+            "context" => ("context", spec["context"].clone().into_string().ok()),
+            _ => return Err(bad(SecretProblem::Sources { found })),
+        };
+        let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+            return Err(bad(SecretProblem::NotAString { source }));
+        };
+        let source = match source {
+            "file" => {
+                let path = resolve(directory, &text);
+                if !path.is_file() {
+                    return Err(bad(SecretProblem::NoFile { path: path.display().to_string() }));
+                }
+                SecretSource::File(path)
+            }
+            "env" => SecretSource::Env(text),
+            _ => SecretSource::Context(text),
+        };
+        secrets.push(Secret { name: name.to_string(), source });
+    }
+    Ok(secrets)
 }
 
 fn ports(fields: &Fields<'_>) -> Result<Vec<PortMapping>, Error> {

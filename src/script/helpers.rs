@@ -52,8 +52,10 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("sleep", sleep);
     engine.register_fn("log", |message: &str| call_state::log(message));
     engine.register_fn("log", |message: Dynamic| call_state::log(&message.to_string()));
-    engine.register_fn("env_var", |name: &str| std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from));
-    engine.register_fn("env_var", |name: &str, default: Dynamic| std::env::var(name).map_or(default, Dynamic::from));
+    engine.register_fn("env_var", |name: &str| crate::secret::host_variable(name).map_or(Dynamic::UNIT, Dynamic::from));
+    engine.register_fn("env_var", |name: &str, default: Dynamic| {
+        crate::secret::host_variable(name).map_or(default, Dynamic::from)
+    });
 }
 
 /// An error that stops the hook because its time is up or it was cancelled.

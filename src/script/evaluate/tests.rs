@@ -1274,3 +1274,67 @@ fn stop_hooks_must_be_closures() {
         "#,
     );
 }
+
+#[test]
+fn secrets_profiles_and_env_files_are_checked_at_load() {
+    check_error(
+        r#"service(#{ name: "a", image: "i", secrets: #{ pw: #{ env: "PW", file: "./pw" } } });"#,
+        r#"
+        error: invalid secret `pw`: it names more than one source: `env` and `file`
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", secrets: #{ pw: #{ env: "PW", file: "./pw" } } });
+          |                                   ^
+        hint: write `secrets: #{ db_password: #{ env: "DB_PASSWORD" } }`, or `#{ file: "./secret.txt" }`, or `#{ context: "key" }`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", secrets: #{ "../pw": #{ env: "PW" } } });"#,
+        r#"
+        error: invalid secret `../pw`: the name must be a file name (letters, digits, `-`, `_` and `.`, not first)
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", secrets: #{ "../pw": #{ env: "PW" } } });
+          |                                   ^
+        hint: write `secrets: #{ db_password: #{ env: "DB_PASSWORD" } }`, or `#{ file: "./secret.txt" }`, or `#{ context: "key" }`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", volumes: ["./x:/run/secrets/pw"], secrets: #{ pw: #{ context: "pw" } } });"#,
+        r#"
+        error: invalid secret `pw`: `volumes` mounts something at `/run/secrets/pw` too
+         --> services.rhai:1:69
+          |
+        1 | service(#{ name: "a", image: "i", volumes: ["./x:/run/secrets/pw"], secrets: #{ pw: #{ context: "pw" } } });
+          |                                                                     ^
+        hint: write `secrets: #{ db_password: #{ env: "DB_PASSWORD" } }`, or `#{ file: "./secret.txt" }`, or `#{ context: "key" }`
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", profiles: "debug" });"#,
+        r#"
+        error: field `profiles` must be an array of profile names, got the string "debug"
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", profiles: "debug" });
+          |                                   ^
+        "#,
+    );
+    check_error(
+        r#"service(#{ name: "a", image: "i", env_file: "./missing.env" });"#,
+        r#"
+        error: env file `./missing.env` cannot be read: No such file or directory (os error 2)
+         --> services.rhai:1:35
+          |
+        1 | service(#{ name: "a", image: "i", env_file: "./missing.env" });
+          |                                   ^
+        hint: write `NAME=value` lines; `#` starts a comment; quote values with spaces or `#`
+        "#,
+    );
+    let project =
+        project(r#"service(#{ name: "a", image: "i", profiles: ["debug", "ci"], secrets: #{ pw: #{ env: "PW" } } });"#);
+    let service = &project.services["a"];
+    assert_eq!(service.profiles, ["debug", "ci"]);
+    assert_eq!(service.secrets[0].source, crate::service::SecretSource::Env("PW".into()));
+    assert_eq!(service.secrets[0].target(), "/run/secrets/pw");
+}
