@@ -108,3 +108,27 @@ hint: `compose()` does not map this key yet; remove it and declare the equivalen
     assert_eq!(stderr, expected);
     assert!(crate::common::containers(project.group()).is_empty(), "nothing started");
 }
+
+#[test]
+fn warnings_about_the_compose_file_are_shown_with_their_line() {
+    let project = Project::new("compose_warning");
+    project.file(
+        "docker-compose.yml",
+        &project.expand(
+            "services:\n  web:\n    image: @IMAGE@\n    container_name: web\n    command: [\"sleep\", \"3600\"]\n",
+        ),
+    );
+    project.script("group(\"@GROUP@\");\ncompose(\"docker-compose.yml\");\n");
+    let output = project.run(["start"]);
+    output.success();
+    let stderr = output.stderr.replace(&project.dir().display().to_string(), "<dir>");
+    let expected = "warning: ignoring `container_name` in service `web`
+ --> <dir>/docker-compose.yml:4:5
+  |
+4 |     container_name: web
+  |     ^
+note: boss names containers `<group>.<service>`
+";
+    assert!(stderr.starts_with(expected), "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+}

@@ -202,6 +202,14 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     if services.is_empty() {
         return Err(Error::script(ScriptErrorKind::NoServices, Span::file_only(&file)));
     }
+    let warnings = std::mem::take(&mut registry.compose_warnings)
+        .into_iter()
+        .map(|warning| crate::event::Event::ComposeWarning {
+            path: warning.span.file.path.clone(),
+            line: warning.span.line,
+            rendered: crate::output::compose_warning(&warning),
+        })
+        .collect();
     check_host_ports(&services)?;
     crate::graph::check(&services)?;
 
@@ -213,7 +221,7 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     };
     let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
     let context_file = directory.join(crate::context::file_name(&script_name));
-    Ok(Project { group, directory, script_name, context_file, services, hooks: Arc::new(hooks) })
+    Ok(Project { group, directory, script_name, context_file, services, hooks: Arc::new(hooks), warnings })
 }
 
 /// Merges each `hooks(name, #{...})` call into the map of the service it names.
