@@ -155,3 +155,55 @@ fn an_unknown_override_is_a_script_error() {
 fn normalise_drops_dots() {
     assert_eq!(super::normalise(Path::new("/a/./b/../c")), Path::new("/a/c"));
 }
+
+#[test]
+fn build_dirs_tmpfs_and_the_other_fields_map_onto_the_service() {
+    let file = r#"
+name: shop
+services:
+  api:
+    build:
+      context: ./api
+      args: { VERSION: "2" }
+      target: runtime
+    tmpfs: ["/run:size=1m,mode=1777"]
+    healthcheck: { test: "true", interval: 2s, retries: 3 }
+    restart: on-failure:2
+    labels: { team: shop }
+    extra_hosts: ["db.local:10.0.0.1"]
+    user: "1000"
+    working_dir: /srv
+    stop_signal: SIGINT
+    init: true
+    mem_limit: 64m
+    cpus: 0.5
+"#;
+    let directory = tempfile::tempdir().unwrap();
+    let other = directory.path().join("elsewhere");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(directory.path().join("docker-compose.yml"), file).unwrap();
+    let script = r#"compose("docker-compose.yml", #{ build_dirs: #{ "./api": "./elsewhere" } });"#;
+    let result = super::super::evaluate::load_source(
+        &directory.path().join("services.rhai"),
+        script.into(),
+        EventSink::new(|_| {}),
+    );
+    let project = result.unwrap_or_else(|error| panic!("{}", error.render()));
+    let api = &project.services["api"];
+    assert_eq!(api.image, "shop-api");
+    assert_eq!(api.build_from.as_deref(), Some(other.as_path()));
+    assert_eq!(api.build.args, [("VERSION".to_string(), "2".to_string())]);
+    assert_eq!(api.build.target.as_deref(), Some("runtime"));
+    assert_eq!((api.tmpfs[0].path.as_str(), api.tmpfs[0].options.as_str()), ("/run", "size=1048576,mode=1777"));
+    assert_eq!(api.healthcheck.as_ref().unwrap().test, ["CMD-SHELL", "true"]);
+    assert_eq!(api.healthcheck.as_ref().unwrap().retries, Some(3));
+    assert_eq!(api.labels, [("team".to_string(), "shop".to_string())]);
+    assert_eq!(api.extra_hosts, [("db.local".to_string(), "10.0.0.1".to_string())]);
+    assert_eq!(api.user.as_deref(), Some("1000"));
+    assert_eq!(api.working_dir.as_deref(), Some("/srv"));
+    assert!(api.init);
+    assert_eq!(api.resources.memory, Some(64 << 20));
+    assert_eq!(api.resources.nano_cpus, Some(500_000_000));
+    assert_eq!(api.restart, crate::service::RestartPolicy::parse("on-failure:2").unwrap());
+}
