@@ -1,7 +1,8 @@
 //! `compose(path, overrides)` and `hooks(name, #{...})`: a compose file written for the test
 //! (YAML anchors and `<<`, `${VAR:-default}`, short and long ports, a healthcheck waited for
 //! with `service_healthy`, a `service_completed_successfully` job, a named volume) started by
-//! the real engine through `boss start`.
+//! the real engine through `boss start`. A value with braces stays literal (boss fills `{key}`
+//! only in its own scripts).
 
 use crate::common::{Project, container, container_env, docker, free_port};
 
@@ -34,6 +35,7 @@ services:
     environment:
       GREETING: ${GREETING:-hello}
       MODE: ${COMPOSE_TEST_MODE}
+      JSON: '{"a": 1}'
     ports:
       - target: 81
         published: "0"
@@ -69,6 +71,7 @@ fn a_compose_file_starts_in_dependency_order() {
     let env = container_env(&web.id);
     assert!(env.contains(&"GREETING=hello".to_string()), "{env:?}");
     assert!(env.contains(&"MODE=test".to_string()), "{env:?}");
+    assert!(env.contains(&"JSON={\"a\": 1}".to_string()), "compose values are literal: {env:?}");
     assert_eq!(host_port(&db.id, "80/tcp"), port);
     assert_ne!(host_port(&web.id, "81/tcp"), 0);
 }

@@ -182,12 +182,19 @@ fn text(value: impl Into<String>) -> Dynamic {
     Dynamic::from(value.into())
 }
 
-fn words(words: &[String]) -> Dynamic {
-    Dynamic::from_array(words.iter().map(|word| text(word.clone())).collect())
+/// `value` with its braces doubled: a compose file's values are literal, while boss fills
+/// `{key}` in env, commands, labels and the like from the context.
+fn literal(value: &str) -> Dynamic {
+    text(value.replace('{', "{{").replace('}', "}}"))
 }
 
+fn words(words: &[String]) -> Dynamic {
+    Dynamic::from_array(words.iter().map(|word| literal(word)).collect())
+}
+
+/// A map of names to literal values.
 fn pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Dynamic {
-    Dynamic::from_map(pairs.into_iter().map(|(key, value)| (key.into(), text(value))).collect())
+    Dynamic::from_map(pairs.into_iter().map(|(key, value)| (key.into(), literal(&value))).collect())
 }
 
 fn milliseconds(duration: std::time::Duration) -> Dynamic {
@@ -223,7 +230,10 @@ fn service_map(service: &ComposeService, file: &ComposeFile, overrides: &Overrid
             })
             .collect();
         if !args.is_empty() {
-            map.insert("build_args".into(), pairs(args));
+            map.insert(
+                "build_args".into(),
+                Dynamic::from_map(args.into_iter().map(|(name, value)| (name.into(), text(value))).collect()),
+            );
         }
         if let Some(target) = &build.value.target {
             map.insert("build_target".into(), text(target.clone()));
@@ -254,7 +264,7 @@ fn service_map(service: &ComposeService, file: &ComposeFile, overrides: &Overrid
             let host_ip = port.host_ip.clone().unwrap_or_else(|| "127.0.0.1".to_string());
             (key, format!("{host_ip}:{published}"))
         });
-        map.insert("ports".into(), pairs(ports));
+        map.insert("ports".into(), Dynamic::from_map(ports.map(|(key, value)| (key.into(), text(value))).collect()));
     }
     let mut volumes = Array::new();
     let mut tmpfs = Map::new();
@@ -306,6 +316,7 @@ fn service_map(service: &ComposeService, file: &ComposeFile, overrides: &Overrid
     if !dependencies.is_empty() {
         map.insert("dependencies".into(), Dynamic::from_array(dependencies));
     }
+    // The healthcheck's test runs in the container as written; boss does not fill it.
     if let Some(healthcheck) = healthcheck_map(service) {
         map.insert("healthcheck".into(), Dynamic::from_map(healthcheck));
     }
@@ -313,7 +324,8 @@ fn service_map(service: &ComposeService, file: &ComposeFile, overrides: &Overrid
         [("user", &service.user), ("working_dir", &service.working_dir), ("stop_signal", &service.stop_signal)]
     {
         if let Some(value) = value {
-            map.insert(key.into(), text(value.value.clone()));
+            let value = if key == "working_dir" { literal(&value.value) } else { text(value.value.clone()) };
+            map.insert(key.into(), value);
         }
     }
     if !service.extra_hosts.is_empty() {
@@ -357,7 +369,7 @@ fn healthcheck_map(service: &ComposeService) -> Option<Map> {
         HealthTest::Exec(command) => {
             let mut test = vec!["CMD".to_string()];
             test.extend(command.iter().cloned());
-            map.insert("test".into(), words(&test));
+            map.insert("test".into(), Dynamic::from_array(test.into_iter().map(text).collect()));
         }
         HealthTest::Shell(command) => {
             map.insert("test".into(), text(command.clone()));
