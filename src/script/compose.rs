@@ -117,6 +117,8 @@ fn substitute(path: &Path, substitutions: &[(PathBuf, PathBuf)]) -> PathBuf {
 /// healthcheck (compose's `service_healthy`).
 pub(super) struct ComposeDeclaration {
     pub(super) map: Map,
+    /// Where the service's name is written in the compose file.
+    pub(super) span: crate::source::Span,
     pub(super) wait_healthy: bool,
 }
 
@@ -148,7 +150,7 @@ pub(super) fn declarations(file: &ComposeFile, overrides: &Overrides) -> Result<
                 map.insert("job".into(), Dynamic::TRUE);
             }
             let wait_healthy = healthy.contains(&service.name) && !jobs.contains(&service.name);
-            ComposeDeclaration { map, wait_healthy }
+            ComposeDeclaration { map, span: service.span.clone(), wait_healthy }
         })
         .collect())
 }

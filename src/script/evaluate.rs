@@ -32,6 +32,9 @@ struct Registry {
     services: Vec<(Map, Span, Arc<super::hooks::CallContextStore>)>,
     /// Services declared by `compose()` whose dependants wait for their healthcheck.
     wait_healthy: Vec<String>,
+    /// Where each service `compose()` declared is written in its compose file, so that
+    /// mistakes in it point there rather than at the `compose()` call.
+    compose_spans: HashMap<String, Span>,
     /// What the compose files read by `compose()` warned about.
     compose_warnings: Vec<crate::compose::ComposeWarning>,
     /// `hooks(name, #{...})` calls: the hooks added to a service declared elsewhere.
@@ -140,7 +143,8 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     // by the lowercase name, so that ten thousand services are not compared pairwise.
     let mut by_hostname: HashMap<String, String> = HashMap::new();
     for (map, span, call_context) in &registry.services {
-        let declared = fields::service_from_map(map, span, &directory)?;
+        let name = map.get("name").and_then(|name| name.clone().into_string().ok()).unwrap_or_default();
+        let declared = fields::service_from_map(map, registry.compose_spans.get(&name).unwrap_or(span), &directory)?;
         let name = declared.service.name.clone();
         if let Some(first) = by_hostname.get(&name.to_ascii_lowercase()).map(|first| &services[first]) {
             let first: &Service = first;
@@ -391,8 +395,11 @@ fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registr
                     registry.compose_warnings.extend(warnings);
                     for declaration in declarations {
                         let name = declaration.map.get("name").and_then(|name| name.clone().into_string().ok());
-                        if let Some(name) = name.filter(|_| declaration.wait_healthy) {
-                            registry.wait_healthy.push(name);
+                        if let Some(name) = name {
+                            if declaration.wait_healthy {
+                                registry.wait_healthy.push(name.clone());
+                            }
+                            registry.compose_spans.insert(name, declaration.span);
                         }
                         registry.services.push((declaration.map, span.clone(), Arc::clone(&call_context)));
                     }

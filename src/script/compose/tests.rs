@@ -207,3 +207,12 @@ services:
     assert_eq!(api.resources.nano_cpus, Some(500_000_000));
     assert_eq!(api.restart, crate::service::RestartPolicy::parse("on-failure:2").unwrap());
 }
+
+#[test]
+fn a_value_the_service_model_refuses_points_into_the_compose_file() {
+    let file = "services:\n  web:\n    image: busybox:1\n    stop_signal: SIGFOO\n";
+    let (directory, result) = load(file, r#"compose("docker-compose.yml");"#);
+    let rendered = result.unwrap_err().render().replace(&directory.path().display().to_string(), "<dir>");
+    assert!(rendered.contains("stop signal `SIGFOO` is not allowed"), "{rendered}");
+    assert!(rendered.contains(" --> <dir>/docker-compose.yml:2:3\n"), "{rendered}");
+}
