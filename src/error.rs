@@ -674,6 +674,11 @@ pub enum ScriptErrorKind {
         dependency: String,
         suggestion: Option<String>,
     },
+    /// `hooks(name, ...)` names no declared service.
+    UnknownHookService {
+        service: String,
+        suggestion: Option<String>,
+    },
     Cycle {
         path: Vec<String>,
     },
@@ -838,6 +843,8 @@ pub enum UnsupportedHint {
     Include,
     Configs,
     NetworkMode,
+    /// `env_file`, `secrets`, `profiles`: read, but `compose()` does not map them yet.
+    NotMappedYet,
 }
 
 /// Why a port of a compose service cannot be used.
@@ -1605,6 +1612,9 @@ impl ComposeErrorKind {
                     UnsupportedHint::NetworkMode => {
                         "services of a group share one network and reach each other by service name"
                     }
+                    UnsupportedHint::NotMappedYet => {
+                        "`compose()` does not map this key yet; remove it and declare the equivalent in the script"
+                    }
                 }
                 .to_string(),
             ),
@@ -1763,6 +1773,9 @@ impl ScriptErrorKind {
             ScriptErrorKind::UnknownDependency { service, dependency, .. } => {
                 format!("service `{service}` depends on unknown service `{dependency}`")
             }
+            ScriptErrorKind::UnknownHookService { service, .. } => {
+                format!("`hooks` names unknown service `{service}`")
+            }
             ScriptErrorKind::Cycle { path } => format!(
                 "circular dependency: {}",
                 path.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" -> ")
@@ -1777,7 +1790,8 @@ impl ScriptErrorKind {
     pub fn hint(&self) -> Option<String> {
         match self {
             ScriptErrorKind::UnknownField { suggestion: Some(suggestion), .. }
-            | ScriptErrorKind::UnknownDependency { suggestion: Some(suggestion), .. } => {
+            | ScriptErrorKind::UnknownDependency { suggestion: Some(suggestion), .. }
+            | ScriptErrorKind::UnknownHookService { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))
             }
             ScriptErrorKind::UnknownField { suggestion: None, .. } => Some(format!(

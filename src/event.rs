@@ -25,6 +25,13 @@ pub enum Event {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// A compose file read by `compose()` has something boss reads but does not act on, or a
+    /// variable that is not set; `rendered` is the warning with its snippet.
+    ComposeWarning {
+        path: std::path::PathBuf,
+        line: usize,
+        rendered: String,
+    },
     /// A volume boss made for an image's `VOLUME` was removed (`stop --remove --volumes`).
     VolumeRemoved {
         name: String,

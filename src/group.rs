@@ -239,7 +239,10 @@ impl Group {
         &self.project.services
     }
 
-    pub(crate) fn events_to(self, sink: EventSink) -> Group {
+    pub(crate) fn events_to(mut self, sink: EventSink) -> Group {
+        for warning in std::mem::take(&mut self.project.warnings) {
+            sink.deliver(&warning);
+        }
         *self.receiver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
         self
     }

@@ -24,7 +24,6 @@ use crate::status::{State, Status};
 use crate::text::{and_ticked, count};
 
 /// A compose file's warning: `warning: ...`, the snippet, and why nothing is lost.
-#[cfg_attr(not(test), allow(dead_code, reason = "`compose()` and `boss import` will print the warnings"))]
 pub(crate) fn compose_warning(warning: &crate::compose::ComposeWarning) -> String {
     use crate::compose::{ComposeWarningKind, IgnoredReason};
     let mut out = String::new();
@@ -72,6 +71,7 @@ pub(crate) fn describe(event: &Event) -> Option<String> {
             format!("warning: cannot save the context to `{}` yet: {reason}", path.display())
         }
         Event::VolumeRemoved { name } => format!("removed volume `{name}`"),
+        Event::ComposeWarning { rendered, .. } => rendered.trim_end().to_string(),
         Event::PullingImage { image, services } => format!("pulling image {image} for {}", and_ticked(services)),
         Event::ImagePulled { image, elapsed } => format!("pulled image {image} in {}", seconds(*elapsed)),
         Event::ImageNotPulled { image, reason } => format!("could not pull image {image}: {reason}"),

@@ -19,6 +19,9 @@ pub(crate) struct Project {
     pub context_file: PathBuf,
     pub services: IndexMap<String, Service>,
     pub hooks: Arc<dyn HookRunner>,
+    /// What loading found worth a warning (a compose file's ignored keys), delivered to the
+    /// first receiver of the group's events.
+    pub warnings: Vec<crate::event::Event>,
 }
 
 impl Project {

@@ -385,6 +385,7 @@ pub(crate) fn project(description: &str, hooks: FakeHooks) -> Project {
         context_file: std::env::temp_dir().join(crate::context::FILE_NAME),
         services,
         hooks: Arc::new(hooks),
+        warnings: Vec::new(),
     }
 }
 

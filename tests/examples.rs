@@ -35,6 +35,10 @@ fn every_rhai_block_in_the_readme_loads() {
     let blocks: Vec<&str> = readme.split("```rhai\n").skip(1).map(|rest| rest.split("```").next().unwrap()).collect();
     assert!(!blocks.is_empty(), "the README has no rhai block");
     let directory = tempfile::tempdir().unwrap();
+    // The blocks that call `compose()` read the README's example compose file.
+    let compose =
+        readme.split("```yaml\n# docker-compose.yml\n").nth(1).expect("the README has an example compose file");
+    std::fs::write(directory.path().join("docker-compose.yml"), compose.split("```").next().unwrap()).unwrap();
     for (index, block) in blocks.iter().enumerate() {
         let path = directory.path().join(format!("readme-{index}.rhai"));
         std::fs::write(&path, block).unwrap();

@@ -8,6 +8,7 @@ mod build_context;
 mod changes;
 mod common;
 mod completions;
+mod compose;
 mod concurrency;
 mod container;
 mod context;

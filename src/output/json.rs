@@ -59,6 +59,11 @@ pub(crate) enum Body<'a> {
         name: &'a str,
         text: Option<String>,
     },
+    ComposeWarning {
+        path: String,
+        line: usize,
+        text: Option<String>,
+    },
     PullingImage {
         image: &'a str,
         services: &'a [String],
@@ -188,6 +193,9 @@ pub(crate) fn event(event: &Event) -> Body<'_> {
             Body::ContextNotSaved { path: path.display().to_string(), reason, text }
         }
         Event::VolumeRemoved { name } => Body::VolumeRemoved { name, text },
+        Event::ComposeWarning { path, line, .. } => {
+            Body::ComposeWarning { path: path.display().to_string(), line: *line, text }
+        }
         Event::PullingImage { image, services } => Body::PullingImage { image, services, text },
         Event::ImagePulled { image, elapsed } => Body::ImagePulled { image, elapsed_ms: millis(*elapsed), text },
         Event::ImageNotPulled { image, reason } => Body::ImageNotPulled { image, reason, text },
@@ -351,6 +359,7 @@ mod tests {
             Event::ContextRemoved,
             Event::ContextNotSaved { path: PathBuf::from(".boss-context"), reason: "read-only".into() },
             Event::VolumeRemoved { name: "g.web.data".into() },
+            Event::ComposeWarning { path: PathBuf::from("compose.yml"), line: 1, rendered: "warning: x".into() },
             Event::PullingImage { image: "db:1".into(), services: vec!["db".into(), "replica".into()] },
             Event::ImagePulled { image: "db:1".into(), elapsed: Duration::from_millis(1500) },
             Event::ImageNotPulled { image: "db:1".into(), reason: "manifest unknown".into() },
@@ -373,6 +382,7 @@ mod tests {
             Event::ContextRemoved => "context_removed",
             Event::ContextNotSaved { .. } => "context_not_saved",
             Event::VolumeRemoved { .. } => "volume_removed",
+            Event::ComposeWarning { .. } => "compose_warning",
             Event::WaitingForLock { .. } => "waiting_for_lock",
             Event::PullingImage { .. } => "pulling_image",
             Event::ImagePulled { .. } => "image_pulled",

@@ -30,6 +30,15 @@ struct Registry {
     /// Each declared map, where it was declared, and the script's state at that moment (its
     /// imports), which hooks are later called within.
     services: Vec<(Map, Span, Arc<super::hooks::CallContextStore>)>,
+    /// Services declared by `compose()` whose dependants wait for their healthcheck.
+    wait_healthy: Vec<String>,
+    /// Where each service `compose()` declared is written in its compose file, so that
+    /// mistakes in it point there rather than at the `compose()` call.
+    compose_spans: HashMap<String, Span>,
+    /// What the compose files read by `compose()` warned about.
+    compose_warnings: Vec<crate::compose::ComposeWarning>,
+    /// `hooks(name, #{...})` calls: the hooks added to a service declared elsewhere.
+    added_hooks: Vec<(String, Map, Span)>,
     /// The first structured error a declaration raised; reported instead of Rhai's wrapper.
     failure: Option<Error>,
     /// Set after evaluation: hooks may not declare services.
@@ -127,13 +136,15 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
         return Err(Error::script(ScriptErrorKind::Evaluation { message }, span));
     }
 
+    add_hooks(&mut registry)?;
     let mut services = IndexMap::new();
     let mut hooks = HashMap::new();
     // Hostnames ignore case, so `Web` and `web` would be the same name on the network. Keyed
     // by the lowercase name, so that ten thousand services are not compared pairwise.
     let mut by_hostname: HashMap<String, String> = HashMap::new();
     for (map, span, call_context) in &registry.services {
-        let declared = fields::service_from_map(map, span, &directory)?;
+        let name = map.get("name").and_then(|name| name.clone().into_string().ok()).unwrap_or_default();
+        let declared = fields::service_from_map(map, registry.compose_spans.get(&name).unwrap_or(span), &directory)?;
         let name = declared.service.name.clone();
         if let Some(first) = by_hostname.get(&name.to_ascii_lowercase()).map(|first| &services[first]) {
             let first: &Service = first;
@@ -145,6 +156,19 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
                 },
                 name_span,
             ));
+        }
+        let mut declared = declared;
+        if registry.wait_healthy.contains(&name) && !declared.service.hooks.ping {
+            // compose's `service_healthy`: ready once the engine reports the container healthy.
+            let function = rhai::FnPtr::new("wait_healthy").expect("a valid function name");
+            declared.service.hooks.set(crate::hook::HookKind::Ping);
+            let hook = ScriptHook {
+                function,
+                takes_context: false,
+                span: span.clone(),
+                call_context: Arc::clone(call_context),
+            };
+            hooks.insert((name.clone(), crate::hook::HookKind::Ping), hook);
         }
         for (kind, function) in declared.hooks {
             let takes_context = match declared_parameters(&ast, &function) {
@@ -182,6 +206,14 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     if services.is_empty() {
         return Err(Error::script(ScriptErrorKind::NoServices, Span::file_only(&file)));
     }
+    let warnings = std::mem::take(&mut registry.compose_warnings)
+        .into_iter()
+        .map(|warning| crate::event::Event::ComposeWarning {
+            path: warning.span.file.path.clone(),
+            line: warning.span.line,
+            rendered: crate::output::compose_warning(&warning),
+        })
+        .collect();
     check_host_ports(&services)?;
     crate::graph::check(&services)?;
 
@@ -193,7 +225,37 @@ pub(super) fn load_source(path: &Path, text: String, events: EventSink) -> Resul
     };
     let hooks = ScriptHooks { engine: Arc::new(engine), file, hooks, events, directory: directory.clone() };
     let context_file = directory.join(crate::context::file_name(&script_name));
-    Ok(Project { group, directory, script_name, context_file, services, hooks: Arc::new(hooks) })
+    Ok(Project { group, directory, script_name, context_file, services, hooks: Arc::new(hooks), warnings })
+}
+
+/// Merges each `hooks(name, #{...})` call into the map of the service it names.
+fn add_hooks(registry: &mut Registry) -> Result<(), Error> {
+    for (name, added, span) in std::mem::take(&mut registry.added_hooks) {
+        let names: Vec<String> = registry
+            .services
+            .iter()
+            .filter_map(|(map, _, _)| map.get("name").and_then(|name| name.clone().into_string().ok()))
+            .collect();
+        let Some(index) = names.iter().position(|declared| *declared == name) else {
+            let suggestion = crate::text::suggest(&name, names.iter().map(String::as_str)).map(String::from);
+            return Err(Error::script(ScriptErrorKind::UnknownHookService { service: name, suggestion }, span));
+        };
+        for (key, value) in added {
+            let known = crate::hook::HookKind::ALL.iter().any(|kind| kind.name() == key.as_str());
+            let other = ["ping_interval", "wait_timeout", "hook_timeout"].contains(&key.as_str());
+            if !known && !other {
+                let choices: Vec<&str> = crate::hook::HookKind::ALL
+                    .iter()
+                    .map(|kind| kind.name())
+                    .chain(["ping_interval", "wait_timeout", "hook_timeout"])
+                    .collect();
+                let suggestion = crate::text::suggest(&key, choices).map(String::from);
+                return Err(Error::script(ScriptErrorKind::UnknownField { field: key.to_string(), suggestion }, span));
+            }
+            registry.services[index].0.insert(key, value);
+        }
+    }
+    Ok(())
 }
 
 /// Two services (or two mappings of one) cannot publish the same fixed host port.
@@ -252,6 +314,32 @@ fn slug(text: &str, max: usize) -> String {
     slug.trim_end_matches('-').to_string()
 }
 
+/// Reads the compose file `path` (relative to the script's directory) with `overrides`.
+fn compose_declarations(
+    path: &Dynamic,
+    overrides: &Dynamic,
+    span: &Span,
+) -> Result<(Vec<super::compose::ComposeDeclaration>, Vec<crate::compose::ComposeWarning>), Error> {
+    let bad = |expected: &'static str, got: String| {
+        Error::script(ScriptErrorKind::BadArgument { function: "compose", expected, got }, span.clone())
+    };
+    if !path.is_string() {
+        return Err(bad("a compose file's path like `compose(\"docker-compose.yml\")`", describe(path)));
+    }
+    if !overrides.is_map() {
+        return Err(bad("a map of overrides like `#{ random_ports: true }`", describe(overrides)));
+    }
+    let path = call_state::resolve(&path.clone().into_string().unwrap_or_default());
+    let file = crate::compose::ComposeFile::load(&path, &crate::compose::Variables::from_process())?;
+    let script_directory = call_state::resolve(".");
+    let compose_directory = path.parent().map_or_else(|| script_directory.clone(), Path::to_path_buf);
+    let overrides =
+        super::compose::Overrides::from_map(&overrides.clone().cast::<Map>(), &compose_directory, &script_directory)
+            .map_err(|(expected, got)| bad(expected, got))?;
+    let declarations = super::compose::declarations(&file, &overrides)?;
+    Ok((declarations, file.warnings))
+}
+
 fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registry>>, file: &Arc<SourceFile>) {
     let sealed_message = "`group` and `service` can only be called while the script is loaded, not from a hook";
     let (for_group, group_file) = (Arc::clone(registry), Arc::clone(file));
@@ -287,6 +375,73 @@ fn register_declarations(engine: &mut rhai::Engine, registry: &Arc<Mutex<Registr
                     Err("invalid `group` call".into())
                 }
             }
+        },
+    );
+    for arity in [1, 2] {
+        let (for_compose, compose_file) = (Arc::clone(registry), Arc::clone(file));
+        let compose = move |context: NativeCallContext,
+                            path: Dynamic,
+                            overrides: Dynamic|
+              -> Result<(), Box<rhai::EvalAltResult>> {
+            let mut registry = for_compose.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if registry.sealed {
+                return Err(sealed_message.into());
+            }
+            let span = position_span(&compose_file, context.call_position());
+            #[allow(deprecated, reason = "rhai marks this internals API volatile, not deprecated")]
+            let call_context = Arc::new(context.store_data());
+            match compose_declarations(&path, &overrides, &span) {
+                Ok((declarations, warnings)) => {
+                    registry.compose_warnings.extend(warnings);
+                    for declaration in declarations {
+                        let name = declaration.map.get("name").and_then(|name| name.clone().into_string().ok());
+                        if let Some(name) = name {
+                            if declaration.wait_healthy {
+                                registry.wait_healthy.push(name.clone());
+                            }
+                            registry.compose_spans.insert(name, declaration.span);
+                        }
+                        registry.services.push((declaration.map, span.clone(), Arc::clone(&call_context)));
+                    }
+                    Ok(())
+                }
+                Err(error) => {
+                    registry.failure.get_or_insert(error);
+                    Err("invalid `compose` call".into())
+                }
+            }
+        };
+        if arity == 1 {
+            engine.register_fn("compose", move |context: NativeCallContext, path: Dynamic| {
+                compose(context, path, Dynamic::from_map(Map::new()))
+            });
+        } else {
+            engine.register_fn("compose", compose);
+        }
+    }
+    let (for_hooks, hooks_file) = (Arc::clone(registry), Arc::clone(file));
+    engine.register_fn(
+        "hooks",
+        move |context: NativeCallContext, name: Dynamic, map: Dynamic| -> Result<(), Box<rhai::EvalAltResult>> {
+            let mut registry = for_hooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if registry.sealed {
+                return Err(sealed_message.into());
+            }
+            let span = position_span(&hooks_file, context.call_position());
+            if !name.is_string() || !map.is_map() {
+                let got = if name.is_string() { describe(&map) } else { describe(&name) };
+                registry.failure.get_or_insert(Error::script(
+                    ScriptErrorKind::BadArgument {
+                        function: "hooks",
+                        expected: "a service name and a map like `hooks(\"db\", #{ ping: || tcp_ready(5432) })`",
+                        got,
+                    },
+                    span,
+                ));
+                return Err("invalid `hooks` call".into());
+            }
+            registry.added_hooks.push((name.into_string().unwrap_or_default(), map.cast::<Map>(), span));
+            Ok(())
         },
     );
     let (for_service, service_file) = (Arc::clone(registry), Arc::clone(file));

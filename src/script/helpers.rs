@@ -22,8 +22,10 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 const HTTP_BODY_LIMIT: u64 = 4 << 20;
 
 /// The functions boss adds to Rhai, for "did you mean" on a misspelt call.
-pub(super) const KNOWN_FUNCTIONS: [&str; 20] = [
+pub(super) const KNOWN_FUNCTIONS: [&str; 22] = [
     "service",
+    "compose",
+    "hooks",
     "group",
     "tcp_open",
     "http_get",

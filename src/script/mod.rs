@@ -4,6 +4,7 @@
 //! Evaluating a script never contacts Docker.
 
 mod call_state;
+mod compose;
 mod convert;
 mod engine;
 mod evaluate;
