@@ -56,22 +56,22 @@ pub(crate) const FIELDS: [&str; 37] = [
     "external",
 ];
 
-/// The fields that describe a container, which an `external` service (boss creates none for
-/// it) refuses.
-const CONTAINER_FIELDS: [&str; 13] = [
-    "image",
-    "env",
-    "env_file",
-    "secrets",
-    "ports",
-    "volumes",
-    "always_start_new",
-    "stop_signal",
-    "build_from",
-    "dockerfile",
-    "entrypoint",
-    "cmd",
-    "user",
+/// The only fields an `external` service (boss creates no container for it) may have; every
+/// other field of [`FIELDS`] describes a container and is refused, so a field added later is
+/// refused for external services until someone decides otherwise.
+const EXTERNAL_FIELDS: [&str; 12] = [
+    "name",
+    "dependencies",
+    "profiles",
+    "pre_start",
+    "ping",
+    "ping_interval",
+    "post_start",
+    "wait_timeout",
+    "hook_timeout",
+    "pre_stop",
+    "post_stop",
+    "external",
 ];
 
 /// The longest `wait_timeout` or `hook_timeout`: a day, as for `--wait-timeout`.
@@ -538,7 +538,8 @@ fn kind(fields: &Fields<'_>) -> Result<ServiceKind, Error> {
         if job {
             return Err(not_with("job", ServiceKind::External));
         }
-        if let Some(field) = CONTAINER_FIELDS.into_iter().find(|field| fields.map.contains_key(*field)) {
+        let container_field = |field: &&str| !EXTERNAL_FIELDS.contains(field) && fields.map.contains_key(*field);
+        if let Some(field) = FIELDS.into_iter().find(container_field) {
             return Err(not_with(field, ServiceKind::External));
         }
         return Ok(ServiceKind::External);

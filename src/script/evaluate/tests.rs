@@ -1249,6 +1249,17 @@ fn an_external_service_refuses_container_fields() {
         "#,
     );
     check_error(
+        "service(#{ name: \"db\", external: true,\n  working_dir: \"/srv\" });",
+        r#"
+        error: field `working_dir` cannot be used with `external: true`
+         --> services.rhai:2:3
+          |
+        2 |   working_dir: "/srv" });
+          |   ^
+        hint: boss creates no container for an external service; remove `working_dir` (its `ping` and hooks reach it from the host)
+        "#,
+    );
+    check_error(
         "service(#{ name: \"db\", external: true, job: true });",
         r#"
         error: field `job` cannot be used with `external: true`
