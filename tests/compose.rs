@@ -96,15 +96,18 @@ hooks("web", #{ post_start: |ctx| { ctx.web_db_port = port("db", 80); log("web i
 #[test]
 fn a_compose_error_points_at_its_line() {
     let project = Project::new("compose_error");
-    project.file("docker-compose.yml", "services:\n  web:\n    image: busybox\n    env_file: web.env\n");
+    project.file(
+        "docker-compose.yml",
+        "secrets:\n  pw:\n    file: ./pw.txt\nservices:\n  web:\n    image: busybox\n    secrets: [pw]\n",
+    );
     project.script("compose(\"docker-compose.yml\");\n");
     let output = project.run(["start"]);
     output.code(2);
     let stderr = output.stderr.replace(&project.dir().display().to_string(), "<dir>");
-    let expected = "error: unsupported key `env_file` in service `web`
- --> <dir>/docker-compose.yml:4:15
+    let expected = "error: unsupported key `secrets` in service `web`
+ --> <dir>/docker-compose.yml:7:15
   |
-4 |     env_file: web.env
+7 |     secrets: [pw]
   |               ^
 hint: `compose()` does not map this key yet; remove it and declare the equivalent in the script
 ";
@@ -134,4 +137,28 @@ note: boss names containers `<group>.<service>`
 ";
     assert!(stderr.starts_with(expected), "{stderr}");
     assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+}
+
+#[test]
+fn env_files_and_profiles_of_a_compose_file_reach_the_engine() {
+    let project = Project::new("compose_profiles");
+    project.file("web.env", "FROM_FILE=yes\nBOTH=from-file\n");
+    project.file(
+        "docker-compose.yml",
+        &project.expand(
+            "services:\n  web:\n    image: @IMAGE@\n    command: [\"sleep\", \"3600\"]\n    stop_signal: SIGKILL\n    env_file: [web.env]\n    environment: { BOTH: from-environment }\n  debug:\n    image: @IMAGE@\n    command: [\"sleep\", \"3600\"]\n    stop_signal: SIGKILL\n    profiles: [debug]\n",
+        ),
+    );
+    project.script("group(\"@GROUP@\");\ncompose(\"docker-compose.yml\");\n");
+
+    project.run(["start"]).success();
+    let web = container(project.group(), "web").expect("web runs");
+    let env = container_env(&web.id);
+    assert!(env.contains(&"FROM_FILE=yes".to_string()), "{env:?}");
+    assert!(env.contains(&"BOTH=from-environment".to_string()), "environment beats env_file: {env:?}");
+    assert!(container(project.group(), "debug").is_none(), "an inactive profile's service is not started");
+
+    project.run(["start", "--profile", "debug"]).success();
+    let debug = container(project.group(), "debug").expect("the debug profile starts debug");
+    assert_eq!(debug.state, "running");
 }

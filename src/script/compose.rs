@@ -1,7 +1,7 @@
 //! The script's `compose(path, overrides)`: a compose file's services turned into the same maps
 //! a `service(#{...})` call records, so that every check of a declared service applies to them.
 //! The substitutions of `overrides` (images, random host ports, host paths, build directories)
-//! are applied here; what boss does not map yet (`env_file`, `secrets`, `profiles`) is an error
+//! are applied here; what boss does not map yet (a service's `secrets`) is an error
 //! naming the key where it is written.
 
 use std::collections::HashSet;
@@ -155,7 +155,7 @@ pub(super) fn declarations(file: &ComposeFile, overrides: &Overrides) -> Result<
         .collect())
 }
 
-/// `env_file`, `secrets` and `profiles` are not mapped yet: an error naming the key.
+/// `secrets` are not mapped yet: an error naming the key.
 fn refuse_unmapped(service: &ComposeService) -> Result<(), Error> {
     let refuse = |key: &str, span: &crate::source::Span| {
         Error::compose(
@@ -168,14 +168,8 @@ fn refuse_unmapped(service: &ComposeService) -> Result<(), Error> {
             span.clone(),
         )
     };
-    if let Some(first) = service.env_files.first() {
-        return Err(refuse("env_file", &first.span));
-    }
     if let Some(first) = service.secrets.first() {
         return Err(refuse("secrets", &first.span));
-    }
-    if !service.profiles.is_empty() {
-        return Err(refuse("profiles", &service.span));
     }
     Ok(())
 }
@@ -246,6 +240,20 @@ fn service_map(service: &ComposeService, file: &ComposeFile, overrides: &Overrid
     }
     if let Some(entrypoint) = &service.entrypoint {
         map.insert("entrypoint".into(), words(&entrypoint.value));
+    }
+    // Paths resolved against the compose file's directory; a file marked `required: false`
+    // that is missing is left out, as compose does.
+    let env_files: Vec<Dynamic> = service
+        .env_files
+        .iter()
+        .filter(|file| file.value.required || file.value.path.exists())
+        .map(|file| text(file.value.path.display().to_string()))
+        .collect();
+    if !env_files.is_empty() {
+        map.insert("env_file".into(), Dynamic::from_array(env_files));
+    }
+    if !service.profiles.is_empty() {
+        map.insert("profiles".into(), Dynamic::from_array(service.profiles.iter().cloned().map(text).collect()));
     }
     let env: Vec<(String, String)> = service
         .environment

@@ -134,14 +134,32 @@ fn two_services_on_one_host_port_is_the_usual_error() {
 
 #[test]
 fn keys_not_mapped_yet_are_an_error_at_their_line() {
-    let file = "services:\n  a:\n    image: busybox:1\n    env_file: [a.env]\n";
+    let file = "secrets:\n  pw: { file: ./pw.txt }\nservices:\n  a:\n    image: busybox:1\n    secrets: [pw]\n";
     let (_directory, result) = load(file, r#"compose("docker-compose.yml");"#);
     let error = result.unwrap_err();
     assert_eq!(error.exit_code(), crate::error::exit_code::INVALID_INPUT);
     let rendered = error.render();
-    assert!(rendered.contains("env_file"), "{rendered}");
-    assert!(rendered.contains("docker-compose.yml:4"), "{rendered}");
+    assert!(rendered.contains("secrets"), "{rendered}");
+    assert!(rendered.contains("docker-compose.yml:6"), "{rendered}");
     assert!(rendered.contains("does not map this key yet"), "{rendered}");
+}
+
+#[test]
+fn env_files_and_profiles_map_onto_the_service() {
+    let file = "services:\n  a:\n    image: busybox:1\n    env_file:\n      - a.env\n      - path: missing.env\n        required: false\n    environment: { B: from-environment }\n    profiles: [debug, tools]\n  b: { image: busybox:1 }\n";
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("a.env"), "A=from-file\nB=from-file\n").unwrap();
+    std::fs::write(directory.path().join("docker-compose.yml"), file).unwrap();
+    let path = directory.path().join("services.rhai");
+    let script = r#"compose("docker-compose.yml");"#.to_string();
+    let project = super::super::evaluate::load_source(&path, script, EventSink::new(|_| {}))
+        .unwrap_or_else(|error| panic!("{}", error.render()));
+    let a = &project.services["a"];
+    let mut env = a.env.clone();
+    env.sort();
+    assert_eq!(env, [("A".into(), "from-file".into()), ("B".into(), "from-environment".into())]);
+    assert_eq!(a.profiles, ["debug", "tools"]);
+    assert!(project.services["b"].profiles.is_empty());
 }
 
 #[test]
